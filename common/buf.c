@@ -1,0 +1,146 @@
+/* buf.c - capped growable byte buffer behind buf.h. */
+#include "buf.h"
+
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wr_buf_init(struct wr_buf *b, size_t max_len)
+{
+    b->p = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max_len = max_len;
+}
+
+void wr_buf_free(struct wr_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+int wr_buf_reserve(struct wr_buf *b, size_t n)
+{
+    if (n > b->max_len || b->len > b->max_len - n) {
+        return WR_ELIMIT;
+    }
+    size_t need = b->len + n + 1;
+    if (need <= b->cap) {
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        return WR_ENOMEM;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int wr_buf_append(struct wr_buf *b, const void *p, size_t len)
+{
+    int rc = wr_buf_reserve(b, len);
+    if (rc) {
+        return rc;
+    }
+    if (len) {
+        memcpy(b->p + b->len, p, len);
+    }
+    b->len += len;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int wr_buf_putc(struct wr_buf *b, char c)
+{
+    return wr_buf_append(b, &c, 1);
+}
+
+int wr_buf_printf(struct wr_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return WR_EINVAL;
+    }
+    int rc = wr_buf_reserve(b, (size_t)n);
+    if (rc) {
+        return rc;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int wr_buf_json_escape(struct wr_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        int rc = wr_buf_append(b, s + start, i - start);
+        if (rc) {
+            return rc;
+        }
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        rc = wr_buf_append(b, esc, n);
+        if (rc) {
+            return rc;
+        }
+        start = i + 1;
+    }
+    return wr_buf_append(b, s + start, len - start);
+}
+
+void wr_buf_clear(struct wr_buf *b)
+{
+    b->len = 0;
+    if (b->p) {
+        b->p[0] = '\0';
+    }
+}
+
+char *wr_buf_take(struct wr_buf *b, size_t *len)
+{
+    char *p = b->p;
+    if (len) {
+        *len = b->len;
+    }
+    b->p = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return p;
+}
