@@ -1,0 +1,102 @@
+/* cli.h - the `weir` command: one configuration struct filled from option tables, and
+ * the subcommands' entry points. Wiring only: the logic lives in the libraries. */
+#ifndef WEIR_CLI_H
+#define WEIR_CLI_H
+
+#include "common/opts.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit statuses of cli.md. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Room for the words of one subcommand; more is a usage error. */
+#define CLI_MAX_ARGS 256
+
+struct weir_cfg {
+    /* common */
+    const char *database_url;
+    const char *log_level;
+    const char *pg_dir;
+    /* lake */
+    const char *lake;
+    const char *s3_endpoint;
+    const char *s3_region;
+    const char *s3_addressing;
+    const char *aws_access_key_id;
+    const char *aws_secret_access_key;
+    const char *aws_session_token;
+    /* gateway */
+    const char *listen;
+    const char *spool_dir;
+    uint64_t spool_max_bytes;
+    uint64_t flush_bytes;
+    int64_t flush_interval_ms;
+    int64_t schema_ttl_ms;
+    const char *format;
+    uint64_t max_body_bytes;
+    uint64_t max_body_decompressed_bytes;
+    long long max_events;
+    uint64_t max_event_bytes;
+    long long max_depth;
+    long long max_connections;
+    int64_t conn_timeout_ms;
+    long long threads;
+    const char *access_log;
+    const char *instance_id;
+    /* up */
+    const char *schemas_dir;
+    bool no_gateway;
+    /* key */
+    const char *name;
+    const char *event_types;
+    long long rate;
+    /* schema */
+    long long version;
+    /* validate */
+    const char *schema_file;
+    const char *draft;
+    struct wr_strlist refs;
+    struct wr_strlist ref_dirs;
+    /* curate */
+    const char *dt;
+    const char *event_type;
+    bool watch;
+    int64_t watch_interval_ms;
+};
+
+extern const struct wr_opt cli_common_opts[];
+extern const struct wr_opt cli_lake_opts[];
+extern const struct wr_opt cli_gateway_opts[];
+
+/* Parses the subcommand's words into cfg and applies the log level. Returns -1 to go on,
+ * or the exit status to return now (help printed: 0; usage error printed: 2).
+ * pos has room for CLI_MAX_ARGS words. */
+int cli_parse(const struct wr_cmd *cmd, int argc, char **argv, struct weir_cfg *cfg,
+              char **pos, int *npos);
+
+/* Prints "weir: <msg>" on stderr; returns status, for `return cli_fail(...)`. */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Connects to cfg->database_url, or to the embedded cluster under cfg->pg_dir (starting
+ * it when it exists but is stopped; *started_dir is then set so cli_disconnect stops it).
+ * Prints the error and returns NULL on failure. */
+PGconn *cli_connect(const struct weir_cfg *cfg, bool *started);
+void cli_disconnect(const struct weir_cfg *cfg, PGconn *c, bool started);
+
+struct gw_config;
+/* Checks the gateway options of cfg and fills g (pointing into cfg). Returns -1 to go on,
+ * or the exit status after printing the error. */
+int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
+                       struct gw_config *g);
+
+int cmd_migrate(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_gateway(int argc, char **argv);
+
+#endif

@@ -1,0 +1,253 @@
+/* cmd_admin.c - `weir migrate`, `weir key ...` and `weir schema ...`: the registry's
+ * administration from the command line. */
+#include "cli.h"
+
+#include "registry/registry.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define OFF(f) offsetof(struct weir_cfg, f)
+
+static const struct wr_cmd migrate_cmd = {
+    "migrate", NULL, "Applies the SQL migrations in order, each once (safe to run concurrently).",
+    {cli_common_opts, NULL}, 0, 0};
+
+int cmd_migrate(int argc, char **argv)
+{
+    struct weir_cfg cfg = {0};
+    char *pos[CLI_MAX_ARGS];
+    int npos, rc = cli_parse(&migrate_cmd, argc - 1, argv + 1, &cfg, pos, &npos);
+    if (rc >= 0) {
+        return rc;
+    }
+    bool started;
+    PGconn *c = cli_connect(&cfg, &started);
+    if (!c) {
+        return EXIT_FAIL;
+    }
+    struct wr_err err = {0};
+    int applied = 0;
+    rc = reg_migrate(c, &applied, &err) == 0 ? EXIT_OK : cli_fail(EXIT_FAIL, "%s", err.msg);
+    if (rc == EXIT_OK) {
+        printf("%d migration%s applied\n", applied, applied == 1 ? "" : "s");
+    }
+    cli_disconnect(&cfg, c, started);
+    return rc;
+}
+
+/* --- keys ---------------------------------------------------------------------- */
+
+static const struct wr_opt key_create_opts[] = {
+    {"name", NULL, WR_OPT_STRING, NULL, OFF(name), "the key's name (its source), required"},
+    {"event-types", NULL, WR_OPT_STRING, "", OFF(event_types),
+     "comma-separated event types it may send (empty: all)"},
+    {"rate", NULL, WR_OPT_INT, "0", OFF(rate), "events per second (0: unlimited)"},
+    {0},
+};
+
+static const struct wr_cmd key_cmds[] = {
+    {"key create", NULL, "Creates an API key and prints it once; only its hash is stored.",
+     {cli_common_opts, key_create_opts, NULL}, 0, 0},
+    {"key list", NULL, "Lists the keys (never their secrets).", {cli_common_opts, NULL}, 0, 0},
+    {"key revoke", "NAME", "Revokes a key.", {cli_common_opts, NULL}, 1, 1},
+};
+
+static void print_key_row(const struct reg_key_info *k, void *arg)
+{
+    (void)arg;
+    char rate[32];
+    if (k->rate) {
+        snprintf(rate, sizeof rate, "%lld/s", k->rate);
+    } else {
+        snprintf(rate, sizeof rate, "unlimited");
+    }
+    printf("%-20s %-14s %-24s %-10s %-8s %s\n", k->name, k->prefix,
+           *k->event_types ? k->event_types : "*", rate, k->revoked ? "revoked" : "active",
+           k->created_at);
+}
+
+int cmd_key(int argc, char **argv)
+{
+    const char *verbs[] = {"create", "list", "revoke"};
+    int which = -1;
+    for (int i = 0; argc > 1 && i < 3; i++) {
+        if (strcmp(argv[1], verbs[i]) == 0) {
+            which = i;
+        }
+    }
+    if (which < 0) {
+        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            puts("usage: weir key create|list|revoke [options]  (weir key VERB --help)");
+            return EXIT_OK;
+        }
+        return cli_fail(EXIT_USAGE, "usage: weir key create|list|revoke (see weir key VERB --help)");
+    }
+    struct weir_cfg cfg = {0};
+    char *pos[CLI_MAX_ARGS];
+    int npos, rc = cli_parse(&key_cmds[which], argc - 2, argv + 2, &cfg, pos, &npos);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (which == 0 && !cfg.name) {
+        return cli_fail(EXIT_USAGE, "--name: required (the key's source name)");
+    }
+    if (which == 0 && !reg_key_name_valid(cfg.name)) {
+        return cli_fail(EXIT_USAGE, "--name: '%s' is not a key name (letters, digits, '.', "
+                        "'_', '-'; at most 128)", cfg.name);
+    }
+    bool started;
+    PGconn *c = cli_connect(&cfg, &started);
+    if (!c) {
+        return EXIT_FAIL;
+    }
+    struct wr_err err = {0};
+    rc = EXIT_OK;
+    if (which == 0) {
+        char secret[REG_KEY_LEN + 1];
+        if (reg_key_create(c, cfg.name, cfg.event_types, cfg.rate, secret, &err) == 0) {
+            puts(secret);
+        } else {
+            rc = cli_fail(err.code == WR_EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
+        }
+    } else if (which == 1) {
+        printf("%-20s %-14s %-24s %-10s %-8s %s\n", "NAME", "PREFIX", "EVENT_TYPES", "RATE",
+               "STATUS", "CREATED_AT");
+        if (reg_key_list(c, print_key_row, NULL, &err) != 0) {
+            rc = cli_fail(EXIT_FAIL, "%s", err.msg);
+        }
+    } else if (reg_key_revoke(c, pos[0], &err) != 0) {
+        rc = cli_fail(EXIT_FAIL, "%s", err.msg);
+    } else {
+        printf("revoked %s\n", pos[0]);
+    }
+    cli_disconnect(&cfg, c, started);
+    return rc;
+}
+
+/* --- schemas ------------------------------------------------------------------- */
+
+static const struct wr_opt schema_add_opts[] = {
+    {"version", NULL, WR_OPT_INT, "0", OFF(version), "version to insert (0: the next one)"},
+    {0},
+};
+
+static const struct wr_cmd schema_cmds[] = {
+    {"schema add", "EVENT_TYPE FILE", "Checks FILE is a valid JSON Schema, then inserts it.",
+     {cli_common_opts, schema_add_opts, NULL}, 2, 2},
+    {"schema list", "[EVENT_TYPE]", "Lists the stored versions.", {cli_common_opts, NULL}, 0, 1},
+    {"schema check", NULL, "Checks every stored schema; exit 1 if any is invalid.",
+     {cli_common_opts, NULL}, 0, 0},
+};
+
+static void print_schema_row(const struct reg_schema_row *r, void *arg)
+{
+    (void)arg;
+    printf("%-24s %7d %-8s %s\n", r->event_type, r->version, r->active ? "active" : "retired",
+           r->created_at);
+}
+
+struct check_state {
+    int checked, bad;
+};
+
+static void check_schema_row(const struct reg_schema_row *r, void *arg)
+{
+    struct check_state *st = arg;
+    st->checked++;
+    json_error_t jerr;
+    json_t *doc = json_loads(r->schema, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    struct wr_err err = {0};
+    if (!doc) {
+        wr_err_set(&err, WR_EINVAL, "not JSON: %s", jerr.text);
+    } else {
+        reg_schema_check_doc(doc, &err);
+    }
+    if (err.code) {
+        st->bad++;
+        printf("%s version %d%s: INVALID: %s\n", r->event_type, r->version,
+               r->active ? "" : " (retired)", err.msg);
+    }
+    json_decref(doc);
+}
+
+int cmd_schema(int argc, char **argv)
+{
+    const char *verbs[] = {"add", "list", "check"};
+    int which = -1;
+    for (int i = 0; argc > 1 && i < 3; i++) {
+        if (strcmp(argv[1], verbs[i]) == 0) {
+            which = i;
+        }
+    }
+    if (which < 0) {
+        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            puts("usage: weir schema add|list|check [options]  (weir schema VERB --help)");
+            return EXIT_OK;
+        }
+        return cli_fail(EXIT_USAGE, "usage: weir schema add|list|check (see weir schema VERB --help)");
+    }
+    struct weir_cfg cfg = {0};
+    char *pos[CLI_MAX_ARGS];
+    int npos, rc = cli_parse(&schema_cmds[which], argc - 2, argv + 2, &cfg, pos, &npos);
+    if (rc >= 0) {
+        return rc;
+    }
+    struct wr_err err = {0};
+    json_t *doc = NULL;
+    if (which == 0) {
+        if (!reg_event_type_valid(pos[0], strlen(pos[0]))) {
+            return cli_fail(EXIT_USAGE, "EVENT_TYPE: '%s' does not match ^[a-z][a-z0-9_]{0,63}$",
+                            pos[0]);
+        }
+        if (cfg.version < 0 || cfg.version > 2147483647) {
+            return cli_fail(EXIT_USAGE, "--version: must be between 1 and 2147483647");
+        }
+        json_error_t jerr;
+        doc = json_load_file(pos[1], JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+        if (!doc) {
+            return cli_fail(EXIT_USAGE, "%s: line %d column %d: %s", pos[1], jerr.line,
+                            jerr.column, jerr.text);
+        }
+        if (reg_schema_check_doc(doc, &err) != 0) {
+            json_decref(doc);
+            return cli_fail(EXIT_FAIL, "%s: not a valid JSON Schema: %s", pos[1], err.msg);
+        }
+    } else if (which == 1 && npos == 1 && !reg_event_type_valid(pos[0], strlen(pos[0]))) {
+        return cli_fail(EXIT_USAGE, "EVENT_TYPE: '%s' does not match ^[a-z][a-z0-9_]{0,63}$",
+                        pos[0]);
+    }
+    bool started;
+    PGconn *c = cli_connect(&cfg, &started);
+    if (!c) {
+        json_decref(doc);
+        return EXIT_FAIL;
+    }
+    rc = EXIT_OK;
+    if (which == 0) {
+        int version = 0;
+        if (reg_schema_add(c, pos[0], doc, (int)cfg.version, &version, &err) == 0) {
+            printf("%s version %d added\n", pos[0], version);
+        } else {
+            rc = cli_fail(EXIT_FAIL, "%s", err.msg);
+        }
+    } else if (which == 1) {
+        printf("%-24s %7s %-8s %s\n", "EVENT_TYPE", "VERSION", "STATUS", "CREATED_AT");
+        if (reg_schema_list(c, npos ? pos[0] : NULL, print_schema_row, NULL, &err) != 0) {
+            rc = cli_fail(EXIT_FAIL, "%s", err.msg);
+        }
+    } else {
+        struct check_state st = {0};
+        if (reg_schema_list(c, NULL, check_schema_row, &st, &err) != 0) {
+            rc = cli_fail(EXIT_FAIL, "%s", err.msg);
+        } else {
+            printf("%d schema%s checked, %d invalid\n", st.checked, st.checked == 1 ? "" : "s",
+                   st.bad);
+            rc = st.bad ? EXIT_FAIL : EXIT_OK;
+        }
+    }
+    json_decref(doc);
+    cli_disconnect(&cfg, c, started);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* cmd_gateway.c - `weir gateway`: the option table of the gateway, and the run. */
+#include "cli.h"
+
+#include "common/log.h"
+#include "gateway/gateway.h"
+#include "registry/registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define OFF(f) offsetof(struct weir_cfg, f)
+
+const struct wr_opt cli_gateway_opts[] = {
+    {"listen", "WEIR_LISTEN", WR_OPT_STRING, "127.0.0.1:8080", OFF(listen),
+     "HOST:PORT to serve HTTP on"},
+    {"spool-dir", "WEIR_SPOOL_DIR", WR_OPT_STRING, "./var/spool", OFF(spool_dir),
+     "folder of the durable spool (write-ahead log)"},
+    {"spool-max", "WEIR_SPOOL_MAX", WR_OPT_SIZE, "1GiB", OFF(spool_max_bytes),
+     "spool size at which new events get 503 until the lake catches up"},
+    {"flush-bytes", "WEIR_FLUSH_BYTES", WR_OPT_SIZE, "8MiB", OFF(flush_bytes),
+     "uncompressed bytes at which a partition buffer becomes a lake file"},
+    {"flush-interval", "WEIR_FLUSH_INTERVAL", WR_OPT_DURATION, "60s", OFF(flush_interval_ms),
+     "age at which a partition buffer becomes a lake file"},
+    {"schema-ttl", "WEIR_SCHEMA_TTL", WR_OPT_DURATION, "30s", OFF(schema_ttl_ms),
+     "reload the registry at least this often (NOTIFY reloads at once)"},
+    {"format", "WEIR_FORMAT", WR_OPT_STRING, "assert", OFF(format),
+     "assert: `format` is checked; annotate: it is only an annotation"},
+    {"max-body", "WEIR_MAX_BODY", WR_OPT_SIZE, "1MiB", OFF(max_body_bytes),
+     "request body limit, as sent (compressed)"},
+    {"max-body-decompressed", "WEIR_MAX_BODY_DECOMPRESSED", WR_OPT_SIZE, "8MiB",
+     OFF(max_body_decompressed_bytes), "request body limit after gzip inflation"},
+    {"max-events", "WEIR_MAX_EVENTS", WR_OPT_INT, "1000", OFF(max_events),
+     "events per request"},
+    {"max-event-size", "WEIR_MAX_EVENT_SIZE", WR_OPT_SIZE, "64KiB", OFF(max_event_bytes),
+     "one event, serialized"},
+    {"max-depth", "WEIR_MAX_DEPTH", WR_OPT_INT, "64", OFF(max_depth), "JSON nesting depth"},
+    {"max-connections", "WEIR_MAX_CONNECTIONS", WR_OPT_INT, "1024", OFF(max_connections),
+     "concurrent HTTP connections"},
+    {"connection-timeout", "WEIR_CONNECTION_TIMEOUT", WR_OPT_DURATION, "30s",
+     OFF(conn_timeout_ms), "idle or slow connections are closed after this"},
+    {"threads", "WEIR_THREADS", WR_OPT_INT, "0", OFF(threads),
+     "HTTP threads (0: one per core)"},
+    {"access-log", "WEIR_ACCESS_LOG", WR_OPT_STRING, "debug", OFF(access_log),
+     "level of the per-request log lines: debug, info, or off"},
+    {"instance-id", "WEIR_INSTANCE_ID", WR_OPT_STRING, NULL, OFF(instance_id),
+     "name of this gateway in lake file names (default: generated, kept in the spool)"},
+    {0},
+};
+
+static const struct wr_cmd gateway_cmd = {
+    "gateway", NULL,
+    "Runs the HTTP ingest gateway until SIGTERM/SIGINT, then drains: stops accepting,\n"
+    "flushes every buffer, exits 0.",
+    {cli_common_opts, cli_lake_opts, cli_gateway_opts, NULL}, 0, 0};
+
+int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
+                       struct gw_config *g)
+{
+    memset(g, 0, sizeof *g);
+    if (strcmp(cfg->format, "annotate") != 0 && strcmp(cfg->format, "assert") != 0) {
+        return cli_fail(EXIT_USAGE, "--format: '%s' is not assert or annotate", cfg->format);
+    }
+    int access = wr_log_level_parse(cfg->access_log);
+    if (access < 0) {
+        return cli_fail(EXIT_USAGE, "--access-log: '%s' is not debug, info or off",
+                        cfg->access_log);
+    }
+    struct {
+        const char *name;
+        long long v, lo, hi;
+    } ranges[] = {
+        {"max-events", cfg->max_events, 1, 1000000},
+        {"max-depth", cfg->max_depth, 2, 10000},
+        {"max-connections", cfg->max_connections, 1, 1000000},
+        {"threads", cfg->threads, 0, 1024},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
+            return cli_fail(EXIT_USAGE, "--%s: %lld is not between %lld and %lld",
+                            ranges[i].name, ranges[i].v, ranges[i].lo, ranges[i].hi);
+        }
+    }
+    if (cfg->flush_interval_ms <= 0 || cfg->schema_ttl_ms <= 0 || cfg->conn_timeout_ms < 1000) {
+        return cli_fail(EXIT_USAGE, "--flush-interval and --schema-ttl must be positive, "
+                        "--connection-timeout at least 1s");
+    }
+    if (cfg->max_body_bytes == 0 || cfg->max_body_decompressed_bytes == 0 ||
+        cfg->max_event_bytes == 0 || cfg->flush_bytes == 0 || cfg->spool_max_bytes == 0) {
+        return cli_fail(EXIT_USAGE, "sizes must be positive");
+    }
+    g->database_url = database_url;
+    g->listen = cfg->listen;
+    g->lake = cfg->lake;
+    g->s3_endpoint = cfg->s3_endpoint;
+    g->s3_region = cfg->s3_region;
+    g->s3_addressing = cfg->s3_addressing;
+    g->aws_access_key_id = cfg->aws_access_key_id;
+    g->aws_secret_access_key = cfg->aws_secret_access_key;
+    g->aws_session_token = cfg->aws_session_token;
+    g->spool_dir = cfg->spool_dir;
+    g->instance_id = cfg->instance_id;
+    g->spool_max_bytes = cfg->spool_max_bytes;
+    g->flush_bytes = cfg->flush_bytes;
+    g->flush_interval_ms = cfg->flush_interval_ms;
+    g->schema_ttl_ms = cfg->schema_ttl_ms;
+    g->format_annotate = strcmp(cfg->format, "annotate") == 0;
+    g->max_body_bytes = cfg->max_body_bytes;
+    g->max_body_decompressed_bytes = cfg->max_body_decompressed_bytes;
+    g->max_events = (unsigned)cfg->max_events;
+    g->max_event_bytes = cfg->max_event_bytes;
+    g->max_depth = (unsigned)cfg->max_depth;
+    g->max_connections = (unsigned)cfg->max_connections;
+    g->conn_timeout_ms = cfg->conn_timeout_ms;
+    g->threads = (unsigned)cfg->threads;
+    g->access_log_level = access;
+    g->ready_file = wr_env("WEIR_READY_FILE");
+    return -1;
+}
+
+int cmd_gateway(int argc, char **argv)
+{
+    struct weir_cfg cfg = {0};
+    char *pos[CLI_MAX_ARGS];
+    int npos, rc = cli_parse(&gateway_cmd, argc - 1, argv + 1, &cfg, pos, &npos);
+    if (rc >= 0) {
+        return rc;
+    }
+    char conninfo[640];
+    if (!cfg.database_url) {
+        reg_pgserver_conninfo(cfg.pg_dir, conninfo, sizeof conninfo);
+    }
+    struct gw_config g;
+    rc = cli_gateway_config(&cfg, cfg.database_url ? cfg.database_url : conninfo, &g);
+    if (rc >= 0) {
+        return rc;
+    }
+    struct wr_err err = {0};
+    if (gw_run(&g, &err) != 0) {
+        return cli_fail(EXIT_FAIL, "%s", err.msg);
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,167 @@
+/* main.c - the `weir` command: picks the subcommand and hands over. Shared option tables
+ * and the Postgres connection helper live here too. */
+#include "cli.h"
+
+#include "common/log.h"
+#include "registry/registry.h"
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define OFF(f) offsetof(struct weir_cfg, f)
+
+const struct wr_opt cli_common_opts[] = {
+    {"database-url", "WEIR_DATABASE_URL", WR_OPT_STRING, NULL, OFF(database_url),
+     "Postgres conninfo or URI; unset: the embedded cluster under --pg-dir"},
+    {"pg-dir", "WEIR_PG_DIR", WR_OPT_STRING, "./var/pg", OFF(pg_dir),
+     "folder of the embedded Postgres cluster"},
+    {"log-level", "WEIR_LOG_LEVEL", WR_OPT_STRING, "info", OFF(log_level),
+     "debug, info, warn, error or off"},
+    {0},
+};
+
+const struct wr_opt cli_lake_opts[] = {
+    {"lake", "WEIR_LAKE", WR_OPT_STRING, "file://./var/lake", OFF(lake),
+     "lake root: file://DIR or s3://bucket/prefix"},
+    {"s3-endpoint", "WEIR_S3_ENDPOINT", WR_OPT_STRING, NULL, OFF(s3_endpoint),
+     "S3-compatible endpoint URL (default: AWS for the region)"},
+    {"s3-region", "WEIR_S3_REGION", WR_OPT_STRING, NULL, OFF(s3_region),
+     "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"},
+    {"s3-addressing", "WEIR_S3_ADDRESSING", WR_OPT_STRING, "auto", OFF(s3_addressing),
+     "path, virtual, or auto (path when an endpoint is set)"},
+    {NULL, "AWS_ACCESS_KEY_ID", WR_OPT_STRING, NULL, OFF(aws_access_key_id), "S3 access key"},
+    {NULL, "AWS_SECRET_ACCESS_KEY", WR_OPT_STRING, NULL, OFF(aws_secret_access_key),
+     "S3 secret key"},
+    {NULL, "AWS_SESSION_TOKEN", WR_OPT_STRING, NULL, OFF(aws_session_token),
+     "S3 session token (temporary credentials)"},
+    {0},
+};
+
+int cli_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("weir: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return status;
+}
+
+int cli_parse(const struct wr_cmd *cmd, int argc, char **argv, struct weir_cfg *cfg,
+              char **pos, int *npos)
+{
+    struct wr_err err = {0};
+    if (argc >= CLI_MAX_ARGS) {
+        return cli_fail(EXIT_USAGE, "too many arguments (%d at most)", CLI_MAX_ARGS - 1);
+    }
+    int rc = wr_opts_parse(cmd, argc, argv, cfg, pos, npos, &err);
+    if (rc == WR_OPTS_HELP) {
+        return EXIT_OK;
+    }
+    if (rc) {
+        return cli_fail(EXIT_USAGE, "%s", err.msg);
+    }
+    if (cfg->log_level) {
+        int level = wr_log_level_parse(cfg->log_level);
+        if (level < 0) {
+            return cli_fail(EXIT_USAGE, "--log-level: '%s' is not debug, info, warn, error "
+                            "or off", cfg->log_level);
+        }
+        wr_log_level = level;
+    }
+    return -1;
+}
+
+PGconn *cli_connect(const struct weir_cfg *cfg, bool *started)
+{
+    struct wr_err err = {0};
+    *started = false;
+    const char *ci = cfg->database_url;
+    struct reg_pgserver s;
+    if (!ci) {
+        if (reg_pgserver_up(cfg->pg_dir, false, &s, &err) != 0) {
+            cli_fail(EXIT_FAIL, "%s", err.msg);
+            return NULL;
+        }
+        *started = s.started;
+        ci = s.conninfo;
+    }
+    PGconn *c = reg_connect(ci, &err);
+    if (!c) {
+        cli_fail(EXIT_FAIL, "%s", err.msg);
+        if (*started) {
+            reg_pgserver_stop(s.dir, NULL);
+            *started = false;
+        }
+    }
+    return c;
+}
+
+void cli_disconnect(const struct weir_cfg *cfg, PGconn *c, bool started)
+{
+    PQfinish(c);
+    if (started) {
+        struct wr_err err = {0};
+        if (reg_pgserver_stop(cfg->pg_dir, &err) != 0) {
+            cli_fail(EXIT_FAIL, "%s", err.msg);
+        }
+    }
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"up", cmd_up, "the embedded default: private Postgres, example schemas, a demo key, the gateway"},
+    {"migrate", cmd_migrate, "apply the SQL migrations, each once"},
+    {"gateway", cmd_gateway, "run the HTTP ingest gateway until SIGTERM/SIGINT"},
+    {"schema", cmd_schema, "add, list or check event schemas (add | list | check)"},
+    {"validate", cmd_validate, "validate JSON values against a schema, offline"},
+    {"key", cmd_key, "create, list or revoke API keys (create | list | revoke)"},
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: weir SUBCOMMAND [options] [arguments]\n\nsubcommands:\n", f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    fputs("\n`weir SUBCOMMAND --help` lists its options; every option can also be set by\n"
+          "the environment variable it names (a flag wins). Exit: 0 ok, 1 failure, 2 usage.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        if (argc > 2) {
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *help[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, help);
+                }
+            }
+        }
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(sub, "version") == 0 || strcmp(sub, "--version") == 0) {
+        printf("weir %s\n", WEIR_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(sub, commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    return cli_fail(EXIT_USAGE, "'%s' is not a subcommand (see weir help)", sub);
+}

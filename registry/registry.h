@@ -1,0 +1,116 @@
+/* registry.h - weir's PostgreSQL room: connections, migrations, API keys and the
+ * schema store. One PGconn per caller; nothing here is shared between threads.
+ * (The gateway's live snapshot of compiled schemas and keys is in snapshot.h.) */
+#ifndef WEIR_REGISTRY_H
+#define WEIR_REGISTRY_H
+
+#include "common/err.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* --- connections ------------------------------------------------------------- */
+
+/* Connects with a libpq conninfo string or URI; returns NULL and fills err (without the
+ * password) when Postgres cannot be reached. */
+PGconn *reg_connect(const char *conninfo, struct wr_err *err);
+
+/* Runs a statement with text parameters and expects `expect` (PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK). Returns the result (caller PQclear()s it) or NULL with err filled. */
+PGresult *reg_exec(PGconn *c, ExecStatusType expect, struct wr_err *err, const char *sql,
+                   int nparams, const char *const *params);
+
+/* --- migrations -------------------------------------------------------------- */
+
+/* Applies every embedded migration (migrations/NNNN_name.sql) not yet recorded in
+ * weir_migrations, in order, each in its own transaction, under an advisory lock so that
+ * concurrent runs wait for each other. *applied (may be NULL) counts what this call
+ * applied. A recorded migration whose text changed since is refused. */
+int reg_migrate(PGconn *c, int *applied, struct wr_err *err);
+
+/* --- API keys ---------------------------------------------------------------- */
+
+#define REG_KEY_PREFIX "weir_"
+#define REG_KEY_LEN 48 /* "weir_" + 43 base64url characters of 32 random bytes */
+
+struct reg_key_info {
+    const char *name;
+    const char *prefix;      /* the first characters of the secret, to recognise it */
+    const char *event_types; /* comma-separated; "" = every type */
+    long long rate;          /* events per second; 0 = unlimited */
+    bool revoked;
+    const char *created_at;
+};
+
+/* True when s is a valid key name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
+bool reg_key_name_valid(const char *s);
+
+/* Creates a key named name, allowed to send the comma-separated event_types ("" or
+ * NULL = all) at rate events/s (0 = unlimited). Writes the secret (REG_KEY_LEN chars +
+ * NUL) into secret; only its SHA-256 is stored. WR_EINVAL for a bad or taken name. */
+int reg_key_create(PGconn *c, const char *name, const char *event_types, long long rate,
+                   char secret[REG_KEY_LEN + 1], struct wr_err *err);
+
+/* Calls fn for every key, ordered by name; never exposes a secret. */
+int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), void *arg,
+                 struct wr_err *err);
+
+/* Revokes a key; WR_ENOENT when there is no such key. */
+int reg_key_revoke(PGconn *c, const char *name, struct wr_err *err);
+
+/* SHA-256 of a presented secret, as stored. */
+void reg_key_hash(const char *secret, size_t len, unsigned char out[32]);
+
+/* --- schema store ------------------------------------------------------------ */
+
+/* True when s matches ^[a-z][a-z0-9_]{0,63}$ */
+bool reg_event_type_valid(const char *s, size_t len);
+
+/* Checks that doc is a usable JSON Schema (valid against its meta-schema, compilable).
+ * Returns 0 or WR_EINVAL with err->msg naming the place and reason. */
+int reg_schema_check_doc(const json_t *doc, struct wr_err *err);
+
+/* Inserts doc as a version of event_type: `version` > 0 names it, 0 takes the next.
+ * The document is checked first. *version_out (may be NULL) gets the version.
+ * WR_EINVAL for an invalid schema or a version that exists. */
+int reg_schema_add(PGconn *c, const char *event_type, const json_t *doc, int version,
+                   int *version_out, struct wr_err *err);
+
+struct reg_schema_row {
+    const char *event_type;
+    int version;
+    bool active;
+    const char *created_at;
+    const char *schema; /* JSON text */
+};
+
+/* Calls fn for every stored version (of event_type, or all when NULL), ordered. */
+int reg_schema_list(PGconn *c, const char *event_type,
+                    void (*fn)(const struct reg_schema_row *, void *), void *arg,
+                    struct wr_err *err);
+
+/* --- the embedded cluster ---------------------------------------------------- */
+
+/* A private PostgreSQL cluster under dir (data in dir/data, socket in dir/run, log in
+ * dir/log), listening only on its Unix socket. As root, the server runs as the
+ * unprivileged `postgres` user (initdb refuses root). */
+struct reg_pgserver {
+    char dir[512];
+    char conninfo[640]; /* "host=DIR/run user=weir dbname=weir" */
+    bool started;       /* this process started it (so it should stop it) */
+};
+
+/* Creates the cluster if create is true and it does not exist, starts it if it is not
+ * running, creates the `weir` database, and fills s. WR_ENOENT when the cluster does not
+ * exist and create is false. Logs what it does. */
+int reg_pgserver_up(const char *dir, bool create, struct reg_pgserver *s, struct wr_err *err);
+
+/* Stops the server (fast shutdown) and waits for it. */
+int reg_pgserver_stop(const char *dir, struct wr_err *err);
+
+/* The conninfo of the embedded cluster under dir, whether or not it runs. */
+void reg_pgserver_conninfo(const char *dir, char *out, size_t outlen);
+
+#endif
