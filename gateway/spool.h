@@ -1,0 +1,151 @@
+/* spool.h - the gateway's durable spool: a write-ahead log of accepted event lines in
+ * segment files, made durable by one writer thread with group commit (one fdatasync
+ * for everything appended meanwhile), released once the lake holds the records. */
+#ifndef WEIR_GW_SPOOL_H
+#define WEIR_GW_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/err.h"
+
+/* Positions (LSNs) are byte offsets in the log as if all segments were one file: 64-bit,
+ * strictly increasing across segments and restarts. A record at lsn with payload len
+ * bytes ends at gw_spool_record_end(lsn, len), which is where the next record starts. */
+#define GW_SPOOL_HEADER_BYTES 24u
+#define gw_spool_record_end(lsn, len) ((uint64_t)(lsn) + GW_SPOOL_HEADER_BYTES + (uint64_t)(len))
+
+#define GW_SPOOL_DEFAULT_SEGMENT_BYTES (64ull << 20)
+#define GW_SPOOL_DEFAULT_MAX_BYTES (1ull << 30)
+#define GW_SPOOL_DEFAULT_MAX_RECORD_BYTES (16u << 20)
+#define GW_SPOOL_DEFAULT_MAX_PENDING_BYTES (64ull << 20)
+
+typedef struct gw_spool gw_spool;
+
+/* Called on the writer thread, exactly once per successful gw_spool_append, in append
+ * order: status 0 when every record of that append is fsynced, WR_EIO when the spool
+ * failed before they were (then they must be treated as not stored: answer 503). Must
+ * not block long nor call gw_spool_drain/destroy; may call gw_spool_append. */
+typedef void (*gw_spool_ack_fn)(void *arg, int status);
+
+/* Recovery: called at open for every intact record at or after the release point, in
+ * position order. p is valid only during the call. Return 0 to go on; anything else
+ * aborts gw_spool_create (which then fails with that code if negative, else WR_EINVAL). */
+typedef int (*gw_spool_replay_fn)(void *arg, uint64_t lsn, const char *p, size_t len);
+
+/* Recovery: called for damage found at open. what is "corrupt" (bytes skipped in the
+ * middle of the log, later records kept), "torn" (a partial or bad tail cut off by
+ * truncation), "gap" (positions with no segment bytes, e.g. a short or missing file),
+ * or "checkpoint" (missing or damaged checkpoint beside segments: everything still on
+ * disk is replayed, under a new instance id). lsn is where the damage starts, bytes how
+ * much was skipped or cut. For the caller's log and metrics. */
+typedef void (*gw_spool_report_fn)(void *arg, const char *what, uint64_t lsn, uint64_t bytes);
+
+/* Fault injection for tests: replacements for pwrite and fdatasync (NULL members mean
+ * the real call). They return like the system calls, setting errno on failure. */
+struct gw_spool_io {
+    ssize_t (*pwrite_fn)(void *arg, int fd, const void *p, size_t len, off_t off);
+    int (*fdatasync_fn)(void *arg, int fd);
+    void *arg;
+};
+
+struct gw_spool_opts {
+    const char *dir;             /* required; created (one level) when missing */
+    uint64_t segment_bytes;      /* 0 = 64 MiB; a new segment starts before a record
+                                    that would make the current one larger */
+    uint64_t max_bytes;          /* 0 = 1 GiB: segments on disk plus pending bytes */
+    uint32_t max_record_bytes;   /* 0 = 16 MiB: largest payload of one record */
+    uint64_t max_pending_bytes;  /* 0 = 64 MiB: memory for bytes not yet written */
+    gw_spool_replay_fn replay;   /* may be NULL (records are then only scanned) */
+    gw_spool_report_fn report;   /* may be NULL */
+    void *cb_arg;                /* passed to replay and report */
+    const struct gw_spool_io *io;/* NULL in production; kept by pointer for the spool's life */
+};
+
+/* Opens (or creates) the spool in opts->dir: takes an exclusive lock on the directory,
+ * reads the checkpoint (release point and instance id; both made on first use), deletes
+ * segments wholly below the release point, scans the rest, truncates a torn tail, skips
+ * and reports corrupt records, calls opts->replay for every record at or after the
+ * release point, then starts the writer thread. Returns NULL and fills err on failure
+ * (WR_EAGAIN: another process holds the spool; WR_EIO: file system). */
+gw_spool *gw_spool_create(const struct gw_spool_opts *opts, struct wr_err *err);
+
+/* Stops new appends (they get WR_EAGAIN), writes and fsyncs everything pending, and
+ * returns once every ack callback has been delivered. Idempotent. Thread-safe, but not
+ * from an ack callback. */
+void gw_spool_drain(gw_spool *s);
+
+/* Drains, stops the writer thread, closes files and frees. NULL is a no-op. */
+void gw_spool_destroy(gw_spool *s);
+
+/* Copies n records (recs[i] is one record's payload) into the pending batch and returns
+ * at once; never waits for the disk. On 0, lsns[i] (when lsns is not NULL) is the
+ * position of record i, and ack(arg, status) will be called exactly once on the writer
+ * thread when they are all durable (or the spool failed). n may be 0: the ack then
+ * comes once everything appended before is durable. On error nothing is appended and
+ * ack is never called:
+ *   WR_EAGAIN  spool full (max_bytes or max_pending_bytes) or draining: 503 + Retry-After
+ *   WR_EIO     the spool has failed (a write or fsync error): 503, not ready
+ *   WR_ELIMIT  a record is larger than max_record_bytes
+ *   WR_EINVAL  bad arguments (NULL ack, NULL record with len > 0)
+ * Thread-safe: any number of threads may append at once. */
+int gw_spool_append(gw_spool *s, const struct iovec *recs, size_t n, gw_spool_ack_fn ack,
+                    void *arg, uint64_t *lsns);
+
+/* The same as gw_spool_append for one record given as (p, len). */
+int gw_spool_append1(gw_spool *s, const char *p, size_t len, gw_spool_ack_fn ack, void *arg,
+                     uint64_t *lsn);
+
+/* Declares that every record whose position is below lsn is safely in the lake. Records
+ * the new release point durably (checkpoint file: temp + fsync + rename + fsync dir),
+ * then deletes the segments that lie wholly below it (never the one being written).
+ * A restart replays from the release point. lsn below the current release point is a
+ * no-op; above the durable end it is WR_EINVAL. Returns 0 or WR_EIO. Blocks on the disk:
+ * call from the flusher, not a request thread. Thread-safe. The caller must pass the
+ * minimum over all its unflushed buffers, since partitions interleave in the log. */
+int gw_spool_release(gw_spool *s, uint64_t lsn);
+
+/* 16 lowercase hex characters made at random when the spool directory was first used and
+ * kept in its checkpoint: with record positions it names lake files uniquely. Valid for
+ * the spool's life. */
+const char *gw_spool_instance_id(const gw_spool *s);
+
+/* 1 once a write or fsync error has put the spool in the failed state, else 0. */
+int gw_spool_failed(const gw_spool *s);
+
+/* Upper bounds of the histogram buckets below (the last is +Inf). */
+#define GW_SPOOL_BATCH_BUCKETS 12 /* records per fsync: 1 2 4 ... 1024 +Inf */
+#define GW_SPOOL_FSYNC_BUCKETS 12 /* seconds: see gw_spool_fsync_bucket_le */
+extern const double gw_spool_fsync_bucket_le[GW_SPOOL_FSYNC_BUCKETS];
+
+/* A snapshot of counters for /metrics. Histogram buckets are not cumulative. */
+struct gw_spool_stats {
+    uint64_t appended_records;   /* accepted by gw_spool_append since open */
+    uint64_t appended_bytes;     /* their payload bytes */
+    uint64_t written_bytes;      /* framed bytes written to segments */
+    uint64_t fsyncs;             /* fdatasync calls of the writer (group commits) */
+    uint64_t batch_hist[GW_SPOOL_BATCH_BUCKETS];  /* records per group commit */
+    uint64_t batch_records_max;
+    uint64_t fsync_hist[GW_SPOOL_FSYNC_BUCKETS];  /* fdatasync latency */
+    double fsync_seconds_sum;
+    uint64_t refused_full;       /* appends refused with WR_EAGAIN */
+    uint64_t refused_failed;     /* appends refused with WR_EIO */
+    uint64_t disk_bytes;         /* bytes in segment files on disk */
+    uint64_t used_bytes;         /* what counts against max_bytes (disk + pending) */
+    uint64_t limit_bytes;        /* max_bytes */
+    uint64_t segments;           /* segment files on disk */
+    uint64_t end_lsn;            /* position after the last appended record */
+    uint64_t durable_lsn;        /* everything below is fsynced */
+    uint64_t released_lsn;       /* everything below is in the lake */
+    uint64_t replayed_records;   /* at open */
+    uint64_t corrupt_records;    /* damaged stretches skipped at open */
+    uint64_t corrupt_bytes;
+    uint64_t truncated_bytes;    /* torn tail cut at open */
+    int failed;
+};
+
+/* Fills *out with the current counters. Thread-safe. */
+void gw_spool_stats(gw_spool *s, struct gw_spool_stats *out);
+
+#endif
