@@ -23,4 +23,24 @@ void val__regex_free(val__regex *re);
  * thread it allocates nothing (per-thread match data). */
 int val__regex_search(const val__regex *re, const char *s, size_t len);
 
+/* Longest pattern accepted, in bytes (longer ones are refused with WR_ELIMIT). */
+#define VAL__REGEX_MAX_PATTERN_BYTES 32768u
+
+/* Checks that pattern is valid ECMA-262 (Unicode mode) without compiling it: 0, or
+ * WR_EINVAL / WR_ELIMIT with err filled. This is the `format: "regex"` check; it
+ * accepts a few valid patterns PCRE2 cannot compile (variable-length lookbehind). */
+int val__regex_check(const char *pattern, size_t len, struct wr_err *err);
+
+/* The PCRE2 pattern text an ECMA-262 pattern translates to (malloc'd, NUL-terminated,
+ * length in *out_len; the caller frees), or NULL with err filled. For tests and logs. */
+char *val__regex_translate(const char *pattern, size_t len, size_t *out_len, struct wr_err *err);
+
+/* Compiles a pattern already in PCRE2 syntax (UTF mode, same limits and JIT as
+ * val__regex_compile); for validator-internal character tests. NULL + err on failure. */
+val__regex *val__regex_compile_pcre2(const char *pattern, size_t len, struct wr_err *err);
+
+/* Frees the calling thread's match data now instead of at thread exit (for tests and
+ * for the main thread, whose thread-exit destructors do not run). */
+void val__regex_thread_cleanup(void);
+
 #endif
