@@ -714,6 +714,7 @@ static void *writer_main(void *arg)
             s->durable_lsn = b.start_lsn + b.len;
             if (b.records > 0) {
                 s->st.batch_hist[batch_bucket(b.records)]++;
+                s->st.batch_records_sum += b.records;
                 if (b.records > s->st.batch_records_max) {
                     s->st.batch_records_max = b.records;
                 }
@@ -873,6 +874,19 @@ int gw_spool_append(gw_spool *s, const struct iovec *recs, size_t n, gw_spool_ac
         }
         total += GW_SPOOL_HEADER_BYTES + (uint64_t)recs[i].iov_len;
     }
+    /* Payload checksums do not depend on the position, so they are computed before the
+     * lock is taken: appenders then hold it only for the copy. */
+    uint32_t crc_stack[128];
+    uint32_t *crcs = crc_stack;
+    if (n > sizeof(crc_stack) / sizeof(crc_stack[0])) {
+        crcs = malloc(n * sizeof(*crcs));
+        if (!crcs) {
+            return WR_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        crcs[i] = wr_crc32c(0, recs[i].iov_base, recs[i].iov_len);
+    }
 
     pthread_mutex_lock(&s->mu);
     int rc = 0;
@@ -907,7 +921,7 @@ int gw_spool_append(gw_spool *s, const struct iovec *recs, size_t n, gw_spool_ac
         memcpy(h, spool_magic, 4);
         put_u32(h + 4, (uint32_t)recs[i].iov_len);
         put_u64(h + 8, s->end_lsn);
-        put_u32(h + 16, wr_crc32c(0, recs[i].iov_base, recs[i].iov_len));
+        put_u32(h + 16, crcs[i]);
         put_u32(h + 20, wr_crc32c(0, h, 20));
         if (recs[i].iov_len > 0) {
             memcpy(h + GW_SPOOL_HEADER_BYTES, recs[i].iov_base, recs[i].iov_len);
@@ -929,6 +943,9 @@ int gw_spool_append(gw_spool *s, const struct iovec *recs, size_t n, gw_spool_ac
     }
 out:
     pthread_mutex_unlock(&s->mu);
+    if (crcs != crc_stack) {
+        free(crcs);
+    }
     return rc;
 }
 
@@ -998,6 +1015,14 @@ int gw_spool_failed(const gw_spool *s)
     return atomic_load(&s->failed);
 }
 
+uint64_t gw_spool_durable_lsn(gw_spool *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t v = s->durable_lsn;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
 void gw_spool_stats(gw_spool *s, struct gw_spool_stats *out)
 {
     pthread_mutex_lock(&s->mu);
@@ -1014,4 +1039,92 @@ void gw_spool_stats(gw_spool *s, struct gw_spool_stats *out)
     out->released_lsn = s->released_lsn;
     out->failed = atomic_load(&s->failed);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Keeps the first error of a run of appends, so one check at the end suffices. */
+static void keep(int *rc, int r)
+{
+    if (*rc == 0) {
+        *rc = r;
+    }
+}
+
+static int metric(struct wr_buf *out, const char *name, const char *type, const char *help,
+                  uint64_t v)
+{
+    return wr_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name,
+                         type, name, v);
+}
+
+int gw_spool_metrics(gw_spool *s, struct wr_buf *out)
+{
+    struct gw_spool_stats st;
+    gw_spool_stats(s, &st);
+    int rc = 0;
+    keep(&rc, metric(out, "weir_spool_appended_records_total", "counter",
+                 "Records accepted by the spool since start.", st.appended_records));
+    keep(&rc, metric(out, "weir_spool_appended_bytes_total", "counter",
+                 "Payload bytes accepted by the spool since start.", st.appended_bytes));
+    keep(&rc, metric(out, "weir_spool_written_bytes_total", "counter",
+                 "Framed bytes written to spool segments since start.", st.written_bytes));
+    keep(&rc, metric(out, "weir_spool_fsyncs_total", "counter",
+                 "fdatasync calls of the spool writer (group commits).", st.fsyncs));
+    keep(&rc, wr_buf_printf(out, "# HELP weir_spool_refused_total Appends refused, by reason.\n"
+                             "# TYPE weir_spool_refused_total counter\n"
+                             "weir_spool_refused_total{reason=\"full\"} %" PRIu64 "\n"
+                             "weir_spool_refused_total{reason=\"failed\"} %" PRIu64 "\n",
+                        st.refused_full, st.refused_failed));
+    keep(&rc, metric(out, "weir_spool_disk_bytes", "gauge", "Bytes in spool segment files.",
+                 st.disk_bytes));
+    keep(&rc, metric(out, "weir_spool_used_bytes", "gauge",
+                 "Bytes counted against the spool limit (segments and pending).", st.used_bytes));
+    keep(&rc, metric(out, "weir_spool_limit_bytes", "gauge", "The spool size limit.", st.limit_bytes));
+    keep(&rc, metric(out, "weir_spool_segments", "gauge", "Spool segment files on disk.", st.segments));
+    keep(&rc, metric(out, "weir_spool_unreleased_bytes", "gauge",
+                 "Bytes appended but not yet released (not yet in the lake).",
+                 st.end_lsn - st.released_lsn));
+    keep(&rc, metric(out, "weir_spool_replayed_records_total", "counter",
+                 "Records replayed from the spool at start.", st.replayed_records));
+    keep(&rc, metric(out, "weir_spool_corrupt_records_total", "counter",
+                 "Damaged stretches skipped in the spool at start.", st.corrupt_records));
+    keep(&rc, metric(out, "weir_spool_corrupt_bytes_total", "counter",
+                 "Bytes skipped as damaged in the spool at start.", st.corrupt_bytes));
+    keep(&rc, metric(out, "weir_spool_truncated_bytes_total", "counter",
+                 "Bytes of a torn spool tail cut at start.", st.truncated_bytes));
+    keep(&rc, metric(out, "weir_spool_failed", "gauge",
+                 "1 when a write or fsync error stopped the spool.", (uint64_t)st.failed));
+
+    keep(&rc, wr_buf_printf(out, "# HELP weir_spool_fsync_seconds Latency of the spool's fdatasync.\n"
+                             "# TYPE weir_spool_fsync_seconds histogram\n"));
+    uint64_t cum = 0;
+    for (int b = 0; b < GW_SPOOL_FSYNC_BUCKETS; b++) {
+        cum += st.fsync_hist[b];
+        if (b + 1 < GW_SPOOL_FSYNC_BUCKETS) {
+            keep(&rc, wr_buf_printf(out, "weir_spool_fsync_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                                gw_spool_fsync_bucket_le[b], cum));
+        } else {
+            keep(&rc, wr_buf_printf(out, "weir_spool_fsync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                                cum));
+        }
+    }
+    keep(&rc, wr_buf_printf(out, "weir_spool_fsync_seconds_sum %.6f\nweir_spool_fsync_seconds_count %"
+                             PRIu64 "\n", st.fsync_seconds_sum, cum));
+
+    keep(&rc, wr_buf_printf(out, "# HELP weir_spool_batch_records Records made durable per group "
+                             "commit.\n# TYPE weir_spool_batch_records histogram\n"));
+    cum = 0;
+    for (int b = 0; b < GW_SPOOL_BATCH_BUCKETS; b++) {
+        cum += st.batch_hist[b];
+        if (b + 1 < GW_SPOOL_BATCH_BUCKETS) {
+            keep(&rc, wr_buf_printf(out, "weir_spool_batch_records_bucket{le=\"%u\"} %" PRIu64 "\n",
+                                1u << b, cum));
+        } else {
+            keep(&rc, wr_buf_printf(out, "weir_spool_batch_records_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                                cum));
+        }
+    }
+    keep(&rc, wr_buf_printf(out, "weir_spool_batch_records_sum %" PRIu64
+                             "\nweir_spool_batch_records_count %" PRIu64 "\n",
+                        st.batch_records_sum, cum));
+    return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 /* Positions (LSNs) are byte offsets in the log as if all segments were one file: 64-bit,
@@ -111,8 +112,14 @@ int gw_spool_release(gw_spool *s, uint64_t lsn);
  * the spool's life. */
 const char *gw_spool_instance_id(const gw_spool *s);
 
-/* 1 once a write or fsync error has put the spool in the failed state, else 0. */
+/* 1 once a write or fsync error has put the spool in the failed state, else 0.
+ * Lock-free. */
 int gw_spool_failed(const gw_spool *s);
+
+/* Every record whose position is below the returned one is fsynced (acknowledged).
+ * A flusher must put only such records into lake files: positions past it can be cut
+ * by a crash and then reused by new records. Thread-safe. */
+uint64_t gw_spool_durable_lsn(gw_spool *s);
 
 /* Upper bounds of the histogram buckets below (the last is +Inf). */
 #define GW_SPOOL_BATCH_BUCKETS 12 /* records per fsync: 1 2 4 ... 1024 +Inf */
@@ -127,6 +134,7 @@ struct gw_spool_stats {
     uint64_t fsyncs;             /* fdatasync calls of the writer (group commits) */
     uint64_t batch_hist[GW_SPOOL_BATCH_BUCKETS];  /* records per group commit */
     uint64_t batch_records_max;
+    uint64_t batch_records_sum;  /* records made durable by group commits */
     uint64_t fsync_hist[GW_SPOOL_FSYNC_BUCKETS];  /* fdatasync latency */
     double fsync_seconds_sum;
     uint64_t refused_full;       /* appends refused with WR_EAGAIN */
@@ -147,5 +155,10 @@ struct gw_spool_stats {
 
 /* Fills *out with the current counters. Thread-safe. */
 void gw_spool_stats(gw_spool *s, struct gw_spool_stats *out);
+
+/* Appends the spool's metrics to out in the Prometheus text exposition format (families
+ * weir_spool_*, each with # HELP and # TYPE; histograms cumulative with _sum and _count).
+ * Returns 0 or the wr_buf error (WR_ELIMIT when out's cap is reached). Thread-safe. */
+int gw_spool_metrics(gw_spool *s, struct wr_buf *out);
 
 #endif

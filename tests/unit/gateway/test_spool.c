@@ -256,6 +256,41 @@ static void check_replay(const struct tu_replay *r, uint32_t first, uint32_t n,
     CHECK(ok);
 }
 
+/* One request of many records (past the append's on-stack checksum array). */
+static void test_append_large_request(void)
+{
+    char dir[64];
+    tu_mkdtemp(dir, sizeof(dir));
+    gw_spool *s = tu_open(dir, NULL, 8192, 0);
+    enum { N = 1000 };
+    static char bufs[N][120];
+    static struct iovec v[N];
+    static uint64_t lsn[N];
+    for (uint32_t i = 0; i < N; i++) {
+        v[i].iov_base = bufs[i];
+        v[i].iov_len = tu_record(i, bufs[i], sizeof(bufs[i]), 100);
+    }
+    struct tu_acks acks;
+    tu_acks_init(&acks, 2);
+    struct tu_ack_arg a = {&acks, 0};
+    CHECK_INT(gw_spool_append(s, v, N, tu_ack, &a, lsn), 0);
+    tu_acks_wait(&acks, 1);
+    CHECK_INT(acks.status[0], 0);
+    struct gw_spool_stats st;
+    gw_spool_stats(s, &st);
+    CHECK(st.segments > 10);
+    CHECK_INT(st.batch_records_max, N);
+    gw_spool_destroy(s);
+    struct tu_replay r;
+    tu_replay_init(&r);
+    s = tu_open(dir, &r, 8192, 0);
+    check_replay(&r, 0, N, lsn, 100);
+    gw_spool_destroy(s);
+    tu_replay_free(&r);
+    tu_acks_free(&acks);
+    tu_rmdir(dir);
+}
+
 static void test_reopen_replays_unreleased(void)
 {
     char dir[64];
@@ -867,11 +902,44 @@ static void test_tmpfs_enospc(void)
     rmdir(dir);
 }
 
+static void test_metrics_text(void)
+{
+    char dir[64];
+    tu_mkdtemp(dir, sizeof(dir));
+    gw_spool *s = tu_open(dir, NULL, 0, 0);
+    uint64_t lsn[20];
+    append_n(s, 0, 20, lsn, 100);
+    CHECK_INT(gw_spool_durable_lsn(s), gw_spool_record_end(lsn[19], tu_record(19, (char[200]){0}, 200, 100)));
+    struct wr_buf b;
+    wr_buf_init(&b, 64 * 1024);
+    CHECK_INT(gw_spool_metrics(s, &b), 0);
+    CHECK(strstr(b.p, "# TYPE weir_spool_fsyncs_total counter\n") != NULL);
+    CHECK(strstr(b.p, "weir_spool_appended_records_total 20\n") != NULL);
+    CHECK(strstr(b.p, "weir_spool_failed 0\n") != NULL);
+    CHECK(strstr(b.p, "weir_spool_batch_records_sum 20\n") != NULL);
+    CHECK(strstr(b.p, "weir_spool_fsync_seconds_bucket{le=\"+Inf\"} ") != NULL);
+    CHECK(strstr(b.p, "weir_spool_refused_total{reason=\"full\"} 0\n") != NULL);
+    /* Histogram buckets are cumulative: the +Inf bucket equals the count. */
+    const char *inf = strstr(b.p, "weir_spool_batch_records_bucket{le=\"+Inf\"} ");
+    const char *cnt = strstr(b.p, "weir_spool_batch_records_count ");
+    CHECK(inf && cnt);
+    if (inf && cnt) {
+        CHECK_INT(strtoull(strchr(inf, '}') + 2, NULL, 10), strtoull(cnt + 31, NULL, 10));
+    }
+    wr_buf_free(&b);
+    wr_buf_init(&b, 100);
+    CHECK_INT(gw_spool_metrics(s, &b), WR_ELIMIT);
+    wr_buf_free(&b);
+    gw_spool_destroy(s);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     CHECK_RUN(test_append_ack_order);
     CHECK_RUN(test_append_many_and_barrier);
     CHECK_RUN(test_concurrent_group_commit);
+    CHECK_RUN(test_append_large_request);
     CHECK_RUN(test_reopen_replays_unreleased);
     CHECK_RUN(test_release_deletes_segments);
     CHECK_RUN(test_stale_segments_removed_at_open);
@@ -885,5 +953,6 @@ int main(void)
     CHECK_RUN(test_fsync_error_fails_spool);
     CHECK_RUN(test_write_error_fails_spool);
     CHECK_RUN(test_tmpfs_enospc);
+    CHECK_RUN(test_metrics_text);
     return CHECK_DONE();
 }
