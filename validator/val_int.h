@@ -1,0 +1,229 @@
+/* val_int.h - the validator's private structures (validator/ only): the compiled program
+ * (nodes of operations with references pre-resolved), URI helpers, the evaluator. */
+#ifndef WEIR_VAL_INT_H
+#define WEIR_VAL_INT_H
+
+#include "validator/validator.h"
+#include "validator/format.h"
+#include "validator/regex.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Vocabularies a dialect (or custom meta-schema) enables. */
+enum {
+    VAL__V_CORE = 1,
+    VAL__V_APPLICATOR = 2,
+    VAL__V_UNEVALUATED = 4,
+    VAL__V_VALIDATION = 8,
+    VAL__V_FORMAT = 16,
+    VAL__V_CONTENT = 32,
+    VAL__V_ALL = 63
+};
+
+/* Type bits for `type`. */
+enum {
+    VAL__T_NULL = 1,
+    VAL__T_BOOLEAN = 2,
+    VAL__T_OBJECT = 4,
+    VAL__T_ARRAY = 8,
+    VAL__T_NUMBER = 16,
+    VAL__T_STRING = 32,
+    VAL__T_INTEGER = 64
+};
+
+enum val__op_kind {
+    VAL__OP_FALSE,
+    VAL__OP_TYPE,
+    VAL__OP_CONST,
+    VAL__OP_ENUM,
+    VAL__OP_MULTIPLE_OF,
+    VAL__OP_MAXIMUM,
+    VAL__OP_EX_MAXIMUM,
+    VAL__OP_MINIMUM,
+    VAL__OP_EX_MINIMUM,
+    VAL__OP_MAX_LENGTH,
+    VAL__OP_MIN_LENGTH,
+    VAL__OP_PATTERN,
+    VAL__OP_FORMAT,
+    VAL__OP_MAX_ITEMS,
+    VAL__OP_MIN_ITEMS,
+    VAL__OP_UNIQUE_ITEMS,
+    VAL__OP_CONTAINS,
+    VAL__OP_MAX_PROPERTIES,
+    VAL__OP_MIN_PROPERTIES,
+    VAL__OP_REQUIRED,
+    VAL__OP_DEP_REQUIRED,   /* dependentRequired, draft-07 dependencies' array form */
+    VAL__OP_DEP_SCHEMAS,    /* dependentSchemas, draft-07 dependencies' schema form */
+    VAL__OP_PROPS,          /* properties + patternProperties + additionalProperties */
+    VAL__OP_PROPERTY_NAMES,
+    VAL__OP_ITEMS,          /* prefixItems/items (2020-12), items/additionalItems (07) */
+    VAL__OP_ALL_OF,
+    VAL__OP_ANY_OF,
+    VAL__OP_ONE_OF,
+    VAL__OP_NOT,
+    VAL__OP_IF,
+    VAL__OP_REF,
+    VAL__OP_DYNAMIC_REF,
+    VAL__OP_UNEVAL_ITEMS,
+    VAL__OP_UNEVAL_PROPS
+};
+
+struct val__node;
+struct val__res;
+
+/* A number from a schema, exact for integers. */
+struct val__num {
+    bool is_int;
+    int64_t i;
+    double d;
+};
+
+/* A named child: a property, a dependency, a required name. */
+struct val__named {
+    const char *name;
+    uint32_t len;
+    struct val__node *node;   /* properties, dependentSchemas */
+    const char **names;       /* dependentRequired: the names required */
+    uint32_t *name_lens;
+    uint32_t n_names;
+};
+
+struct val__pat {
+    val__regex *re;
+    const char *src;          /* the pattern text, NUL-terminated (schema path segment) */
+    struct val__node *node;   /* patternProperties */
+};
+
+struct val__dynanchor {
+    const char *name;
+    struct val__node *node;
+};
+
+/* A schema resource (a document or an embedded `$id`) at evaluation time: what
+ * `$dynamicRef` needs from the dynamic scope. */
+struct val__res {
+    const char *uri;
+    struct val__dynanchor *dyn;
+    uint32_t n_dyn;
+};
+
+struct val__op {
+    uint8_t kind;             /* enum val__op_kind */
+    const char *kw;           /* the keyword (schema path segment) */
+    union {
+        unsigned types;                       /* TYPE */
+        const struct js_val *value;           /* CONST */
+        struct {
+            const struct js_val *items;       /* ENUM values */
+            uint32_t n;
+            const uint32_t *hash;             /* per-value hash when n is large */
+        } en;
+        struct val__num num;                  /* MULTIPLE_OF, MAX/MIN... */
+        uint64_t count;                       /* MAX/MIN LENGTH/ITEMS/PROPERTIES */
+        val__regex *re;                       /* PATTERN (src in pat_src) */
+        enum val__fmt fmt;                    /* FORMAT */
+        struct {
+            struct val__node *node;
+            uint64_t min, max;                /* minContains, maxContains (max UINT64_MAX = none) */
+            bool has_min, has_max;
+        } contains;
+        struct {
+            struct val__named *names;         /* REQUIRED: names; DEP_*: sorted */
+            uint32_t n;
+        } list;
+        struct {
+            struct val__named *props;         /* sorted by (len, bytes) */
+            uint32_t n_props;
+            struct val__pat *pats;
+            uint32_t n_pats;
+            struct val__node *additional;     /* NULL when absent */
+            const char *props_kw, *pats_kw, *add_kw;
+        } props;
+        struct {
+            struct val__node **prefix;
+            uint32_t n_prefix;
+            struct val__node *rest;           /* items after the prefix; NULL = absent */
+            const char *prefix_kw, *rest_kw;
+        } items;
+        struct {
+            struct val__node **subs;
+            uint32_t n;
+        } group;                              /* ALL/ANY/ONE OF */
+        struct val__node *sub;                /* NOT, PROPERTY_NAMES, UNEVAL_* , REF */
+        struct {
+            struct val__node *cond, *then_, *else_;
+        } cond;
+        struct {
+            struct val__node *target;         /* the static resolution */
+            const char *anchor;               /* non-NULL: resolve dynamically by name */
+        } dyn;
+    } u;
+    const char *pat_src;      /* PATTERN: the pattern text for messages */
+    const char *ref_uri;      /* REF/DYNAMIC_REF: the reference as written */
+};
+
+struct val__node {
+    struct val__op *ops;
+    uint32_t n_ops;
+    bool needs_ann;           /* has unevaluated*, so collects annotations */
+    uint8_t mark;             /* compile time only: the cycle check's colour */
+    const struct val__res *res;
+};
+
+struct val_schema {
+    atomic_int refs;
+    enum val_dialect dialect;
+    unsigned max_depth;
+    wr_arena *arena;          /* every node, op, string of the program */
+    struct val__node *root;
+    val__regex **regexes;     /* to free */
+    size_t n_regexes;
+};
+
+/* --- uri.c: RFC 3986 references ------------------------------------------------- */
+
+/* Resolves ref against base (both NUL-terminated; base may be "" = none) into a new
+ * string in a. Returns NULL when out of memory. */
+char *val__uri_resolve(wr_arena *a, const char *base, const char *ref);
+
+/* Splits uri at '#': returns the length of the part before it; *frag points after the
+ * '#' (or to "" when none). */
+size_t val__uri_split(const char *uri, const char **frag);
+
+/* True when uri has a scheme (is absolute). */
+bool val__uri_is_absolute(const char *uri);
+
+/* Decodes %XX escapes of a fragment into out (capacity cap); returns the length or
+ * (size_t)-1 when too long or malformed. */
+size_t val__uri_unescape(const char *s, size_t len, char *out, size_t cap);
+
+/* --- jv.c: JSON helpers over struct js_val ---------------------------------------- */
+
+/* A deep copy of a jansson value as js_val in a; NULL when out of memory or too deep. */
+struct js_val *val__from_jansson(wr_arena *a, const json_t *v);
+
+/* JSON Schema equality (numbers by value). */
+bool val__equal(const struct js_val *a, const struct js_val *b);
+
+/* A hash consistent with val__equal. */
+uint32_t val__hash(const struct js_val *v);
+
+/* Code points of a UTF-8 string. */
+size_t val__codepoints(const char *s, size_t n);
+
+/* --- eval.c ------------------------------------------------------------------------ */
+
+/* Runs node on inst; collect = errors wanted. Internal entry for val_is_valid/validate. */
+bool val__run(const val_schema *s, const struct val__node *root, const struct js_val *inst,
+              wr_arena *a, unsigned max_errors, struct val_result *out, int *rc);
+
+/* --- meta: the embedded meta-schemas -------------------------------------------- */
+
+struct val__meta_doc {
+    const char *text;
+    size_t len;
+};
+extern const struct val__meta_doc val__meta_docs[];
+
+#endif
