@@ -23,6 +23,9 @@ struct wr_arena {
 
 static struct block *block_new(size_t size)
 {
+    if (size > SIZE_MAX - sizeof(struct block)) {
+        return NULL; /* the header would wrap the size into a tiny block */
+    }
     struct block *b = malloc(sizeof *b + size);
     if (b) {
         b->next = NULL;
