@@ -38,9 +38,10 @@ static int io_err(struct wr_err *err, const char *what, const char *name)
 static int open_dirs(int dirfd, const char *rel, size_t n, int create, int follow, int *out,
                      struct wr_err *err)
 {
-    int cur = dup(dirfd);
+    /* A fresh open, not dup(): a dup shares the directory offset that readdir moves. */
+    int cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cur < 0) {
-        return io_err(err, "dup", rel);
+        return io_err(err, "open directory", rel);
     }
     size_t i = 0;
     while (i < n) {
@@ -385,9 +386,9 @@ static int file_list(lake_store *st, const char *prefix, lake_list_fn fn, void *
             goto out;
         }
     } else {
-        dirfd = dup(fs->root_fd);
+        dirfd = openat(fs->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0) {
-            rc = io_err(err, "dup", fs->root);
+            rc = io_err(err, "open directory", fs->root);
             goto out;
         }
     }
