@@ -1,9 +1,11 @@
 /* fuzz_json.c - libFuzzer target for the JSON reader: no crash, no leak, no UB, and
  * every accepted document is self-consistent (spans re-parse to equal values, numbers
- * agree with strtod, plain strings point into the input, streams advance). */
+ * agree with strtod, plain strings point into the input, streams advance), and agrees
+ * with jansson on what is JSON and on every decoded value (differential). */
 #include "json/json.h"
 #include "common/err.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,80 @@ static void check_tree(const char *base, const struct js_val *v, uint32_t lo, ui
     }
 }
 
+/* Same value as jansson decoded it (jansson keeps integers and reals apart). */
+static bool same_as_jansson(const struct js_val *v, const json_t *j)
+{
+    switch (v->type) {
+    case JS_NULL:
+        return json_is_null(j);
+    case JS_TRUE:
+        return json_is_true(j);
+    case JS_FALSE:
+        return json_is_false(j);
+    case JS_INT:
+        return json_is_integer(j) && json_integer_value(j) == v->u.i;
+    case JS_REAL:
+        return json_is_real(j) && memcmp(&v->u.d, &(double){json_real_value(j)}, 8) == 0;
+    case JS_STRING:
+        return json_is_string(j) && json_string_length(j) == v->n &&
+               (v->n == 0 || !memcmp(json_string_value(j), v->u.s, v->n));
+    case JS_ARRAY:
+        if (!json_is_array(j) || json_array_size(j) != v->n) {
+            return false;
+        }
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (!same_as_jansson(&v->u.items[i], json_array_get(j, i))) {
+                return false;
+            }
+        }
+        return true;
+    case JS_OBJECT:
+        if (!json_is_object(j) || json_object_size(j) != v->n) {
+            return false;
+        }
+        for (uint32_t i = 0; i < v->n; i++) {
+            const struct js_member *m = &v->u.members[i];
+            const json_t *jv = json_object_getn(j, m->name, m->name_len);
+            if (!jv || !same_as_jansson(&m->val, jv)) {
+                return false;
+            }
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Where jansson and weir may legitimately disagree: integers beyond int64 (weir keeps
+ * them as JS_F_BIGINT reals, jansson refuses), nesting between our fuzz limit and
+ * jansson's 2048, \u0000 in member names (jansson refuses them), and raw NUL bytes
+ * (jansson's buffer reader stops at the first NUL as if the input ended there; weir
+ * refuses them). */
+static void differential(const char *p, size_t size, int rc, const struct js_val *v,
+                         const struct js_error *e)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(p, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           &jerr);
+    if (rc == 0) {
+        if (!j) {
+            if (!strstr(jerr.text, "too big") && !strstr(jerr.text, "NUL byte in object key")) {
+                fprintf(stderr, "weir accepts, jansson refuses: %s\n", jerr.text);
+                abort();
+            }
+            return;
+        }
+        if (!same_as_jansson(v, j)) {
+            fprintf(stderr, "weir and jansson decode differently\n");
+            abort();
+        }
+    } else if (j && rc != JS_EDEPTH && rc != WR_ENOMEM && !memchr(p, '\0', size)) {
+        fprintf(stderr, "weir refuses (%s), jansson accepts\n", e->msg);
+        abort();
+    }
+    json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!arena) {
@@ -131,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ASSERT(e.column <= e.offset + 1);
         ASSERT(memchr(e.msg, '\0', sizeof e.msg) != NULL);
     }
+    differential(p, size, rc, v, &e);
 
     /* The same bytes as a stream: every value advances pos and matches its span. */
     size_t pos = 0;
