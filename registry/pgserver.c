@@ -61,6 +61,12 @@ static int run_as(const struct passwd *pw, char *const argv[], const char *logpa
         return -1;
     }
     if (pid == 0) {
+        if (pw && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+                   setuid(pw->pw_uid) != 0)) {
+            dprintf(STDERR_FILENO, "weir: cannot switch to user %s\n", pw->pw_name);
+            _exit(126);
+        }
+        /* Opened as the server's user: a log root created would be closed to pg_ctl -l. */
         int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
@@ -69,11 +75,6 @@ static int run_as(const struct passwd *pw, char *const argv[], const char *logpa
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) {
             dup2(nul, STDIN_FILENO);
-        }
-        if (pw && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-                   setuid(pw->pw_uid) != 0)) {
-            dprintf(STDERR_FILENO, "weir: cannot switch to user %s\n", pw->pw_name);
-            _exit(126);
         }
         execv(argv[0], argv);
         dprintf(STDERR_FILENO, "weir: cannot run %s: %s\n", argv[0], strerror(errno));
