@@ -553,7 +553,7 @@ static int s3_request(struct s3_store *s, struct s3_call *c, struct wr_err *err)
             }
         }
         if (attempt >= s->max_attempts) {
-            return wr_err_set(err, WR_EAGAIN, "%s (gave up after %d attempts)", last, attempt);
+            return wr_err_set(err, WR_EAGAIN, "gave up after %d attempts: %s", attempt, last);
         }
         backoff(s, attempt, c->retry_after_s);
     }
