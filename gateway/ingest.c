@@ -1,0 +1,554 @@
+/* ingest.c - from a request body to stored lines and a response: envelope rules of the
+ * HTTP API, key scopes, schema lookup and validation. The payload bytes are copied as
+ * sent (never re-serialized), so what was validated is what is stored. */
+#include "ingest.h"
+
+#include "common/clock.h"
+#include "validator/validator.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const gw_reason_names[GW_R_COUNT] = {
+    "envelope", "unknown_event_type", "unknown_schema_version", "forbidden", "too_large", "schema",
+};
+
+/* At most this many reasons are kept per event (the validator caps its own too). */
+#define MAX_ERRORS_PER_EVENT 32
+
+struct ev_error {
+    enum gw_reason code;
+    const char *instance_path;
+    const char *schema_path; /* NULL for non-schema errors */
+    const char *keyword;
+    const char *message;
+};
+
+static int invalid_json(struct wr_buf *resp, const char *msg, const struct js_error *e)
+{
+    wr_buf_clear(resp);
+    char text[200];
+    if (e) {
+        snprintf(text, sizeof text, "%s at line %u column %u", e->msg, e->line, e->column);
+    } else {
+        snprintf(text, sizeof text, "%s", msg);
+    }
+    wr_buf_printf(resp, "{\"error\":\"invalid_json\",\"message\":\"");
+    wr_buf_json_escape(resp, text, strlen(text));
+    wr_buf_printf(resp, "\"}");
+    return 400;
+}
+
+static int too_large(struct wr_buf *resp, const char *msg)
+{
+    wr_buf_clear(resp);
+    wr_buf_printf(resp, "{\"error\":\"too_large\",\"message\":\"%s\"}", msg);
+    return 413;
+}
+
+int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
+                    const struct gw_limits *lim, struct gw_batch *b, struct wr_buf *resp)
+{
+    memset(b, 0, sizeof *b);
+    b->body = body;
+    b->len = len;
+    struct js_opts opts = {.max_depth = lim->max_depth};
+    struct js_error e;
+    if (!ndjson) {
+        struct js_val *doc;
+        int rc = js_parse(a, body, len, &opts, &doc, &e);
+        if (rc == WR_ENOMEM) {
+            return too_large(resp, "request too large to parse");
+        }
+        if (rc != 0) {
+            return invalid_json(resp, NULL, &e);
+        }
+        if (doc->type == JS_OBJECT) {
+            const struct js_val **one = wr_arena_alloc(a, sizeof *one);
+            if (!one) {
+                return too_large(resp, "request too large to parse");
+            }
+            one[0] = doc;
+            b->events = one;
+            b->n = 1;
+            b->single = true;
+            return 200;
+        }
+        if (doc->type != JS_ARRAY) {
+            return invalid_json(resp, "the body must be an event object or an array of them", NULL);
+        }
+        if (doc->n > lim->max_events) {
+            return too_large(resp, "more events than the per-request limit");
+        }
+        if (doc->n == 0) {
+            return invalid_json(resp, "the batch is empty", NULL);
+        }
+        const struct js_val **evs = wr_arena_alloc(a, doc->n * sizeof *evs);
+        if (!evs) {
+            return too_large(resp, "request too large to parse");
+        }
+        for (uint32_t i = 0; i < doc->n; i++) {
+            if (doc->u.items[i].type != JS_OBJECT) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "element %u of the batch is not an object", i);
+                return invalid_json(resp, msg, NULL);
+            }
+            evs[i] = &doc->u.items[i];
+        }
+        b->events = evs;
+        b->n = doc->n;
+        return 200;
+    }
+    size_t cap = 64, n = 0, pos = 0;
+    const struct js_val **evs = wr_arena_alloc(a, cap * sizeof *evs);
+    for (;;) {
+        if (!evs) {
+            return too_large(resp, "request too large to parse");
+        }
+        struct js_val *v;
+        int rc = js_parse_next(a, body, len, &pos, &opts, &v, &e);
+        if (rc == 1) {
+            break;
+        }
+        if (rc == WR_ENOMEM) {
+            return too_large(resp, "request too large to parse");
+        }
+        if (rc != 0) {
+            return invalid_json(resp, NULL, &e);
+        }
+        if (v->type != JS_OBJECT) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "NDJSON value %zu is not an object", n + 1);
+            return invalid_json(resp, msg, NULL);
+        }
+        /* NDJSON: the next value must start on a new line. */
+        size_t k = pos;
+        while (k < len && (body[k] == ' ' || body[k] == '\t' || body[k] == '\r')) {
+            k++;
+        }
+        if (k < len && body[k] != '\n') {
+            struct js_error le = {.offset = k};
+            unsigned line = 1, col = 1;
+            for (size_t i = 0; i < k; i++) {
+                if (body[i] == '\n') {
+                    line++;
+                    col = 1;
+                } else {
+                    col++;
+                }
+            }
+            le.line = line;
+            le.column = col;
+            snprintf(le.msg, sizeof le.msg, "expected a new line after a value");
+            return invalid_json(resp, NULL, &le);
+        }
+        if (n == lim->max_events) {
+            return too_large(resp, "more events than the per-request limit");
+        }
+        if (n == cap) {
+            const struct js_val **bigger = wr_arena_alloc(a, 2 * cap * sizeof *bigger);
+            if (bigger) {
+                memcpy(bigger, evs, n * sizeof *evs);
+            }
+            evs = bigger;
+            cap *= 2;
+            if (!evs) {
+                continue;
+            }
+        }
+        evs[n++] = v;
+    }
+    if (n == 0) {
+        return invalid_json(resp, "the body holds no events", NULL);
+    }
+    b->events = evs;
+    b->n = n;
+    return 200;
+}
+
+static bool is_name(const struct js_member *m, const char *name)
+{
+    size_t n = strlen(name);
+    return m->name_len == n && memcmp(m->name, name, n) == 0;
+}
+
+static bool event_id_ok(const struct js_val *v)
+{
+    if (v->type != JS_STRING || v->n < 1 || v->n > 128) {
+        return false;
+    }
+    for (uint32_t i = 0; i < v->n; i++) {
+        char c = v->u.s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool event_type_ok(const struct js_val *v)
+{
+    if (v->type != JS_STRING || v->n < 1 || v->n > 64 || v->u.s[0] < 'a' || v->u.s[0] > 'z') {
+        return false;
+    }
+    for (uint32_t i = 1; i < v->n; i++) {
+        char c = v->u.s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Appends raw JSON text with its insignificant line breaks turned into spaces: a JSON
+ * string cannot hold a raw line break, so any there is whitespace, and a stored line
+ * must stay one line. */
+static int append_one_line(struct wr_buf *b, const char *p, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\n' || p[i] == '\r') {
+            if (wr_buf_append(b, p + start, i - start) || wr_buf_putc(b, ' ')) {
+                return WR_ENOMEM;
+            }
+            start = i + 1;
+        }
+    }
+    return wr_buf_append(b, p + start, len - start);
+}
+
+static void render_errors(struct wr_buf *b, const struct ev_error *errs, size_t n)
+{
+    wr_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        const struct ev_error *e = &errs[i];
+        wr_buf_printf(b, "%s{\"code\":\"%s\",\"instance_path\":\"", i ? "," : "",
+                      gw_reason_names[e->code]);
+        wr_buf_json_escape(b, e->instance_path, strlen(e->instance_path));
+        wr_buf_putc(b, '"');
+        if (e->schema_path) {
+            wr_buf_printf(b, ",\"schema_path\":\"");
+            wr_buf_json_escape(b, e->schema_path, strlen(e->schema_path));
+            wr_buf_printf(b, "\",\"keyword\":\"");
+            wr_buf_json_escape(b, e->keyword, strlen(e->keyword));
+            wr_buf_putc(b, '"');
+        }
+        wr_buf_printf(b, ",\"message\":\"");
+        wr_buf_json_escape(b, e->message, strlen(e->message));
+        wr_buf_printf(b, "\"}");
+    }
+    wr_buf_putc(b, ']');
+}
+
+static struct gw_line *push_line(wr_arena *a, struct gw_verdict *v, size_t cap, int kind,
+                                 const char *type, size_t type_len, int64_t ms,
+                                 const struct wr_buf *text)
+{
+    if (v->n_lines == cap) {
+        return NULL;
+    }
+    char *p = wr_arena_alloc(a, text->len ? text->len : 1);
+    if (!p) {
+        return NULL;
+    }
+    memcpy(p, text->p, text->len);
+    struct gw_line *l = &v->lines[v->n_lines++];
+    l->kind = kind;
+    l->event_type = type;
+    l->event_type_len = type_len;
+    l->received_at_ms = ms;
+    l->p = p;
+    l->len = text->len;
+    return l;
+}
+
+int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key_rec *key,
+                     const struct gw_batch *b, const struct gw_limits *lim,
+                     int64_t received_at_ms, struct gw_verdict *v, struct wr_buf *resp,
+                     uint64_t reasons[GW_R_COUNT])
+{
+    memset(v, 0, sizeof *v);
+    v->lines = wr_arena_alloc(a, (b->n ? b->n : 1) * sizeof *v->lines);
+    if (!v->lines) {
+        return WR_ENOMEM;
+    }
+    char received[WR_RFC3339_MS_LEN + 1];
+    wr_time_format_ms(received_at_ms, received);
+    struct wr_buf line, errjson;
+    wr_buf_init(&line, lim->max_event_bytes * 2 + 65536);
+    wr_buf_init(&errjson, 1 << 20);
+    struct wr_buf entries; /* the response's errors array, built as we go */
+    wr_buf_init(&entries, 8 << 20);
+    bool all_forbidden = true;
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        const struct js_val *ev = b->events[i];
+        struct ev_error errs[MAX_ERRORS_PER_EVENT];
+        size_t nerr = 0;
+#define ADD_ERR(c, ip, sp, kw, msg)                                                      \
+    do {                                                                                 \
+        if (nerr < MAX_ERRORS_PER_EVENT) {                                               \
+            errs[nerr++] = (struct ev_error){(c), (ip), (sp), (kw), (msg)};              \
+        }                                                                                \
+    } while (0)
+        const struct js_val *type = NULL, *version = NULL, *id = NULL, *occurred = NULL,
+                            *payload = NULL;
+        for (uint32_t m = 0; m < ev->n; m++) {
+            const struct js_member *mem = &ev->u.members[m];
+            if (is_name(mem, "event_type")) {
+                type = &mem->val;
+            } else if (is_name(mem, "schema_version")) {
+                version = &mem->val;
+            } else if (is_name(mem, "event_id")) {
+                id = &mem->val;
+            } else if (is_name(mem, "occurred_at")) {
+                occurred = &mem->val;
+            } else if (is_name(mem, "payload")) {
+                payload = &mem->val;
+            } else {
+                struct wr_buf ip;
+                wr_buf_init(&ip, 4096);
+                wr_buf_putc(&ip, '/');
+                for (uint32_t k = 0; k < mem->name_len; k++) {
+                    char c = mem->name[k];
+                    if (c == '~') {
+                        wr_buf_append(&ip, "~0", 2);
+                    } else if (c == '/') {
+                        wr_buf_append(&ip, "~1", 2);
+                    } else {
+                        wr_buf_putc(&ip, c);
+                    }
+                }
+                char *path = wr_arena_strndup(a, ip.p ? ip.p : "/", ip.len);
+                wr_buf_free(&ip);
+                ADD_ERR(GW_R_ENVELOPE, path ? path : "", NULL, NULL,
+                        "unknown envelope field (allowed: event_type, schema_version, "
+                        "event_id, occurred_at, payload)");
+            }
+        }
+        long long want_version = 0;
+        if (!type) {
+            ADD_ERR(GW_R_ENVELOPE, "/event_type", NULL, NULL, "event_type is required");
+        } else if (!event_type_ok(type)) {
+            ADD_ERR(GW_R_ENVELOPE, "/event_type", NULL, NULL,
+                    "event_type must be a string matching ^[a-z][a-z0-9_]{0,63}$");
+        }
+        if (version) {
+            bool ok = version->type == JS_INT && version->u.i >= 1 && version->u.i <= 2147483647;
+            if (!ok && version->type == JS_REAL && !(version->flags & JS_F_BIGINT) &&
+                version->u.d >= 1 && version->u.d <= 2147483647 &&
+                version->u.d == (double)(long long)version->u.d) {
+                ok = true;
+            }
+            if (ok) {
+                want_version = version->type == JS_INT ? version->u.i : (long long)version->u.d;
+            } else {
+                ADD_ERR(GW_R_ENVELOPE, "/schema_version", NULL, NULL,
+                        "schema_version must be an integer >= 1");
+            }
+        }
+        if (id && !event_id_ok(id)) {
+            ADD_ERR(GW_R_ENVELOPE, "/event_id", NULL, NULL,
+                    "event_id must be 1-128 characters of [A-Za-z0-9._:-]");
+        }
+        int64_t occurred_us;
+        if (occurred && (occurred->type != JS_STRING ||
+                         !wr_time_parse_rfc3339(occurred->u.s, occurred->n, &occurred_us))) {
+            ADD_ERR(GW_R_ENVELOPE, "/occurred_at", NULL, NULL,
+                    "occurred_at must be an RFC 3339 date-time string");
+        }
+        if (!payload) {
+            ADD_ERR(GW_R_ENVELOPE, "/payload", NULL, NULL, "payload is required");
+        }
+        const val_schema *schema = NULL;
+        int resolved = 0;
+        if (nerr == 0 && ev->src_len > lim->max_event_bytes) {
+            ADD_ERR(GW_R_TOO_LARGE, "", NULL, NULL, "the event is larger than the event size limit");
+        }
+        if (nerr == 0 && !reg_key_allows(key, type->u.s, type->n)) {
+            ADD_ERR(GW_R_FORBIDDEN, "/event_type", NULL, NULL,
+                    "this API key may not send this event type");
+        }
+        if (nerr == 0) {
+            enum reg_lookup lk = reg_snapshot_schema(snap, type->u.s, type->n, want_version,
+                                                     &schema, &resolved);
+            if (lk == REG_UNKNOWN_TYPE) {
+                ADD_ERR(GW_R_UNKNOWN_TYPE, "/event_type", NULL, NULL,
+                        "no active schema for this event type");
+            } else if (lk == REG_UNKNOWN_VERSION) {
+                ADD_ERR(GW_R_UNKNOWN_VERSION, "/schema_version", NULL, NULL,
+                        "no active schema version with this number");
+            }
+        }
+        if (nerr == 0) {
+            int64_t t0 = wr_time_mono_ns();
+            if (!val_is_valid(schema, payload)) {
+                struct val_result vr;
+                if (val_validate(schema, payload, a, MAX_ERRORS_PER_EVENT, &vr) == WR_ENOMEM) {
+                    rc = WR_ENOMEM;
+                }
+                for (size_t k = 0; k < vr.n_errors; k++) {
+                    const struct val_error *e = &vr.errors[k];
+                    size_t iplen = strlen(e->instance_path);
+                    char *ip = wr_arena_alloc(a, iplen + 9);
+                    if (!ip) {
+                        rc = WR_ENOMEM;
+                        break;
+                    }
+                    memcpy(ip, "/payload", 8);
+                    memcpy(ip + 8, e->instance_path, iplen + 1);
+                    ADD_ERR(GW_R_SCHEMA, ip, e->schema_path, e->keyword, e->message);
+                }
+                if (nerr == 0) {
+                    ADD_ERR(GW_R_SCHEMA, "/payload", "", "", "the payload is not valid");
+                }
+            }
+            v->validate_ns += (uint64_t)(wr_time_mono_ns() - t0);
+        }
+#undef ADD_ERR
+        wr_buf_clear(&line);
+        if (nerr == 0) {
+            char uuid[WR_UUID_LEN + 1];
+            const char *idp = uuid;
+            size_t idlen = WR_UUID_LEN;
+            if (id) {
+                idp = id->u.s;
+                idlen = id->n;
+            } else {
+                wr_uuid7(uuid);
+            }
+            wr_buf_printf(&line, "{\"event_type\":\"%.*s\",\"schema_version\":%d,\"event_id\":\"%.*s\"",
+                          (int)type->n, type->u.s, resolved, (int)idlen, idp);
+            if (occurred) {
+                wr_buf_printf(&line, ",\"occurred_at\":\"%.*s\"", (int)occurred->n, occurred->u.s);
+            }
+            wr_buf_printf(&line, ",\"received_at\":\"%s\",\"source\":\"", received);
+            wr_buf_json_escape(&line, key->name, strlen(key->name));
+            wr_buf_printf(&line, "\",\"payload\":");
+            append_one_line(&line, b->body + payload->src_off, payload->src_len);
+            if (wr_buf_putc(&line, '}') != 0) {
+                rc = WR_ENOMEM;
+                break;
+            }
+            /* The event type stays in the request's memory (the body outlives the lines). */
+            if (!push_line(a, v, b->n, GW_LINE_ACCEPTED, type->u.s, type->n, received_at_ms, &line)) {
+                rc = WR_ENOMEM;
+            }
+            v->accepted++;
+            continue;
+        }
+        v->rejected++;
+        for (size_t k = 0; k < nerr; k++) {
+            all_forbidden &= errs[k].code == GW_R_FORBIDDEN;
+        }
+        if (reasons) {
+            reasons[errs[0].code]++;
+        }
+        wr_buf_clear(&errjson);
+        render_errors(&errjson, errs, nerr);
+        wr_buf_printf(&entries, "%s{\"index\":%zu,\"event_id\":", v->rejected > 1 ? "," : "", i);
+        if (id && id->type == JS_STRING) {
+            wr_buf_putc(&entries, '"');
+            wr_buf_json_escape(&entries, id->u.s, id->n);
+            wr_buf_putc(&entries, '"');
+        } else {
+            wr_buf_append(&entries, "null", 4);
+        }
+        wr_buf_printf(&entries, ",\"errors\":");
+        wr_buf_append(&entries, errjson.p, errjson.len);
+        wr_buf_putc(&entries, '}');
+        wr_buf_printf(&line, "{\"event\":");
+        append_one_line(&line, b->body + ev->src_off, ev->src_len);
+        wr_buf_printf(&line, ",\"source\":\"");
+        wr_buf_json_escape(&line, key->name, strlen(key->name));
+        wr_buf_printf(&line, "\",\"received_at\":\"%s\",\"errors\":", received);
+        wr_buf_append(&line, errjson.p, errjson.len);
+        if (wr_buf_putc(&line, '}') != 0 ||
+            !push_line(a, v, b->n, GW_LINE_REJECTED, "", 0, received_at_ms, &line)) {
+            rc = WR_ENOMEM;
+        }
+    }
+    wr_buf_clear(resp);
+    v->status = v->accepted ? 202 : (all_forbidden ? 403 : 422);
+    wr_buf_printf(resp, "{\"accepted\":%zu,\"rejected\":%zu", v->accepted, v->rejected);
+    if (v->rejected) {
+        wr_buf_printf(resp, ",\"errors\":[");
+        wr_buf_append(resp, entries.p, entries.len);
+        wr_buf_putc(resp, ']');
+    }
+    wr_buf_putc(resp, '}');
+    wr_buf_free(&line);
+    wr_buf_free(&errjson);
+    wr_buf_free(&entries);
+    return rc;
+}
+
+/* True when p[0, len) is well-formed UTF-8 (so it can sit inside a JSON string). */
+static bool utf8_ok(const unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > len || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) {
+            return false;
+        }
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return false;
+            }
+        }
+        if ((n == 3 && c == 0xe0 && p[i + 1] < 0xa0) || (n == 3 && c == 0xed && p[i + 1] >= 0xa0) ||
+            (n == 4 && c == 0xf0 && p[i + 1] < 0x90) || (n == 4 && c == 0xf4 && p[i + 1] >= 0x90)) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t len,
+                                        const char *source, int64_t received_at_ms,
+                                        const char *message)
+{
+    /* Keep what is needed to see what went wrong, not whole megabytes of garbage. */
+    size_t keep = len > 65536 ? 65536 : len;
+    struct wr_buf b;
+    wr_buf_init(&b, 8 * keep + 4096);
+    char received[WR_RFC3339_MS_LEN + 1];
+    wr_time_format_ms(received_at_ms, received);
+    wr_buf_printf(&b, "{\"raw\":\"");
+    while (keep > 0 && keep < len && ((unsigned char)body[keep] & 0xc0) == 0x80) {
+        keep--; /* do not cut a character in two */
+    }
+    if (utf8_ok((const unsigned char *)body, keep)) {
+        wr_buf_json_escape(&b, body, keep);
+    } else {
+        /* Not text: each byte outside ASCII is kept as \u00XX so the line stays JSON. */
+        for (size_t i = 0; i < keep; i++) {
+            unsigned char c = (unsigned char)body[i];
+            if (c >= 0x80) {
+                wr_buf_printf(&b, "\\u%04x", c);
+            } else {
+                wr_buf_json_escape(&b, body + i, 1);
+            }
+        }
+    }
+    wr_buf_printf(&b, "\",\"truncated\":%s,\"source\":\"", keep < len ? "true" : "false");
+    wr_buf_json_escape(&b, source, strlen(source));
+    wr_buf_printf(&b, "\",\"received_at\":\"%s\",\"errors\":[{\"code\":\"invalid_json\","
+                      "\"instance_path\":\"\",\"message\":\"", received);
+    wr_buf_json_escape(&b, message, strlen(message));
+    int rc = wr_buf_printf(&b, "\"}]}");
+    struct gw_line *l = wr_arena_alloc(a, sizeof *l);
+    char *p = rc == 0 && l ? wr_arena_alloc(a, b.len) : NULL;
+    if (!p) {
+        wr_buf_free(&b);
+        return NULL;
+    }
+    memcpy(p, b.p, b.len);
+    *l = (struct gw_line){.kind = GW_LINE_REJECTED, .event_type = "", .received_at_ms = received_at_ms,
+                          .p = p, .len = b.len};
+    wr_buf_free(&b);
+    return l;
+}

@@ -1,0 +1,130 @@
+/* ratelimit.c - per-key token buckets behind ratelimit.h (open addressing, one lock). */
+#include "ratelimit.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct bucket {
+    char *name; /* NULL = empty slot */
+    double tokens;
+    int64_t last_ns;
+};
+
+struct gw_ratelimit {
+    pthread_mutex_t lock;
+    struct bucket *slots;
+    size_t n_slots, used;
+};
+
+gw_ratelimit *gw_ratelimit_create(void)
+{
+    gw_ratelimit *r = calloc(1, sizeof *r);
+    if (!r) {
+        return NULL;
+    }
+    r->n_slots = 64;
+    r->slots = calloc(r->n_slots, sizeof *r->slots);
+    if (!r->slots) {
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    return r;
+}
+
+void gw_ratelimit_destroy(gw_ratelimit *r)
+{
+    if (!r) {
+        return;
+    }
+    for (size_t i = 0; i < r->n_slots; i++) {
+        free(r->slots[i].name);
+    }
+    free(r->slots);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    }
+    return h;
+}
+
+static struct bucket *find(struct bucket *slots, size_t n, const char *name)
+{
+    for (size_t i = hash_name(name) & (n - 1);; i = (i + 1) & (n - 1)) {
+        if (!slots[i].name || strcmp(slots[i].name, name) == 0) {
+            return &slots[i];
+        }
+    }
+}
+
+static int grow(gw_ratelimit *r)
+{
+    size_t n = r->n_slots * 2;
+    struct bucket *slots = calloc(n, sizeof *slots);
+    if (!slots) {
+        return -1;
+    }
+    for (size_t i = 0; i < r->n_slots; i++) {
+        if (r->slots[i].name) {
+            *find(slots, n, r->slots[i].name) = r->slots[i];
+        }
+    }
+    free(r->slots);
+    r->slots = slots;
+    r->n_slots = n;
+    return 0;
+}
+
+void gw_ratelimit_take(gw_ratelimit *r, const char *name, long long rate, uint64_t n,
+                       int64_t now_ns, struct gw_rate_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    v->allowed = true;
+    v->limit = rate;
+    if (rate <= 0) {
+        return;
+    }
+    double cap = (double)rate;
+    pthread_mutex_lock(&r->lock);
+    if (r->used * 2 >= r->n_slots && grow(r) != 0) {
+        /* Out of memory: let the request through rather than refuse every key. */
+        pthread_mutex_unlock(&r->lock);
+        v->remaining = rate;
+        return;
+    }
+    struct bucket *b = find(r->slots, r->n_slots, name);
+    if (!b->name) {
+        b->name = strdup(name);
+        if (!b->name) {
+            pthread_mutex_unlock(&r->lock);
+            v->remaining = rate;
+            return;
+        }
+        b->tokens = cap;
+        b->last_ns = now_ns;
+        r->used++;
+    }
+    double elapsed = (double)(now_ns - b->last_ns) / 1e9;
+    b->last_ns = now_ns;
+    b->tokens = fmin(cap, b->tokens + elapsed * (double)rate);
+    if (b->tokens < 1.0) {
+        v->allowed = false;
+        v->retry_s = (long long)ceil((1.0 - b->tokens) / (double)rate);
+        if (v->retry_s < 1) {
+            v->retry_s = 1;
+        }
+    } else {
+        b->tokens -= (double)n;
+    }
+    v->remaining = b->tokens > 0 ? (long long)floor(b->tokens) : 0;
+    v->reset_s = (long long)ceil((cap - b->tokens) / (double)rate);
+    pthread_mutex_unlock(&r->lock);
+}

@@ -1,0 +1,90 @@
+/* snapshot.h - the gateway's view of the registry: one immutable, ref-counted snapshot of
+ * compiled schemas and API keys, rebuilt by a loader thread (with its own connection) on
+ * NOTIFY and on the TTL, and swapped in atomically. Request threads take a reference,
+ * read without locks and drop it. */
+#ifndef WEIR_REG_SNAPSHOT_H
+#define WEIR_REG_SNAPSHOT_H
+
+#include "common/err.h"
+#include "validator/validator.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct reg_snapshot reg_snapshot;
+typedef struct reg_loader reg_loader;
+
+struct reg_key_rec {
+    unsigned char sha256[32];
+    const char *name;
+    const char *const *event_types; /* n_event_types names; none = every type */
+    size_t n_event_types;
+    long long rate; /* events per second, 0 = unlimited */
+    bool revoked;
+};
+
+enum reg_lookup {
+    REG_FOUND = 0,
+    REG_UNKNOWN_TYPE,    /* no active version of the event type (or it is broken) */
+    REG_UNKNOWN_VERSION  /* the version does not exist, is retired, or did not compile */
+};
+
+/* The key whose secret hashes to sha256, or NULL. Compares in constant time. */
+const struct reg_key_rec *reg_snapshot_key(const reg_snapshot *s, const unsigned char sha256[32]);
+
+/* True when the key may send event type t (len bytes). */
+bool reg_key_allows(const struct reg_key_rec *k, const char *t, size_t len);
+
+/* Finds the compiled schema of (t, version); version 0 means the highest active version
+ * that compiled. Sets *schema and *resolved on REG_FOUND. The schema lives as long as
+ * the snapshot reference. */
+enum reg_lookup reg_snapshot_schema(const reg_snapshot *s, const char *t, size_t len,
+                                    long long version, const val_schema **schema,
+                                    int *resolved);
+
+/* Calls fn for each active version of event type t that compiled, in version order,
+ * with its JSON text. Returns false when the type is unknown. */
+bool reg_snapshot_versions(const reg_snapshot *s, const char *t, size_t len,
+                           void (*fn)(void *arg, int version, const char *json), void *arg);
+
+struct reg_snapshot_info {
+    uint64_t generation;    /* 1 for the first snapshot, +1 per reload */
+    int64_t loaded_at_ms;   /* wall clock of the load */
+    size_t event_types, versions, keys;
+    size_t broken;          /* stored versions that did not compile */
+};
+void reg_snapshot_info(const reg_snapshot *s, struct reg_snapshot_info *out);
+
+/* Drops a reference taken with reg_loader_acquire. NULL is a no-op. */
+void reg_snapshot_release(reg_snapshot *s);
+
+struct reg_loader_opts {
+    const char *conninfo;
+    int64_t ttl_ms;          /* reload at least this often; 0: 30 s */
+    bool format_annotate;    /* compile `format` as annotation only */
+};
+
+/* Starts the loader thread, which connects, LISTENs for changes, loads the first
+ * snapshot and keeps it current; a lost connection keeps the last snapshot and retries
+ * with backoff. Does not wait for Postgres. NULL with err filled when out of memory. */
+reg_loader *reg_loader_create(const struct reg_loader_opts *opts, struct wr_err *err);
+
+/* Stops the thread and frees; snapshots still referenced stay valid until released.
+ * NULL is a no-op. */
+void reg_loader_destroy(reg_loader *l);
+
+/* A new reference to the current snapshot, or NULL before the first load. Thread-safe. */
+reg_snapshot *reg_loader_acquire(reg_loader *l);
+
+/* Waits up to timeout_ms for the first snapshot; true once there is one. */
+bool reg_loader_wait_ready(reg_loader *l, int64_t timeout_ms);
+
+struct reg_loader_stats {
+    uint64_t reloads, reload_failures;
+    bool connected;
+    int64_t last_ok_ms; /* wall clock of the last successful load, 0 = never */
+};
+void reg_loader_stats(reg_loader *l, struct reg_loader_stats *out);
+
+#endif
