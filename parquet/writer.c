@@ -1,0 +1,1315 @@
+/* writer.c - the streaming Parquet writer: buffers one row group (encoded, compressed pages per
+ * column), hands each finished row group to the caller's write callback, and writes the Thrift
+ * footer at close. Layout and metadata rules: shared/reference/parquet-writer.md. */
+#include "parquet/parquet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "parquet/pq_int.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the PLAIN encoder copies values in host order: little-endian hosts only"
+#endif
+
+/* Parquet enum values (parquet.thrift). */
+enum {
+    T_BOOLEAN = 0, T_INT32 = 1, T_INT64 = 2, T_DOUBLE = 5, T_BYTE_ARRAY = 6,
+    CT_UTF8 = 0, CT_TIMESTAMP_MICROS = 10, CT_INT_32 = 17, CT_INT_64 = 18, CT_JSON = 19,
+    REP_REQUIRED = 0, REP_OPTIONAL = 1,
+    ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICTIONARY = 8,
+    CODEC_UNCOMPRESSED = 0, CODEC_GZIP = 2, CODEC_ZSTD = 6,
+    PAGE_DATA = 0, PAGE_DICTIONARY = 2
+};
+
+#define PAGE_MAX_VALUES (1u << 20) /* bounds a page's index/level arrays whatever the sizes */
+
+struct dent {
+    uint32_t off;
+    uint32_t len;
+    uint32_t hash;
+};
+
+/* Footer facts of one written column chunk. */
+struct cmeta {
+    int64_t num_values, unc, comp, data_off, dict_off, null_count, nan_count;
+    uint32_t min_off, max_off, min_len, max_len;
+    int32_t n_dict_data_pages, n_plain_pages;
+    uint8_t has_min, has_max, min_exact, max_exact, has_dict;
+};
+
+struct rgmeta {
+    int64_t num_rows, total_unc, total_comp, file_offset;
+};
+
+struct col {
+    char *name;
+    enum pq_type type;
+    enum pq_logical logical;
+    int optional;
+    int dict_enabled;
+
+    uint64_t nvals; /* values (incl. nulls) in the current row group */
+
+    /* current page */
+    struct pq__buf vals; /* PLAIN values, or one byte per boolean */
+    struct pq__buf idx;  /* uint32 dictionary indices */
+    struct pq__buf defs; /* one definition level byte per value */
+    size_t page_n, page_nonnull;
+
+    /* current chunk */
+    int dict_mode;
+    struct pq__buf data; /* finished data pages: header + (compressed) body */
+    int64_t chunk_unc, chunk_comp;
+    int32_t n_dict_data_pages, n_plain_pages;
+    int64_t null_count;
+
+    /* statistics of the current chunk */
+    int has_stats;
+    int64_t imin, imax;
+    double dmin, dmax;
+    int64_t nan_count;
+    struct pq__buf smin, smax;
+
+    /* dictionary of the current chunk */
+    struct pq__buf dbytes;
+    struct dent *ents;
+    uint32_t nents, ents_cap;
+    uint32_t *slots; /* entry index + 1, 0 = empty */
+    uint32_t nslots;
+    size_t dict_plain_bytes;
+};
+
+struct pq_writer {
+    pq_write_fn write;
+    void *arg;
+    struct pq_opts o;
+    char created_by[128];
+    char **kv; /* 2 * nkv strings */
+    size_t nkv;
+
+    struct col *cols;
+    size_t ncols;
+
+    uint64_t rg_rows, total_rows, row_puts;
+    size_t rg_est;
+    uint64_t offset;
+    int started, closed;
+    int fail;
+    char errmsg[160];
+
+    struct pq__buf body, cbuf, hdr, dpage;
+    ZSTD_CCtx *zc;
+    z_stream zs;
+    int zs_ready;
+
+    struct pq__buf cmetas; /* struct cmeta[] */
+    struct pq__buf rgmetas; /* struct rgmeta[] */
+    struct pq__buf statbytes;
+};
+
+static int fail(pq_writer *w, int code, const char *msg)
+{
+    if (!w->fail) {
+        w->fail = code;
+        size_t n = strlen(msg);
+        if (n >= sizeof w->errmsg) {
+            n = sizeof w->errmsg - 1;
+        }
+        memcpy(w->errmsg, msg, n);
+        w->errmsg[n] = 0;
+    }
+    return w->fail;
+}
+
+static int buf_check(pq_writer *w, const struct pq__buf *b)
+{
+    if (b->fail) {
+        return fail(w, b->fail, b->fail == WR_ELIMIT ? "parquet: buffer cap reached"
+                                                      : "parquet: out of memory");
+    }
+    return 0;
+}
+
+/* ---- output ---- */
+
+static int emit(pq_writer *w, const void *p, size_t len)
+{
+    if (w->fail) {
+        return w->fail;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    int rc = w->write(w->arg, p, len);
+    if (rc != 0) {
+        return fail(w, rc < 0 ? rc : WR_EIO, "parquet: write callback failed");
+    }
+    w->offset += len;
+    return 0;
+}
+
+static int start(pq_writer *w)
+{
+    if (w->started) {
+        return 0;
+    }
+    w->started = 1;
+    return emit(w, "PAR1", 4);
+}
+
+/* ---- pages ---- */
+
+/* Compresses w->body into w->cbuf (or leaves it for UNCOMPRESSED); returns the bytes to write. */
+static int compress_body(pq_writer *w, const uint8_t **out, size_t *outlen)
+{
+    struct pq__buf *in = &w->body;
+    if (w->o.codec == PQ_CODEC_UNCOMPRESSED) {
+        *out = in->p;
+        *outlen = in->len;
+        return 0;
+    }
+    w->cbuf.len = 0;
+    if (w->o.codec == PQ_CODEC_ZSTD) {
+        size_t bound = ZSTD_compressBound(in->len);
+        if (pq__buf_reserve(&w->cbuf, bound) != 0) {
+            return buf_check(w, &w->cbuf);
+        }
+        size_t r = ZSTD_compressCCtx(w->zc, w->cbuf.p, bound, in->p, in->len, w->o.level);
+        if (ZSTD_isError(r)) {
+            return fail(w, WR_EIO, "parquet: zstd compression failed");
+        }
+        w->cbuf.len = r;
+    } else {
+        if (deflateReset(&w->zs) != Z_OK) {
+            return fail(w, WR_EIO, "parquet: deflateReset failed");
+        }
+        size_t bound = deflateBound(&w->zs, (uLong)in->len);
+        if (pq__buf_reserve(&w->cbuf, bound) != 0) {
+            return buf_check(w, &w->cbuf);
+        }
+        w->zs.next_in = in->p ? in->p : (Bytef *)"";
+        w->zs.avail_in = (uInt)in->len;
+        w->zs.next_out = w->cbuf.p;
+        w->zs.avail_out = (uInt)bound;
+        if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END) {
+            return fail(w, WR_EIO, "parquet: gzip compression failed");
+        }
+        w->cbuf.len = bound - w->zs.avail_out;
+    }
+    *out = w->cbuf.p;
+    *outlen = w->cbuf.len;
+    return 0;
+}
+
+/* Compresses w->body and appends page header + body to dst. The page bytes as written are
+ * checksummed (the spec's CRC covers the compressed page). */
+static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t num_values,
+                       int encoding, int64_t *unc, int64_t *comp)
+{
+    if (w->body.len > INT32_MAX) {
+        return fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+    }
+    const uint8_t *cp = NULL;
+    size_t clen = 0;
+    int rc = compress_body(w, &cp, &clen);
+    if (rc != 0) {
+        return rc;
+    }
+    if (clen > INT32_MAX) {
+        return fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+    }
+    struct pq__tw t;
+    w->hdr.len = 0;
+    pq__tw_init(&t, &w->hdr);
+    pq__tw_i32(&t, 1, page_type);
+    pq__tw_i32(&t, 2, (int32_t)w->body.len);
+    pq__tw_i32(&t, 3, (int32_t)clen);
+    if (!w->o.no_page_crc) {
+        pq__tw_i32(&t, 4, (int32_t)(uint32_t)crc32(0L, cp ? cp : (const Bytef *)"", (uInt)clen));
+    }
+    if (page_type == PAGE_DATA) {
+        pq__tw_struct_begin(&t, 5);
+        pq__tw_i32(&t, 1, num_values);
+        pq__tw_i32(&t, 2, encoding);
+        pq__tw_i32(&t, 3, ENC_RLE);
+        pq__tw_i32(&t, 4, ENC_RLE);
+        pq__tw_struct_end(&t);
+    } else {
+        pq__tw_struct_begin(&t, 7);
+        pq__tw_i32(&t, 1, num_values);
+        pq__tw_i32(&t, 2, encoding);
+        pq__tw_struct_end(&t);
+    }
+    pq__tw_end(&t);
+    if ((rc = buf_check(w, &w->hdr)) != 0) {
+        return rc;
+    }
+    pq__buf_put(dst, w->hdr.p, w->hdr.len);
+    pq__buf_put(dst, cp, clen);
+    if ((rc = buf_check(w, dst)) != 0) {
+        return rc;
+    }
+    *unc += (int64_t)(w->hdr.len + w->body.len);
+    *comp += (int64_t)(w->hdr.len + clen);
+    return 0;
+}
+
+static void reset_page(struct col *c)
+{
+    c->vals.len = 0;
+    c->idx.len = 0;
+    c->defs.len = 0;
+    c->page_n = 0;
+    c->page_nonnull = 0;
+}
+
+static int close_page(pq_writer *w, struct col *c)
+{
+    if (c->page_n == 0) {
+        return 0;
+    }
+    struct pq__buf *b = &w->body;
+    b->len = 0;
+    if (c->optional) {
+        pq__buf_u32le(b, 0);
+        size_t at = b->len;
+        if (c->page_nonnull == c->page_n || c->page_nonnull == 0) {
+            pq__buf_uvarint(b, (uint64_t)c->page_n << 1);
+            pq__buf_byte(b, c->page_nonnull ? 1 : 0);
+        } else {
+            pq__rle_u8(b, c->defs.p, c->page_n, 1);
+        }
+        if (!b->fail) {
+            uint32_t n = (uint32_t)(b->len - at);
+            uint8_t le[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+            memcpy(b->p + at - 4, le, 4);
+        }
+    }
+    int enc = ENC_PLAIN;
+    size_t nidx = c->idx.len / 4;
+    if (c->dict_mode && nidx > 0) {
+        int bw = pq__bit_width(c->nents - 1);
+        if (bw == 0) {
+            bw = 1; /* width 0 is rejected by some readers even for a 1-entry dictionary */
+        }
+        pq__buf_byte(b, (uint8_t)bw);
+        pq__rle_u32(b, (const uint32_t *)(void *)c->idx.p, nidx, bw);
+        enc = ENC_RLE_DICTIONARY;
+        c->n_dict_data_pages++;
+    } else {
+        if (c->type == PQ_BOOLEAN) {
+            pq__pack_bools(b, c->vals.p, c->vals.len);
+        } else {
+            pq__buf_put(b, c->vals.p, c->vals.len);
+        }
+        c->n_plain_pages++;
+    }
+    int rc = buf_check(w, b);
+    if (rc == 0) {
+        rc = finish_page(w, &c->data, PAGE_DATA, (int32_t)c->page_n, enc, &c->chunk_unc,
+                         &c->chunk_comp);
+    }
+    /* A dictionary that holds nearly every value of the first page saves nothing. */
+    if (rc == 0 && enc == ENC_RLE_DICTIONARY && c->n_dict_data_pages == 1 &&
+        c->nents > c->page_nonnull / 2 + 16) {
+        c->dict_mode = 0;
+    }
+    reset_page(c);
+    return rc;
+}
+
+static inline int page_full(const pq_writer *w, const struct col *c)
+{
+    return c->vals.len + c->idx.len / 4 >= w->o.page_bytes || c->page_n >= PAGE_MAX_VALUES;
+}
+
+/* ---- statistics ---- */
+
+static int str_less(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int r = memcmp(a, b, alen < blen ? alen : blen);
+    return r < 0 || (r == 0 && alen < blen);
+}
+
+static void stats_str(struct col *c, const void *p, size_t len)
+{
+    if (!c->has_stats) {
+        c->has_stats = 1;
+        c->smin.len = 0;
+        c->smax.len = 0;
+        pq__buf_put(&c->smin, p, len);
+        pq__buf_put(&c->smax, p, len);
+        return;
+    }
+    if (str_less(p, len, c->smin.p, c->smin.len)) {
+        c->smin.len = 0;
+        pq__buf_put(&c->smin, p, len);
+    } else if (str_less(c->smax.p, c->smax.len, p, len)) {
+        c->smax.len = 0;
+        pq__buf_put(&c->smax, p, len);
+    }
+}
+
+/* ---- dictionary ---- */
+
+static void dict_clear(struct col *c)
+{
+    c->nents = 0;
+    c->dbytes.len = 0;
+    c->dict_plain_bytes = 0;
+    if (c->slots) {
+        memset(c->slots, 0, (size_t)c->nslots * sizeof *c->slots);
+    }
+}
+
+static int dict_rehash(struct col *c, uint32_t nslots)
+{
+    uint32_t *ns = calloc(nslots, sizeof *ns);
+    if (!ns) {
+        return WR_ENOMEM;
+    }
+    for (uint32_t i = 0; i < c->nents; i++) {
+        uint32_t s = c->ents[i].hash & (nslots - 1);
+        while (ns[s]) {
+            s = (s + 1) & (nslots - 1);
+        }
+        ns[s] = i + 1;
+    }
+    free(c->slots);
+    c->slots = ns;
+    c->nslots = nslots;
+    return 0;
+}
+
+/* Finds or adds p; returns the index, -1 when the dictionary is full (caller falls back), or
+ * -2 on allocation failure. */
+static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
+{
+    uint32_t h = pq__hash(p, len);
+    uint32_t mask = c->nslots - 1;
+    uint32_t s = h & mask;
+    for (;;) {
+        uint32_t e = c->slots[s];
+        if (e == 0) {
+            break;
+        }
+        const struct dent *d = &c->ents[e - 1];
+        if (d->hash == h && d->len == len && memcmp(c->dbytes.p + d->off, p, len) == 0) {
+            return (long)(e - 1);
+        }
+        s = (s + 1) & mask;
+    }
+    if (c->nents >= w->o.dict_max_entries || c->dict_plain_bytes + 4 + len > w->o.dict_max_bytes) {
+        return -1;
+    }
+    if (c->nents == c->ents_cap) {
+        uint32_t ncap = c->ents_cap ? c->ents_cap * 2 : 256;
+        struct dent *ne = realloc(c->ents, (size_t)ncap * sizeof *ne);
+        if (!ne) {
+            return -2;
+        }
+        c->ents = ne;
+        c->ents_cap = ncap;
+    }
+    size_t off = c->dbytes.len;
+    pq__buf_put(&c->dbytes, p, len);
+    if (c->dbytes.fail) {
+        return -2;
+    }
+    c->ents[c->nents] = (struct dent){(uint32_t)off, (uint32_t)len, h};
+    c->slots[s] = ++c->nents;
+    c->dict_plain_bytes += 4 + len;
+    stats_str(c, p, len);
+    if ((uint64_t)c->nents * 2 > c->nslots && dict_rehash(c, c->nslots * 2) != 0) {
+        return -2;
+    }
+    return (long)(c->nents - 1);
+}
+
+/* ---- putting values ---- */
+
+static struct col *col_for_put(pq_writer *w, size_t col, enum pq_type type, int *rc)
+{
+    if (w->fail) {
+        *rc = w->fail;
+        return NULL;
+    }
+    if (w->closed || col >= w->ncols) {
+        *rc = WR_EINVAL;
+        return NULL;
+    }
+    struct col *c = &w->cols[col];
+    if (c->type != type || c->nvals != w->rg_rows) {
+        *rc = WR_EINVAL;
+        return NULL;
+    }
+    return c;
+}
+
+/* Common tail of a non-null put: level, counters, page and buffer checks. */
+static inline int after_put(pq_writer *w, struct col *c, size_t est)
+{
+    if (c->optional) {
+        pq__buf_byte(&c->defs, 1);
+    }
+    c->page_n++;
+    c->page_nonnull++;
+    c->nvals++;
+    w->row_puts++;
+    w->rg_est += est;
+    if (c->vals.fail || c->defs.fail || c->idx.fail || c->smin.fail || c->smax.fail) {
+        buf_check(w, &c->vals);
+        buf_check(w, &c->defs);
+        buf_check(w, &c->idx);
+        buf_check(w, &c->smin);
+        return buf_check(w, &c->smax);
+    }
+    if (page_full(w, c)) {
+        return close_page(w, c);
+    }
+    return 0;
+}
+
+int pq_writer_put_bool(pq_writer *w, size_t col, int v)
+{
+    int rc;
+    struct col *c = col_for_put(w, col, PQ_BOOLEAN, &rc);
+    if (!c) {
+        return rc;
+    }
+    int64_t b = v ? 1 : 0;
+    pq__buf_byte(&c->vals, (uint8_t)b);
+    if (!c->has_stats) {
+        c->has_stats = 1;
+        c->imin = c->imax = b;
+    } else if (b < c->imin) {
+        c->imin = b;
+    } else if (b > c->imax) {
+        c->imax = b;
+    }
+    /* one byte buffered per boolean, so the page limit counts 8x the packed size */
+    return after_put(w, c, 1);
+}
+
+static inline void stats_int(struct col *c, int64_t v)
+{
+    if (!c->has_stats) {
+        c->has_stats = 1;
+        c->imin = c->imax = v;
+    } else if (v < c->imin) {
+        c->imin = v;
+    } else if (v > c->imax) {
+        c->imax = v;
+    }
+}
+
+int pq_writer_put_int32(pq_writer *w, size_t col, int32_t v)
+{
+    int rc;
+    struct col *c = col_for_put(w, col, PQ_INT32, &rc);
+    if (!c) {
+        return rc;
+    }
+    pq__buf_put(&c->vals, &v, 4);
+    stats_int(c, v);
+    return after_put(w, c, 4);
+}
+
+int pq_writer_put_int64(pq_writer *w, size_t col, int64_t v)
+{
+    int rc;
+    struct col *c = col_for_put(w, col, PQ_INT64, &rc);
+    if (!c) {
+        return rc;
+    }
+    pq__buf_put(&c->vals, &v, 8);
+    stats_int(c, v);
+    return after_put(w, c, 8);
+}
+
+int pq_writer_put_double(pq_writer *w, size_t col, double v)
+{
+    int rc;
+    struct col *c = col_for_put(w, col, PQ_DOUBLE, &rc);
+    if (!c) {
+        return rc;
+    }
+    pq__buf_put(&c->vals, &v, 8);
+    if (isnan(v)) {
+        c->nan_count++;
+    } else { /* NaN has no place in the order: min/max describe the other values */
+        if (!c->has_stats) {
+            c->has_stats = 1;
+            c->dmin = c->dmax = v;
+        } else if (v < c->dmin) {
+            c->dmin = v;
+        } else if (v > c->dmax) {
+            c->dmax = v;
+        }
+    }
+    return after_put(w, c, 8);
+}
+
+int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
+{
+    int rc;
+    struct col *c = col_for_put(w, col, PQ_BYTE_ARRAY, &rc);
+    if (!c) {
+        return rc;
+    }
+    if (!p && len > 0) {
+        return WR_EINVAL;
+    }
+    if (len > w->o.max_value_bytes) {
+        return WR_ELIMIT;
+    }
+    if (!p) {
+        p = "";
+    }
+    if (c->dict_mode) {
+        long i = dict_index(w, c, p, len);
+        if (i >= 0) {
+            uint32_t u = (uint32_t)i;
+            pq__buf_put(&c->idx, &u, 4);
+            return after_put(w, c, 4 + len);
+        }
+        if (i == -2) {
+            return fail(w, WR_ENOMEM, "parquet: out of memory (dictionary)");
+        }
+        /* Dictionary full: this chunk continues in PLAIN from a new page. */
+        if ((rc = close_page(w, c)) != 0) {
+            return rc;
+        }
+        c->dict_mode = 0;
+    }
+    uint32_t l32 = (uint32_t)len;
+    pq__buf_put(&c->vals, &l32, 4);
+    pq__buf_put(&c->vals, p, len);
+    stats_str(c, p, len);
+    return after_put(w, c, 4 + len);
+}
+
+static int put_null(pq_writer *w, struct col *c)
+{
+    pq__buf_byte(&c->defs, 0);
+    c->page_n++;
+    c->nvals++;
+    c->null_count++;
+    if (c->defs.fail) {
+        return buf_check(w, &c->defs);
+    }
+    if (page_full(w, c)) {
+        return close_page(w, c);
+    }
+    return 0;
+}
+
+int pq_writer_put_null(pq_writer *w, size_t col)
+{
+    if (w->fail) {
+        return w->fail;
+    }
+    if (w->closed || col >= w->ncols) {
+        return WR_EINVAL;
+    }
+    struct col *c = &w->cols[col];
+    if (!c->optional || c->nvals != w->rg_rows) {
+        return WR_EINVAL;
+    }
+    w->row_puts++;
+    return put_null(w, c);
+}
+
+/* ---- row groups ---- */
+
+static uint32_t stat_put(pq_writer *w, const void *p, size_t len)
+{
+    uint32_t off = (uint32_t)w->statbytes.len;
+    pq__buf_put(&w->statbytes, p, len);
+    return off;
+}
+
+static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
+{
+    m->null_count = c->null_count;
+    m->nan_count = c->type == PQ_DOUBLE ? c->nan_count : -1;
+    if (!c->has_stats) {
+        return;
+    }
+    m->has_min = m->has_max = 1;
+    m->min_exact = m->max_exact = 1;
+    switch (c->type) {
+    case PQ_BOOLEAN: {
+        uint8_t lo = (uint8_t)c->imin, hi = (uint8_t)c->imax;
+        m->min_off = stat_put(w, &lo, 1);
+        m->max_off = stat_put(w, &hi, 1);
+        m->min_len = m->max_len = 1;
+        break;
+    }
+    case PQ_INT32: {
+        int32_t lo = (int32_t)c->imin, hi = (int32_t)c->imax;
+        m->min_off = stat_put(w, &lo, 4);
+        m->max_off = stat_put(w, &hi, 4);
+        m->min_len = m->max_len = 4;
+        break;
+    }
+    case PQ_INT64:
+        m->min_off = stat_put(w, &c->imin, 8);
+        m->max_off = stat_put(w, &c->imax, 8);
+        m->min_len = m->max_len = 8;
+        break;
+    case PQ_DOUBLE: {
+        /* Zero's sign is unordered, so the bounds must cover both: -0.0 below, +0.0 above. */
+        double lo = c->dmin == 0.0 ? -0.0 : c->dmin;
+        double hi = c->dmax == 0.0 ? 0.0 : c->dmax;
+        m->min_off = stat_put(w, &lo, 8);
+        m->max_off = stat_put(w, &hi, 8);
+        m->min_len = m->max_len = 8;
+        break;
+    }
+    case PQ_BYTE_ARRAY: {
+        size_t lim = w->o.stats_max_bytes;
+        if (c->smin.len > lim) {
+            size_t n = pq__trunc_min(c->smin.p, c->smin.len, lim);
+            m->min_off = stat_put(w, c->smin.p, n);
+            m->min_len = (uint32_t)n;
+            m->min_exact = 0;
+        } else {
+            m->min_off = stat_put(w, c->smin.p, c->smin.len);
+            m->min_len = (uint32_t)c->smin.len;
+        }
+        if (c->smax.len > lim) {
+            uint8_t tmp[256];
+            long n = pq__trunc_max(c->smax.p, c->smax.len, lim, tmp);
+            if (n < 0) {
+                m->has_max = 0;
+            } else {
+                m->max_off = stat_put(w, tmp, (size_t)n);
+                m->max_len = (uint32_t)n;
+                m->max_exact = 0;
+            }
+        } else {
+            m->max_off = stat_put(w, c->smax.p, c->smax.len);
+            m->max_len = (uint32_t)c->smax.len;
+        }
+        break;
+    }
+    }
+}
+
+static int write_dict_page(pq_writer *w, struct col *c, int64_t *unc, int64_t *comp)
+{
+    struct pq__buf *b = &w->body;
+    b->len = 0;
+    if (pq__buf_reserve(b, c->dict_plain_bytes) == 0) {
+        for (uint32_t i = 0; i < c->nents; i++) {
+            const struct dent *d = &c->ents[i];
+            uint8_t le[4] = {(uint8_t)d->len, (uint8_t)(d->len >> 8), (uint8_t)(d->len >> 16),
+                             (uint8_t)(d->len >> 24)};
+            memcpy(b->p + b->len, le, 4);
+            memcpy(b->p + b->len + 4, c->dbytes.p + d->off, d->len);
+            b->len += 4 + (size_t)d->len;
+        }
+    }
+    int rc = buf_check(w, b);
+    if (rc != 0) {
+        return rc;
+    }
+    w->dpage.len = 0;
+    return finish_page(w, &w->dpage, PAGE_DICTIONARY, (int32_t)c->nents, ENC_PLAIN, unc, comp);
+}
+
+static int flush_row_group(pq_writer *w)
+{
+    if (w->fail) {
+        return w->fail;
+    }
+    if (w->rg_rows == 0) {
+        return 0;
+    }
+    int rc = start(w);
+    if (rc != 0) {
+        return rc;
+    }
+    struct rgmeta rg = {(int64_t)w->rg_rows, 0, 0, (int64_t)w->offset};
+    for (size_t i = 0; i < w->ncols; i++) {
+        struct col *c = &w->cols[i];
+        if ((rc = close_page(w, c)) != 0) {
+            return rc;
+        }
+        struct cmeta m;
+        memset(&m, 0, sizeof m);
+        m.dict_off = -1;
+        int64_t dunc = 0, dcomp = 0;
+        w->dpage.len = 0;
+        if (c->n_dict_data_pages > 0) {
+            if ((rc = write_dict_page(w, c, &dunc, &dcomp)) != 0) {
+                return rc;
+            }
+            m.has_dict = 1;
+            m.dict_off = (int64_t)w->offset;
+        }
+        m.data_off = (int64_t)w->offset + (int64_t)w->dpage.len;
+        m.num_values = (int64_t)c->nvals;
+        m.unc = dunc + c->chunk_unc;
+        m.comp = dcomp + c->chunk_comp;
+        m.n_dict_data_pages = c->n_dict_data_pages;
+        m.n_plain_pages = c->n_plain_pages;
+        chunk_stats(w, c, &m);
+        pq__buf_put(&w->cmetas, &m, sizeof m);
+        if ((rc = buf_check(w, &w->statbytes)) != 0 || (rc = buf_check(w, &w->cmetas)) != 0) {
+            return rc;
+        }
+        if ((rc = emit(w, w->dpage.p, w->dpage.len)) != 0 ||
+            (rc = emit(w, c->data.p, c->data.len)) != 0) {
+            return rc;
+        }
+        rg.total_unc += m.unc;
+        rg.total_comp += m.comp;
+
+        /* reset the chunk, keeping every buffer's memory for the next row group */
+        c->nvals = 0;
+        c->data.len = 0;
+        c->chunk_unc = c->chunk_comp = 0;
+        c->n_dict_data_pages = c->n_plain_pages = 0;
+        c->null_count = 0;
+        c->nan_count = 0;
+        c->has_stats = 0;
+        c->dict_mode = c->dict_enabled;
+        dict_clear(c);
+    }
+    pq__buf_put(&w->rgmetas, &rg, sizeof rg);
+    if ((rc = buf_check(w, &w->rgmetas)) != 0) {
+        return rc;
+    }
+    w->rg_rows = 0;
+    w->rg_est = 0;
+    return 0;
+}
+
+int pq_writer_end_row(pq_writer *w)
+{
+    if (w->fail) {
+        return w->fail;
+    }
+    if (w->closed) {
+        return WR_EINVAL;
+    }
+    for (size_t i = 0; i < w->ncols; i++) {
+        struct col *c = &w->cols[i];
+        if (c->nvals == w->rg_rows) {
+            if (!c->optional) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "parquet: required column %.100s not set in row %llu",
+                         c->name, (unsigned long long)w->total_rows);
+                return fail(w, WR_EINVAL, msg);
+            }
+            int rc = put_null(w, c);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    w->rg_rows++;
+    w->total_rows++;
+    w->row_puts = 0;
+    if (w->rg_est >= w->o.row_group_bytes || w->rg_rows >= w->o.row_group_rows) {
+        return flush_row_group(w);
+    }
+    return 0;
+}
+
+/* ---- footer ---- */
+
+static void schema_leaf(struct pq__tw *t, const struct col *c)
+{
+    static const int phys[] = {T_BOOLEAN, T_INT32, T_INT64, T_DOUBLE, T_BYTE_ARRAY};
+    pq__tw_struct_begin(t, 0);
+    pq__tw_i32(t, 1, phys[c->type]);
+    pq__tw_i32(t, 3, c->optional ? REP_OPTIONAL : REP_REQUIRED);
+    pq__tw_str(t, 4, c->name);
+    switch (c->logical) {
+    case PQ_LT_NONE:
+        break;
+    case PQ_LT_STRING:
+        pq__tw_i32(t, 6, CT_UTF8);
+        pq__tw_struct_begin(t, 10);
+        pq__tw_struct_begin(t, 1); /* StringType */
+        pq__tw_struct_end(t);
+        pq__tw_struct_end(t);
+        break;
+    case PQ_LT_JSON:
+        pq__tw_i32(t, 6, CT_JSON);
+        pq__tw_struct_begin(t, 10);
+        pq__tw_struct_begin(t, 12); /* JsonType */
+        pq__tw_struct_end(t);
+        pq__tw_struct_end(t);
+        break;
+    case PQ_LT_INT:
+        pq__tw_i32(t, 6, c->type == PQ_INT32 ? CT_INT_32 : CT_INT_64);
+        pq__tw_struct_begin(t, 10);
+        pq__tw_struct_begin(t, 10); /* IntType */
+        pq__tw_i8(t, 1, c->type == PQ_INT32 ? 32 : 64);
+        pq__tw_bool(t, 2, 1);
+        pq__tw_struct_end(t);
+        pq__tw_struct_end(t);
+        break;
+    case PQ_LT_TIMESTAMP_US:
+        pq__tw_i32(t, 6, CT_TIMESTAMP_MICROS);
+        pq__tw_struct_begin(t, 10);
+        pq__tw_struct_begin(t, 8); /* TimestampType */
+        pq__tw_bool(t, 1, 1);      /* isAdjustedToUTC: these are instants */
+        pq__tw_struct_begin(t, 2); /* TimeUnit */
+        pq__tw_struct_begin(t, 2); /* MICROS */
+        pq__tw_struct_end(t);
+        pq__tw_struct_end(t);
+        pq__tw_struct_end(t);
+        pq__tw_struct_end(t);
+        break;
+    }
+    pq__tw_struct_end(t);
+}
+
+static void column_chunk(pq_writer *w, struct pq__tw *t, const struct col *c, const struct cmeta *m)
+{
+    static const int phys[] = {T_BOOLEAN, T_INT32, T_INT64, T_DOUBLE, T_BYTE_ARRAY};
+    static const int codec[] = {CODEC_ZSTD, CODEC_GZIP, CODEC_UNCOMPRESSED};
+    pq__tw_struct_begin(t, 0);
+    pq__tw_i64(t, 2, 0); /* required by Thrift; the metadata lives in the footer, not here */
+    pq__tw_struct_begin(t, 3);
+    pq__tw_i32(t, 1, phys[c->type]);
+    int encs[3], nenc = 0;
+    if (m->has_dict || m->n_plain_pages > 0) {
+        encs[nenc++] = ENC_PLAIN;
+    }
+    if (c->optional) {
+        encs[nenc++] = ENC_RLE;
+    }
+    if (m->n_dict_data_pages > 0) {
+        encs[nenc++] = ENC_RLE_DICTIONARY;
+    }
+    pq__tw_list_begin(t, 2, PQ__T_I32, (uint32_t)nenc);
+    for (int i = 0; i < nenc; i++) {
+        pq__tw_elem_i32(t, encs[i]);
+    }
+    pq__tw_list_begin(t, 3, PQ__T_BINARY, 1);
+    pq__tw_elem_bin(t, c->name, strlen(c->name));
+    pq__tw_i32(t, 4, codec[w->o.codec]);
+    pq__tw_i64(t, 5, m->num_values);
+    pq__tw_i64(t, 6, m->unc);
+    pq__tw_i64(t, 7, m->comp);
+    pq__tw_i64(t, 9, m->data_off);
+    if (m->has_dict) {
+        pq__tw_i64(t, 11, m->dict_off);
+    }
+    pq__tw_struct_begin(t, 12);
+    pq__tw_i64(t, 3, m->null_count);
+    if (m->has_max) {
+        pq__tw_bin(t, 5, w->statbytes.p + m->max_off, m->max_len);
+    }
+    if (m->has_min) {
+        pq__tw_bin(t, 6, w->statbytes.p + m->min_off, m->min_len);
+    }
+    if (m->has_max) {
+        pq__tw_bool(t, 7, m->max_exact);
+    }
+    if (m->has_min) {
+        pq__tw_bool(t, 8, m->min_exact);
+    }
+    if (m->nan_count >= 0) {
+        pq__tw_i64(t, 9, m->nan_count); /* without it readers must assume NaNs may be present */
+    }
+    pq__tw_struct_end(t);
+    int nstats = (m->has_dict ? 1 : 0) + (m->n_dict_data_pages > 0) + (m->n_plain_pages > 0);
+    pq__tw_list_begin(t, 13, PQ__T_STRUCT, (uint32_t)nstats);
+    if (m->has_dict) {
+        pq__tw_struct_begin(t, 0);
+        pq__tw_i32(t, 1, PAGE_DICTIONARY);
+        pq__tw_i32(t, 2, ENC_PLAIN);
+        pq__tw_i32(t, 3, 1);
+        pq__tw_struct_end(t);
+    }
+    if (m->n_dict_data_pages > 0) {
+        pq__tw_struct_begin(t, 0);
+        pq__tw_i32(t, 1, PAGE_DATA);
+        pq__tw_i32(t, 2, ENC_RLE_DICTIONARY);
+        pq__tw_i32(t, 3, m->n_dict_data_pages);
+        pq__tw_struct_end(t);
+    }
+    if (m->n_plain_pages > 0) {
+        pq__tw_struct_begin(t, 0);
+        pq__tw_i32(t, 1, PAGE_DATA);
+        pq__tw_i32(t, 2, ENC_PLAIN);
+        pq__tw_i32(t, 3, m->n_plain_pages);
+        pq__tw_struct_end(t);
+    }
+    pq__tw_struct_end(t); /* ColumnMetaData */
+    pq__tw_struct_end(t); /* ColumnChunk */
+}
+
+static int write_footer(pq_writer *w)
+{
+    struct pq__buf *b = &w->body;
+    b->len = 0;
+    struct pq__tw t;
+    pq__tw_init(&t, b);
+    pq__tw_i32(&t, 1, 1);
+    pq__tw_list_begin(&t, 2, PQ__T_STRUCT, (uint32_t)(w->ncols + 1));
+    pq__tw_struct_begin(&t, 0);
+    pq__tw_str(&t, 4, "schema");
+    pq__tw_i32(&t, 5, (int32_t)w->ncols);
+    pq__tw_struct_end(&t);
+    for (size_t i = 0; i < w->ncols; i++) {
+        schema_leaf(&t, &w->cols[i]);
+    }
+    pq__tw_i64(&t, 3, (int64_t)w->total_rows);
+    size_t nrg = w->rgmetas.len / sizeof(struct rgmeta);
+    pq__tw_list_begin(&t, 4, PQ__T_STRUCT, (uint32_t)nrg);
+    for (size_t r = 0; r < nrg; r++) {
+        struct rgmeta rg;
+        memcpy(&rg, w->rgmetas.p + r * sizeof rg, sizeof rg);
+        pq__tw_struct_begin(&t, 0);
+        pq__tw_list_begin(&t, 1, PQ__T_STRUCT, (uint32_t)w->ncols);
+        for (size_t i = 0; i < w->ncols; i++) {
+            struct cmeta m;
+            memcpy(&m, w->cmetas.p + (r * w->ncols + i) * sizeof m, sizeof m);
+            column_chunk(w, &t, &w->cols[i], &m);
+        }
+        pq__tw_i64(&t, 2, rg.total_unc);
+        pq__tw_i64(&t, 3, rg.num_rows);
+        pq__tw_i64(&t, 5, rg.file_offset);
+        pq__tw_i64(&t, 6, rg.total_comp);
+        if (r <= INT16_MAX) {
+            pq__tw_field(&t, PQ__T_I16, 7);
+            pq__buf_uvarint(b, pq__zigzag64((int64_t)r));
+        }
+        pq__tw_struct_end(&t);
+    }
+    if (w->nkv > 0) {
+        pq__tw_list_begin(&t, 5, PQ__T_STRUCT, (uint32_t)w->nkv);
+        for (size_t i = 0; i < w->nkv; i++) {
+            pq__tw_struct_begin(&t, 0);
+            pq__tw_str(&t, 1, w->kv[2 * i]);
+            pq__tw_str(&t, 2, w->kv[2 * i + 1]);
+            pq__tw_struct_end(&t);
+        }
+    }
+    pq__tw_str(&t, 6, w->created_by);
+    pq__tw_list_begin(&t, 7, PQ__T_STRUCT, (uint32_t)w->ncols);
+    for (size_t i = 0; i < w->ncols; i++) {
+        pq__tw_struct_begin(&t, 0); /* ColumnOrder */
+        pq__tw_struct_begin(&t, 1); /* TYPE_ORDER: TypeDefinedOrder */
+        pq__tw_struct_end(&t);
+        pq__tw_struct_end(&t);
+    }
+    pq__tw_end(&t);
+    int rc = buf_check(w, b);
+    if (rc != 0) {
+        return rc;
+    }
+    if (t.overflow || b->len > UINT32_MAX) {
+        return fail(w, WR_ELIMIT, "parquet: footer too large");
+    }
+    uint8_t tail[8];
+    uint32_t n = (uint32_t)b->len;
+    tail[0] = (uint8_t)n;
+    tail[1] = (uint8_t)(n >> 8);
+    tail[2] = (uint8_t)(n >> 16);
+    tail[3] = (uint8_t)(n >> 24);
+    memcpy(tail + 4, "PAR1", 4);
+    if ((rc = emit(w, b->p, b->len)) != 0) {
+        return rc;
+    }
+    return emit(w, tail, 8);
+}
+
+int pq_writer_close(pq_writer *w, struct wr_err *err)
+{
+    int rc = w->fail;
+    if (rc == 0 && w->closed) {
+        rc = WR_EINVAL;
+        wr_err_set(err, rc, "parquet: writer already closed");
+        return rc;
+    }
+    if (rc == 0 && w->row_puts > 0) {
+        rc = fail(w, WR_EINVAL, "parquet: close with a row not ended");
+    }
+    if (rc == 0) {
+        rc = flush_row_group(w);
+    }
+    if (rc == 0) {
+        rc = start(w);
+    }
+    if (rc == 0) {
+        rc = write_footer(w);
+    }
+    w->closed = 1;
+    if (rc != 0) {
+        wr_err_set(err, rc, "%s", w->errmsg[0] ? w->errmsg : "parquet: close failed");
+    }
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n + 1);
+    }
+    return d;
+}
+
+static int check_schema(const struct pq_schema *s, struct wr_err *err)
+{
+    if (!s || s->ncols == 0 || !s->cols) {
+        return wr_err_set(err, WR_EINVAL, "parquet: a schema needs at least one column");
+    }
+    if (s->ncols > PQ_MAX_COLUMNS) {
+        return wr_err_set(err, WR_EINVAL, "parquet: %zu columns, at most %d", s->ncols,
+                          PQ_MAX_COLUMNS);
+    }
+    for (size_t i = 0; i < s->ncols; i++) {
+        const struct pq_column *c = &s->cols[i];
+        size_t n = c->name ? strlen(c->name) : 0;
+        if (n == 0 || n > PQ_MAX_NAME_BYTES) {
+            return wr_err_set(err, WR_EINVAL, "parquet: column %zu: empty or overlong name", i);
+        }
+        if ((unsigned)c->type > PQ_BYTE_ARRAY || (unsigned)c->logical > PQ_LT_TIMESTAMP_US ||
+            (unsigned)c->encoding > PQ_ENC_DICT) {
+            return wr_err_set(err, WR_EINVAL, "parquet: column %.100s: unknown type", c->name);
+        }
+        int ok = 1;
+        switch (c->logical) {
+        case PQ_LT_NONE:
+            break;
+        case PQ_LT_STRING:
+        case PQ_LT_JSON:
+            ok = c->type == PQ_BYTE_ARRAY;
+            break;
+        case PQ_LT_INT:
+            ok = c->type == PQ_INT32 || c->type == PQ_INT64;
+            break;
+        case PQ_LT_TIMESTAMP_US:
+            ok = c->type == PQ_INT64;
+            break;
+        }
+        if (c->encoding == PQ_ENC_DICT && c->type != PQ_BYTE_ARRAY) {
+            ok = 0;
+        }
+        if (!ok) {
+            return wr_err_set(err, WR_EINVAL, "parquet: column %.100s: type and annotation or "
+                                              "encoding do not match", c->name);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s->cols[j].name, c->name) == 0) {
+                return wr_err_set(err, WR_EINVAL, "parquet: duplicate column %.100s", c->name);
+            }
+        }
+    }
+    return 0;
+}
+
+pq_writer *pq_writer_create(const struct pq_schema *schema, const struct pq_opts *opts,
+                            pq_write_fn write, void *arg, struct wr_err *err)
+{
+    if (!write) {
+        wr_err_set(err, WR_EINVAL, "parquet: no write callback");
+        return NULL;
+    }
+    if (check_schema(schema, err) != 0) {
+        return NULL;
+    }
+    struct pq_opts o;
+    if (opts) {
+        o = *opts;
+    } else {
+        memset(&o, 0, sizeof o);
+    }
+    if ((unsigned)o.codec > PQ_CODEC_UNCOMPRESSED) {
+        wr_err_set(err, WR_EINVAL, "parquet: unknown codec");
+        return NULL;
+    }
+    const char *build = o.build ? o.build : "unknown";
+    if (strlen(build) > 64 || strpbrk(build, "()") || build[0] == 0) {
+        wr_err_set(err, WR_EINVAL, "parquet: build id must be 1-64 bytes without parentheses");
+        return NULL;
+    }
+    if (o.level == 0) {
+        o.level = o.codec == PQ_CODEC_GZIP ? 6 : 3;
+    }
+    if (o.row_group_bytes == 0) {
+        o.row_group_bytes = (size_t)128 << 20;
+    }
+    if (o.row_group_rows == 0) {
+        o.row_group_rows = (size_t)1 << 20;
+    }
+    if (o.page_bytes == 0) {
+        o.page_bytes = (size_t)1 << 20;
+    }
+    if (o.dict_max_bytes == 0) {
+        o.dict_max_bytes = (size_t)1 << 20;
+    }
+    if (o.dict_max_bytes > ((size_t)1 << 30)) {
+        o.dict_max_bytes = (size_t)1 << 30; /* offsets are 32-bit */
+    }
+    if (o.dict_max_entries == 0) {
+        o.dict_max_entries = 65536;
+    }
+    if (o.dict_max_entries > ((size_t)1 << 30)) {
+        o.dict_max_entries = (size_t)1 << 30;
+    }
+    if (o.max_value_bytes == 0) {
+        o.max_value_bytes = (size_t)16 << 20;
+    }
+    if (o.stats_max_bytes == 0) {
+        o.stats_max_bytes = 64;
+    }
+    if (o.stats_max_bytes > 256) {
+        o.stats_max_bytes = 256;
+    }
+    if (o.max_buffer_bytes == 0) {
+        o.max_buffer_bytes = (size_t)1 << 30;
+    }
+    if (o.max_value_bytes > o.max_buffer_bytes / 2) {
+        o.max_value_bytes = o.max_buffer_bytes / 2;
+    }
+    pq_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        wr_err_set(err, WR_ENOMEM, "parquet: out of memory");
+        return NULL;
+    }
+    w->write = write;
+    w->arg = arg;
+    w->o = o;
+    w->o.build = NULL;
+    w->o.kv = NULL;
+    snprintf(w->created_by, sizeof w->created_by, "weir version %s (build %s)", PQ_WRITER_VERSION,
+             build);
+    size_t cap = o.max_buffer_bytes;
+    pq__buf_init(&w->body, cap);
+    pq__buf_init(&w->cbuf, cap);
+    pq__buf_init(&w->hdr, 4096);
+    pq__buf_init(&w->dpage, cap);
+    pq__buf_init(&w->cmetas, cap);
+    pq__buf_init(&w->rgmetas, cap);
+    pq__buf_init(&w->statbytes, UINT32_MAX / 2 < cap ? UINT32_MAX / 2 : cap);
+    w->cols = calloc(schema->ncols, sizeof *w->cols);
+    int ok = w->cols != NULL;
+    w->ncols = ok ? schema->ncols : 0;
+    for (size_t i = 0; ok && i < w->ncols; i++) {
+        const struct pq_column *s = &schema->cols[i];
+        struct col *c = &w->cols[i];
+        c->name = dupstr(s->name);
+        c->type = s->type;
+        c->logical = s->logical;
+        c->optional = s->optional != 0;
+        c->dict_enabled = s->type == PQ_BYTE_ARRAY && s->encoding != PQ_ENC_PLAIN;
+        c->dict_mode = c->dict_enabled;
+        pq__buf_init(&c->vals, o.page_bytes + o.max_value_bytes + 64);
+        pq__buf_init(&c->idx, (size_t)PAGE_MAX_VALUES * 4 + 64);
+        pq__buf_init(&c->defs, (size_t)PAGE_MAX_VALUES + 64);
+        pq__buf_init(&c->data, cap);
+        pq__buf_init(&c->smin, o.max_value_bytes);
+        pq__buf_init(&c->smax, o.max_value_bytes);
+        pq__buf_init(&c->dbytes, o.dict_max_bytes);
+        ok = c->name != NULL;
+        if (ok && c->dict_enabled) {
+            ok = dict_rehash(c, 1024) == 0;
+        }
+    }
+    if (ok && o.nkv > 0) {
+        if (!opts->kv || o.nkv > 4096) {
+            wr_err_set(err, WR_EINVAL, "parquet: bad key/value metadata");
+            pq_writer_destroy(w);
+            return NULL;
+        }
+        w->kv = calloc(2 * o.nkv, sizeof *w->kv);
+        ok = w->kv != NULL;
+        for (size_t i = 0; ok && i < o.nkv; i++) {
+            if (!opts->kv[i].key || !opts->kv[i].value) {
+                wr_err_set(err, WR_EINVAL, "parquet: key/value metadata %zu is NULL", i);
+                pq_writer_destroy(w);
+                return NULL;
+            }
+            w->kv[2 * i] = dupstr(opts->kv[i].key);
+            w->kv[2 * i + 1] = dupstr(opts->kv[i].value);
+            w->nkv = i + 1;
+            ok = w->kv[2 * i] && w->kv[2 * i + 1];
+        }
+    }
+    if (ok && o.codec == PQ_CODEC_ZSTD) {
+        w->zc = ZSTD_createCCtx();
+        ok = w->zc != NULL;
+    }
+    if (ok && o.codec == PQ_CODEC_GZIP) {
+        /* windowBits 15 + 16: gzip (RFC 1952) framing, which is what Parquet's GZIP means */
+        ok = deflateInit2(&w->zs, o.level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+        w->zs_ready = ok;
+    }
+    if (!ok) {
+        wr_err_set(err, WR_ENOMEM, "parquet: out of memory");
+        pq_writer_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+uint64_t pq_writer_rows(const pq_writer *w)
+{
+    return w->total_rows;
+}
+
+uint64_t pq_writer_bytes_written(const pq_writer *w)
+{
+    return w->offset;
+}
+
+const char *pq_writer_errmsg(const pq_writer *w)
+{
+    return w->errmsg;
+}
+
+void pq_writer_destroy(pq_writer *w)
+{
+    if (!w) {
+        return;
+    }
+    for (size_t i = 0; i < w->ncols; i++) {
+        struct col *c = &w->cols[i];
+        free(c->name);
+        pq__buf_free(&c->vals);
+        pq__buf_free(&c->idx);
+        pq__buf_free(&c->defs);
+        pq__buf_free(&c->data);
+        pq__buf_free(&c->smin);
+        pq__buf_free(&c->smax);
+        pq__buf_free(&c->dbytes);
+        free(c->ents);
+        free(c->slots);
+    }
+    free(w->cols);
+    for (size_t i = 0; i < 2 * w->nkv; i++) {
+        free(w->kv[i]);
+    }
+    free(w->kv);
+    pq__buf_free(&w->body);
+    pq__buf_free(&w->cbuf);
+    pq__buf_free(&w->hdr);
+    pq__buf_free(&w->dpage);
+    pq__buf_free(&w->cmetas);
+    pq__buf_free(&w->rgmetas);
+    pq__buf_free(&w->statbytes);
+    ZSTD_freeCCtx(w->zc);
+    if (w->zs_ready) {
+        deflateEnd(&w->zs);
+    }
+    free(w);
+}
