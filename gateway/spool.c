@@ -82,6 +82,7 @@ struct gw_spool {
     uint64_t released_lsn;
     int draining, stopping, busy;
     atomic_int failed;
+    struct wr_err fail_err; /* why the spool failed */
     struct gw_spool_stats st;
 
     pthread_mutex_t release_mu; /* one release (checkpoint write) at a time */
@@ -621,23 +622,24 @@ static int timed_sync(gw_spool *s, int fd)
     return r;
 }
 
-/* Writes and fsyncs one batch; 0 or -1 with errno set. */
-static int write_batch(gw_spool *s, struct batch *b)
+/* Writes and fsyncs one batch; 0 or WR_EIO/WR_ENOMEM with err filled. */
+static int write_batch(gw_spool *s, struct batch *b, struct wr_err *err)
 {
     size_t pos = 0, ci = 0;
     int dirty = 0;
     while (pos < b->len) {
         uint64_t lsn = b->start_lsn + pos;
         if (ci < b->ncuts && b->cuts[ci] == lsn) {
+            /* The old segment is synced before the new one gets a byte, so a crash can
+             * leave a torn tail only in the last segment. */
             if (dirty && timed_sync(s, s->fd) != 0) {
-                return -1;
+                return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SEG_SUFFIX ": %s",
+                                  s->dir, s->active_start, strerror(errno));
             }
             dirty = 0;
-            struct wr_err e;
-            int fd = create_segment(s, lsn, &e);
+            int fd = create_segment(s, lsn, err);
             if (fd < 0) {
-                errno = EIO;
-                return -1;
+                return fd;
             }
             close(s->fd);
             s->fd = fd;
@@ -651,15 +653,15 @@ static int write_batch(gw_spool *s, struct batch *b)
             }
             pthread_mutex_unlock(&s->mu);
             if (g != 0) {
-                errno = ENOMEM;
-                return -1;
+                return wr_err_set(err, WR_ENOMEM, "spool: out of memory adding a segment");
             }
             ci++;
         }
         size_t stop = ci < b->ncuts ? (size_t)(b->cuts[ci] - b->start_lsn) : b->len;
         uint64_t file_off = lsn - s->active_start;
         if (write_all(s, s->fd, b->data + pos, stop - pos, file_off) != 0) {
-            return -1;
+            return wr_err_set(err, WR_EIO, "spool: write %s/%016" PRIx64 SEG_SUFFIX ": %s", s->dir,
+                              s->active_start, strerror(errno));
         }
         dirty = 1;
         pthread_mutex_lock(&s->mu);
@@ -669,7 +671,8 @@ static int write_batch(gw_spool *s, struct batch *b)
         pos = stop;
     }
     if (dirty && timed_sync(s, s->fd) != 0) {
-        return -1;
+        return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SEG_SUFFIX ": %s", s->dir,
+                          s->active_start, strerror(errno));
     }
     return 0;
 }
@@ -700,16 +703,20 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         int status = 0;
+        struct wr_err werr = {0};
         if (failed) {
             status = WR_EIO;
-        } else if (write_batch(s, &b) != 0) {
+        } else if (write_batch(s, &b, &werr) != 0) {
             /* A failed write or fsync is not retried: after an fsync error Linux may
              * have dropped the dirty pages, so nothing here can be promised again. */
             status = WR_EIO;
-            atomic_store(&s->failed, 1);
         }
 
         pthread_mutex_lock(&s->mu);
+        if (status != 0 && !failed) {
+            s->fail_err = werr;
+            atomic_store(&s->failed, 1);
+        }
         if (status == 0) {
             s->durable_lsn = b.start_lsn + b.len;
             if (b.records > 0) {
@@ -769,6 +776,11 @@ gw_spool *gw_spool_create(const struct gw_spool_opts *opts, struct wr_err *err)
         opts->max_record_bytes ? opts->max_record_bytes : GW_SPOOL_DEFAULT_MAX_RECORD_BYTES;
     s->max_pending_bytes =
         opts->max_pending_bytes ? opts->max_pending_bytes : GW_SPOOL_DEFAULT_MAX_PENDING_BYTES;
+    /* The segment being written is never deleted, so a segment as large as the limit
+     * would keep the spool full for good; an eighth leaves room to release into. */
+    if (s->segment_bytes > s->max_bytes / 8) {
+        s->segment_bytes = s->max_bytes / 8 > 4096 ? s->max_bytes / 8 : 4096;
+    }
     if (opts->io) {
         s->io = *opts->io;
     }
@@ -956,10 +968,10 @@ int gw_spool_append1(gw_spool *s, const char *p, size_t len, gw_spool_ack_fn ack
     return gw_spool_append(s, &v, 1, ack, arg, lsn);
 }
 
-int gw_spool_release(gw_spool *s, uint64_t lsn)
+int gw_spool_release(gw_spool *s, uint64_t lsn, struct wr_err *err)
 {
     if (!s) {
-        return WR_EINVAL;
+        return wr_err_set(err, WR_EINVAL, "spool: no spool");
     }
     pthread_mutex_lock(&s->release_mu);
     pthread_mutex_lock(&s->mu);
@@ -967,7 +979,9 @@ int gw_spool_release(gw_spool *s, uint64_t lsn)
     pthread_mutex_unlock(&s->mu);
     if (lsn > durable) {
         pthread_mutex_unlock(&s->release_mu);
-        return WR_EINVAL;
+        return wr_err_set(err, WR_EINVAL,
+                          "spool: release to %" PRIu64 " past the durable end %" PRIu64, lsn,
+                          durable);
     }
     if (lsn <= released) {
         pthread_mutex_unlock(&s->release_mu);
@@ -975,15 +989,14 @@ int gw_spool_release(gw_spool *s, uint64_t lsn)
     }
     /* The checkpoint goes first: a segment deleted before its release point is durable
      * would leave a restart looking for records that are gone. */
-    struct wr_err e;
-    if (ckpt_write(s, lsn, &e) != 0) {
+    int rc = ckpt_write(s, lsn, err);
+    if (rc != 0) {
         pthread_mutex_unlock(&s->release_mu);
-        return WR_EIO;
+        return rc;
     }
     pthread_mutex_lock(&s->mu);
     s->released_lsn = lsn;
     pthread_mutex_unlock(&s->mu);
-    int rc = 0;
     for (;;) {
         pthread_mutex_lock(&s->mu);
         if (s->nsegs < 2 || s->segs[1].start > lsn) {
@@ -997,8 +1010,8 @@ int gw_spool_release(gw_spool *s, uint64_t lsn)
         char name[32];
         seg_name(name, sizeof(name), doomed);
         /* A segment left behind by a failed unlink is deleted again at the next open. */
-        if (unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT) {
-            rc = WR_EIO;
+        if (unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT && rc == 0) {
+            rc = wr_err_set(err, WR_EIO, "spool: delete %s/%s: %s", s->dir, name, strerror(errno));
         }
     }
     pthread_mutex_unlock(&s->release_mu);
@@ -1013,6 +1026,13 @@ const char *gw_spool_instance_id(const gw_spool *s)
 int gw_spool_failed(const gw_spool *s)
 {
     return atomic_load(&s->failed);
+}
+
+void gw_spool_failure(gw_spool *s, struct wr_err *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->fail_err;
+    pthread_mutex_unlock(&s->mu);
 }
 
 uint64_t gw_spool_durable_lsn(gw_spool *s)

@@ -53,8 +53,9 @@ struct gw_spool_io {
 
 struct gw_spool_opts {
     const char *dir;             /* required; created (one level) when missing */
-    uint64_t segment_bytes;      /* 0 = 64 MiB; a new segment starts before a record
-                                    that would make the current one larger */
+    uint64_t segment_bytes;      /* 0 = 64 MiB, at most max_bytes / 8 (min 4 KiB); a new
+                                    segment starts before a record that would make the
+                                    current one larger */
     uint64_t max_bytes;          /* 0 = 1 GiB: segments on disk plus pending bytes */
     uint32_t max_record_bytes;   /* 0 = 16 MiB: largest payload of one record */
     uint64_t max_pending_bytes;  /* 0 = 64 MiB: memory for bytes not yet written */
@@ -101,11 +102,15 @@ int gw_spool_append1(gw_spool *s, const char *p, size_t len, gw_spool_ack_fn ack
 /* Declares that every record whose position is below lsn is safely in the lake. Records
  * the new release point durably (checkpoint file: temp + fsync + rename + fsync dir),
  * then deletes the segments that lie wholly below it (never the one being written).
- * A restart replays from the release point. lsn below the current release point is a
- * no-op; above the durable end it is WR_EINVAL. Returns 0 or WR_EIO. Blocks on the disk:
- * call from the flusher, not a request thread. Thread-safe. The caller must pass the
- * minimum over all its unflushed buffers, since partitions interleave in the log. */
-int gw_spool_release(gw_spool *s, uint64_t lsn);
+ * A restart replays from the release point. lsn at or below the current release point
+ * is a no-op returning 0; above the durable end it is WR_EINVAL. A failed checkpoint
+ * write returns WR_EIO and changes nothing (retry later); a failed deletion returns
+ * WR_EIO after the release took effect (the file is deleted again at the next open).
+ * err (may be NULL) gets the reason. Blocks on the disk: call from the flusher, not a
+ * request thread. Thread-safe. Partitions interleave in the log, so the caller passes
+ * the smallest position still held by any unflushed buffer (or the durable end when
+ * all are flushed). */
+int gw_spool_release(gw_spool *s, uint64_t lsn, struct wr_err *err);
 
 /* 16 lowercase hex characters made at random when the spool directory was first used and
  * kept in its checkpoint: with record positions it names lake files uniquely. Valid for
@@ -115,6 +120,11 @@ const char *gw_spool_instance_id(const gw_spool *s);
 /* 1 once a write or fsync error has put the spool in the failed state, else 0.
  * Lock-free. */
 int gw_spool_failed(const gw_spool *s);
+
+/* Copies why the spool failed into *out (code WR_EIO or WR_ENOMEM and a message naming
+ * the file and the system error); code 0 and an empty message while it has not. For
+ * the one log line of the caller. Thread-safe. */
+void gw_spool_failure(gw_spool *s, struct wr_err *out);
 
 /* Every record whose position is below the returned one is fsynced (acknowledged).
  * A flusher must put only such records into lake files: positions past it can be cut
