@@ -968,7 +968,12 @@ int gw_spool_append1(gw_spool *s, const char *p, size_t len, gw_spool_ack_fn ack
     return gw_spool_append(s, &v, 1, ack, arg, lsn);
 }
 
-int gw_spool_release(gw_spool *s, uint64_t lsn, struct wr_err *err)
+int gw_spool_release(gw_spool *s, uint64_t lsn)
+{
+    return gw_spool_release_err(s, lsn, NULL);
+}
+
+int gw_spool_release_err(gw_spool *s, uint64_t lsn, struct wr_err *err)
 {
     if (!s) {
         return wr_err_set(err, WR_EINVAL, "spool: no spool");

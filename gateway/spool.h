@@ -106,11 +106,14 @@ int gw_spool_append1(gw_spool *s, const char *p, size_t len, gw_spool_ack_fn ack
  * is a no-op returning 0; above the durable end it is WR_EINVAL. A failed checkpoint
  * write returns WR_EIO and changes nothing (retry later); a failed deletion returns
  * WR_EIO after the release took effect (the file is deleted again at the next open).
- * err (may be NULL) gets the reason. Blocks on the disk: call from the flusher, not a
+ * Blocks on the disk: call from the flusher, not a
  * request thread. Thread-safe. Partitions interleave in the log, so the caller passes
  * the smallest position still held by any unflushed buffer (or the durable end when
  * all are flushed). */
-int gw_spool_release(gw_spool *s, uint64_t lsn, struct wr_err *err);
+int gw_spool_release(gw_spool *s, uint64_t lsn);
+
+/* gw_spool_release, with the reason of a failure in *err (which may be NULL). */
+int gw_spool_release_err(gw_spool *s, uint64_t lsn, struct wr_err *err);
 
 /* 16 lowercase hex characters made at random when the spool directory was first used and
  * kept in its checkpoint: with record positions it names lake files uniquely. Valid for

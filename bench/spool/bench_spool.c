@@ -97,7 +97,7 @@ static void *releaser_main(void *arg)
         usleep(50000);
         struct gw_spool_stats st;
         gw_spool_stats(s, &st);
-        gw_spool_release(s, st.durable_lsn, NULL);
+        gw_spool_release(s, st.durable_lsn);
     }
     return NULL;
 }

@@ -306,7 +306,7 @@ static void test_reopen_replays_unreleased(void)
     }
     uint64_t lsn[300];
     append_n(s, 0, 300, lsn, 500);
-    CHECK_INT(gw_spool_release(s, lsn[120], NULL), 0);
+    CHECK_INT(gw_spool_release(s, lsn[120]), 0);
     char inst[17];
     memcpy(inst, gw_spool_instance_id(s), 17);
     gw_spool_destroy(s);
@@ -330,7 +330,7 @@ static void test_reopen_replays_unreleased(void)
 
     /* A release point in the middle of a record replays from the record after it. */
     s = tu_open(dir, NULL, 0, 0);
-    CHECK_INT(gw_spool_release(s, lsn[200] + 1, NULL), 0);
+    CHECK_INT(gw_spool_release(s, lsn[200] + 1), 0);
     gw_spool_destroy(s);
     tu_replay_init(&r);
     s = tu_open(dir, &r, 0, 0);
@@ -362,13 +362,13 @@ static void test_release_deletes_segments(void)
     CHECK_INT(st.segments, before);
     /* Beyond the durable end is refused; below the release point is a no-op. */
     struct wr_err rerr = {0};
-    CHECK_INT(gw_spool_release(s, st.durable_lsn + 1, &rerr), WR_EINVAL);
+    CHECK_INT(gw_spool_release_err(s, st.durable_lsn + 1, &rerr), WR_EINVAL);
     CHECK(strstr(rerr.msg, "durable end") != NULL);
-    CHECK_INT(gw_spool_release(s, lsn[250], NULL), 0);
+    CHECK_INT(gw_spool_release(s, lsn[250]), 0);
     int after = tu_count_segments(dir);
     CHECK(after < before);
     CHECK(after >= 1);
-    CHECK_INT(gw_spool_release(s, lsn[10], NULL), 0);
+    CHECK_INT(gw_spool_release(s, lsn[10]), 0);
     CHECK_INT(tu_count_segments(dir), after);
     gw_spool_stats(s, &st);
     CHECK_INT(st.released_lsn, lsn[250]);
@@ -384,7 +384,7 @@ static void test_release_deletes_segments(void)
     CHECK_INT(tu_count_segments(dir), after);
     /* Releasing everything leaves only the segment being written. */
     gw_spool_stats(s, &st);
-    CHECK_INT(gw_spool_release(s, st.durable_lsn, NULL), 0);
+    CHECK_INT(gw_spool_release(s, st.durable_lsn), 0);
     CHECK_INT(tu_count_segments(dir), 1);
     gw_spool_destroy(s);
     tu_replay_free(&r);
@@ -412,7 +412,7 @@ static void test_stale_segments_removed_at_open(void)
     snprintf(keep, sizeof(keep), "%s/keep", dir);
     CHECK_INT(link(p0, keep), 0);
     s = tu_open(dir, NULL, 1024, 0);
-    CHECK_INT(gw_spool_release(s, lsn[40], NULL), 0);
+    CHECK_INT(gw_spool_release(s, lsn[40]), 0);
     gw_spool_destroy(s);
     CHECK(access(p0, F_OK) != 0);
     CHECK_INT(rename(keep, p0), 0);
@@ -642,7 +642,7 @@ static void test_checkpoint_damaged(void)
     gw_spool *s = tu_open(dir, NULL, 0, 0);
     uint64_t lsn[10];
     append_n(s, 0, 10, lsn, 100);
-    CHECK_INT(gw_spool_release(s, lsn[5], NULL), 0);
+    CHECK_INT(gw_spool_release(s, lsn[5]), 0);
     char inst[17];
     memcpy(inst, gw_spool_instance_id(s), 17);
     gw_spool_destroy(s);
@@ -728,7 +728,7 @@ static void test_spool_full(void)
     CHECK_INT(st.limit_bytes, 8192);
     CHECK_INT(gw_spool_failed(s), 0);
     /* Once the lake has the records, the segments go and appends are taken again. */
-    CHECK_INT(gw_spool_release(s, st.durable_lsn, NULL), 0);
+    CHECK_INT(gw_spool_release(s, st.durable_lsn), 0);
     CHECK_INT(gw_spool_append1(s, rec, sizeof(rec), tu_ack, &a, NULL), 0);
     tu_acks_wait(&acks, ok + 1);
     gw_spool_destroy(s);

@@ -121,7 +121,7 @@ static void child_main(const char *dir, uint32_t round, int exit_after)
         struct gw_spool_stats st;
         gw_spool_stats(s, &st);
         uint64_t target = st.durable_lsn / 4 * 3;
-        if (target > st.released_lsn && gw_spool_release(s, target, NULL) == 0) {
+        if (target > st.released_lsn && gw_spool_release(s, target) == 0) {
             pthread_mutex_lock(&child_mu);
             send_msg(MSG_RELEASED, 0, target);
             pthread_mutex_unlock(&child_mu);
