@@ -132,7 +132,7 @@ const char *lake_store_kind(const lake_store *st);
  * '.', no control characters. A bad key is refused with WR_EINVAL. */
 int lake_key_ok(const char *key);
 
-/* Stores len bytes at key, replacing any object there. The object is never visible
+/* Stores len bytes at key, replacing any object there (p may be NULL when len is 0). The object is never visible
  * half-written: file:// writes a temporary name in the same directory, fsyncs it,
  * renames it and fsyncs the directory (creating missing parents durably); s3:// does
  * one PUT with Content-MD5 and x-amz-content-sha256, or a multipart upload above
@@ -161,7 +161,8 @@ int lake_store_get(lake_store *st, const char *key, struct wr_buf *out, struct w
  * lake_store_list returns that value). key is valid during the call only. */
 typedef int (*lake_list_fn)(void *arg, const char *key, uint64_t size);
 
-/* Lists every object whose key starts with prefix ("" for all), following S3
+/* Lists every object whose key starts with prefix ("" for all; its segments up to
+ * the last '/' must follow the key rules, else WR_EINVAL), following S3
  * continuation tokens. Temporary files of unfinished file:// puts are never
  * listed. S3 lists in byte order of keys; file:// lists each directory sorted
  * (so "a-b" may come after "a/x"). Returns 0, the callback's nonzero value, or a

@@ -105,6 +105,9 @@ int lake_store_put(lake_store *st, const char *key, const void *p, size_t len, s
     if (!lake_key_ok(key)) {
         return counted(st, bad_key(key, err));
     }
+    if (!p && len) {
+        return counted(st, wr_err_set(err, WR_EINVAL, "put: NULL data of %zu bytes", len));
+    }
     struct lake__src src = {.mem = len ? (const char *)p : "", .fd = -1, .off = 0, .len = len};
     int rc = st->ops->put(st, key, &src, err);
     if (rc == 0) {
@@ -167,6 +170,19 @@ int lake_store_list(lake_store *st, const char *prefix, lake_list_fn fn, void *a
     for (const char *q = prefix; *q; q++) {
         if ((unsigned char)*q < 0x20 || *q == 0x7f) {
             return counted(st, wr_err_set(err, WR_EINVAL, "list prefix has a control character"));
+        }
+    }
+    /* The complete segments of a prefix follow the key rules, so a prefix such as
+     * "../" cannot walk a file store out of its root. */
+    const char *slash = strrchr(prefix, '/');
+    if (slash) {
+        char dir[KEY_MAX + 1];
+        size_t n = (size_t)(slash - prefix);
+        memcpy(dir, prefix, n);
+        dir[n] = '\0';
+        if (!lake_key_ok(dir)) {
+            return counted(st, wr_err_set(err, WR_EINVAL, "list prefix '%.80s' is not acceptable",
+                                          prefix));
         }
     }
     return counted(st, st->ops->list(st, prefix, fn, arg, err));

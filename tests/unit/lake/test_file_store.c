@@ -188,6 +188,12 @@ static void test_list_and_no_temp_visible(void)
     memset(&s, 0, sizeof s);
     CHECK_INT(lake_store_list(st, "rejected/dt=2024-01-01/hr=00/r1.jsonl.gz", collect, &s, &e), 0);
     CHECK_INT(s.n, 1);
+    /* Prefixes that would leave the root are refused. */
+    CHECK_INT(lake_store_list(st, "../", collect, &s, &e), WR_EINVAL);
+    CHECK_INT(lake_store_list(st, "raw/../../", collect, &s, &e), WR_EINVAL);
+    CHECK_INT(lake_store_list(st, "/etc/", collect, &s, &e), WR_EINVAL);
+    CHECK_INT(lake_store_list(st, "raw//", collect, &s, &e), WR_EINVAL);
+    CHECK_INT(lake_store_put(st, "k", NULL, 3, &e), WR_EINVAL);
     /* The callback can stop the walk; its value comes back. */
     memset(&s, 0, sizeof s);
     s.stop_after = 2;
