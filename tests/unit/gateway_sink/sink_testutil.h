@@ -1,0 +1,229 @@
+/* sink_testutil.h - helpers of the sink tests: scratch directories, a done-callback
+ * collector, and reading a file:// lake back (every file gunzipped, temporaries counted). */
+#ifndef WEIR_SINK_TESTUTIL_H
+#define WEIR_SINK_TESTUTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "gateway/sink.h"
+
+static inline void st_mkdtemp(char *out, size_t cap, const char *what)
+{
+    snprintf(out, cap, "/tmp/weir-sink-%s-XXXXXX", what);
+    if (!mkdtemp(out)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+static int st_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+/* rm -rf dir */
+static inline void st_rmrf(const char *dir)
+{
+    nftw(dir, st_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline void st_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Done callbacks: counts by status, with a condition to wait on. */
+struct st_done {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long ok, eio, other;
+};
+
+static inline void st_done_init(struct st_done *d)
+{
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    d->ok = d->eio = d->other = 0;
+}
+
+static inline void st_done_cb(void *arg, int status)
+{
+    struct st_done *d = arg;
+    pthread_mutex_lock(&d->mu);
+    if (status == 0) {
+        d->ok++;
+    } else if (status == WR_EIO) {
+        d->eio++;
+    } else {
+        d->other++;
+    }
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Waits until n callbacks came (or 10 s); returns how many came. */
+static inline long st_done_wait(struct st_done *d, long n)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    pthread_mutex_lock(&d->mu);
+    while (d->ok + d->eio + d->other < n) {
+        if (pthread_cond_timedwait(&d->cv, &d->mu, &dl) != 0) {
+            break;
+        }
+    }
+    long got = d->ok + d->eio + d->other;
+    pthread_mutex_unlock(&d->mu);
+    return got;
+}
+
+/* One lake file read back. */
+struct st_file {
+    char path[1024];  /* relative to the lake root */
+    char *data;       /* decompressed */
+    size_t len;
+    int gzip_ok;      /* exactly one complete gzip member, nothing after it */
+};
+
+struct st_lake {
+    struct st_file *f;
+    size_t n, cap;
+    int temps;        /* dot-files (temporaries of unfinished puts) */
+    int others;       /* files not named *.jsonl.gz */
+};
+
+static inline int st_gunzip(const unsigned char *p, size_t len, char **out, size_t *outlen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        return -1;
+    }
+    size_t cap = len * 4 + 1024, n = 0;
+    char *o = malloc(cap);
+    z.next_in = (Bytef *)(uintptr_t)p;
+    z.avail_in = (uInt)len;
+    int rc;
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            o = realloc(o, cap);
+        }
+        z.next_out = (Bytef *)o + n;
+        z.avail_out = (uInt)(cap - n);
+        rc = inflate(&z, Z_NO_FLUSH);
+        n = cap - z.avail_out;
+        if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR) ||
+            (rc == Z_BUF_ERROR && z.avail_in == 0)) {
+            break;
+        }
+    }
+    int ok = rc == Z_STREAM_END && z.avail_in == 0;
+    inflateEnd(&z);
+    *out = o;
+    *outlen = n;
+    return ok ? 0 : -1;
+}
+
+static inline void st_lake_walk(struct st_lake *L, const char *root, const char *rel)
+{
+    char dir[2048];
+    snprintf(dir, sizeof(dir), "%s%s%s", root, rel[0] ? "/" : "", rel);
+    DIR *d = opendir(dir);
+    if (!d) {
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        char r[1024], full[3072];
+        snprintf(r, sizeof(r), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+        snprintf(full, sizeof(full), "%s/%s", root, r);
+        struct stat sb;
+        if (lstat(full, &sb) != 0) {
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            st_lake_walk(L, root, r);
+            continue;
+        }
+        if (de->d_name[0] == '.') {
+            L->temps++;
+            continue;
+        }
+        size_t nl = strlen(de->d_name);
+        if (nl < 9 || strcmp(de->d_name + nl - 9, ".jsonl.gz") != 0) {
+            L->others++;
+            continue;
+        }
+        if (L->n == L->cap) {
+            L->cap = L->cap ? L->cap * 2 : 64;
+            L->f = realloc(L->f, L->cap * sizeof(*L->f));
+        }
+        struct st_file *f = &L->f[L->n++];
+        memset(f, 0, sizeof(*f));
+        snprintf(f->path, sizeof(f->path), "%s", r);
+        unsigned char *raw = malloc((size_t)sb.st_size + 1);
+        int fd = open(full, O_RDONLY);
+        ssize_t got = fd >= 0 ? read(fd, raw, (size_t)sb.st_size) : -1;
+        if (fd >= 0) {
+            close(fd);
+        }
+        f->gzip_ok = got == sb.st_size && st_gunzip(raw, (size_t)got, &f->data, &f->len) == 0;
+        if (got != sb.st_size) {
+            f->data = NULL;
+            f->len = 0;
+        }
+        free(raw);
+    }
+    closedir(d);
+}
+
+static inline void st_lake_read(struct st_lake *L, const char *root)
+{
+    memset(L, 0, sizeof(*L));
+    st_lake_walk(L, root, "");
+}
+
+static inline void st_lake_free(struct st_lake *L)
+{
+    for (size_t i = 0; i < L->n; i++) {
+        free(L->f[i].data);
+    }
+    free(L->f);
+    memset(L, 0, sizeof(*L));
+}
+
+/* Lines of all files together. */
+static inline long st_lake_lines(const struct st_lake *L)
+{
+    long n = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        for (size_t k = 0; k < L->f[i].len; k++) {
+            n += L->f[i].data[k] == '\n';
+        }
+    }
+    return n;
+}
+
+#endif
