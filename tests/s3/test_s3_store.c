@@ -461,6 +461,79 @@ static void test_from_env(void)
     unsetenv("AWS_DEFAULT_REGION");
 }
 
+static int count_cb(void *arg, const char *key, uint64_t size)
+{
+    (void)key;
+    (void)size;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Prints put/get/list figures for one store (not a test: run by hand, see README). */
+static void bench_store(lake_store *st, const char *label)
+{
+    enum { N = 200, SMALL = 4096 };
+    static char small[SMALL];
+    fill(small, sizeof small, 3);
+    struct wr_err e = {0};
+    char k[128];
+    double t0 = now_s();
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "bench/event_type=b/dt=2024-01-01/hr=00/f-%04d.jsonl.gz", i);
+        if (lake_store_put(st, k, small, sizeof small, &e) != 0) {
+            printf("%s: put failed: %s\n", label, e.msg);
+            return;
+        }
+    }
+    double t1 = now_s();
+    struct wr_buf b;
+    wr_buf_init(&b, 128 * 1024 * 1024);
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "bench/event_type=b/dt=2024-01-01/hr=00/f-%04d.jsonl.gz", i);
+        wr_buf_clear(&b);
+        lake_store_get(st, k, &b, &e);
+    }
+    double t2 = now_s();
+    int n = 0;
+    lake_store_list(st, "bench/", count_cb, &n, &e);
+    double t3 = now_s();
+    size_t big = 64u * 1024 * 1024;
+    char *data = malloc(big);
+    fill(data, big, 5);
+    double t4 = now_s();
+    int rc = lake_store_put(st, "bench/big/64mib.bin", data, big, &e);
+    double t5 = now_s();
+    wr_buf_clear(&b);
+    int rc2 = lake_store_get(st, "bench/big/64mib.bin", &b, &e);
+    double t6 = now_s();
+    printf("| %s | %.0f | %.0f | %.1f (%d keys) | %.0f%s | %.0f%s |\n", label, N / (t1 - t0),
+           N / (t2 - t1), (t3 - t2) * 1000, n, 64 / (t5 - t4), rc ? " (failed)" : "",
+           64 / (t6 - t5), rc2 ? " (failed)" : "");
+    free(data);
+    wr_buf_free(&b);
+}
+
+static int bench(const char *file_url)
+{
+    printf("| store | 4 KiB puts/s | 4 KiB gets/s | list ms | 64 MiB put MiB/s | 64 MiB get MiB/s |\n"
+           "|---|---|---|---|---|---|\n");
+    struct wr_err e = {0};
+    lake_store *st = lake_store_open(file_url, NULL, &e);
+    if (st) {
+        bench_store(st, "file:// (fsync each)");
+        lake_store_destroy(st);
+    } else {
+        printf("open %s: %s\n", file_url, e.msg);
+    }
+    struct lake_s3_opts o = base_opts();
+    st = open_s3("", &o);
+    if (st && lake__s3_create_bucket(st, &e) == 0) {
+        bench_store(st, "s3:// radosgw, 16 MiB threshold, 8 MiB parts");
+    }
+    lake_store_destroy(st);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -490,6 +563,9 @@ int main(int argc, char **argv)
         if (*q == '_') {
             *q = '-';
         }
+    }
+    if (strcmp(only, "bench") == 0) {
+        return bench(argc > 4 ? argv[4] : "file:///tmp/weir-lake-bench");
     }
     CHECK_RUN(test_create_bucket);
     if (strcmp(only, "all") == 0 || strcmp(only, "basic") == 0) {
