@@ -212,6 +212,11 @@ int cmd_validate(int argc, char **argv)
         struct js_val *v = NULL;
         struct js_error jerr2;
         struct js_opts jopts = {.max_depth = 1024};
+        size_t start = at; /* where this value begins: the line to skip if it is broken */
+        while (start < input.len && (input.p[start] == ' ' || input.p[start] == '\t' ||
+                                     input.p[start] == '\r' || input.p[start] == '\n')) {
+            start++;
+        }
         int prc = js_parse_next(arena, input.p ? input.p : "", input.len, &at, &jopts, &v, &jerr2);
         if (prc == 1) {
             break;
@@ -227,8 +232,9 @@ int cmd_validate(int argc, char **argv)
             wr_buf_json_escape(&out, msg, strlen(msg));
             wr_buf_printf(&out, "\"}]}\n");
             fwrite(out.p, 1, out.len, stdout);
-            /* Go on at the next line: NDJSON recovers, a broken document stops here. */
-            const char *nl = memchr(input.p + jerr2.offset, '\n', input.len - jerr2.offset);
+            /* Go on at the line after the one the broken value began on (its error may
+             * only show on a later line); a broken value on the last line stops here. */
+            const char *nl = memchr(input.p + start, '\n', input.len - start);
             if (!nl) {
                 break;
             }
