@@ -1121,8 +1121,15 @@ static val__regex *rx_compile_native(const char *out, size_t out_len, struct wr_
         if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) {
             snprintf((char *)msg, sizeof msg, "error %d", ec);
         }
-        wr_err_set(err, ec == PCRE2_ERROR_NOMEMORY ? WR_ENOMEM : WR_EINVAL,
-                   "regex not supported by PCRE2: %s", (const char *)msg);
+        int code = WR_EINVAL;
+        if (ec == PCRE2_ERROR_NOMEMORY) {
+            code = WR_ENOMEM;
+        } else if (ec == PCRE2_ERROR_PATTERN_TOO_LARGE || ec == PCRE2_ERROR_PATTERN_TOO_COMPLICATED ||
+                   ec == PCRE2_ERROR_PARENTHESES_NEST_TOO_DEEP ||
+                   ec == PCRE2_ERROR_PATTERN_STRING_TOO_LONG) {
+            code = WR_ELIMIT;
+        }
+        wr_err_set(err, code, "regex not supported by PCRE2: %s", (const char *)msg);
         goto fail;
     }
     /* JIT is an optimisation: a platform without it still matches, only slower. */
