@@ -1214,9 +1214,23 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
             return c->rc;
         }
         if (cnt) {
+            struct val__named *sorted = wr_arena_alloc(c->pa, cnt * sizeof *sorted);
+            if (!sorted) {
+                return fail(c, WR_ENOMEM, "out of memory");
+            }
+            memcpy(sorted, names, cnt * sizeof *sorted);
+            qsort(sorted, cnt, sizeof *sorted, cmp_named);
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < cnt; i++) {
+                if (k == 0 || cmp_named(&sorted[k - 1], &sorted[i]) != 0) {
+                    sorted[k++] = sorted[i];
+                }
+            }
             struct val__op *op = op_new(ops, n, VAL__OP_REQUIRED, "required");
             op->u.list.names = names;
             op->u.list.n = cnt;
+            op->u.list.sorted = sorted;
+            op->u.list.n_sorted = k;
         }
     }
     if (in->d == VAL_DIALECT_2020_12 && (v = json_object_get(j, "dependentRequired"))) {

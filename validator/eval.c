@@ -14,9 +14,12 @@
 struct path {
     const struct path *up;
     const char *s; /* NULL: the segment is the index idx */
-    uint32_t len;
+    uint32_t len;  /* SEG_NT: s is NUL-terminated, measured only when rendering */
     uint64_t idx;
 };
+
+/* Keyword segments are measured only when an error is rendered, not on the fast path. */
+#define SEG_NT UINT32_MAX
 
 /* The dynamic scope: schema resources entered, innermost first. */
 struct scope {
@@ -92,13 +95,19 @@ static void bits_or(uint64_t *dst, const uint64_t *src, uint32_t nbits)
 
 /* --- error rendering --------------------------------------------------------------- */
 
+static uint32_t seg_bytes(const struct path *p)
+{
+    return p->len == SEG_NT ? (uint32_t)strlen(p->s) : p->len;
+}
+
 static size_t seg_len(const struct path *p, char *num)
 {
     if (!p->s) {
         return (size_t)snprintf(num, 24, "%" PRIu64, p->idx);
     }
-    size_t n = p->len;
-    for (uint32_t i = 0; i < p->len; i++) {
+    uint32_t len = seg_bytes(p);
+    size_t n = len;
+    for (uint32_t i = 0; i < len; i++) {
         if (p->s[i] == '~' || p->s[i] == '/') {
             n++;
         }
@@ -127,7 +136,8 @@ static char *render(struct ectx *c, const struct path *p)
             memcpy(out + end, num, l);
         } else {
             size_t o = end;
-            for (uint32_t i = 0; i < q->len; i++) {
+            uint32_t len = seg_bytes(q);
+            for (uint32_t i = 0; i < len; i++) {
                 if (q->s[i] == '~') {
                     out[o++] = '~';
                     out[o++] = '0';
@@ -482,7 +492,7 @@ static bool run_props(struct ectx *c, const struct val__op *op, const struct js_
                                                     m->name, m->name_len);
             if (e) {
                 matched = true;
-                struct path k = {sp, op->u.props.props_kw, (uint32_t)strlen(op->u.props.props_kw), 0};
+                struct path k = {sp, op->u.props.props_kw, SEG_NT, 0};
                 struct path s = {&k, e->name, e->len, 0};
                 if (is_false(e->node)) {
                     report(c, &mip, &s, "properties", "property \"%.*s\" is not allowed",
@@ -500,14 +510,14 @@ static bool run_props(struct ectx *c, const struct val__op *op, const struct js_
             const struct val__pat *pt = &op->u.props.pats[p];
             int r = val__regex_search(pt->re, m->name, m->name_len);
             if (r < 0) {
-                struct path k = {sp, op->u.props.pats_kw, (uint32_t)strlen(op->u.props.pats_kw), 0};
-                struct path s = {&k, pt->src, (uint32_t)strlen(pt->src), 0};
+                struct path k = {sp, op->u.props.pats_kw, SEG_NT, 0};
+                struct path s = {&k, pt->src, SEG_NT, 0};
                 report(c, &mip, &s, "patternProperties", "pattern match abandoned (too complex)");
                 ok = false;
             } else if (r > 0) {
                 matched = true;
-                struct path k = {sp, op->u.props.pats_kw, (uint32_t)strlen(op->u.props.pats_kw), 0};
-                struct path s = {&k, pt->src, (uint32_t)strlen(pt->src), 0};
+                struct path k = {sp, op->u.props.pats_kw, SEG_NT, 0};
+                struct path s = {&k, pt->src, SEG_NT, 0};
                 if (!ev(c, pt->node, &m->val, &mip, &s, sc, NULL)) {
                     ok = false;
                 }
@@ -518,7 +528,7 @@ static bool run_props(struct ectx *c, const struct val__op *op, const struct js_
         }
         if (!matched && op->u.props.additional) {
             matched = true;
-            struct path s = {sp, op->u.props.add_kw, (uint32_t)strlen(op->u.props.add_kw), 0};
+            struct path s = {sp, op->u.props.add_kw, SEG_NT, 0};
             if (is_false(op->u.props.additional)) {
                 report(c, &mip, &s, "additionalProperties",
                        "property \"%.*s\" is not allowed", (int)m->name_len, m->name);
@@ -550,12 +560,12 @@ static bool run_items(struct ectx *c, const struct val__op *op, const struct js_
         if (i < np) {
             sub = op->u.items.prefix[i];
             kw = op->u.items.prefix_kw;
-            k = (struct path){sp, kw, (uint32_t)strlen(kw), 0};
+            k = (struct path){sp, kw, SEG_NT, 0};
             s = (struct path){&k, NULL, 0, i};
         } else if (op->u.items.rest) {
             sub = op->u.items.rest;
             kw = op->u.items.rest_kw;
-            s = (struct path){sp, kw, (uint32_t)strlen(kw), 0};
+            s = (struct path){sp, kw, SEG_NT, 0};
         } else {
             break;
         }
@@ -580,7 +590,7 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
                    const struct path *ip, const struct path *sp0, const struct scope *sc,
                    uint64_t *ann)
 {
-    struct path spk = {sp0, op->kw, (uint32_t)strlen(op->kw), 0};
+    struct path spk = {sp0, op->kw, SEG_NT, 0};
     const struct path *sp = &spk;
     char t1[96], t2[48];
     switch ((enum val__op_kind)op->kind) {
@@ -765,6 +775,19 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
     case VAL__OP_REQUIRED: {
         if (v->type != JS_OBJECT) {
             return true;
+        }
+        if (v->n >= op->u.list.n_sorted) {
+            /* Member names are unique, so counting the members that are required names
+             * proves presence in one pass over the instance. */
+            uint32_t found = 0;
+            for (uint32_t i = 0; i < v->n; i++) {
+                const struct js_member *m = &v->u.members[i];
+                found += named_find(op->u.list.sorted, op->u.list.n_sorted, m->name,
+                                    m->name_len) != NULL;
+            }
+            if (found == op->u.list.n_sorted) {
+                return true;
+            }
         }
         bool ok = true;
         for (uint32_t i = 0; i < op->u.list.n; i++) {

@@ -129,8 +129,10 @@ struct val__op {
             bool has_min, has_max;
         } contains;
         struct {
-            struct val__named *names;         /* REQUIRED: names; DEP_*: sorted */
+            struct val__named *names;         /* REQUIRED: as written; DEP_*: entries */
             uint32_t n;
+            struct val__named *sorted;        /* REQUIRED: distinct names, sorted */
+            uint32_t n_sorted;
         } list;
         struct {
             struct val__named *props;         /* sorted by (len, bytes) */

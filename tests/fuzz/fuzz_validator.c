@@ -1,0 +1,57 @@
+/* fuzz_validator.c - libFuzzer target for the validator: the input is a schema (JSON text),
+ * a NUL byte, and an instance (JSON text). Compiles the schema (2020-12 or draft-07 by the
+ * first byte's low bit, formats asserted), then checks that the fast path and the full
+ * error pass agree on every instance the reader accepts. */
+#include "json/json.h"
+#include "validator/validator.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *nul = memchr(data, 0, size);
+    if (!nul || size > 65536) {
+        return 0;
+    }
+    size_t slen = (size_t)(nul - data);
+    const char *itext = (const char *)nul + 1;
+    size_t ilen = size - slen - 1;
+    json_error_t je;
+    json_t *doc = json_loadb((const char *)data, slen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!doc) {
+        return 0;
+    }
+    struct val_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.default_dialect = (slen > 0 && (data[0] & 1)) ? VAL_DIALECT_DRAFT7 : VAL_DIALECT_2020_12;
+    struct wr_err err;
+    val_schema *s = val_compile(doc, &opts, &err);
+    json_decref(doc);
+    if (!s) {
+        return 0;
+    }
+    wr_arena *a = wr_arena_create(16384, 1 << 24);
+    struct js_val *v = NULL;
+    struct js_error jerr;
+    if (a && js_parse(a, itext, ilen, NULL, &v, &jerr) == 0) {
+        bool fast = val_is_valid(s, v);
+        struct val_result r;
+        int rc = val_validate(s, v, a, 20, &r);
+        if (rc == 0 && (r.valid != fast || (!fast && r.n_errors == 0))) {
+            abort();
+        }
+        for (size_t i = 0; rc == 0 && i < r.n_errors; i++) {
+            if (!r.errors[i].instance_path || !r.errors[i].schema_path || !r.errors[i].keyword ||
+                !r.errors[i].message) {
+                abort();
+            }
+        }
+    }
+    wr_arena_destroy(a);
+    val_schema_unref(s);
+    return 0;
+}
