@@ -109,12 +109,36 @@ static int copy_src(int fd, const struct lake__src *src)
     if (src->mem) {
         return write_all(fd, src->mem, (size_t)src->len);
     }
+    uint64_t off = src->off, left = src->len;
+    /* In-kernel copy first (reflinks on filesystems that have them); fall back to
+     * read/write where the kernel refuses (different filesystems on old kernels). */
+    while (left > 0) {
+        loff_t in_off = (loff_t)off;
+        ssize_t r = copy_file_range(src->fd, &in_off, fd, NULL, (size_t)left, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+            break;
+        }
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            errno = EIO; /* the file shrank under us */
+            return -1;
+        }
+        off += (uint64_t)r;
+        left -= (uint64_t)r;
+    }
+    if (left == 0) {
+        return 0;
+    }
     char *buf = malloc(COPY_CHUNK);
     if (!buf) {
         errno = ENOMEM;
         return -1;
     }
-    uint64_t off = src->off, left = src->len;
     int rc = 0;
     while (left > 0) {
         size_t want = left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;

@@ -93,6 +93,12 @@ static void *serve(void *arg)
         f->body_len[i] = have;
         const char *const *a = f->answers[f->nreq < f->nanswers ? f->nreq : f->nanswers - 1];
         f->nreq++;
+        if (strcmp(a[0], "HANG") == 0) {
+            /* Accept the request and say nothing, like a wedged server. */
+            usleep(1500 * 1000);
+            close(c);
+            continue;
+        }
         char hd[256];
         int hn = snprintf(hd, sizeof hd,
                           "HTTP/1.1 %s\r\nContent-Length: %zu\r\nETag: \"etag-%d\"\r\n"
@@ -145,7 +151,14 @@ static void fake_stop(struct fake *f)
 #define OK "200 OK"
 #define SLOWDOWN "<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>"
 
+static lake_store *open_fake_opts(struct fake *f, int attempts, long low_speed_time_s);
+
 static lake_store *open_fake(struct fake *f, int attempts)
+{
+    return open_fake_opts(f, attempts, 0);
+}
+
+static lake_store *open_fake_opts(struct fake *f, int attempts, long low_speed_time_s)
 {
     char ep[64];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d", f->port);
@@ -160,6 +173,7 @@ static lake_store *open_fake(struct fake *f, int attempts)
     o.retry_cap_ms = 40;
     o.multipart_threshold = 5 * 1024 * 1024;
     o.part_size = 5 * 1024 * 1024;
+    o.low_speed_time_s = low_speed_time_s;
     struct wr_err e = {0};
     lake_store *st = lake_store_open("s3://bkt/pre", &o, &e);
     if (!st) {
@@ -231,6 +245,28 @@ static void test_server_errors_exhaust_attempts(void)
     CHECK(strstr(e.msg, "HTTP 500 InternalError") != NULL);
     fake_stop(&f);
     CHECK_INT(f.nreq, 4);
+    lake_store_destroy(st);
+}
+
+static void test_silent_server_times_out(void)
+{
+    struct fake f = {0};
+    ANSWER(f, 0, "HANG", "");
+    ANSWER(f, 1, OK, "");
+    fake_start(&f);
+    lake_store *st = open_fake_opts(&f, 3, 1); /* give up on a transfer idle for 1 s */
+    struct wr_err e = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(lake_store_put(st, "k", "abc", 3, &e), 0); /* timed out once, then retried */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fake_stop(&f);
+    CHECK_INT(f.nreq, 2);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(dt >= 0.9 && dt < 5.0);
+    struct lake_store_stats s;
+    lake_store_stats(st, &s);
+    CHECK_INT(s.retries, 1);
     lake_store_destroy(st);
 }
 
@@ -358,6 +394,7 @@ int main(void)
     CHECK_RUN(test_slowdown_then_success);
     CHECK_RUN(test_server_errors_exhaust_attempts);
     CHECK_RUN(test_client_error_not_retried);
+    CHECK_RUN(test_silent_server_times_out);
     CHECK_RUN(test_complete_200_with_error_aborts);
     CHECK_RUN(test_oversized_answer);
     CHECK_RUN(test_list_follows_tokens);
