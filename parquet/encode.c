@@ -379,7 +379,12 @@ uint32_t pq__hash(const void *p, size_t len)
     for (size_t i = 0; i < len; i++) {
         k |= (uint64_t)s[i] << (8 * i);
     }
-    h = (h ^ (k * 0xFF51AFD7ED558CCDull)) * 0x9E3779B97F4A7C15ull;
-    h ^= h >> 32;
+    h ^= k * 0xFF51AFD7ED558CCDull;
+    /* The table uses the low bits: finish with a full avalanche so every input bit reaches them. */
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
     return (uint32_t)h;
 }

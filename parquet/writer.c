@@ -34,6 +34,13 @@ struct dent {
     uint32_t hash;
 };
 
+struct slot {
+    uint32_t hash;
+    uint32_t idx; /* entry index + 1, 0 = empty */
+    uint32_t off; /* copies of the entry's, so a lookup touches only the slot and the bytes */
+    uint32_t len;
+};
+
 /* Footer facts of one written column chunk. */
 struct cmeta {
     int64_t num_values, unc, comp, data_off, dict_off, null_count, nan_count;
@@ -79,7 +86,8 @@ struct col {
     struct pq__buf dbytes;
     struct dent *ents;
     uint32_t nents, ents_cap;
-    uint32_t *slots; /* entry index + 1, 0 = empty */
+    struct slot *slots; /* open addressing, linear probing; the hash is kept beside the index so
+                           a probe touches the entry only on a probable match */
     uint32_t nslots;
     size_t dict_plain_bytes;
 };
@@ -332,7 +340,8 @@ static inline int page_full(const pq_writer *w, const struct col *c)
 
 static int str_less(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-    int r = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    int r = n ? memcmp(a, b, n) : 0; /* an empty min/max may have no buffer yet */
     return r < 0 || (r == 0 && alen < blen);
 }
 
@@ -369,16 +378,19 @@ static void dict_clear(struct col *c)
 
 static int dict_rehash(struct col *c, uint32_t nslots)
 {
-    uint32_t *ns = calloc(nslots, sizeof *ns);
+    struct slot *ns = calloc(nslots, sizeof *ns);
     if (!ns) {
         return WR_ENOMEM;
     }
     for (uint32_t i = 0; i < c->nents; i++) {
         uint32_t s = c->ents[i].hash & (nslots - 1);
-        while (ns[s]) {
+        while (ns[s].idx) {
             s = (s + 1) & (nslots - 1);
         }
-        ns[s] = i + 1;
+        ns[s].hash = c->ents[i].hash;
+        ns[s].idx = i + 1;
+        ns[s].off = c->ents[i].off;
+        ns[s].len = c->ents[i].len;
     }
     free(c->slots);
     c->slots = ns;
@@ -394,12 +406,13 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
     uint32_t mask = c->nslots - 1;
     uint32_t s = h & mask;
     for (;;) {
-        uint32_t e = c->slots[s];
+        uint32_t e = c->slots[s].idx;
         if (e == 0) {
             break;
         }
-        const struct dent *d = &c->ents[e - 1];
-        if (d->hash == h && d->len == len && memcmp(c->dbytes.p + d->off, p, len) == 0) {
+        const struct slot *sl = &c->slots[s];
+        if (sl->hash == h && sl->len == len &&
+            (len == 0 || memcmp(c->dbytes.p + sl->off, p, len) == 0)) {
             return (long)(e - 1);
         }
         s = (s + 1) & mask;
@@ -422,7 +435,8 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
         return -2;
     }
     c->ents[c->nents] = (struct dent){(uint32_t)off, (uint32_t)len, h};
-    c->slots[s] = ++c->nents;
+    c->slots[s] = (struct slot){h, c->nents + 1, (uint32_t)off, (uint32_t)len};
+    c->nents++;
     c->dict_plain_bytes += 4 + len;
     stats_str(c, p, len);
     if ((uint64_t)c->nents * 2 > c->nslots && dict_rehash(c, c->nslots * 2) != 0) {
@@ -477,7 +491,7 @@ static inline int after_put(pq_writer *w, struct col *c, size_t est)
 
 int pq_writer_put_bool(pq_writer *w, size_t col, int v)
 {
-    int rc;
+    int rc = 0;
     struct col *c = col_for_put(w, col, PQ_BOOLEAN, &rc);
     if (!c) {
         return rc;
@@ -510,7 +524,7 @@ static inline void stats_int(struct col *c, int64_t v)
 
 int pq_writer_put_int32(pq_writer *w, size_t col, int32_t v)
 {
-    int rc;
+    int rc = 0;
     struct col *c = col_for_put(w, col, PQ_INT32, &rc);
     if (!c) {
         return rc;
@@ -522,7 +536,7 @@ int pq_writer_put_int32(pq_writer *w, size_t col, int32_t v)
 
 int pq_writer_put_int64(pq_writer *w, size_t col, int64_t v)
 {
-    int rc;
+    int rc = 0;
     struct col *c = col_for_put(w, col, PQ_INT64, &rc);
     if (!c) {
         return rc;
@@ -534,7 +548,7 @@ int pq_writer_put_int64(pq_writer *w, size_t col, int64_t v)
 
 int pq_writer_put_double(pq_writer *w, size_t col, double v)
 {
-    int rc;
+    int rc = 0;
     struct col *c = col_for_put(w, col, PQ_DOUBLE, &rc);
     if (!c) {
         return rc;
@@ -557,7 +571,7 @@ int pq_writer_put_double(pq_writer *w, size_t col, double v)
 
 int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
 {
-    int rc;
+    int rc = 0;
     struct col *c = col_for_put(w, col, PQ_BYTE_ARRAY, &rc);
     if (!c) {
         return rc;
@@ -712,7 +726,9 @@ static int write_dict_page(pq_writer *w, struct col *c, int64_t *unc, int64_t *c
             uint8_t le[4] = {(uint8_t)d->len, (uint8_t)(d->len >> 8), (uint8_t)(d->len >> 16),
                              (uint8_t)(d->len >> 24)};
             memcpy(b->p + b->len, le, 4);
-            memcpy(b->p + b->len + 4, c->dbytes.p + d->off, d->len);
+            if (d->len > 0) {
+                memcpy(b->p + b->len + 4, c->dbytes.p + d->off, d->len);
+            }
             b->len += 4 + (size_t)d->len;
         }
     }
