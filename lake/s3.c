@@ -582,10 +582,25 @@ static int build_query(struct wr_buf *q, const char *raw, struct wr_err *err)
     return rc ? wr_err_set(err, rc, "S3 query too long") : 0;
 }
 
+/* The Content-Type stored with an object, from its name. Not Content-Encoding: a
+ * .jsonl.gz file is a gzip file, and tools must not unzip it on download. */
+static const char *content_type(const char *key)
+{
+    size_t n = strlen(key);
+    if (n > 3 && strcmp(key + n - 3, ".gz") == 0) {
+        return "application/gzip";
+    }
+    if (n > 8 && strcmp(key + n - 8, ".parquet") == 0) {
+        return "application/vnd.apache.parquet";
+    }
+    return "application/octet-stream";
+}
+
 static int s3_put_single(struct s3_store *s, const char *fk, const struct lake__src *src,
                          struct wr_err *err)
 {
-    struct s3_call c = {.method = "PUT", .key = fk, .query = "", .body = src};
+    struct s3_call c = {
+        .method = "PUT", .key = fk, .query = "", .body = src, .content_type = content_type(fk)};
     return s3_request(s, &c, err);
 }
 
@@ -628,7 +643,8 @@ static int s3_put_multipart(struct s3_store *s, const char *fk, const struct lak
     if ((rc = build_query(&q, "uploads=", err)) != 0) {
         goto out;
     }
-    struct s3_call init = {.method = "POST", .key = fk, .query = q.p, .resp = &resp};
+    struct s3_call init = {
+        .method = "POST", .key = fk, .query = q.p, .resp = &resp, .content_type = content_type(fk)};
     if ((rc = s3_request(s, &init, err)) != 0) {
         goto out;
     }

@@ -202,8 +202,9 @@ static void test_request_shape(void)
     char host[64];
     snprintf(host, sizeof host, "\r\nhost: 127.0.0.1:%d\r\n", f.port);
     CHECK(strcasestr(h, host) != NULL); /* exactly the Host we signed */
-    CHECK(strstr(h, "SignedHeaders=content-md5;host;x-amz-content-sha256;x-amz-date;"
+    CHECK(strstr(h, "SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date;"
                     "x-amz-security-token, Signature=") != NULL);
+    CHECK(strstr(h, "\r\ncontent-type: application/gzip\r\n") != NULL);
     CHECK(strcasestr(h, "\r\nExpect:") == NULL);
     CHECK(strcasestr(h, "\r\nTransfer-Encoding:") == NULL);
     CHECK(strcasestr(h, "\r\nContent-Length: 5\r\n") != NULL);
