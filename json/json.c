@@ -928,8 +928,17 @@ const struct js_val *js_get(const struct js_val *obj, const char *name, size_t l
         return NULL;
     }
     const struct js_member *m = obj->u.members;
+    if (len == 0) {
+        for (uint32_t i = 0; i < obj->n; i++) {
+            if (m[i].name_len == 0) {
+                return &m[i].val;
+            }
+        }
+        return NULL;
+    }
+    /* Length and first byte reject nearly every other member without a call. */
     for (uint32_t i = 0; i < obj->n; i++) {
-        if (m[i].name_len == len && (len == 0 || !memcmp(m[i].name, name, len))) {
+        if (m[i].name_len == len && m[i].name[0] == name[0] && !memcmp(m[i].name, name, len)) {
             return &m[i].val;
         }
     }
