@@ -726,6 +726,30 @@ static bool get_count(const json_t *v, uint64_t *out)
     return false;
 }
 
+/* Builds the hash index over t[0, n); 0 or the failure. */
+static int name_index(struct cctx *c, const struct val__named *t, uint32_t n,
+                      struct val__nameidx *out)
+{
+    uint32_t size = 4;
+    while (size < 2 * n) {
+        size *= 2;
+    }
+    out->slots = wr_arena_alloc(c->pa, size * sizeof *out->slots);
+    if (!out->slots) {
+        return fail(c, WR_ENOMEM, "out of memory");
+    }
+    memset(out->slots, 0, size * sizeof *out->slots);
+    out->mask = size - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = val__name_hash(t[i].name, t[i].len) & out->mask;
+        while (out->slots[k]) {
+            k = (k + 1) & out->mask;
+        }
+        out->slots[k] = i + 1;
+    }
+    return 0;
+}
+
 static int cmp_named(const void *a, const void *b)
 {
     const struct val__named *x = a, *y = b;
@@ -997,6 +1021,9 @@ static int c_props(struct cctx *c, const json_t *j, struct val__op *ops, uint32_
         qsort(t, cnt, sizeof *t, cmp_named);
         op->u.props.props = t;
         op->u.props.n_props = (uint32_t)cnt;
+        if (name_index(c, t, (uint32_t)cnt, &op->u.props.idx)) {
+            return c->rc;
+        }
     }
     if (pp) {
         if (!json_is_object(pp)) {
@@ -1231,6 +1258,9 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
             op->u.list.n = cnt;
             op->u.list.sorted = sorted;
             op->u.list.n_sorted = k;
+            if (name_index(c, sorted, k, &op->u.list.idx)) {
+                return c->rc;
+            }
         }
     }
     if (in->d == VAL_DIALECT_2020_12 && (v = json_object_get(j, "dependentRequired"))) {

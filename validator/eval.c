@@ -384,27 +384,21 @@ static const struct js_val *obj_get(const struct js_val *o, const char *name, ui
     return NULL;
 }
 
-static const struct val__named *named_find(const struct val__named *t, uint32_t n,
-                                           const char *name, uint32_t len)
+static inline const struct val__named *name_lookup(const struct val__named *t,
+                                                   const struct val__nameidx *ix,
+                                                   const char *name, uint32_t len)
 {
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const struct val__named *e = &t[mid];
-        int c = (e->len > len) - (e->len < len);
-        if (c == 0) {
-            c = memcmp(e->name, name, len);
+    for (uint32_t k = val__name_hash(name, len) & ix->mask;; k = (k + 1) & ix->mask) {
+        uint32_t slot = ix->slots[k];
+        if (!slot) {
+            return NULL;
         }
-        if (c == 0) {
+        const struct val__named *e = &t[slot - 1];
+        if (e->len == len && (len == 0 || (e->name[0] == name[0] &&
+                                           memcmp(e->name, name, len) == 0))) {
             return e;
         }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
     }
-    return NULL;
 }
 
 static bool is_false(const struct val__node *n)
@@ -488,8 +482,8 @@ static bool run_props(struct ectx *c, const struct val__op *op, const struct js_
         struct path mip = {ip, m->name, m->name_len, 0};
         bool matched = false;
         if (op->u.props.n_props) {
-            const struct val__named *e = named_find(op->u.props.props, op->u.props.n_props,
-                                                    m->name, m->name_len);
+            const struct val__named *e = name_lookup(op->u.props.props, &op->u.props.idx,
+                                                     m->name, m->name_len);
             if (e) {
                 matched = true;
                 struct path k = {sp, op->u.props.props_kw, SEG_NT, 0};
@@ -782,8 +776,8 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
             uint32_t found = 0;
             for (uint32_t i = 0; i < v->n; i++) {
                 const struct js_member *m = &v->u.members[i];
-                found += named_find(op->u.list.sorted, op->u.list.n_sorted, m->name,
-                                    m->name_len) != NULL;
+                found += name_lookup(op->u.list.sorted, &op->u.list.idx, m->name,
+                                     m->name_len) != NULL;
             }
             if (found == op->u.list.n_sorted) {
                 return true;
@@ -1030,6 +1024,52 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
     return true;
 }
 
+/* The common leaf keywords without their error reporting: 1 holds, 0 fails, -1 not a
+ * leaf keyword (or a verdict that needs the full check). Keeps the fast path out of
+ * run_op's large frame. */
+static inline int quick(const struct val__op *op, const struct js_val *v)
+{
+    switch ((enum val__op_kind)op->kind) {
+    case VAL__OP_TYPE:
+        return (type_bit(v) & op->u.types) != 0;
+    case VAL__OP_MAXIMUM:
+    case VAL__OP_EX_MAXIMUM:
+    case VAL__OP_MINIMUM:
+    case VAL__OP_EX_MINIMUM: {
+        if (v->type != JS_INT && v->type != JS_REAL) {
+            return 1;
+        }
+        int r = num_cmp(v, &op->u.num);
+        return op->kind == VAL__OP_MAXIMUM      ? r <= 0
+               : op->kind == VAL__OP_EX_MAXIMUM ? r < 0
+               : op->kind == VAL__OP_MINIMUM    ? r >= 0
+                                                : r > 0;
+    }
+    case VAL__OP_MAX_LENGTH:
+        return v->type != JS_STRING || v->n <= op->u.count ? 1 : -1;
+    case VAL__OP_MIN_LENGTH:
+        return v->type != JS_STRING || (uint64_t)v->n / 4 >= op->u.count ? 1 : -1;
+    case VAL__OP_ENUM:
+        return enum_has(op, v);
+    case VAL__OP_CONST:
+        return val__equal(op->u.value, v);
+    case VAL__OP_FORMAT:
+        return v->type != JS_STRING || val__fmt_check(op->u.fmt, v->u.s, v->n);
+    case VAL__OP_PATTERN:
+        return v->type != JS_STRING || val__regex_search(op->u.re, v->u.s, v->n) > 0;
+    case VAL__OP_MAX_ITEMS:
+        return v->type != JS_ARRAY || v->n <= op->u.count;
+    case VAL__OP_MIN_ITEMS:
+        return v->type != JS_ARRAY || v->n >= op->u.count;
+    case VAL__OP_MAX_PROPERTIES:
+        return v->type != JS_OBJECT || v->n <= op->u.count;
+    case VAL__OP_MIN_PROPERTIES:
+        return v->type != JS_OBJECT || v->n >= op->u.count;
+    default:
+        return -1;
+    }
+}
+
 static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v,
                const struct path *ip, const struct path *sp, const struct scope *sc,
                uint64_t *ann)
@@ -1057,6 +1097,14 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
     }
     bool ok = true;
     for (uint32_t i = 0; i < n->n_ops; i++) {
+        int q = quick(&n->ops[i], v);
+        if (q == 1) {
+            continue;
+        }
+        if (q == 0 && !c->collect) {
+            ok = false;
+            break;
+        }
         if (!run_op(c, &n->ops[i], v, ip, sp, sc, local)) {
             ok = false;
             if (!c->collect) {

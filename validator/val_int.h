@@ -89,6 +89,24 @@ struct val__named {
     uint32_t n_names;
 };
 
+/* An open-addressed index over a table of names (properties, required): slots hold
+ * table index + 1, 0 = empty; mask + 1 slots, at least twice the names. */
+struct val__nameidx {
+    uint32_t *slots;
+    uint32_t mask;
+};
+
+static inline uint32_t val__name_hash(const char *s, uint32_t len)
+{
+    uint32_t h = len * 0x9E3779B1u;
+    if (len) {
+        h ^= (unsigned char)s[0] * 0x85EBCA77u;
+        h ^= (unsigned char)s[len - 1] * 0xC2B2AE3Du;
+        h ^= (unsigned char)s[len / 2] * 0x27D4EB2Fu;
+    }
+    return h ^ (h >> 15);
+}
+
 struct val__pat {
     val__regex *re;
     const char *src;          /* the pattern text, NUL-terminated (schema path segment) */
@@ -133,10 +151,12 @@ struct val__op {
             uint32_t n;
             struct val__named *sorted;        /* REQUIRED: distinct names, sorted */
             uint32_t n_sorted;
+            struct val__nameidx idx;          /* REQUIRED: over sorted */
         } list;
         struct {
             struct val__named *props;         /* sorted by (len, bytes) */
             uint32_t n_props;
+            struct val__nameidx idx;          /* over props */
             struct val__pat *pats;
             uint32_t n_pats;
             struct val__node *additional;     /* NULL when absent */
