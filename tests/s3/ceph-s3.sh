@@ -73,6 +73,7 @@ start_rgw() {
 case $cmd in
 stop)
     for d in rgw osd mon; do kill_pidfile "$d"; done
+    rm -f "$dir/env" # describes a server that no longer runs
     exit 0
     ;;
 stop-rgw)
@@ -92,6 +93,7 @@ esac
 for b in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool curl python3; do
     if ! command -v "$b" >/dev/null 2>&1; then
         mkdir -p "$dir"
+        rm -f "$dir/env"
         echo "$b is not installed (apt-get install radosgw ceph-mon ceph-osd)" >"$dir/unavailable"
         log "SKIP: $b is not installed"
         exit 77

@@ -1,5 +1,6 @@
 /* test_s3xml.c - the small XML reader used on S3 answers: element lookup, entity
  * decoding, escaping, and malformed or oversized input. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -92,11 +93,45 @@ static void test_escape(void)
     wr_buf_free(&b);
 }
 
+/* Random mutations of a listing: the reader must stay inside the buffer. */
+static void test_mutated_documents(void)
+{
+    static const char alphabet[] = "<>/&;#xKeyContents0a ";
+    size_t n = strlen(LIST);
+    char *doc = malloc(n + 1);
+    unsigned x = 99;
+    for (int iter = 0; iter < 5000; iter++) {
+        memcpy(doc, LIST, n + 1);
+        for (int m = 0; m < 1 + iter % 8; m++) {
+            x = x * 1103515245u + 12345u;
+            doc[(x >> 8) % n] = alphabet[(x >> 20) % (sizeof alphabet - 1)];
+        }
+        size_t len = (x >> 4) % (n + 1); /* also truncated documents */
+        size_t pos = 0, vl;
+        const char *v;
+        char out[512];
+        while (lake__xml_find(doc, len, &pos, "Contents", &v, &vl)) {
+            CHECK(v >= doc && v + vl <= doc + len);
+            size_t p2 = 0, kl;
+            const char *kv;
+            if (lake__xml_find(v, vl, &p2, "Key", &kv, &kl)) {
+                (void)lake__xml_text(kv, kl, out, sizeof out);
+            }
+        }
+        struct wr_buf q;
+        wr_buf_init(&q, 4096);
+        (void)lake__canonical_query(&q, doc + (x % n));
+        wr_buf_free(&q);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     CHECK_RUN(test_find_and_iterate);
     CHECK_RUN(test_error_in_200);
     CHECK_RUN(test_hostile_text);
     CHECK_RUN(test_escape);
+    CHECK_RUN(test_mutated_documents);
     return CHECK_DONE();
 }

@@ -201,6 +201,50 @@ static void test_key_rules(void)
     CHECK(!lake_key_ok(big));
 }
 
+/* Random bytes and mutations of good inputs: nothing may crash or read out of
+ * bounds (the sanitizer build watches), and whatever is accepted must be sane. */
+static void test_hostile_inputs(void)
+{
+    static const char *seeds[] = {"file:///var/lake", "file://./var/lake", "s3://bkt/p/q",
+                                  "raw/event_type=a/dt=2024-01-01/hr=00/f.gz"};
+    static const char alphabet[] = "/.=:%s3filea-_\x01\xff ";
+    unsigned x = 12345;
+    char in[96];
+    for (int iter = 0; iter < 20000; iter++) {
+        const char *seed = seeds[iter % 4];
+        size_t n = strlen(seed);
+        memcpy(in, seed, n + 1);
+        for (int m = 0; m < 1 + iter % 4; m++) {
+            x = x * 1103515245u + 12345u;
+            size_t at = (x >> 8) % (n + 1);
+            char c = alphabet[(x >> 20) % (sizeof alphabet - 1)];
+            if (at < n) {
+                in[at] = c;
+            } else if (n + 1 < sizeof in) {
+                in[n++] = c;
+                in[n] = '\0';
+            }
+        }
+        struct lake_url u;
+        struct wr_err e = {0};
+        if (lake_url_parse(in, &u, &e) == 0) {
+            CHECK(u.scheme == LAKE_FILE || u.scheme == LAKE_S3);
+            CHECK(strstr(u.path, "//") == NULL && strstr(u.prefix, "//") == NULL);
+            size_t pl = strlen(u.prefix);
+            CHECK(strcmp(u.prefix, "..") != 0 && strncmp(u.prefix, "../", 3) != 0 &&
+                  strstr(u.prefix, "/../") == NULL &&
+                  !(pl >= 3 && strcmp(u.prefix + pl - 3, "/..") == 0));
+        } else {
+            CHECK(e.msg[0] != '\0');
+        }
+        struct lake_raw_key r;
+        if (lake_path_parse_raw(in, &r)) {
+            CHECK(lake_segment_ok(r.event_type, 0) && lake_segment_ok(r.file, 1));
+        }
+        (void)lake_key_ok(in);
+    }
+}
+
 int main(void)
 {
     CHECK_RUN(test_file_urls);
@@ -210,5 +254,6 @@ int main(void)
     CHECK_RUN(test_path_builders);
     CHECK_RUN(test_parse_raw);
     CHECK_RUN(test_key_rules);
+    CHECK_RUN(test_hostile_inputs);
     return CHECK_DONE();
 }
