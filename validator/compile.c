@@ -376,7 +376,7 @@ static int dialect_of(struct cctx *c, const char *uri, enum val_dialect *d, unsi
                  {"unevaluated", VAL__V_UNEVALUATED},
                  {"validation", VAL__V_VALIDATION},
                  {"format-annotation", VAL__V_FORMAT},
-                 {"format-assertion", VAL__V_FORMAT},
+                 {"format-assertion", VAL__V_FORMAT | VAL__V_FORMAT_ASSERT},
                  {"content", VAL__V_CONTENT},
                  {"meta-data", 0}};
     unsigned bits = VAL__V_CORE;
@@ -805,7 +805,7 @@ static struct val__res *res_rt(struct cctx *c, struct cres *r)
     return r->rt;
 }
 
-enum { MAX_OPS = 40 };
+enum { MAX_OPS = 48 }; /* more than the distinct keywords one node can hold */
 
 /* Adds one op to the node under construction. */
 static struct val__op *op_new(struct val__op *ops, uint32_t *n, enum val__op_kind k,
@@ -1224,13 +1224,6 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
         op->u.re = re;
         op->pat_src = dup_str(c, json_string_value(v), json_string_length(v));
     }
-    if ((v = json_object_get(j, "format")) && (in->vocab & VAL__V_FORMAT) &&
-        !c->opts->format_annotate && json_is_string(v)) {
-        enum val__fmt f = val__fmt_lookup(json_string_value(v), json_string_length(v));
-        if (f != VAL__FMT_UNKNOWN) {
-            op_new(ops, n, VAL__OP_FORMAT, "format")->u.fmt = f;
-        }
-    }
     if (json_is_true(json_object_get(j, "uniqueItems"))) {
         op_new(ops, n, VAL__OP_UNIQUE_ITEMS, "uniqueItems");
     }
@@ -1269,6 +1262,22 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
         }
     }
     return 0;
+}
+
+/* `format`: its own vocabulary (annotation, or assertion when opts or the meta-schema's
+ * format-assertion vocabulary say so). Unknown formats only annotate. */
+static void c_format(struct cctx *c, const struct jinfo *in, const json_t *j,
+                     struct val__op *ops, uint32_t *n)
+{
+    const json_t *v;
+    if ((v = json_object_get(j, "format")) && (in->vocab & VAL__V_FORMAT) &&
+        (!c->opts->format_annotate || (in->vocab & VAL__V_FORMAT_ASSERT)) &&
+        json_is_string(v)) {
+        enum val__fmt f = val__fmt_lookup(json_string_value(v), json_string_length(v));
+        if (f != VAL__FMT_UNKNOWN) {
+            op_new(ops, n, VAL__OP_FORMAT, "format")->u.fmt = f;
+        }
+    }
 }
 
 static struct val__node *cnode(struct cctx *c, const json_t *j)
@@ -1323,6 +1332,7 @@ static struct val__node *cnode(struct cctx *c, const json_t *j)
     if ((vocab & VAL__V_VALIDATION) && c_value_ops(c, in, j, ops, &n)) {
         goto done;
     }
+    c_format(c, in, j, ops, &n);
     if (json_object_get(j, "$ref") && c_ref(c, in, j, ops, &n, false)) {
         goto done;
     }
@@ -1359,7 +1369,8 @@ static struct val__node *cnode(struct cctx *c, const json_t *j)
             c_deps(c, v, "dependentSchemas", true, false, ops, &n)) {
             goto done;
         }
-        if (in->d == VAL_DIALECT_DRAFT7 && (v = json_object_get(j, "dependencies"))) {
+        /* 2020-12 split `dependencies`; it is still honoured there for compatibility. */
+        if ((v = json_object_get(j, "dependencies"))) {
             if (c_deps(c, v, "dependencies", false, true, ops, &n) ||
                 c_deps(c, v, "dependencies", true, false, ops, &n)) {
                 goto done;

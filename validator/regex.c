@@ -607,7 +607,7 @@ static bool rx_class(struct rx *r)
     if (rx_peek(r) == ']') {
         r->i++;
         /* [] never matches; [^] matches any code point. */
-        return rx_puts(r, negated ? "[\\x{0}-\\x{10ffff}]" : "(?!)");
+        return rx_puts(r, negated ? "[\\x{0}-\\x{10ffff}]" : "(?:(?!))");
     }
     if (!rx_puts(r, negated ? "[^" : "[")) {
         return false;

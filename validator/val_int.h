@@ -18,7 +18,8 @@ enum {
     VAL__V_VALIDATION = 8,
     VAL__V_FORMAT = 16,
     VAL__V_CONTENT = 32,
-    VAL__V_ALL = 63
+    VAL__V_ALL = 63,
+    VAL__V_FORMAT_ASSERT = 64 /* format-assertion: asserts even when opts annotate */
 };
 
 /* Type bits for `type`. */
