@@ -89,10 +89,10 @@ enum lake_s3_addressing {
  * default named beside them. Strings are copied by lake_store_open. */
 struct lake_s3_opts {
     const char *endpoint;      /* "http://127.0.0.1:9000"; NULL: https://s3.<region>.amazonaws.com */
-    const char *region;        /* NULL: "us-east-1" */
-    const char *access_key;    /* required for S3 (see lake_s3_opts_from_env) */
-    const char *secret_key;    /* required for S3 */
-    const char *session_token; /* optional, sent as x-amz-security-token */
+    const char *region;        /* NULL: AWS_REGION, AWS_DEFAULT_REGION, else "us-east-1" */
+    const char *access_key;    /* NULL: AWS_ACCESS_KEY_ID */
+    const char *secret_key;    /* NULL: AWS_SECRET_ACCESS_KEY */
+    const char *session_token; /* NULL: AWS_SESSION_TOKEN; sent as x-amz-security-token */
     int addressing;            /* enum lake_s3_addressing */
     size_t multipart_threshold;  /* bodies above this go multipart; 0: 16 MiB */
     size_t part_size;            /* multipart part size, >= 5 MiB; 0: 8 MiB */
@@ -113,8 +113,9 @@ struct lake_s3_opts {
 void lake_s3_opts_from_env(struct lake_s3_opts *o);
 
 /* Opens the store named by a lake URL (see lake_url_parse). A file:// root is
- * created (with parents) when missing. An s3:// store needs credentials in opts and
- * does no network I/O here. opts may be NULL for file:// lakes. Returns NULL and
+ * created (with parents) when missing. For s3://, NULL credential and region fields
+ * of opts are filled from the standard AWS variables (lake_s3_opts_from_env); a
+ * missing access key or secret is refused. Opening does no network I/O. opts may be NULL for file:// lakes. Returns NULL and
  * fills err on failure (WR_EINVAL bad URL or options, WR_EIO, WR_ENOMEM).
  * Threads: a store is NOT thread-safe (the S3 backend reuses one curl handle for
  * keep-alive); use one store per thread, or serialise calls with your own lock.

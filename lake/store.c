@@ -70,9 +70,16 @@ lake_store *lake_store_open(const char *url, const struct lake_s3_opts *opts, st
     if (u.scheme == LAKE_FILE) {
         return lake__file_open(&u, err);
     }
-    struct lake_s3_opts none;
-    memset(&none, 0, sizeof none);
-    return lake__s3_open(&u, opts ? opts : &none, err);
+    /* As every AWS tool does, unset credentials and region come from the standard
+     * variables; explicit options win. */
+    struct lake_s3_opts o;
+    if (opts) {
+        o = *opts;
+    } else {
+        memset(&o, 0, sizeof o);
+    }
+    lake_s3_opts_from_env(&o);
+    return lake__s3_open(&u, &o, err);
 }
 
 void lake_store_destroy(lake_store *st)

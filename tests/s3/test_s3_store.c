@@ -326,6 +326,7 @@ static void test_refusals(void)
     /* Refused at open: missing credentials, bad endpoint, tiny parts. */
     o = base_opts();
     o.secret_key = NULL;
+    unsetenv("AWS_SECRET_ACCESS_KEY"); /* else the environment would supply it */
     memset(&e, 0, sizeof e);
     CHECK(lake_store_open("s3://abc", &o, &e) == NULL);
     CHECK(strstr(e.msg, "AWS_SECRET_ACCESS_KEY") != NULL);
@@ -454,6 +455,22 @@ static void test_from_env(void)
     o.access_key = "explicit";
     lake_s3_opts_from_env(&o);
     CHECK_STR(o.access_key, "explicit");
+    /* lake_store_open takes credentials and region from the environment by itself. */
+    setenv("AWS_ACCESS_KEY_ID", access_key, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", secret_key, 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    struct lake_s3_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.endpoint = endpoint;
+    lake_store *st = open_s3("envcreds", &eo);
+    struct wr_err e = {0};
+    CHECK(st != NULL);
+    if (st) {
+        CHECK_INT(lake_store_put(st, "dt=2024-01-01/e", "env", 3, &e), 0);
+        lake_store_destroy(st);
+    }
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
     unsetenv("AWS_SESSION_TOKEN");
