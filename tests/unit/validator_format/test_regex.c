@@ -452,6 +452,46 @@ static void test_random_patterns(void)
            gaps);
 }
 
+/* Prints compile and search costs (figures for the report, not timed assertions). */
+static void test_figures(void)
+{
+    static const struct {
+        const char *pat, *subject;
+    } cases[] = {
+        {"^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$", "first.last@mail.example.com"},
+        {"^\\d{4}-\\d{2}-\\d{2}$", "2024-05-01"},
+        {"^\\p{L}[\\p{L}\\p{Nd} ]*$", "Caf\xc3\xa9 Fran\xc3\xa7" "ais 2"},
+        {"^(?<user>[\\w.]+)@(?<host>[\\w.]+)$", "joe@example.com"},
+        {"error|warn", "2024-05-01T12:00:00Z info service started on port 8080, no warnings"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct wr_err err = {0};
+        size_t pl = strlen(cases[k].pat), sl = strlen(cases[k].subject);
+        double t0 = now_s();
+        int iters = 2000;
+        for (int i = 0; i < iters; i++) {
+            val__regex_free(val__regex_compile(cases[k].pat, pl, &err));
+        }
+        double compile_us = (now_s() - t0) / iters * 1e6;
+        val__regex *re = val__regex_compile(cases[k].pat, pl, &err);
+        CHECK(re != NULL);
+        if (!re) {
+            continue;
+        }
+        iters = 200000;
+        int hits = 0;
+        t0 = now_s();
+        for (int i = 0; i < iters; i++) {
+            hits += val__regex_search(re, cases[k].subject, sl);
+        }
+        double search_ns = (now_s() - t0) / iters * 1e9;
+        CHECK(hits == 0 || hits == iters);
+        printf("  figure: /%s/ compile %.1f us, search %.0f ns (%zu-byte subject)\n",
+               cases[k].pat, compile_us, search_ns, sl);
+        val__regex_free(re);
+    }
+}
+
 struct mt_arg {
     const val__regex *re[3];
     int id, errors;
@@ -519,6 +559,7 @@ int main(void)
     CHECK_RUN(test_no_alloc_when_warm);
     CHECK_RUN(test_threads);
     CHECK_RUN(test_random_patterns);
+    CHECK_RUN(test_figures);
     val__regex_thread_cleanup();
     return CHECK_DONE();
 }
