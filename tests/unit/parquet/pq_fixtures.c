@@ -33,7 +33,8 @@ enum kind {
     K_LONG,      /* 100 B .. 100 KB strings */
     K_MAXCP,     /* strings of U+10FFFF: no truncated upper bound exists */
     K_TSX,       /* timestamps before 1970 and far ahead */
-    K_CONST      /* one value */
+    K_CONST,     /* one value */
+    K_EMPTY      /* the empty string */
 };
 
 struct fcol {
@@ -178,6 +179,9 @@ static void gen(const struct fcol *fc, long row, struct val *v)
     }
     case K_CONST:
         v->slen = (size_t)snprintf(sbuf, sizeof sbuf, "only");
+        break;
+    case K_EMPTY:
+        v->slen = 0;
         break;
     }
 }
@@ -394,6 +398,8 @@ static const struct fcol unicode[] = {
     {{"id", PQ_INT64, PQ_LT_INT, 0, 0}, K_ID, 0},
     {{"s", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, 0}, K_UNICODE, 10},
     {{"p", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_PLAIN}, K_UNICODE, 10},
+    {{"empty", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, 0}, K_EMPTY, 10},
+    {{"empty_plain", PQ_BYTE_ARRAY, PQ_LT_STRING, 0, PQ_ENC_PLAIN}, K_EMPTY, 0},
 };
 
 static const struct fcol extremes[] = {
@@ -447,7 +453,7 @@ int main(int argc, char **argv)
         {"rg_by_bytes", {.row_group_bytes = 64 << 10, .codec = PQ_CODEC_GZIP, .level = 1}, all_types, N(all_types), 20000, 5, "name", "", "uniq", 1},
         {"empty", {0}, all_types, N(all_types), 0, 0, "", "", "", 0},
         {"one_row", {0}, all_types, N(all_types), 1, 1, "", "", "", 1},
-        {"unicode", {.page_bytes = 1024}, unicode, N(unicode), 3000, 1, "s", "", "p", 2},
+        {"unicode", {.page_bytes = 1024}, unicode, N(unicode), 3000, 1, "s,empty", "", "p,empty_plain", 2},
         {"int64_extremes", {.row_group_rows = 1000}, extremes, N(extremes), 4000, 4, "", "", "", 1},
         {"doubles", {.row_group_rows = 777}, doubles, N(doubles), 3000, 3, "", "", "", 1},
         {"long_strings", {.row_group_rows = 100}, long_strings, N(long_strings), 300, 3, "", "", "longplain", 1},
