@@ -1170,6 +1170,13 @@ int val_validate(const val_schema *s, const struct js_val *inst, wr_arena *a,
                  unsigned max_errors, struct val_result *out)
 {
     int rc = 0;
+    if (!a) {
+        out->valid = val__run(s, s->root, inst, NULL, 0, NULL, NULL);
+        out->truncated = false;
+        out->n_errors = 0;
+        out->errors = NULL;
+        return WR_EINVAL;
+    }
     val__run(s, s->root, inst, a, max_errors, out, &rc);
     return rc;
 }

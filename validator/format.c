@@ -443,7 +443,25 @@ enum prop {
 
 static const char *const PROP_PATTERNS[P_COUNT] = {
     [P_MARK] = "^\\p{M}$",
-    [P_PVALID] = "^(?![\\x{640}\\x{7fa}\\x{302e}\\x{302f}\\x{3031}-\\x{3035}\\x{303b}])"
+    /* Letters, marks and digits, less RFC 5892's DISALLOWED exceptions and a curated list
+     * of code points that NFKC or case folding would change (compatibility forms, modifier
+     * letters, presentation forms, default ignorables), which IDNA2008 also disallows. */
+    [P_PVALID] = "^(?![\\x{640}\\x{7fa}\\x{302e}\\x{302f}\\x{3031}-\\x{3035}\\x{303b}"
+                 "\\x{aa}\\x{b5}\\x{ba}\\x{132}\\x{133}\\x{13f}\\x{140}\\x{149}\\x{17f}"
+                 "\\x{1c4}-\\x{1cc}\\x{1f1}-\\x{1f3}\\x{2b0}-\\x{2b8}\\x{2e0}-\\x{2e4}"
+                 "\\x{340}\\x{341}\\x{343}\\x{344}\\x{37a}\\x{3d0}-\\x{3d2}\\x{3d5}\\x{3d6}"
+                 "\\x{3f0}-\\x{3f2}\\x{3f5}\\x{587}\\x{675}-\\x{678}\\x{e33}\\x{eb3}"
+                 "\\x{edc}\\x{edd}\\x{10fc}\\x{115f}\\x{1160}\\x{13f8}-\\x{13fd}"
+                 "\\x{17b4}\\x{17b5}\\x{180b}-\\x{180f}\\x{1d2c}-\\x{1d6a}\\x{1d78}"
+                 "\\x{1d9b}-\\x{1dbf}\\x{1e9a}\\x{1e9b}\\x{2070}-\\x{209f}\\x{2100}-\\x{214d}"
+                 "\\x{2c7c}\\x{2c7d}\\x{2d6f}\\x{309f}\\x{30ff}\\x{3131}-\\x{318e}"
+                 "\\x{3192}-\\x{319f}\\x{3164}\\x{a69c}\\x{a69d}\\x{a770}\\x{a7f8}\\x{a7f9}"
+                 "\\x{ab5c}-\\x{ab5f}\\x{ab69}\\x{ab70}-\\x{abbf}\\x{f900}-\\x{fa0d}\\x{fa10}"
+                 "\\x{fa12}\\x{fa15}-\\x{fa1e}\\x{fa20}\\x{fa22}\\x{fa25}\\x{fa26}"
+                 "\\x{fa2a}-\\x{faff}\\x{fb00}-\\x{fb1d}\\x{fb1f}-\\x{fdff}\\x{fe00}-\\x{fe0f}"
+                 "\\x{fe70}-\\x{feff}\\x{ff00}-\\x{ffef}\\x{1d400}-\\x{1d7ff}"
+                 "\\x{1ee00}-\\x{1eeff}\\x{1f100}-\\x{1f1ff}\\x{2f800}-\\x{2fa1f}"
+                 "\\x{e0100}-\\x{e01ef}])"
                  "[\\p{Ll}\\p{Lo}\\p{Lm}\\p{Mn}\\p{Mc}\\p{Nd}a-z0-9\\-"
                  "\\x{df}\\x{3c2}\\x{6fd}\\x{6fe}\\x{f0b}\\x{3007}"
                  "\\x{b7}\\x{375}\\x{5f3}\\x{5f4}\\x{30fb}\\x{200c}\\x{200d}]$",

@@ -28,7 +28,7 @@ struct val_opts {
     const val_resources *resources;   /* documents `$ref` may reach by URI; may be NULL.
                                          Read during val_compile only (not kept). */
     unsigned max_depth;               /* nested evaluation frames at validation time
-                                         before an instance is refused; 0 = 256 */
+                                         before an instance is refused; 0 = 512 */
 };
 
 /* A set of preloaded documents, keyed by absolute URI (weir never fetches). The 2020-12
@@ -50,8 +50,9 @@ void val_resources_destroy(val_resources *r);
 /* Compiles schema (an object or a boolean) into an immutable program with every `$ref`
  * resolved (inside schema, against opts->resources, or to the bundled meta-schemas).
  * The dialect is chosen by `$schema`, else opts->default_dialect. Refused (NULL, err
- * filled with WR_EINVAL and a message starting with a JSON Pointer into schema, e.g.
- * "/properties/a/minimum: expected number, got string"): a schema that is not valid
+ * filled with WR_EINVAL and a message starting with a JSON Pointer into schema, or
+ * "(root)", e.g. "/properties/a/minimum: expected number, got string (type)", where the
+ * parenthesis names the meta-schema keyword that failed): a schema that is not valid
  * against its meta-schema, an unresolvable `$ref`, a `pattern` that is not ECMA-262, a
  * `$ref` cycle that consumes no input, an unknown `$schema`. WR_ENOMEM when out of
  * memory. The result holds no reference to schema or resources. The caller owns one
@@ -91,7 +92,8 @@ struct val_result {
     struct val_error *errors;  /* n_errors entries, in the arena; NULL when valid */
 };
 
-/* Validates inst against s and lists the violations (at most max_errors; 0 = 100),
+/* Validates inst against s and lists the violations (at most max_errors; 0 = 100; a must
+ * not be NULL: WR_EINVAL and only the verdict otherwise),
  * leaf failures only: a failed `anyOf` reports its branches' failures, a failed `not`
  * or `false` schema reports itself. out->valid always equals val_is_valid(s, inst).
  * Everything is allocated in a (not thread-safe: one arena per thread). Returns 0 and
