@@ -44,23 +44,30 @@ static long postmaster_pid(const char *dir)
     return pid;
 }
 
-/* Whether the pid of postmaster.pid is a live postgres (not a reused pid after a reboot:
- * pg_ctl would signal whatever process has it). */
+/* Whether the pid of postmaster.pid is a live postgres: not a zombie left by a kill -9,
+ * not a pid reused after a reboot (pg_ctl would signal whatever process has it). */
 static bool server_alive(const char *dir)
 {
     long pid = postmaster_pid(dir);
     if (pid <= 0) {
         return false;
     }
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f) {
         return false;
     }
-    bool ok = fgets(comm, sizeof comm, f) != NULL;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
     fclose(f);
-    return ok && strncmp(comm, "postgres", 8) == 0;
+    stat[n] = '\0';
+    /* "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so take the last ')'. */
+    const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+    if (!open || !close || close < open || close[1] != ' ') {
+        return false;
+    }
+    char state = close[2];
+    return strncmp(open + 1, "postgres", 8) == 0 && state != 'Z' && state != 'X';
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -141,7 +148,13 @@ int main(int argc, char **argv)
     struct reg_pgserver s;
     if (strcmp(verb, "start") == 0) {
         /* A run killed earlier may have left its server running and its files behind. */
-        if (stop(dir) != 0 || server_alive(dir)) {
+        if (stop(dir) != 0) {
+            /* A postmaster killed a moment ago may still be going away. */
+            for (int i = 0; i < 100 && server_alive(dir); i++) {
+                usleep(100 * 1000);
+            }
+        }
+        if (server_alive(dir)) {
             fprintf(stderr, "weir_pgfixture: a stale server in %s could not be stopped\n", dir);
             return 1;
         }
