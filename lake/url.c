@@ -4,9 +4,10 @@
 
 #include "lake/lake.h"
 
-/* Checks the segments of a '/'-separated path: no empty (except a leading one when
- * allow_lead), "." only as a leading "./" when allow_dot_lead, no "..", except
- * leading ones when allow_dotdot_lead. Control bytes are refused everywhere. */
+/* Checks the segments of a '/'-separated path and returns why it is refused, or
+ * NULL: no empty segment (one trailing '/' aside), no control bytes or backslashes,
+ * and no "." or ".." segment, except leading ones of a relative file path
+ * ("./var/lake", "../lake"). */
 static const char *check_segments(const char *s, int file_path)
 {
     const char *seg = s;

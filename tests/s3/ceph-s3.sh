@@ -160,6 +160,10 @@ rgw data = $dir/rgw
 rgw enable usage log = false
 # Virtual-host addressing as bucket.localhost:PORT (curl resolves *.localhost itself).
 rgw dns name = localhost
+# No metadata cache: with it, a radosgw restarted by a test notifies the dead
+# instance's cache watchers on every metadata write (bucket creation) and waits
+# for them to time out, about 30 s.
+rgw cache enabled = false
 EOF
 
 # cephx with one keyring for all: with auth disabled, clients that race the monmap
