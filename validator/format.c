@@ -656,7 +656,8 @@ static size_t py_encode(const uint32_t *cps, size_t n_cps, char *o, size_t cap)
             if (cps[k] == n) {
                 uint32_t q = delta;
                 for (uint32_t kk = PY_BASE;; kk += PY_BASE) {
-                    uint32_t t = kk <= bias ? PY_TMIN : (kk >= bias + PY_TMAX ? PY_TMAX : kk - bias);
+                    uint32_t t = kk <= bias ? PY_TMIN
+                                            : (kk >= bias + PY_TMAX ? PY_TMAX : kk - bias);
                     if (q < t) {
                         break;
                     }
@@ -736,7 +737,8 @@ static bool ulabel_ok(const uint32_t *c, size_t n)
                 break;
             }
             {
-                /* (Joining_Type:{L,D})(Joining_Type:T)* ZWNJ (Joining_Type:T)*(Joining_Type:{R,D}) */
+                /* (Joining_Type:{L,D}) (Joining_Type:T)* ZWNJ (Joining_Type:T)*
+                 * (Joining_Type:{R,D}) */
                 size_t a = k;
                 while (a > 0 && has(P_JOIN_T, c[a - 1])) {
                     a--;

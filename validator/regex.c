@@ -54,7 +54,8 @@ struct rx {
 static const char RX_DIGIT[] = "0-9";
 static const char RX_NOT_DIGIT[] = "\\x{0}-\\x{2f}\\x{3a}-\\x{10ffff}";
 static const char RX_WORD[] = "A-Za-z0-9_";
-static const char RX_NOT_WORD[] = "\\x{0}-\\x{2f}\\x{3a}-\\x{40}\\x{5b}-\\x{5e}\\x{60}\\x{7b}-\\x{10ffff}";
+static const char RX_NOT_WORD[] = "\\x{0}-\\x{2f}\\x{3a}-\\x{40}\\x{5b}-\\x{5e}\\x{60}"
+                                  "\\x{7b}-\\x{10ffff}";
 static const char RX_SPACE[] = "\\x{9}-\\x{d}\\x{20}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}"
                                "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}";
 static const char RX_NOT_SPACE[] = "\\x{0}-\\x{8}\\x{e}-\\x{1f}\\x{21}-\\x{9f}\\x{a1}-\\x{167f}"
@@ -78,7 +79,8 @@ static bool rx_put(struct rx *r, const char *p, size_t len)
     }
     if (len > RX_MAX_OUT - r->out_len) {
         r->failed = true;
-        wr_err_set(r->err, WR_ELIMIT, "regex too large once translated (over %u bytes)", RX_MAX_OUT);
+        wr_err_set(r->err, WR_ELIMIT, "regex too large once translated (over %u bytes)",
+                   RX_MAX_OUT);
         return false;
     }
     if (r->out_len + len + 1 > r->out_cap) {
@@ -1124,7 +1126,8 @@ static val__regex *rx_compile_native(const char *out, size_t out_len, struct wr_
         int code = WR_EINVAL;
         if (ec == PCRE2_ERROR_NOMEMORY) {
             code = WR_ENOMEM;
-        } else if (ec == PCRE2_ERROR_PATTERN_TOO_LARGE || ec == PCRE2_ERROR_PATTERN_TOO_COMPLICATED ||
+        } else if (ec == PCRE2_ERROR_PATTERN_TOO_LARGE ||
+                   ec == PCRE2_ERROR_PATTERN_TOO_COMPLICATED ||
                    ec == PCRE2_ERROR_PARENTHESES_NEST_TOO_DEEP ||
                    ec == PCRE2_ERROR_PATTERN_STRING_TOO_LONG) {
             code = WR_ELIMIT;

@@ -96,7 +96,8 @@ static void test_email(void)
           {"\"unterminated@x.org", false}, {"j\xc3\xb6" "e@x.org", false},
           {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.org", false});
     TABLE(VAL__FMT_IDN_EMAIL, {"j\xc3\xb6" "e@x.org", true},
-          {"\xec\x8b\xa4\xeb\xa1\x80@\xec\x8b\xa4\xeb\xa1\x80.\xed\x85\x8c\xec\x8a\xa4\xed\x8a\xb8", true},
+          {"\xec\x8b\xa4\xeb\xa1\x80@\xec\x8b\xa4\xeb\xa1\x80."
+           "\xed\x85\x8c\xec\x8a\xa4\xed\x8a\xb8", true},
           {"joe@example.com", true}, {"j\xff@x.org", false}, {"2962", false});
 }
 
@@ -115,7 +116,12 @@ static void test_hostname(void)
           {"a\xd7\x90", false}, {"\xd7\x90\xd7\x91", true}, {"0a.\xd7\x90", false},
           {"\xe3\x83\xbb\xe3\x81\x81", true}, {"\xe3\x83\xbb", false},
           {"\xe0\xa4\x95\xe0\xa5\x8d\xe2\x80\x8d\xe0\xa4\xb7", true},
-          {"\xe0\xa4\x95\xe2\x80\x8d\xe0\xa4\xb7", false}, {"a\xff", false}, {"", false});
+          {"\xe0\xa4\x95\xe2\x80\x8d\xe0\xa4\xb7", false}, {"a\xff", false}, {"", false},
+          /* compatibility forms that NFKC would change are DISALLOWED in IDNA2008 */
+          {"\xef\xbd\x81" "bc", false}, {"\xef\xac\x81" "x", false}, {"\xc2\xb5" "x", false},
+          {"\xe3\x84\xb1", false}, {"\xe2\x84\x93" "x", false}, {"x\xef\xb8\x8f", false},
+          {"\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80", true},
+          {"\xe4\xb8\xad\xe6\x96\x87", true});
     /* Length limits: 63 per label, 253 in all. */
     char buf[300];
     memset(buf, 'a', 63);
