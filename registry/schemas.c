@@ -57,8 +57,10 @@ int reg_schema_add(PGconn *c, const char *event_type, const json_t *doc, int ver
     char vbuf[16];
     snprintf(vbuf, sizeof vbuf, "%d", version);
     const char *params[] = {event_type, text, version ? vbuf : NULL};
-    /* "Next version" races with another writer; the primary key catches that and we retry. */
-    for (int attempt = 0; attempt < 5; attempt++) {
+    /* "Next version" races with another writer; the primary key catches that and we retry.
+     * Every lost race is another writer's success, so the bound only needs to exceed the
+     * number of concurrent writers (5 failed with 12 parallel `weir schema add`). */
+    for (int attempt = 0; attempt < 100; attempt++) {
         PGresult *r = PQexecParams(
             c,
             "INSERT INTO event_schemas (event_type, version, schema)"
