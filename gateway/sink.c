@@ -31,6 +31,7 @@
 #define JOURNAL_TMP "sink.journal.tmp"
 #define JOURNAL_MAX_BYTES (64u << 20)
 #define JOURNAL_COMPACT_DEAD 64    /* rewrite once this many ranges are below the release */
+#define RELEASE_EVERY_MS 200      /* at most this long between releases under a backlog */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 5000
 
@@ -897,6 +898,7 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
 static void *flusher_main(void *arg)
 {
     gw_sink *s = arg;
+    int64_t last_release = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->chead && !s->fstop) {
@@ -944,13 +946,18 @@ static void *flusher_main(void *arg)
             continue;
         }
         s->inflight = NULL;
-        uint64_t rel = release_point_locked(s);
-        s->fbusy = 1;
-        pthread_mutex_unlock(&s->mu);
         gw__pbuf_destroy(b);
-        do_release(s, rel);
-        pthread_mutex_lock(&s->mu);
-        s->fbusy = 0;
+        /* A release costs a checkpoint (two fsyncs): with a backlog, one per interval. */
+        int64_t now = mono_ms();
+        if (!s->chead || now - last_release >= RELEASE_EVERY_MS) {
+            uint64_t rel = release_point_locked(s);
+            s->fbusy = 1;
+            pthread_mutex_unlock(&s->mu);
+            do_release(s, rel);
+            last_release = now;
+            pthread_mutex_lock(&s->mu);
+            s->fbusy = 0;
+        }
         pthread_cond_broadcast(&s->fidle);
     }
     pthread_mutex_unlock(&s->mu);

@@ -9,6 +9,7 @@
 #include "gateway/sink_int.h"
 
 #include <inttypes.h>
+#include <sys/wait.h>
 
 #define HOUR_MS 3600000LL
 
@@ -601,6 +602,60 @@ static void test_refused_input(void)
     env_free(&e);
 }
 
+/* A crash while one partition's buffer is open and another's were flushed (and the spool
+ * released past the open one's neighbours): the child exits without draining. */
+static void test_crash_with_open_buffer(void)
+{
+    struct env e;
+    env_init(&e);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        gw_sink *s = open_sink(&e, 500, 600000);
+        if (!s) {
+            _exit(3);
+        }
+        struct st_done d;
+        st_done_init(&d);
+        char buf[256];
+        int64_t now = wr_time_now_ms();
+        submit1(s, mk(GW_LINE_ACCEPTED, "open", now, 0, 10, buf, sizeof(buf)), &d);
+        for (long n = 1; n < 200; n++) {
+            submit1(s, mk(GW_LINE_ACCEPTED, "busy", now, n, 50, buf, sizeof(buf)), &d);
+        }
+        submit1(s, mk(GW_LINE_ACCEPTED, "open", now, 200, 10, buf, sizeof(buf)), &d);
+        /* Wait for the busy partition's files (and the releases after them). */
+        for (int i = 0; i < 500 && metric(s, "weir_sink_queued_files") != 0; i++) {
+            st_sleep_ms(10);
+        }
+        st_sleep_ms(300);
+        _exit(d.ok == 201 ? 0 : 4);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    gw_sink *s = open_sink(&e, 0, 0);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK(metric(s, "weir_sink_replayed_lines_total") >= 2);
+        CHECK_INT(gw_sink_drain(s, 10000), 0);
+        gw_sink_destroy(s);
+    }
+    struct st_lake L;
+    st_lake_read(&L, e.lake);
+    int counts[201] = {0};
+    long total = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        total += count_ns(&L.f[i], counts, 201);
+    }
+    CHECK_INT(total, 201);
+    for (long n = 0; n < 201; n++) {
+        CHECK_INT(counts[n], 1);
+    }
+    st_lake_free(&L);
+    env_free(&e);
+}
+
 static void test_ack_from_memory_and_metrics(void)
 {
     struct env e;
@@ -727,6 +782,7 @@ int main(void)
     CHECK_RUN(test_routing_and_names);
     CHECK_RUN(test_flush_by_size);
     CHECK_RUN(test_flush_by_age_and_hour);
+    CHECK_RUN(test_crash_with_open_buffer);
     CHECK_RUN(test_lake_failure_then_recovery);
     CHECK_RUN(test_s3_unreachable);
     CHECK_RUN(test_spool_full);

@@ -25,6 +25,19 @@ static const char *const types[4] = {"alpha", "beta", "gamma", NULL};
 static char spool_dir[256], lake_dir[256], lake_url[300];
 static int64_t base_ms;
 
+/* Iterations alternate: even ones go flat out over three hours (the flusher falls behind
+ * and the release lags), odd ones at a pace the flusher keeps up with, in the current
+ * hour only (the release follows the open buffers closely). */
+static int paced(long id)
+{
+    return (int)((id / PER_ITER) % 2);
+}
+
+static long hour_off(long id)
+{
+    return paced(id) ? 0 : id % 3;
+}
+
 /* The line of id: deterministic, so the parent can check every byte. */
 static size_t line_of(long id, char *buf, size_t cap)
 {
@@ -45,7 +58,7 @@ static struct gw_line gline(long id, char *buf, size_t cap)
         .kind = ti == 3 ? GW_LINE_REJECTED : GW_LINE_ACCEPTED,
         .event_type = types[ti],
         .event_type_len = types[ti] ? strlen(types[ti]) : 0,
-        .received_at_ms = base_ms - (id % 3) * HOUR_MS,
+        .received_at_ms = base_ms - hour_off(id) * HOUR_MS,
         .p = buf,
         .len = line_of(id, buf, cap),
     };
@@ -83,6 +96,7 @@ struct cthread {
     int fd;
     long base;
     unsigned seed;
+    unsigned pace_us;
 };
 
 static void *child_thread(void *arg)
@@ -123,6 +137,9 @@ static void *child_thread(void *arg)
             continue; /* the same ids again */
         }
         k += r->n;
+        if (c->pace_us) {
+            usleep(c->pace_us); /* slow enough for the flusher to keep up */
+        }
     }
     pthread_mutex_lock(&mu);
     while (outstanding > 0) {
@@ -137,8 +154,8 @@ static void child_main(int fd, long base, unsigned seed)
     struct gw_sink_opts o = {
         .spool_dir = spool_dir,
         .lake_url = lake_url,
-        .flush_bytes = 2000 + seed % 4000,
-        .flush_interval_ms = 10 + seed % 40,
+        .flush_bytes = paced(base) ? 20000 + seed % 40000 : 2000 + seed % 4000,
+        .flush_interval_ms = paced(base) ? 50 + seed % 200 : 10 + seed % 40,
     };
     struct wr_err err = {0};
     gw_sink *s = gw_sink_create(&o, &err);
@@ -153,6 +170,7 @@ static void child_main(int fd, long base, unsigned seed)
         c[i].fd = fd;
         c[i].base = base + i * PER_THREAD;
         c[i].seed = seed * 2 + (unsigned)i;
+        c[i].pace_us = paced(base) ? 2000 + seed % 6000 : 0;
         pthread_create(&t[i], NULL, child_thread, &c[i]);
     }
     for (int i = 0; i < 2; i++) {
@@ -320,7 +338,7 @@ static void test_kill9_exactly_once(void)
                     snprintf(part, sizeof(part), "rejected/");
                 }
                 char dt[11], hr[3];
-                lake_time_partition((base_ms - (id % 3) * HOUR_MS) / 1000, dt, hr);
+                lake_time_partition((base_ms - hour_off(id) * HOUR_MS) / 1000, dt, hr);
                 char tail[64];
                 snprintf(tail, sizeof(tail), "dt=%s/hr=%s/", dt, hr);
                 if (strncmp(f->path, part, strlen(part)) != 0 || !strstr(f->path, tail)) {
