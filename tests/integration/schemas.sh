@@ -78,6 +78,25 @@ run "$WEIR" schema add "$(printf 'e%.0s' {1..65})" "$S/signup.v1.json"
 expect_usage "event type of 65 characters" "does not match"
 expect_eq "nothing stored by refusals" "$(count)" "$n"
 
+# Parallel adds of the next version all succeed, each with a version of its own.
+pids=()
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    "$WEIR" schema add parallel "$S/signup.v1.json" >"$TMP/p$i.out" 2>"$TMP/p$i.err" &
+    pids+=($!)
+done
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    wait "${pids[$((i - 1))]}"
+    rc=$?
+    expect_eq "parallel schema add $i" "$rc" 0
+    [ "$rc" -eq 0 ] || cat "$TMP/p$i.err" >&2
+done
+expect_eq "parallel adds got versions 1..10" \
+    "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM event_schemas WHERE event_type = 'parallel'")" \
+    "$(seq -s, 1 10)"
+expect_eq "each parallel add printed its own version" \
+    "$(cat "$TMP"/p*.out | sort -u | wc -l)" 10
+sql "DELETE FROM event_schemas WHERE event_type = 'parallel'"
+
 # list
 run "$WEIR" schema list
 expect_rc 0 "schema list"
