@@ -5,6 +5,7 @@
 
 #include "check.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -319,8 +320,40 @@ static void test_figures(void)
     }
 }
 
+/* Host name checks build their Unicode tables on first use: several threads start
+ * cold at once and all must get the same answers. Runs first, before any IDN check. */
+static void *cold_worker(void *p)
+{
+    int *errors = p;
+    for (int k = 0; k < 2000; k++) {
+        if (!val__fmt_check(VAL__FMT_IDN_HOSTNAME, "b\xc3\xbc" "cher.example", 14) ||
+            val__fmt_check(VAL__FMT_IDN_HOSTNAME, "\xcc\x80x", 3) ||
+            !val__fmt_check(VAL__FMT_HOSTNAME, "xn--bcher-kva.example", 21) ||
+            val__fmt_check(VAL__FMT_HOSTNAME, "xn--7a", 6)) {
+            (*errors)++;
+        }
+    }
+    val__regex_thread_cleanup();
+    return NULL;
+}
+
+static void test_threads_cold_start(void)
+{
+    enum { N = 4 };
+    pthread_t th[N];
+    int errors[N] = {0};
+    for (int k = 0; k < N; k++) {
+        CHECK_INT(pthread_create(&th[k], NULL, cold_worker, &errors[k]), 0);
+    }
+    for (int k = 0; k < N; k++) {
+        pthread_join(th[k], NULL);
+        CHECK_INT(errors[k], 0);
+    }
+}
+
 int main(void)
 {
+    CHECK_RUN(test_threads_cold_start);
     CHECK_RUN(test_lookup);
     CHECK_RUN(test_date);
     CHECK_RUN(test_date_time);
