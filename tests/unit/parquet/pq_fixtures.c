@@ -458,6 +458,7 @@ int main(int argc, char **argv)
         {"doubles", {.row_group_rows = 777}, doubles, N(doubles), 3000, 3, "", "", "", 1},
         {"long_strings", {.row_group_rows = 100}, long_strings, N(long_strings), 300, 3, "", "", "longplain", 1},
         {"bools", {.page_bytes = 1000}, bools, N(bools), 10001, 1, "", "", "", 5},
+        {"tiny_limits", {.page_bytes = 64, .dict_max_entries = 5, .row_group_rows = 333, .codec = PQ_CODEC_GZIP}, all_types, N(all_types), 3000, 9, "name,payload", "name,payload", "uniq", 20},
         {"kv_metadata", {.kv = kvs, .nkv = 3, .build = "abc1234"}, no_nulls, N(no_nulls), 10, 1, "", "", "", 1},
     };
     mkdir(argv[1], 0755); /* an existing directory is fine; fopen reports real problems */

@@ -330,6 +330,84 @@ static void test_kv_and_build(void)
     CHECK(pq_writer_create(&basic, &o, sink_write, &s, &err) == NULL);
 }
 
+/* Random schemas, values and tiny limits (pages, dictionaries, row groups, stats) under the
+ * sanitizers: every boundary of the buffering code is crossed many times. */
+static void test_random_shapes(void)
+{
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+    static char strbuf[600];
+    for (int round = 0; round < 40; round++) {
+        struct pq_column cols[12];
+        char names[12][8];
+        size_t ncols = 1 + RND() % 12;
+        for (size_t i = 0; i < ncols; i++) {
+            snprintf(names[i], sizeof names[i], "c%zu", i);
+            enum pq_type t = (enum pq_type)(RND() % 5);
+            cols[i] = (struct pq_column){names[i], t, PQ_LT_NONE, (int)(RND() % 2),
+                                         t == PQ_BYTE_ARRAY ? (enum pq_encoding)(RND() % 3) : PQ_ENC_AUTO};
+        }
+        struct pq_schema sc = {cols, ncols};
+        struct pq_opts o = {0};
+        o.codec = (enum pq_codec)(RND() % 3);
+        o.page_bytes = 1 + RND() % 3000;
+        o.dict_max_entries = 1 + RND() % 50;
+        o.dict_max_bytes = 1 + RND() % 2000;
+        o.row_group_rows = 1 + RND() % 700;
+        o.row_group_bytes = 1 + RND() % 100000;
+        o.stats_max_bytes = 1 + RND() % 20;
+        struct sink s = {0};
+        struct wr_err err = {0};
+        pq_writer *w = pq_writer_create(&sc, &o, sink_write, &s, &err);
+        CHECK(w != NULL);
+        int rc = 0;
+        long rows = (long)(RND() % 2500);
+        for (long r = 0; r < rows && rc == 0; r++) {
+            for (size_t i = 0; i < ncols && rc == 0; i++) {
+                uint64_t v = RND();
+                if (cols[i].optional && v % 5 == 0) {
+                    continue; /* left unset: end_row makes it null */
+                }
+                switch (cols[i].type) {
+                case PQ_BOOLEAN:
+                    rc = pq_writer_put_bool(w, i, (int)(v >> 9) & 1);
+                    break;
+                case PQ_INT32:
+                    rc = pq_writer_put_int32(w, i, (int32_t)(v >> 7));
+                    break;
+                case PQ_INT64:
+                    rc = pq_writer_put_int64(w, i, (int64_t)v);
+                    break;
+                case PQ_DOUBLE:
+                    rc = pq_writer_put_double(w, i, (double)(int64_t)v / 3.0);
+                    break;
+                case PQ_BYTE_ARRAY: {
+                    size_t len = (v >> 8) % (v % 3 ? 8 : sizeof strbuf);
+                    for (size_t k = 0; k < len; k++) {
+                        strbuf[k] = (char)(0x20 + (RND() % 90));
+                    }
+                    if (len && v % 7 == 0) {
+                        strbuf[len - 1] = (char)0xC3; /* truncation must cope with any bytes */
+                    }
+                    rc = pq_writer_put_str(w, i, strbuf, len);
+                    break;
+                }
+                }
+            }
+            if (rc == 0) {
+                rc = pq_writer_end_row(w);
+            }
+        }
+        CHECK_INT(rc, 0);
+        CHECK_INT(pq_writer_close(w, &err), 0);
+        CHECK(looks_valid(&s));
+        CHECK_INT(pq_writer_rows(w), rows);
+        pq_writer_destroy(w);
+        free(s.p);
+    }
+#undef RND
+}
+
 int main(void)
 {
     CHECK_RUN(test_refused_schemas);
@@ -342,5 +420,6 @@ int main(void)
     CHECK_RUN(test_write_failure_propagates);
     CHECK_RUN(test_positive_return);
     CHECK_RUN(test_kv_and_build);
+    CHECK_RUN(test_random_shapes);
     return CHECK_DONE();
 }
