@@ -21,7 +21,7 @@
 #define RX_DEPTH_LIMIT 20000u     /* backtracking depth (interpreter only) */
 #define RX_HEAP_LIMIT_KIB 16384u  /* backtracking frames (interpreter only) */
 #define RX_JIT_STACK_MIN (32u * 1024u)
-#define RX_JIT_STACK_MAX (1024u * 1024u)
+#define RX_JIT_STACK_MAX (4u * 1024u * 1024u) /* virtual; touched as needed */
 #define RX_OVECTOR_PAIRS 16u
 
 struct val__regex {

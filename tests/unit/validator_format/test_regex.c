@@ -325,6 +325,16 @@ static void test_hostile_subjects(void)
     CHECK(re != NULL);
     CHECK_INT(val__regex_search(re, s, big), 1);
     val__regex_free(re);
+    /* A repeated group keeps a backtrack frame per iteration: 100 KB fits the per-thread
+     * JIT stack; far bigger subjects are abandoned (negative), not crashed. */
+    for (size_t k = 0; k < big; k++) {
+        s[k] = "ab"[k % 2];
+    }
+    re = val__regex_compile("^(a|b)*$", 8, &err);
+    CHECK(re != NULL);
+    CHECK_INT(val__regex_search(re, s, 100000), 1);
+    CHECK_INT(val__regex_search(re, s, big), WR_ELIMIT);
+    val__regex_free(re);
     free(s);
 }
 
