@@ -31,6 +31,7 @@
 #define JOURNAL_TMP "sink.journal.tmp"
 #define JOURNAL_MAX_BYTES (64u << 20)
 #define JOURNAL_COMPACT_DEAD 64    /* rewrite once this many ranges are below the release */
+#define MAX_INFLIGHT_BYTES (64u << 20) /* submitted, not yet in buffers: then WR_EAGAIN */
 #define RELEASE_EVERY_MS 200      /* at most this long between releases under a backlog */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 5000
@@ -48,6 +49,7 @@ struct req {
     void *arg;
     int status;
     size_t n;
+    size_t bytes; /* record bytes, for the in-flight cap */
     uint64_t *lsns;
     struct iovec *iov;
 };
@@ -125,6 +127,7 @@ struct gw_sink {
     atomic_uint_fast64_t flush_ok, flush_failed, release_failed, journal_failed;
     atomic_uint_fast64_t replayed, replay_skipped, replay_bad, late_lines;
     atomic_uint_fast64_t open_raw_bytes, open_gz_bytes, queued_gz_bytes;
+    atomic_uint_fast64_t inflight_bytes, refused_busy;
     atomic_uint_fast64_t closed_size, closed_age, closed_hour, closed_drain, closed_evict;
     atomic_uint_fast64_t put_hist[PUT_BUCKETS];
     _Atomic double put_sum; /* flusher only writes */
@@ -556,6 +559,12 @@ static void close_buf(gw_sink *s, struct gw__pbuf *b, atomic_uint_fast64_t *why)
 {
     uint64_t raw = b->raw_bytes, gz_before = b->out_len;
     int rc = gw__pbuf_finish(b);
+    /* Once queued, b belongs to the flusher, which may free it at any moment. */
+    uint64_t gz = b->out_len;
+    if (rc == 0) {
+        add64(&s->queued_gz_bytes, gz);
+        add64(why, 1);
+    }
     pthread_mutex_lock(&s->mu);
     struct gw__pbuf **pp = &s->table[b->hash % NBUCKETS];
     while (*pp && *pp != b) {
@@ -584,10 +593,7 @@ static void close_buf(gw_sink *s, struct gw__pbuf *b, atomic_uint_fast64_t *why)
         WR_ERROR("sink: cannot finish a buffer (%s); the spool is held from here", wr_err_name(rc));
         atomic_store(&s->failed, 1);
         gw__pbuf_destroy(b);
-        return;
     }
-    add64(&s->queued_gz_bytes, b->out_len);
-    add64(why, 1);
 }
 
 static void close_oldest(gw_sink *s)
@@ -695,6 +701,7 @@ static void process_req(gw_sink *s, struct req *q)
             pthread_mutex_unlock(&s->mu);
         }
     }
+    sub64(&s->inflight_bytes, q->bytes);
     if (q->done) {
         q->done(q->arg, status == 0 ? 0 : WR_EIO);
     }
@@ -1154,6 +1161,12 @@ int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_do
     if (n > (SIZE_MAX / 2 - sizeof(struct req)) / (sizeof(uint64_t) + sizeof(struct iovec))) {
         return WR_ELIMIT;
     }
+    /* Backpressure when the buffer thread falls behind the spool: the memory between
+     * them stays bounded. */
+    if (get64(&s->inflight_bytes) + total > MAX_INFLIGHT_BYTES && total > 0) {
+        add64(&s->refused_busy, 1);
+        return WR_EAGAIN;
+    }
     size_t head = sizeof(struct req) + n * sizeof(uint64_t) + n * sizeof(struct iovec);
     struct req *q = malloc(head + total);
     if (!q) {
@@ -1165,6 +1178,7 @@ int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_do
     q->arg = arg;
     q->status = 0;
     q->n = n;
+    q->bytes = total;
     q->lsns = (uint64_t *)(void *)(q + 1);
     q->iov = (struct iovec *)(void *)(q->lsns + n);
     char *data = (char *)(q->iov + n);
@@ -1175,6 +1189,8 @@ int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_do
         q->iov[i].iov_len = sz;
         data += sz;
     }
+    /* Counted before the append: the done may come (and subtract) before it returns. */
+    add64(&s->inflight_bytes, total);
     int rc;
     if (s->ack_mem) {
         pthread_mutex_lock(&s->submit_mu);
@@ -1188,6 +1204,7 @@ int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_do
         rc = gw_spool_append(s->spool, q->iov, n, on_spool_ack, q, q->lsns);
     }
     if (rc != 0) {
+        sub64(&s->inflight_bytes, total);
         free(q);
         if (rc != WR_EIO && rc != WR_ELIMIT) {
             rc = WR_EAGAIN;
@@ -1231,6 +1248,7 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
     pthread_mutex_unlock(&s->qmu);
 
     int rc = 0;
+    size_t pending = 0;
     pthread_mutex_lock(&s->mu);
     while (s->chead || s->inflight || s->fbusy) {
         int64_t wait = 100;
@@ -1238,6 +1256,7 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
             int64_t left = deadline - mono_ms();
             if (left <= 0) {
                 rc = WR_EAGAIN;
+                pending = s->nclosed + (s->inflight ? 1 : 0);
                 break;
             }
             wait = left < wait ? left : wait;
@@ -1261,7 +1280,7 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
         s->drained = 1;
     } else {
         WR_WARN("sink: drain timed out with %zu files not yet in the lake; they stay in the spool",
-                s->nclosed + 1);
+                pending);
     }
     pthread_mutex_unlock(&s->drain_mu);
     return rc;
@@ -1422,6 +1441,9 @@ void gw_sink_metrics(gw_sink *s, struct wr_buf *out)
     m_one(out, "weir_sink_late_lines_total", "counter",
           "Lines buffered after their hour had closed (a new file in a closed hour).",
           get64(&s->late_lines));
+    m_one(out, "weir_sink_refused_busy_total", "counter",
+          "Submits refused because the buffer thread was behind (WR_EAGAIN).",
+          get64(&s->refused_busy));
     m_one(out, "weir_sink_release_failures_total", "counter", "Failed spool releases.",
           get64(&s->release_failed));
     m_one(out, "weir_sink_journal_failures_total", "counter", "Failed journal writes.",

@@ -688,7 +688,6 @@ static void test_ack_from_memory_and_metrics(void)
     gw_sink_metrics(s, &b);
     const char *fams[] = {"weir_spool_", "weir_sink_open_buffers", "weir_sink_buffered_bytes",
                           "weir_sink_flushes_total", "weir_sink_lake_put_seconds_bucket",
-                          "weir_sink_files_total{zone=\"raw\"} 1",
                           "weir_sink_replayed_lines_total 0", "weir_sink_lines_total{zone=\"raw\"} 100"};
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
         if (!strstr(b.p, fams[i])) {
@@ -709,9 +708,9 @@ static void test_ack_from_memory_and_metrics(void)
     gw_sink_destroy(s);
     struct st_lake L;
     st_lake_read(&L, e.lake);
-    CHECK_INT((long)L.n, 1);
-    if (L.n == 1) {
-        CHECK(strstr(L.f[0].path, "/bench-1-") != NULL);
+    CHECK(L.n >= 1); /* one file, or two when the hour ended meanwhile */
+    for (size_t i = 0; i < L.n; i++) {
+        CHECK(strstr(L.f[i].path, "/bench-1-") != NULL);
     }
     CHECK_INT(st_lake_lines(&L), 100);
     st_lake_free(&L);

@@ -127,7 +127,8 @@ static void *child_thread(void *arg)
         pthread_mutex_lock(&mu);
         outstanding++;
         pthread_mutex_unlock(&mu);
-        int rc = gw_sink_submit(c->s, ls, (size_t)r->n, child_done, r);
+        int n = r->n; /* r is the done callback's once submitted */
+        int rc = gw_sink_submit(c->s, ls, (size_t)n, child_done, r);
         if (rc != 0) {
             pthread_mutex_lock(&mu);
             outstanding--;
@@ -136,7 +137,7 @@ static void *child_thread(void *arg)
             st_sleep_ms(1);
             continue; /* the same ids again */
         }
-        k += r->n;
+        k += n;
         if (c->pace_us) {
             usleep(c->pace_us); /* slow enough for the flusher to keep up */
         }
