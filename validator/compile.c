@@ -745,7 +745,7 @@ static int name_index(struct cctx *c, const struct val__named *t, uint32_t n,
         while (out->slots[k]) {
             k = (k + 1) & out->mask;
         }
-        out->slots[k] = i + 1;
+        out->slots[k] = val__name_tag(t[i].name, t[i].len) | (uint64_t)(i + 1);
     }
     return 0;
 }
@@ -1320,8 +1320,14 @@ static struct val__node *cnode(struct cctx *c, const json_t *j)
         return node;
     }
     c->depth++;
-    struct val__op ops[MAX_OPS];
+    /* The scratch list lives in the compile arena: deep schemas must not eat the stack. */
+    struct val__op *ops = wr_arena_alloc(c->ta, MAX_OPS * sizeof *ops);
     uint32_t n = 0;
+    if (!ops) {
+        c->depth--;
+        fail(c, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
     unsigned vocab = in->vocab;
     const json_t *v;
     if (in->d == VAL_DIALECT_DRAFT7 && json_object_get(j, "$ref")) {
@@ -1489,13 +1495,17 @@ static int dyn_tables(struct cctx *c)
 
 /* A cycle of in-place applicators (`$ref`, `allOf`, ...) would recurse forever without
  * consuming the instance: refuse it. Colours: 0 new, 1 on the stack, 2 done. */
+enum { MAX_CHAIN = 2048 };
+
 static bool has_cycle(const struct val__node *n, unsigned depth)
 {
     struct val__node *m = (struct val__node *)n;
-    if (m->mark == 1) {
+    if (m->mark == 1 || depth > MAX_CHAIN) {
+        /* A chain of in-place references this long is refused like a cycle: it would
+         * take as deep a recursion to evaluate. */
         return true;
     }
-    if (m->mark == 2 || depth > 100000) {
+    if (m->mark == 2) {
         return false;
     }
     m->mark = 1;
@@ -1635,7 +1645,7 @@ static int check_against_meta(const json_t *schema, const struct val_opts *opts,
     struct js_val *jv = val__from_jansson(a, schema);
     struct val_result res;
     if (!jv) {
-        rc = wr_err_set(err, WR_ENOMEM, "out of memory (or schema nested too deep)");
+        rc = wr_err_set(err, WR_ELIMIT, "(root): schema nested too deep (or out of memory)");
     } else if (val_validate(meta, jv, a, 1, &res) == 0 && !res.valid && res.n_errors > 0) {
         const struct val_error *e = &res.errors[0];
         rc = wr_err_set(err, WR_EINVAL, "%s: %s (%s)",
@@ -1716,7 +1726,8 @@ static val_schema *compile_internal(const json_t *schema, const struct val_opts 
         dyn_tables(&c);
     }
     if (!c.rc && check_cycles(&c)) {
-        fail(&c, WR_EINVAL, "a $ref cycle that consumes no input (infinite recursion)");
+        fail(&c, WR_EINVAL, "a $ref cycle that consumes no input (infinite recursion), or "
+                            "a chain of in-place references deeper than %d", MAX_CHAIN);
     }
     free(c.map);
     wr_arena_destroy(c.ta);

@@ -388,14 +388,17 @@ static inline const struct val__named *name_lookup(const struct val__named *t,
                                                    const struct val__nameidx *ix,
                                                    const char *name, uint32_t len)
 {
+    uint64_t tag = val__name_tag(name, len);
     for (uint32_t k = val__name_hash(name, len) & ix->mask;; k = (k + 1) & ix->mask) {
-        uint32_t slot = ix->slots[k];
+        uint64_t slot = ix->slots[k];
         if (!slot) {
             return NULL;
         }
-        const struct val__named *e = &t[slot - 1];
-        if (e->len == len && (len == 0 || (e->name[0] == name[0] &&
-                                           memcmp(e->name, name, len) == 0))) {
+        if ((slot & ~(uint64_t)0xFFFFFFFFu) != tag) {
+            continue;
+        }
+        const struct val__named *e = &t[(uint32_t)slot - 1];
+        if (e->len == len && memcmp(e->name, name, len) == 0) {
             return e;
         }
     }
@@ -472,7 +475,8 @@ static bool enum_has(const struct val__op *op, const struct js_val *v)
     return false;
 }
 
-static bool run_props(struct ectx *c, const struct val__op *op, const struct js_val *v,
+__attribute__((noinline)) static bool run_props(struct ectx *c, const struct val__op *op,
+                                                const struct js_val *v,
                       const struct path *ip, const struct path *sp, const struct scope *sc,
                       uint64_t *ann)
 {
@@ -541,7 +545,8 @@ static bool run_props(struct ectx *c, const struct val__op *op, const struct js_
     return ok;
 }
 
-static bool run_items(struct ectx *c, const struct val__op *op, const struct js_val *v,
+__attribute__((noinline)) static bool run_items(struct ectx *c, const struct val__op *op,
+                                                const struct js_val *v,
                       const struct path *ip, const struct path *sp, const struct scope *sc,
                       uint64_t *ann)
 {
@@ -1105,7 +1110,20 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
             ok = false;
             break;
         }
-        if (!run_op(c, &n->ops[i], v, ip, sp, sc, local)) {
+        const struct val__op *op = &n->ops[i];
+        bool r;
+        /* The structural keywords go straight to their loops, past run_op's frame. */
+        if (op->kind == VAL__OP_PROPS) {
+            r = v->type != JS_OBJECT || run_props(c, op, v, ip, sp, sc, local);
+        } else if (op->kind == VAL__OP_ITEMS) {
+            r = v->type != JS_ARRAY || run_items(c, op, v, ip, sp, sc, local);
+        } else if (op->kind == VAL__OP_REF) {
+            struct path spk = {sp, op->kw, SEG_NT, 0};
+            r = ev(c, op->u.sub, v, ip, &spk, sc, local);
+        } else {
+            r = run_op(c, op, v, ip, sp, sc, local);
+        }
+        if (!r) {
             ok = false;
             if (!c->collect) {
                 break;

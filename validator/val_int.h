@@ -90,12 +90,21 @@ struct val__named {
     uint32_t n_names;
 };
 
-/* An open-addressed index over a table of names (properties, required): slots hold
- * table index + 1, 0 = empty; mask + 1 slots, at least twice the names. */
+/* An open-addressed index over a table of names (properties, required); mask + 1 slots,
+ * at least twice the names. A slot packs table index + 1 (low 32 bits, 0 = empty), the
+ * name's length (capped at 2^24 - 1) and its first byte, so that misses are decided
+ * without touching the table. */
 struct val__nameidx {
-    uint32_t *slots;
+    uint64_t *slots;
     uint32_t mask;
 };
+
+static inline uint64_t val__name_tag(const char *s, uint32_t len)
+{
+    uint64_t l = len < 0xFFFFFFu ? len : 0xFFFFFFu;
+    uint64_t b = len ? (unsigned char)s[0] : 0;
+    return (l << 32) | (b << 56);
+}
 
 static inline uint32_t val__name_hash(const char *s, uint32_t len)
 {

@@ -269,6 +269,39 @@ static void test_deep_schema_refused(void)
     json_decref(root);
 }
 
+static void test_long_in_place_chain_refused(void)
+{
+    /* properties p_i -> $defs d_i -> allOf $ref d_(i-1): each compiled shallowly, but one
+     * in-place chain of 5000 references. */
+    json_t *root = json_object(), *defs = json_object(), *props = json_object();
+    for (int i = 0; i < 5000; i++) {
+        char name[32], ref[48];
+        snprintf(name, sizeof name, "d%d", i);
+        json_t *d = json_object();
+        json_object_set_new(d, "type", json_string("integer"));
+        if (i > 0) {
+            snprintf(ref, sizeof ref, "#/$defs/d%d", i - 1);
+            json_t *all = json_array(), *r = json_object();
+            json_object_set_new(r, "$ref", json_string(ref));
+            json_array_append_new(all, r);
+            json_object_set_new(d, "allOf", all);
+        }
+        json_object_set_new(defs, name, d);
+        snprintf(ref, sizeof ref, "#/$defs/d%d", i);
+        json_t *p = json_object();
+        json_object_set_new(p, "$ref", json_string(ref));
+        snprintf(name, sizeof name, "p%d", i);
+        json_object_set_new(props, name, p);
+    }
+    json_object_set_new(root, "$defs", defs);
+    json_object_set_new(root, "properties", props);
+    struct wr_err err = {0, ""};
+    val_schema *s = val_compile(root, NULL, &err);
+    CHECK(s == NULL);
+    CHECK_INT(err.code, WR_EINVAL);
+    json_decref(root);
+}
+
 static void test_huge_enum_and_unique_items(void)
 {
     json_t *sch = json_object(), *en = json_array();
@@ -515,6 +548,7 @@ int main(void)
     CHECK_RUN(test_recursion_consuming_input_is_fine);
     CHECK_RUN(test_deep_instance_bounded);
     CHECK_RUN(test_deep_schema_refused);
+    CHECK_RUN(test_long_in_place_chain_refused);
     CHECK_RUN(test_huge_enum_and_unique_items);
     CHECK_RUN(test_multiple_of);
     CHECK_RUN(test_numbers_by_value);
