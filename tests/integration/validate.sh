@@ -170,14 +170,28 @@ run "$WEIR" validate --schema "$TMP/farref.json" "$TMP/signup_ok.ndjson"
 expect_usage "schema with an unresolvable \$ref (never fetched)" "not a valid JSON Schema"
 
 # --- --draft ------------------------------------------------------------------------
-printf '{"dependencies": {"a": ["b"]}}' >"$TMP/deps.json"
-printf '{"a": 1}\n' >"$TMP/a.ndjson"
-run "$WEIR" validate --schema "$TMP/deps.json" --draft 7 "$TMP/a.ndjson"
-expect_rc 1 "draft 7 knows dependencies"
-run "$WEIR" validate --schema "$TMP/deps.json" "$TMP/a.ndjson"
-expect_rc 0 "draft 2020-12 ignores dependencies"
-run "$WEIR" validate --schema "$TMP/deps.json" --draft=2020-12 "$TMP/a.ndjson"
-expect_rc 0 "--draft=2020-12"
+# prefixItems is a 2020-12 keyword (unknown, so ignored, in draft 7); an array `items` is
+# draft 7's tuple form and not a valid 2020-12 schema.
+printf '{"prefixItems": [{"type": "integer"}]}' >"$TMP/prefix.json"
+printf '["x"]\n' >"$TMP/x.ndjson"
+run "$WEIR" validate --schema "$TMP/prefix.json" "$TMP/x.ndjson"
+expect_rc 1 "2020-12 by default: prefixItems applies"
+run "$WEIR" validate --schema "$TMP/prefix.json" --draft=2020-12 "$TMP/x.ndjson"
+expect_rc 1 "--draft=2020-12: prefixItems applies"
+run "$WEIR" validate --schema "$TMP/prefix.json" --draft 7 "$TMP/x.ndjson"
+expect_rc 0 "--draft 7: prefixItems is unknown"
+printf '{"items": [{"type": "integer"}]}' >"$TMP/tuple.json"
+printf '[1, "x"]\n["x"]\n' >"$TMP/tuple.ndjson"
+run "$WEIR" validate --schema "$TMP/tuple.json" --draft 7 "$TMP/tuple.ndjson"
+expect_rc 1 "--draft 7: tuple items"
+expect_eq "--draft 7: tuple items, first valid" "$(line 1)" '{"valid": true}'
+expect_eq "--draft 7: tuple items, second invalid" "$(lines_of)" 2
+run "$WEIR" validate --schema "$TMP/tuple.json" "$TMP/tuple.ndjson"
+expect_usage "2020-12: an array items is not a schema" "not a valid JSON Schema"
+printf '{"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "integer"}]}' >"$TMP/tuple7.json"
+run "$WEIR" validate --schema "$TMP/tuple7.json" "$TMP/tuple.ndjson"
+expect_rc 1 "\$schema draft-07 beats the default dialect"
+expect_eq "\$schema draft-07: first valid" "$(line 1)" '{"valid": true}'
 
 # --- --format -----------------------------------------------------------------------
 printf '{"user_id": 1, "plan": "free", "method": "password", "signed_up_at": "yesterday"}\n' >"$TMP/fmt.ndjson"
