@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 FIX=${WEIR_PGFIXTURE:?set WEIR_PGFIXTURE to the weir_pgfixture tool}
 PGDIR=$TMP/var/pg
-CLEANUPS+=("'$FIX' stop '$PGDIR' >/dev/null 2>&1")
+CLEANUPS+=("'$FIX' stop '$PGDIR' --remove >/dev/null 2>&1")
 n_mig=$(ls "$REPO/migrations"/*.sql | wc -l)
 n_schemas=$(ls "$REPO/schemas"/*.v*.json | wc -l)
 
@@ -75,6 +75,14 @@ expect_err_has "weir up with a missing --schemas-dir" "--schemas-dir"
 
 run "$FIX" stop "$PGDIR"
 expect_rc 0 "stop the cluster"
+run "$FIX" running "$PGDIR"
+expect_rc 1 "stopped"
+check "stop keeps the cluster" [ -f "$PGDIR/data/PG_VERSION" ]
+run "$FIX" start "$PGDIR"
+expect_rc 0 "start restarts the kept cluster"
+expect_eq "restarted with its data" "$(q "SELECT count(*) FROM event_schemas")" "$n_schemas"
+run "$FIX" stop "$PGDIR" --remove
+expect_rc 0 "stop --remove"
 check "the cluster is gone" [ ! -e "$PGDIR/data" ]
 
 # A folder the postgres user cannot reach is refused with a message, not a hang.

@@ -1,9 +1,13 @@
 /* pgfixture.c - the test harness's throwaway PostgreSQL cluster, run by the same code
  * as `weir up` (reg_pgserver_*), so there is one way to run embedded Postgres.
- *   weir_pgfixture start DIR    stop and remove a stale cluster in DIR, create a fresh one
- *   weir_pgfixture up DIR       start the existing cluster in DIR (created by weir up)
- *   weir_pgfixture stop DIR [--keep]   stop it, then remove it unless --keep
- *   weir_pgfixture running DIR  exit 0 when a server runs in DIR, 1 when not */
+ *   weir_pgfixture start DIR [--fresh]  start the cluster in DIR, creating it if needed;
+ *                                       a stale server there is stopped first; --fresh
+ *                                       removes the old cluster and makes a new one
+ *   weir_pgfixture up DIR               start the existing cluster in DIR (weir up's)
+ *   weir_pgfixture stop DIR [--remove]  stop it (keeping its data, so start restarts
+ *                                       it), and with --remove delete it
+ *   weir_pgfixture running DIR          exit 0 when a server runs in DIR, 1 when not
+ * The conninfo is printed by start and up: host=DIR/run user=weir dbname=weir */
 #include "common/log.h"
 #include "registry/registry.h"
 
@@ -18,7 +22,8 @@
 
 static int usage(void)
 {
-    fputs("usage: weir_pgfixture start|up|stop|running DIR [--keep]\n", stderr);
+    fputs("usage: weir_pgfixture start DIR [--fresh] | up DIR | stop DIR [--remove] | "
+          "running DIR\n", stderr);
     return 2;
 }
 
@@ -138,16 +143,20 @@ static void show_log(const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--keep") != 0)) {
+    if (argc < 3 || argc > 4) {
         return usage();
     }
-    const char *verb = argv[1], *dir = argv[2];
-    bool keep = argc == 4;
+    const char *verb = argv[1], *dir = argv[2], *flag = argc == 4 ? argv[3] : "";
+    bool start = strcmp(verb, "start") == 0, stopping = strcmp(verb, "stop") == 0;
+    if (*flag && !(start && strcmp(flag, "--fresh") == 0) &&
+        !(stopping && strcmp(flag, "--remove") == 0)) {
+        return usage();
+    }
     wr_log_level = WR_LOG_WARN;
     struct wr_err err = {0};
     struct reg_pgserver s;
-    if (strcmp(verb, "start") == 0) {
-        /* A run killed earlier may have left its server running and its files behind. */
+    if (start) {
+        /* A run killed earlier may have left its server running. */
         if (stop(dir) != 0) {
             /* A postmaster killed a moment ago may still be going away. */
             for (int i = 0; i < 100 && server_alive(dir); i++) {
@@ -158,7 +167,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "weir_pgfixture: a stale server in %s could not be stopped\n", dir);
             return 1;
         }
-        if (remove_cluster(dir) != 0) {
+        if (*flag && remove_cluster(dir) != 0) {
             return 1;
         }
         if (reg_pgserver_up(dir, true, &s, &err) != 0) {
@@ -178,12 +187,12 @@ int main(int argc, char **argv)
         printf("%s\n", s.conninfo);
         return 0;
     }
-    if (strcmp(verb, "stop") == 0) {
+    if (stopping) {
         if (stop(dir) != 0) {
             show_log(dir);
             return 1;
         }
-        return keep ? 0 : (remove_cluster(dir) == 0 ? 0 : 1);
+        return *flag && remove_cluster(dir) != 0 ? 1 : 0;
     }
     if (strcmp(verb, "running") == 0) {
         return server_alive(dir) ? 0 : 1;
