@@ -1084,7 +1084,7 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
     }
     if (++c->depth > c->max_depth) {
         c->depth--;
-        report(c, ip, sp, "$ref", "schema evaluation nested too deep");
+        report(c, ip, sp, "depth", "schema evaluation nested too deep");
         return false;
     }
     struct scope mine;

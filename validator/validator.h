@@ -81,7 +81,9 @@ struct val_error {
     const char *instance_path; /* JSON Pointer (RFC 6901) into the instance, "" = root */
     const char *schema_path;   /* JSON Pointer from the schema root to the failing keyword,
                                   through any `$ref` taken ("/properties/ts/$ref/format") */
-    const char *keyword;       /* "type", "required", "format", ... ; "$ref" etc. never */
+    const char *keyword;       /* the failing keyword: "type", "required", "format", ...;
+                                  "false" for a false schema, "depth" when evaluation
+                                  reached max_depth; never "$ref" or "allOf" */
     const char *message;       /* e.g. "expected integer, got string" */
 };
 

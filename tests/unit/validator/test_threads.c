@@ -16,6 +16,41 @@ struct job {
     int bad;
 };
 
+static void *compiler(void *arg)
+{
+    struct job *j = arg;
+    for (int r = 0; r < 30; r++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/bench/schemas/%s", WEIR_SHARED,
+                 val_test_events[r % NEV].schema_file);
+        json_error_t je;
+        json_t *doc = json_load_file(path, 0, &je);
+        struct wr_err err;
+        val_schema *s = doc ? val_compile(doc, NULL, &err) : NULL;
+        json_decref(doc);
+        if (!s) {
+            j->bad++;
+        }
+        val_schema_unref(s);
+    }
+    return NULL;
+}
+
+static void test_concurrent_compiles(void)
+{
+    /* The first compiles race for the bundled meta-schemas (compiled once). */
+    pthread_t t[THREADS];
+    struct job jobs[THREADS];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < THREADS; i++) {
+        CHECK_INT(pthread_create(&t[i], NULL, compiler, &jobs[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(jobs[i].bad, 0);
+    }
+}
+
 static void *worker(void *arg)
 {
     struct job *j = arg;
@@ -86,6 +121,16 @@ static void test_shared_schema(void)
 
 int main(void)
 {
+    char probe[512];
+    snprintf(probe, sizeof probe, "%s/bench/schemas/%s", WEIR_SHARED,
+             val_test_events[0].schema_file);
+    FILE *f = fopen(probe, "r");
+    if (!f) {
+        printf("bench schemas not found under %s: skipped\n", WEIR_SHARED);
+        return 77;
+    }
+    fclose(f);
+    CHECK_RUN(test_concurrent_compiles);
     CHECK_RUN(test_shared_schema);
     if (missing) {
         printf("bench schemas not found under %s: skipped\n", WEIR_SHARED);
