@@ -73,14 +73,23 @@ struct js_error {
  * Nodes and decoded strings go into arena a; unescaped strings point into p, so p must
  * outlive the result. Returns 0 and sets *out, or a negative JS_E* code (or WR_ENOMEM
  * when the arena's cap is reached) and fills err. Thread-safe for distinct arenas.
- * Inputs of 4 GiB or more are refused (offsets are 32-bit). */
+ * Inputs of 4 GiB or more are refused (offsets are 32-bit).
+ * Details: empty arrays/objects have n == 0 and a NULL items/members pointer; a number
+ * whose magnitude overflows a double (1e400) is refused (JS_ESYNTAX), one that underflows
+ * becomes 0 or a subnormal; "-0" is JS_INT 0, "-0.0" a JS_REAL -0.0; a byte order mark
+ * is refused; the parser never recurses and its scratch memory beyond ~5 KiB of stack is
+ * bounded by the input (one slot per value open at once, freed before returning).
+ * Duplicate member names are compared decoded ("a" and "\u0061" clash) and detected when
+ * their object closes, so an earlier syntax error inside that object wins. */
 int js_parse(wr_arena *a, const char *p, size_t len, const struct js_opts *opts,
              struct js_val **out, struct js_error *err);
 
 /* As js_parse, for a stream of values (NDJSON, concatenated JSON): parses the value that
  * starts at or after *pos, and leaves *pos just past it. At end of input (only
  * whitespace left) returns 1 with *out NULL. Offsets in the result and err are relative
- * to p, lines and columns count from p. */
+ * to p, lines and columns count from p. On error *pos is left unchanged (a caller that
+ * wants to resynchronise skips to the next newline itself). Values need no separator:
+ * "{}{}" and "1 2" are two values each, "12" is one. */
 int js_parse_next(wr_arena *a, const char *p, size_t len, size_t *pos,
                   const struct js_opts *opts, struct js_val **out, struct js_error *err);
 
@@ -91,7 +100,10 @@ const struct js_val *js_get(const struct js_val *obj, const char *name, size_t l
 size_t js_str_codepoints(const struct js_val *s);
 
 /* JSON equality as JSON Schema defines it: numbers by value (1 == 1.0), objects
- * regardless of member order, strings bytewise. */
+ * regardless of member order, strings bytewise. An int64 equals a double only when the
+ * double is integral and exactly that integer (no rounding through double); two
+ * JS_F_BIGINT values compare by their double (integers beyond 2^53 that round alike
+ * compare equal). NULL equals only NULL. Recursion depth is the values' nesting. */
 bool js_equal(const struct js_val *a, const struct js_val *b);
 
 #endif

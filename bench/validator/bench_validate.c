@@ -480,6 +480,10 @@ static void print_table(struct task *tasks, int n_tasks, struct dataset *ds, int
             }
         }
     }
+    printf("\nSpeed = the other's ns/event ÷ this row's (above 1 = faster). \"vs AJV\" compares "
+           "with AJV's same mode (parse rows with JSON.parse); \"vs jansson\" is for parse rows. "
+           "Process CPU time, median of %d runs, one core; MB = 10^6 bytes of NDJSON.\n",
+           runs);
 }
 
 static void usage(const char *argv0)
