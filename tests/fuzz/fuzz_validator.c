@@ -1,7 +1,15 @@
 /* fuzz_validator.c - libFuzzer target for the validator: the input is a schema (JSON text),
  * a NUL byte, and an instance (JSON text). Compiles the schema (2020-12 or draft-07 by the
  * first byte's low bit, formats asserted), then checks that the fast path and the full
- * error pass agree on every instance the reader accepts. */
+ * error pass agree on every instance the reader accepts.
+ *
+ *   CC=clang cmake -S . -B build-val-asan -DWEIR_SANITIZE=address,undefined -DWEIR_FUZZ=ON
+ *   cmake --build build-val-asan --target fuzz_validator
+ *   mkdir -p /tmp/fv && python3 -c 'import json,glob
+ *   for i,f in enumerate(sorted(glob.glob("../shared/jsonschema-test-suite/tests/draft2020-12/" "[a-z]" "*.json"))):
+ *       c=json.load(open(f))[0]; open("/tmp/fv/s%d"%i,"wb").write(json.dumps(c["schema"]).encode()
+ *           +b"\0"+json.dumps(c["tests"][0]["data"]).encode())'
+ *   build-val-asan/tests/fuzz/fuzz_validator -max_total_time=600 -max_len=4096 /tmp/fv */
 #include "json/json.h"
 #include "validator/validator.h"
 
