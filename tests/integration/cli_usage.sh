@@ -211,6 +211,15 @@ expect_usage "a 100 kB subcommand" "is not a subcommand"
 run "$WEIR" migrate
 expect_rc 1 "migrate with an unreachable database"
 expect_err_line "migrate with an unreachable database" "cannot connect to Postgres"
+run "$WEIR" key list --database-url "postgresql://weir:hunter2-secret@127.0.0.1:1/weir?connect_timeout=2"
+expect_rc 1 "key list with an unreachable URI holding a password"
+expect_err_line "key list with an unreachable URI" "cannot connect to Postgres"
+check "the password is not in the message" lacks "$ERR" "hunter2-secret"
+run "$WEIR" migrate --database-url "host=$TMP/nowhere password=hunter2-secret"
+check "the conninfo password is not in the message" lacks "$ERR" "hunter2-secret"
+run "$WEIR" migrate --database-url "this is not a conninfo"
+expect_rc 1 "migrate with a malformed conninfo"
+expect_err_line "migrate with a malformed conninfo" "cannot connect to Postgres"
 unset WEIR_DATABASE_URL
 run "$WEIR" key list
 expect_rc 1 "key list without any cluster"

@@ -27,6 +27,13 @@ check "pg_dump has the hash" grep -q "$hash" "$TMP/dump.sql"
 check "the secret is not in pg_dump" file_lacks "$TMP/dump.sql" "$secret"
 check "the secret's random part is not in pg_dump" file_lacks "$TMP/dump.sql" "${secret:12}"
 
+# Never in the logs either, at any level.
+WEIR_LOG_LEVEL=debug run "$WEIR" key create --name debug-logged
+expect_rc 0 "key create at log level debug"
+check "a created key is not logged" lacks "$ERR" "$OUT"
+check "nor its random part" lacks "$ERR" "${OUT:12}"
+run "$WEIR" key revoke debug-logged
+
 run "$WEIR" key create --name svc.billing_v2 --event-types signup,page_view --rate 50
 expect_rc 0 "key create with event types and rate"
 secret2=$OUT
@@ -37,7 +44,7 @@ expect_eq "event types stored" \
 
 run "$WEIR" key list
 expect_rc 0 "key list"
-expect_eq "key list: header + 2 rows" "$(printf '%s\n' "$OUT" | wc -l)" 3
+expect_eq "key list: header + 3 rows" "$(printf '%s\n' "$OUT" | wc -l)" 4
 expect_out_has "key list header" "NAME"
 expect_out_has "key list shows the prefix" "${secret:0:12}"
 check "key list never shows the first secret" lacks "$OUT" "$secret"
@@ -65,7 +72,7 @@ run "$WEIR" key create --name x4 --rate 99999999999
 expect_usage "key create --rate too big" "--rate"
 run "$WEIR" key create --name "x'; DROP TABLE api_keys; --"
 expect_usage "key create with SQL in the name" "--name"
-expect_eq "no key from refused creates" "$(sql "SELECT count(*) FROM api_keys")" 2
+expect_eq "no key from refused creates" "$(sql "SELECT count(*) FROM api_keys")" 3
 
 # Revoke.
 run "$WEIR" key revoke web-frontend
@@ -86,7 +93,7 @@ expect_rc 1 "revoke an unknown key"
 expect_err_line "revoke an unknown key" "no key named 'nobody'"
 run "$WEIR" key revoke "'; DROP TABLE api_keys; --"
 expect_rc 1 "revoke with SQL in the name"
-expect_eq "api_keys survived" "$(sql "SELECT count(*) FROM api_keys")" 2
+expect_eq "api_keys survived" "$(sql "SELECT count(*) FROM api_keys")" 3
 
 # A revoked name stays taken (its rows are the audit trail).
 run "$WEIR" key create --name web-frontend

@@ -56,6 +56,12 @@ url=$WEIR_DATABASE_URL
 WEIR_DATABASE_URL="host=$TMP/nowhere dbname=x" run "$WEIR" migrate --database-url "$url"
 expect_rc 0 "migrate --database-url beats WEIR_DATABASE_URL"
 
+# A libpq URI works as well as a conninfo string.
+sockdir=$(printf '%s' "$WEIR_DATABASE_URL" | sed -n 's/.*host=\([^ ]*\).*/\1/p')
+WEIR_DATABASE_URL="postgresql://weir@/$DB?host=$sockdir" run "$WEIR" migrate
+expect_rc 0 "migrate with a postgresql:// URI"
+expect_eq "migrate with a URI: nothing to do" "$OUT" "0 migrations applied"
+
 # A migration changed after it was applied is refused, naming it.
 sql "UPDATE weir_migrations SET sha256 = repeat('0', 64) WHERE version = 1"
 run "$WEIR" migrate
