@@ -6,6 +6,7 @@
 
 #include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 static wr_arena *arena;
@@ -560,6 +561,52 @@ static void test_null_input(void)
     CHECK_INT(e.column, 1);
 }
 
+static void test_out_untouched_on_error(void)
+{
+    struct js_val *sentinel = (struct js_val *)&arena, *v = sentinel;
+    struct js_error e;
+    CHECK(js_parse(arena, "[1,", 3, NULL, &v, &e) == JS_ESYNTAX);
+    CHECK(v == sentinel);
+    size_t pos = 0;
+    CHECK(js_parse_next(arena, "{\"a\":1,\"a\":2}", 15, &pos, NULL, &v, &e) == JS_EDUPKEY);
+    CHECK(v == sentinel && pos == 0);
+}
+
+/* Threads with their own arenas parse concurrently, slow number path included (its
+ * locale object is created once). */
+static void *thread_main(void *arg)
+{
+    long *bad = arg;
+    wr_arena *a = wr_arena_create(4096, 0);
+    const char *doc = "[3.141592653589793238462643383279, 1e-310, 123456789012345678901234, "
+                      "\"\\u00e9t\xc3\xa9\", {\"k\": 0.1}]";
+    for (int i = 0; i < 2000; i++) {
+        struct js_val *v;
+        struct js_error e;
+        wr_arena_reset(a);
+        if (js_parse(a, doc, strlen(doc), NULL, &v, &e) != 0 || v->n != 5 ||
+            v->u.items[0].u.d != 3.141592653589793 || v->u.items[1].u.d != 1e-310 ||
+            !(v->u.items[2].flags & JS_F_BIGINT)) {
+            (*bad)++;
+        }
+    }
+    wr_arena_destroy(a);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    pthread_t t[4];
+    long bad[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(pthread_create(&t[i], NULL, thread_main, &bad[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(bad[i], 0);
+    }
+}
+
 int main(void)
 {
     arena = wr_arena_create(1 << 16, 0);
@@ -582,6 +629,8 @@ int main(void)
     CHECK_RUN(test_equal);
     CHECK_RUN(test_codepoints);
     CHECK_RUN(test_null_input);
+    CHECK_RUN(test_out_untouched_on_error);
+    CHECK_RUN(test_threads);
     wr_arena_destroy(arena);
     return CHECK_DONE();
 }
