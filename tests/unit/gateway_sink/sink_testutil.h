@@ -146,7 +146,10 @@ static inline int st_gunzip(const unsigned char *p, size_t len, char **out, size
 static inline void st_lake_walk(struct st_lake *L, const char *root, const char *rel)
 {
     char dir[2048];
-    snprintf(dir, sizeof(dir), "%s%s%s", root, rel[0] ? "/" : "", rel);
+    int k = snprintf(dir, sizeof(dir), "%s%s%s", root, rel[0] ? "/" : "", rel);
+    if (k < 0 || (size_t)k >= sizeof(dir)) {
+        return;
+    }
     DIR *d = opendir(dir);
     if (!d) {
         return;
@@ -157,8 +160,12 @@ static inline void st_lake_walk(struct st_lake *L, const char *root, const char 
             continue;
         }
         char r[1024], full[3072];
-        snprintf(r, sizeof(r), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
-        snprintf(full, sizeof(full), "%s/%s", root, r);
+        int k1 = snprintf(r, sizeof(r), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+        int k2 = snprintf(full, sizeof(full), "%s/%s", root, r);
+        if (k1 < 0 || (size_t)k1 >= sizeof(r) || k2 < 0 || (size_t)k2 >= sizeof(full)) {
+            L->others++;
+            continue;
+        }
         struct stat sb;
         if (lstat(full, &sb) != 0) {
             continue;
@@ -182,7 +189,7 @@ static inline void st_lake_walk(struct st_lake *L, const char *root, const char 
         }
         struct st_file *f = &L->f[L->n++];
         memset(f, 0, sizeof(*f));
-        snprintf(f->path, sizeof(f->path), "%s", r);
+        memcpy(f->path, r, strlen(r) + 1);
         unsigned char *raw = malloc((size_t)sb.st_size + 1);
         int fd = open(full, O_RDONLY);
         ssize_t got = fd >= 0 ? read(fd, raw, (size_t)sb.st_size) : -1;
