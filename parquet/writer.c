@@ -338,10 +338,29 @@ static inline int page_full(const pq_writer *w, const struct col *c)
 
 /* ---- statistics ---- */
 
+/* The first up to 8 bytes as a big-endian number, zero-padded: comparing two of these orders
+ * strings like memcmp does on that prefix, without a call. */
+static inline uint64_t prefix8(const uint8_t *p, size_t len)
+{
+    uint64_t v = 0;
+    if (len >= 8) {
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    }
+    for (size_t i = 0; i < len; i++) {
+        v |= (uint64_t)p[i] << (56 - 8 * i);
+    }
+    return v;
+}
+
 static int str_less(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
+    uint64_t pa = prefix8(a, alen), pb = prefix8(b, blen);
+    if (pa != pb) {
+        return pa < pb;
+    }
     size_t n = alen < blen ? alen : blen;
-    int r = n ? memcmp(a, b, n) : 0; /* an empty min/max may have no buffer yet */
+    int r = n > 8 ? memcmp(a + 8, b + 8, n - 8) : 0;
     return r < 0 || (r == 0 && alen < blen);
 }
 

@@ -2,7 +2,7 @@
  * ids, timestamps, repeated strings, doubles, bools, JSON, ~30 % nulls in payload columns).
  * Prints one JSON line: rows/s, input MB/s (plain-encoded values), output MB, and the time the
  * row generator alone takes (measured separately, subtracted from nothing: both are shown).
- *   bench_pq [--rows N] [--codec zstd|gzip|none] [--out FILE] [--row-group-mb N] */
+ *   bench_pq [--rows N] [--codec zstd|gzip|none] [--out FILE] [--row-group-mb N] [--level L] */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +227,7 @@ int main(int argc, char **argv)
     uint64_t rows = 2000000;
     const char *codec = "zstd", *out_path = NULL;
     size_t rg_mb = 0;
+    int level = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rows") && i + 1 < argc) {
             rows = strtoull(argv[++i], NULL, 10);
@@ -234,16 +235,19 @@ int main(int argc, char **argv)
             codec = argv[++i];
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             out_path = argv[++i];
+        } else if (!strcmp(argv[i], "--level") && i + 1 < argc) {
+            level = (int)strtol(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--row-group-mb") && i + 1 < argc) {
             rg_mb = strtoull(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: bench_pq [--rows N] [--codec zstd|gzip|none] [--out FILE] [--row-group-mb N]\n");
+            fprintf(stderr, "usage: bench_pq [--rows N] [--codec zstd|gzip|none] [--out FILE] [--row-group-mb N] [--level L]\n");
             return 2;
         }
     }
     struct pq_opts o = {0};
     o.codec = !strcmp(codec, "gzip") ? PQ_CODEC_GZIP : !strcmp(codec, "none") ? PQ_CODEC_UNCOMPRESSED : PQ_CODEC_ZSTD;
     o.row_group_bytes = rg_mb << 20;
+    o.level = level;
     o.build = "bench";
     make_pools();
 
@@ -289,11 +293,11 @@ int main(int argc, char **argv)
         return 1;
     }
     double write_s = total_s - gen_s;
-    printf("{\"writer\":\"weir\",\"codec\":\"%s\",\"rows\":%" PRIu64 ",\"columns\":%d,"
+    printf("{\"writer\":\"weir\",\"codec\":\"%s\",\"level\":%d,\"rows\":%" PRIu64 ",\"columns\":%d,"
            "\"seconds\":%.3f,\"cpu_seconds\":%.3f,\"generator_seconds\":%.3f,"
            "\"rows_per_s\":%.0f,\"rows_per_s_excl_generator\":%.0f,\"input_mb\":%.1f,"
            "\"input_mb_per_s\":%.1f,\"output_mb\":%.2f,\"output_mb_per_s\":%.1f}\n",
-           codec, rows, NCOLS, total_s, cpu_s, gen_s, (double)rows / total_s,
+           codec, level, rows, NCOLS, total_s, cpu_s, gen_s, (double)rows / total_s,
            write_s > 0 ? (double)rows / write_s : 0.0, (double)in_bytes / 1e6,
            (double)in_bytes / 1e6 / total_s, (double)out.bytes / 1e6,
            (double)out.bytes / 1e6 / total_s);
