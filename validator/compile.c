@@ -1448,6 +1448,29 @@ done:
         memcpy(node->ops, ops, n * sizeof *node->ops);
         node->n_ops = n;
     }
+    node->leaf = true;
+    for (uint32_t i = 0; i < n; i++) {
+        switch ((enum val__op_kind)ops[i].kind) {
+        case VAL__OP_TYPE:
+        case VAL__OP_CONST:
+        case VAL__OP_ENUM:
+        case VAL__OP_MAXIMUM:
+        case VAL__OP_EX_MAXIMUM:
+        case VAL__OP_MINIMUM:
+        case VAL__OP_EX_MINIMUM:
+        case VAL__OP_MAX_LENGTH:
+        case VAL__OP_MIN_LENGTH:
+        case VAL__OP_PATTERN:
+        case VAL__OP_FORMAT:
+        case VAL__OP_MAX_ITEMS:
+        case VAL__OP_MIN_ITEMS:
+        case VAL__OP_MAX_PROPERTIES:
+        case VAL__OP_MIN_PROPERTIES:
+            break;
+        default:
+            node->leaf = false;
+        }
+    }
     return node;
 }
 

@@ -398,7 +398,7 @@ static inline const struct val__named *name_lookup(const struct val__named *t,
             continue;
         }
         const struct val__named *e = &t[(uint32_t)slot - 1];
-        if (e->len == len && memcmp(e->name, name, len) == 0) {
+        if (e->len == len && val__bytes_eq(e->name, name, len)) {
             return e;
         }
     }
@@ -475,6 +475,68 @@ static bool enum_has(const struct val__op *op, const struct js_val *v)
     return false;
 }
 
+/* The common leaf keywords without their error reporting: 1 holds, 0 fails, -1 not a
+ * leaf keyword (or a verdict that needs the full check). Keeps the fast path out of
+ * run_op's large frame. */
+static inline int quick(const struct val__op *op, const struct js_val *v)
+{
+    switch ((enum val__op_kind)op->kind) {
+    case VAL__OP_TYPE:
+        return (type_bit(v) & op->u.types) != 0;
+    case VAL__OP_MAXIMUM:
+    case VAL__OP_EX_MAXIMUM:
+    case VAL__OP_MINIMUM:
+    case VAL__OP_EX_MINIMUM: {
+        if (v->type != JS_INT && v->type != JS_REAL) {
+            return 1;
+        }
+        int r = num_cmp(v, &op->u.num);
+        return op->kind == VAL__OP_MAXIMUM      ? r <= 0
+               : op->kind == VAL__OP_EX_MAXIMUM ? r < 0
+               : op->kind == VAL__OP_MINIMUM    ? r >= 0
+                                                : r > 0;
+    }
+    case VAL__OP_MAX_LENGTH:
+        return v->type != JS_STRING || v->n <= op->u.count ? 1 : -1;
+    case VAL__OP_MIN_LENGTH:
+        return v->type != JS_STRING || (uint64_t)v->n / 4 >= op->u.count ? 1 : -1;
+    case VAL__OP_ENUM:
+        return enum_has(op, v);
+    case VAL__OP_CONST:
+        return val__equal(op->u.value, v);
+    case VAL__OP_FORMAT:
+        return v->type != JS_STRING || val__fmt_check(op->u.fmt, v->u.s, v->n);
+    case VAL__OP_PATTERN:
+        return v->type != JS_STRING || val__regex_search(op->u.re, v->u.s, v->n) > 0;
+    case VAL__OP_MAX_ITEMS:
+        return v->type != JS_ARRAY || v->n <= op->u.count;
+    case VAL__OP_MIN_ITEMS:
+        return v->type != JS_ARRAY || v->n >= op->u.count;
+    case VAL__OP_MAX_PROPERTIES:
+        return v->type != JS_OBJECT || v->n <= op->u.count;
+    case VAL__OP_MIN_PROPERTIES:
+        return v->type != JS_OBJECT || v->n >= op->u.count;
+    default:
+        return -1;
+    }
+}
+
+
+/* A leaf node's verdict without entering ev: 1 holds (nothing to report), else unknown
+ * (the caller runs ev, which reports). */
+static inline bool leaf_holds(const struct val__node *n, const struct js_val *v)
+{
+    if (!n->leaf) {
+        return false;
+    }
+    for (uint32_t i = 0; i < n->n_ops; i++) {
+        if (quick(&n->ops[i], v) != 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
 __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val__op *op,
                                                 const struct js_val *v,
                       const struct path *ip, const struct path *sp, const struct scope *sc,
@@ -496,7 +558,8 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
                     report(c, &mip, &s, "properties", "property \"%.*s\" is not allowed",
                            (int)m->name_len, m->name);
                     ok = false;
-                } else if (!ev(c, e->node, &m->val, &mip, &s, sc, NULL)) {
+                } else if (!leaf_holds(e->node, &m->val) &&
+                           !ev(c, e->node, &m->val, &mip, &s, sc, NULL)) {
                     ok = false;
                 }
                 if (!ok && !c->collect) {
@@ -531,7 +594,8 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
                 report(c, &mip, &s, "additionalProperties",
                        "property \"%.*s\" is not allowed", (int)m->name_len, m->name);
                 ok = false;
-            } else if (!ev(c, op->u.props.additional, &m->val, &mip, &s, sc, NULL)) {
+            } else if (!leaf_holds(op->u.props.additional, &m->val) &&
+                       !ev(c, op->u.props.additional, &m->val, &mip, &s, sc, NULL)) {
                 ok = false;
             }
             if (!ok && !c->collect) {
@@ -572,7 +636,8 @@ __attribute__((noinline)) static bool run_items(struct ectx *c, const struct val
         if (is_false(sub)) {
             report(c, &iip, i < np ? &s : &s, kw, "array item %" PRIu32 " is not allowed", i);
             ok = false;
-        } else if (!ev(c, sub, &v->u.items[i], &iip, &s, sc, NULL)) {
+        } else if (!leaf_holds(sub, &v->u.items[i]) &&
+                   !ev(c, sub, &v->u.items[i], &iip, &s, sc, NULL)) {
             ok = false;
         }
         if (!ok && !c->collect) {
@@ -1029,52 +1094,6 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
     return true;
 }
 
-/* The common leaf keywords without their error reporting: 1 holds, 0 fails, -1 not a
- * leaf keyword (or a verdict that needs the full check). Keeps the fast path out of
- * run_op's large frame. */
-static inline int quick(const struct val__op *op, const struct js_val *v)
-{
-    switch ((enum val__op_kind)op->kind) {
-    case VAL__OP_TYPE:
-        return (type_bit(v) & op->u.types) != 0;
-    case VAL__OP_MAXIMUM:
-    case VAL__OP_EX_MAXIMUM:
-    case VAL__OP_MINIMUM:
-    case VAL__OP_EX_MINIMUM: {
-        if (v->type != JS_INT && v->type != JS_REAL) {
-            return 1;
-        }
-        int r = num_cmp(v, &op->u.num);
-        return op->kind == VAL__OP_MAXIMUM      ? r <= 0
-               : op->kind == VAL__OP_EX_MAXIMUM ? r < 0
-               : op->kind == VAL__OP_MINIMUM    ? r >= 0
-                                                : r > 0;
-    }
-    case VAL__OP_MAX_LENGTH:
-        return v->type != JS_STRING || v->n <= op->u.count ? 1 : -1;
-    case VAL__OP_MIN_LENGTH:
-        return v->type != JS_STRING || (uint64_t)v->n / 4 >= op->u.count ? 1 : -1;
-    case VAL__OP_ENUM:
-        return enum_has(op, v);
-    case VAL__OP_CONST:
-        return val__equal(op->u.value, v);
-    case VAL__OP_FORMAT:
-        return v->type != JS_STRING || val__fmt_check(op->u.fmt, v->u.s, v->n);
-    case VAL__OP_PATTERN:
-        return v->type != JS_STRING || val__regex_search(op->u.re, v->u.s, v->n) > 0;
-    case VAL__OP_MAX_ITEMS:
-        return v->type != JS_ARRAY || v->n <= op->u.count;
-    case VAL__OP_MIN_ITEMS:
-        return v->type != JS_ARRAY || v->n >= op->u.count;
-    case VAL__OP_MAX_PROPERTIES:
-        return v->type != JS_OBJECT || v->n <= op->u.count;
-    case VAL__OP_MIN_PROPERTIES:
-        return v->type != JS_OBJECT || v->n >= op->u.count;
-    default:
-        return -1;
-    }
-}
-
 static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v,
                const struct path *ip, const struct path *sp, const struct scope *sc,
                uint64_t *ann)
@@ -1119,7 +1138,7 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
             r = v->type != JS_ARRAY || run_items(c, op, v, ip, sp, sc, local);
         } else if (op->kind == VAL__OP_REF) {
             struct path spk = {sp, op->kw, SEG_NT, 0};
-            r = ev(c, op->u.sub, v, ip, &spk, sc, local);
+            r = leaf_holds(op->u.sub, v) || ev(c, op->u.sub, v, ip, &spk, sc, local);
         } else {
             r = run_op(c, op, v, ip, sp, sc, local);
         }

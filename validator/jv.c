@@ -143,7 +143,7 @@ bool val__equal(const struct js_val *a, const struct js_val *b)
     }
     switch (a->type) {
     case JS_STRING:
-        return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
+        return a->n == b->n && val__bytes_eq(a->u.s, b->u.s, a->n);
     case JS_ARRAY:
         if (a->n != b->n) {
             return false;

@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Vocabularies a dialect (or custom meta-schema) enables. */
 enum {
@@ -117,6 +118,38 @@ static inline uint32_t val__name_hash(const char *s, uint32_t len)
     return h ^ (h >> 15);
 }
 
+/* Byte equality for the short strings of names and enums, without a libc call:
+ * overlapping word loads cover every length without a byte loop. */
+static inline uint64_t val__load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint32_t val__load4(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+static inline bool val__bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n > 16) {
+        return memcmp(a, b, n) == 0;
+    }
+    if (n >= 8) {
+        return ((val__load8(a) ^ val__load8(b)) |
+                (val__load8(a + n - 8) ^ val__load8(b + n - 8))) == 0;
+    }
+    if (n >= 4) {
+        return ((val__load4(a) ^ val__load4(b)) |
+                (val__load4(a + n - 4) ^ val__load4(b + n - 4))) == 0;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
 struct val__pat {
     val__regex *re;
     const char *src;          /* the pattern text, NUL-terminated (schema path segment) */
@@ -200,6 +233,8 @@ struct val__node {
     uint32_t n_ops;
     bool needs_ann;           /* has unevaluated*, so collects annotations */
     uint8_t mark;             /* compile time only: the cycle check's colour */
+    bool leaf;                /* only value keywords (type, bounds, enum, pattern, ...):
+                                 checkable without a frame, scope or annotations */
     const struct val__res *res;
 };
 
