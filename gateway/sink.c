@@ -192,7 +192,8 @@ static void cond_init_mono(pthread_cond_t *c)
 /* Lines: "<crc32c of the rest, 8 hex> <body>\n" with body one of
  *   F <kind char> <hour> <first 16 hex> <last 16 hex> <event type, may be empty>
  *   R <release point 16 hex>
- * A line whose CRC does not match (a torn append) ends the journal. */
+ * A line whose CRC does not match (a torn append) is skipped; a failed append is cut
+ * back before the next one, so a torn line never swallows a later one. */
 
 static int write_all_fd(int fd, const char *p, size_t len)
 {
@@ -448,9 +449,10 @@ static int journal_load(gw_sink *s, struct wr_err *err)
             want = (want << 4) | (uint32_t)d;
         }
         if (bad || wr_crc32c(0, l + 9, ll - 9) != want) {
-            WR_WARN("sink: journal %s damaged after %zu bytes; the rest is ignored", path,
-                    pos - ll - 1);
-            break;
+            /* A torn append (cut back before any later append) or a damaged line: each
+             * line stands alone, so the others still count. */
+            WR_WARN("sink: journal %s: damaged line at byte %zu skipped", path, pos - ll - 1);
+            continue;
         }
         struct jent e;
         uint64_t rel = 0;
@@ -464,8 +466,7 @@ static int journal_load(gw_sink *s, struct wr_err *err)
                 rc = wr_err_set(err, WR_ENOMEM, "sink: out of memory");
             }
         } else {
-            WR_WARN("sink: journal %s has an unknown line; the rest is ignored", path);
-            break;
+            WR_WARN("sink: journal %s: unknown line at byte %zu skipped", path, pos - ll - 1);
         }
     }
     wr_buf_free(&b);
@@ -546,11 +547,23 @@ static int journal_append(gw_sink *s, const struct gw__pbuf *b)
     if (jbody_range(body, sizeof(body), &e) < 0 || (n = jline(line, sizeof(line), body)) < 0) {
         return WR_EINVAL;
     }
+    /* Room in the live list first: a durable range missing from it would be dropped by
+     * the next compaction while still needed. */
+    if (jl_push(s, &e) != 0) {
+        return WR_ENOMEM;
+    }
+    s->jn--;
     if (s->jfd < 0 || write_all_fd(s->jfd, line, (size_t)n) != 0 || fdatasync(s->jfd) != 0) {
+        if (s->jfd >= 0 && ftruncate(s->jfd, (off_t)s->jbytes) != 0) {
+            /* Reopening rewrites the file whole. */
+            close(s->jfd);
+            s->jfd = -1;
+        }
         return WR_EIO;
     }
+    s->jn++;
     s->jbytes += (uint64_t)n;
-    return jl_push(s, &e);
+    return 0;
 }
 
 /* ---- buffers (buffer thread; create during replay) ---------------------------------- */
@@ -713,6 +726,7 @@ static void *buffer_main(void *arg)
 {
     gw_sink *s = arg;
     uint64_t drained = 0;
+    int64_t last_scan = 0;
     pthread_mutex_lock(&s->qmu);
     for (;;) {
         if (!s->qhead && !s->qstop && s->drain_req == drained) {
@@ -731,7 +745,11 @@ static void *buffer_main(void *arg)
             process_req(s, list);
             list = next;
         }
-        close_due(s, dreq != drained, &s->closed_drain);
+        int64_t now = mono_ms();
+        if (dreq != drained || now - last_scan >= s->tick_ms) {
+            close_due(s, dreq != drained, &s->closed_drain);
+            last_scan = now;
+        }
 
         pthread_mutex_lock(&s->qmu);
         if (dreq != drained) {
@@ -902,6 +920,37 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
     }
 }
 
+/* The next put of this partition must not happen before this range is durable in the
+ * journal: a replay would otherwise rebuild a buffer spanning both files. So retry (the
+ * file stays in flight, holding the release point) until it is, or the sink stops. */
+static void journal_until_ok(gw_sink *s, const struct gw__pbuf *b)
+{
+    int64_t backoff = BACKOFF_MIN_MS;
+    for (unsigned attempt = 0;; attempt++) {
+        if (s->jfd < 0 && journal_rewrite(s, s->jrel) != 0) {
+            errno = EIO;
+        } else if (journal_append(s, b) == 0) {
+            return;
+        }
+        add64(&s->journal_failed, 1);
+        if (attempt % 20 == 0) {
+            WR_WARN("sink: journal append in %s failed: %s; retrying", s->dir, strerror(errno));
+        }
+        pthread_mutex_lock(&s->mu);
+        if (!s->fstop) {
+            struct timespec ts;
+            deadline_after(&ts, backoff);
+            pthread_cond_timedwait(&s->fcond, &s->mu, &ts);
+        }
+        int stop = s->fstop;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) {
+            return;
+        }
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+}
+
 static void *flusher_main(void *arg)
 {
     gw_sink *s = arg;
@@ -931,13 +980,7 @@ static void *flusher_main(void *arg)
             add64(&s->files[z], 1);
             add64(&s->file_bytes[z], b->out_len);
             add64(&s->file_lines[z], b->lines);
-            if (journal_append(s, b) != 0) {
-                /* The file is in the lake; without its range a replay rewrites the same
-                 * name, so this costs work, not correctness, as long as the release below
-                 * is the only thing that drops those lines. */
-                add64(&s->journal_failed, 1);
-                WR_WARN("sink: journal append in %s failed: %s", s->dir, strerror(errno));
-            }
+            journal_until_ok(s, b);
         }
         sub64(&s->queued_gz_bytes, b->out_len);
 
