@@ -1319,7 +1319,11 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
         pthread_cond_broadcast(&s->fidle);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc == 0) {
+    if (rc == 0 && atomic_load(&s->failed)) {
+        /* Some lines never reached a buffer: they wait in the spool for the next start. */
+        rc = WR_EAGAIN;
+        WR_WARN("sink: drained with the spool held after a buffer failure; restart to replay");
+    } else if (rc == 0) {
         s->drained = 1;
     } else {
         WR_WARN("sink: drain timed out with %zu files not yet in the lake; they stay in the spool",
