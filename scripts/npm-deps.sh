@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the npm packages the tests use (DuckDB and other Parquet readers), from the
+# lock files: ours in tests/tools, and the shared checkers beside the repo. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+install() {
+  local dir=$1
+  [[ -f $dir/package-lock.json ]] || return 0
+  if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
+    echo "npm-deps.sh: npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+install tests/tools
+shared=${WEIR_SHARED:-../shared}
+[[ -d $shared/bench/duckdb ]] && install "$shared/bench/duckdb"
+exit 0

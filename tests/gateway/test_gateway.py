@@ -1,0 +1,598 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `weir gateway` against the HTTP contract (shared/spec/http-api.md)
+and the registry contract (shared/spec/registry.md): a real gateway on loopback, a
+private Postgres cluster started with the project's own tool, a file:// lake.
+
+Each test is a function named test_*; the runner prints "N passed, N failed"."""
+
+import gzip
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+WEIR = os.environ.get("WEIR")
+PGFIXTURE = os.environ.get("WEIR_PGFIXTURE")
+SCHEMAS = os.environ.get("WEIR_SCHEMAS")
+PGBIN = os.environ.get("WEIR_PG_BINDIR") or sorted(
+    [os.path.join("/usr/lib/postgresql", v, "bin") for v in os.listdir("/usr/lib/postgresql")]
+    if os.path.isdir("/usr/lib/postgresql") else [""])[-1]
+
+PAGE_VIEW = {"url": "https://example.com/pricing", "path": "/pricing", "anonymous_id": "anon-123456"}
+
+
+class Env:
+    """The cluster, the keys and the running gateway shared by the tests."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="weir-gw-", dir="/tmp")
+        os.chmod(self.tmp, 0o755)
+        self.pgdir = os.path.join(self.tmp, "pg")
+        self.lake = os.path.join(self.tmp, "lake")
+        self.spool = os.path.join(self.tmp, "spool")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_") and not k.startswith("PG")}
+        self.env["WEIR_LOG_LEVEL"] = "warn"
+        self.proc = None
+        self.port = None
+        self.keys = {}
+
+    def pg(self, cmd):
+        r = subprocess.run([PGFIXTURE, cmd, self.pgdir], capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"pgfixture {cmd}: {r.stdout} {r.stderr}")
+
+    @property
+    def db(self):
+        return f"host={self.pgdir}/run user=weir dbname=weir"
+
+    def weir(self, *args, check=True):
+        env = dict(self.env, WEIR_DATABASE_URL=self.db)
+        r = subprocess.run([WEIR, *args], capture_output=True, text=True, env=env, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"weir {' '.join(args)}: exit {r.returncode}: {r.stderr}")
+        return r
+
+    def sql(self, statement):
+        r = subprocess.run([os.path.join(PGBIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                            "-d", self.db, "-c", statement], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql: {r.stderr}")
+        return r.stdout.strip()
+
+    def start_gateway(self, *extra, env=None):
+        ready = os.path.join(self.tmp, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        e = dict(self.env, WEIR_DATABASE_URL=self.db, WEIR_READY_FILE=ready, **(env or {}))
+        self.log = open(os.path.join(self.tmp, "gateway.log"), "ab")
+        self.proc = subprocess.Popen(
+            [WEIR, "gateway", "--listen", "127.0.0.1:0", "--spool-dir", self.spool,
+             "--lake", "file://" + self.lake, "--flush-interval", "1s", "--schema-ttl", "30s",
+             "--max-body", "1MiB", "--max-body-decompressed", "2MiB", "--max-events", "50",
+             "--max-event-size", "8KiB", "--max-depth", "16", "--connection-timeout", "3s",
+             *extra], env=e, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("gateway exited at start: " + self.logtext())
+            if os.path.exists(ready) and open(ready).read().strip():
+                self.port = int(open(ready).read().strip())
+                return
+            time.sleep(0.05)
+        raise RuntimeError("gateway did not start: " + self.logtext())
+
+    def stop_gateway(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def logtext(self):
+        try:
+            return open(os.path.join(self.tmp, "gateway.log"), errors="replace").read()[-4000:]
+        except OSError:
+            return ""
+
+    def request(self, method, path, body=None, headers=None, key="all", timeout=20):
+        h = dict(headers or {})
+        if key is not None and "Authorization" not in h and "X-Api-Key" not in h:
+            h["Authorization"] = "Bearer " + self.keys[key]
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, parsed, data
+
+    def post(self, body, **kw):
+        return self.request("POST", "/v1/events", body, **kw)
+
+
+E = Env()
+
+
+def event(payload=None, **fields):
+    e = {"event_type": "page_view", "payload": dict(PAGE_VIEW) if payload is None else payload}
+    e.update(fields)
+    return e
+
+
+def assert_eq(a, b, what=""):
+    if a != b:
+        raise AssertionError(f"{what}: {a!r} != {b!r}")
+
+
+def assert_true(c, what):
+    if not c:
+        raise AssertionError(what)
+
+
+def errors_of(body, i=0):
+    return body["errors"][i]["errors"]
+
+
+# --- operations ------------------------------------------------------------------------
+
+def test_health_ready_metrics():
+    st, _, _, data = E.request("GET", "/healthz", key=None)
+    assert_eq(st, 200, "healthz")
+    st, _, _, _ = E.request("GET", "/readyz", key=None)
+    assert_eq(st, 200, "readyz")
+    E.post(event())
+    st, h, _, data = E.request("GET", "/metrics", key=None)
+    assert_eq(st, 200, "metrics")
+    text = data.decode()
+    assert_true(h["content-type"].startswith("text/plain"), "metrics content type")
+    for family in ["weir_http_requests_total", "weir_events_accepted_total",
+                   "weir_http_request_duration_seconds_bucket", "weir_validation_duration_seconds_count",
+                   "weir_registry_snapshot_age_seconds", "weir_registry_snapshot_generation",
+                   "weir_rate_limited_events_total"]:
+        assert_true(family in text, f"metrics has {family}")
+    assert_true(re.search(r'weir_events_accepted_total\{event_type="page_view"\} [1-9]', text),
+                "accepted counted by event type")
+
+
+def test_unknown_path_and_method():
+    assert_eq(E.request("GET", "/nope", key=None)[0], 404, "unknown path")
+    assert_eq(E.request("GET", "/v1/events", key=None)[0], 405, "GET on events")
+
+
+# --- authentication ----------------------------------------------------------------------
+
+def test_auth_missing_unknown_revoked():
+    for headers, what in [({}, "no key"), ({"Authorization": "Bearer weir_nope"}, "unknown key"),
+                          ({"X-Api-Key": "weir_nope"}, "unknown X-Api-Key"),
+                          ({"Authorization": "Bearer " + E.keys["revoked"]}, "revoked key"),
+                          ({"Authorization": "Basic abc"}, "not bearer")]:
+        st, h, body, _ = E.post(event(), headers=headers, key=None)
+        assert_eq(st, 401, what)
+        assert_eq(h.get("www-authenticate"), "Bearer", what + " header")
+        assert_eq(body, {"error": "unauthorized"}, what + " body")
+
+
+def test_auth_both_headers():
+    assert_eq(E.post(event(), key="all")[0], 202, "Bearer")
+    st, _, body, _ = E.post(event(), headers={"X-Api-Key": E.keys["all"]}, key=None)
+    assert_eq(st, 202, "X-Api-Key")
+    assert_eq(body, {"accepted": 1, "rejected": 0}, "body")
+
+
+def test_scopes():
+    st, _, body, _ = E.post(event(), key="scoped")
+    assert_eq(st, 403, "single forbidden event")
+    assert_eq(errors_of(body)[0]["code"], "forbidden", "code")
+    signup = {"event_type": "signup", "payload": {"user_id": 7, "plan": "free", "method": "github"}}
+    st, _, body, _ = E.post([signup, event()], key="scoped")
+    assert_eq(st, 202, "mixed batch")
+    assert_eq((body["accepted"], body["rejected"]), (1, 1), "counts")
+    assert_eq(body["errors"][0]["index"], 1, "index")
+    assert_eq(errors_of(body)[0]["code"], "forbidden", "per-event forbidden")
+    st, _, body, _ = E.post([event(), event()], key="scoped")
+    assert_eq(st, 403, "batch all forbidden")
+
+
+def test_rate_limit():
+    # rate 5/s: a batch of 5 passes, the next is refused until tokens come back
+    st, h, _, _ = E.post([event()] * 5, key="limited")
+    assert_eq(st, 202, "within the limit")
+    assert_eq(h.get("ratelimit-limit"), "5", "RateLimit-Limit")
+    assert_true("ratelimit-remaining" in h and "ratelimit-reset" in h, "RateLimit headers on 202")
+    st, h, body, _ = E.post(event(), key="limited")
+    assert_eq(st, 429, "over the limit")
+    assert_eq(body["error"], "rate_limited", "body")
+    assert_true(int(h["retry-after"]) >= 1, "Retry-After")
+    assert_eq(h.get("ratelimit-remaining"), "0", "remaining 0")
+    time.sleep(1.3)
+    assert_eq(E.post(event(), key="limited")[0], 202, "tokens refill")
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+def test_single_and_batch():
+    st, _, body, _ = E.post(event(event_id="evt-1", occurred_at="2026-11-21T10:00:00.123Z"))
+    assert_eq((st, body), (202, {"accepted": 1, "rejected": 0}), "single")
+    st, _, body, _ = E.post([event(), event(schema_version=1)])
+    assert_eq((st, body), (202, {"accepted": 2, "rejected": 0}), "batch")
+
+
+def test_ndjson_and_gzip():
+    lines = b"\n".join(json.dumps(event()).encode() for _ in range(3)) + b"\n\n"
+    st, _, body, _ = E.post(lines, headers={"Content-Type": "application/x-ndjson"})
+    assert_eq((st, body["accepted"]), (202, 3), "ndjson")
+    st, _, body, _ = E.post(gzip.compress(lines), headers={"Content-Type": "application/x-ndjson",
+                                                            "Content-Encoding": "gzip"})
+    assert_eq((st, body["accepted"]), (202, 3), "gzip ndjson")
+    st, _, body, _ = E.post(gzip.compress(json.dumps(event()).encode()),
+                            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert_eq(st, 202, "gzip json")
+    st, _, body, _ = E.post(b"\x1f\x8b\x08\x00garbage", headers={"Content-Type": "application/json",
+                                                                 "Content-Encoding": "gzip"})
+    assert_eq(st, 400, "broken gzip")
+    st, _, body, _ = E.post(b'{"event_type":"page_view"} {"x":1}',
+                            headers={"Content-Type": "application/x-ndjson"})
+    assert_eq(st, 400, "two values on one NDJSON line")
+
+
+def test_gzip_bomb():
+    bomb = gzip.compress(b"[" + b" " * (64 << 20) + b"]")  # 64 MiB of spaces, ~64 KiB gzip
+    assert_true(len(bomb) < (1 << 20), "bomb fits the compressed limit")
+    t0 = time.time()
+    st, _, body, _ = E.post(bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert_eq((st, body["error"]), (413, "too_large"), "decompressed over the limit")
+    assert_true(time.time() - t0 < 5, "refused without inflating it all")
+
+
+def test_invalid_json():
+    for raw, what in [(b'{"event_type": ', "truncated"), (b'{"a":1,}', "trailing comma"),
+                      (b"nope", "not json"), (b'"a string"', "a string"), (b"[1,2]", "array of numbers"),
+                      (b"[]", "empty batch"), (b'{"a":1}{"b":2}', "two documents"),
+                      (b'{"event_type":"page_view","payload":"\xff\xfe"}', "invalid UTF-8"),
+                      (b'{"a":1,"a":2}', "duplicate member")]:
+        st, _, body, _ = E.post(raw, headers={"Content-Type": "application/json"})
+        assert_eq(st, 400, what)
+        assert_eq(body["error"], "invalid_json", what)
+    st, _, body, _ = E.post(b'{"event_type":\n  x}', headers={"Content-Type": "application/json"})
+    assert_true(re.search(r"line 2 column \d+", body["message"]), "line and column: " + body["message"])
+
+
+def test_media_types():
+    st, _, body, _ = E.post(b"{}", headers={"Content-Type": "text/plain"})
+    assert_eq((st, body["error"]), (415, "unsupported_media_type"), "text/plain")
+    st, _, body, _ = E.post(b"{}", headers={"Content-Type": "application/json", "Content-Encoding": "br"})
+    assert_eq((st, body["error"]), (415, "unsupported_media_type"), "br")
+    st, _, _, _ = E.post(json.dumps(event()).encode(),
+                         headers={"Content-Type": "application/json; charset=utf-8"})
+    assert_eq(st, 202, "charset parameter")
+
+
+def test_limits():
+    big = b"[" + b",".join([json.dumps(event()).encode()] * 12000) + b"]"
+    assert_true(len(big) > (1 << 20), "over 1 MiB")
+    st, _, body, _ = E.post(big, headers={"Content-Type": "application/json"})
+    assert_eq((st, body and body.get("error")), (413, "too_large"), "body over the limit")
+    st, _, body, _ = E.post([event()] * 51)
+    assert_eq((st, body["error"]), (413, "too_large"), "more events than the limit")
+    huge = event(payload=dict(PAGE_VIEW, title="x" * 9000))
+    st, _, body, _ = E.post([huge, event()])
+    assert_eq(st, 202, "one event too large in a batch")
+    assert_eq(errors_of(body)[0]["code"], "too_large", "per-event too_large")
+    deep = {"event_type": "page_view", "payload": dict(PAGE_VIEW)}
+    node = deep["payload"]
+    for _ in range(20):
+        node["title"] = {}
+        node = node["title"]
+    st, _, body, _ = E.post(deep)
+    assert_eq((st, body["error"]), (400, "invalid_json"), "nested too deep")
+
+
+def test_envelope_rules():
+    cases = [
+        (dict(event(), extra=1), "/extra"),
+        ({"payload": PAGE_VIEW}, "/event_type"),
+        (event(event_type="Page-View"), "/event_type"),
+        (event(event_type="x" * 65), "/event_type"),
+        ({"event_type": "page_view"}, "/payload"),
+        (event(event_id=""), "/event_id"),
+        (event(event_id="a b"), "/event_id"),
+        (event(event_id="x" * 129), "/event_id"),
+        (event(event_id=12), "/event_id"),
+        (event(occurred_at="yesterday"), "/occurred_at"),
+        (event(occurred_at="2026-13-01T00:00:00Z"), "/occurred_at"),
+        (event(schema_version=0), "/schema_version"),
+        (event(schema_version="1"), "/schema_version"),
+        (event(schema_version=1.5), "/schema_version"),
+    ]
+    for ev, path in cases:
+        st, _, body, _ = E.post(ev)
+        assert_eq(st, 422, f"envelope {ev}")
+        errs = errors_of(body)
+        assert_true(any(e["code"] == "envelope" and e["instance_path"] == path for e in errs),
+                    f"envelope error at {path}: {errs}")
+    st, _, body, _ = E.post(event(event_id="ok:id-1.2_3"))
+    assert_eq(st, 202, "event_id charset")
+
+
+def test_unknown_type_and_version():
+    st, _, body, _ = E.post(event(event_type="no_such_type"))
+    assert_eq(st, 422, "unknown type")
+    assert_eq(errors_of(body)[0]["code"], "unknown_event_type", "code")
+    st, _, body, _ = E.post(event(schema_version=99))
+    assert_eq(errors_of(body)[0]["code"], "unknown_schema_version", "unknown version")
+
+
+def test_schema_errors_are_precise():
+    bad = dict(PAGE_VIEW, user_id="42", viewport={"width": 0, "height": 10})
+    st, _, body, _ = E.post(event(payload=bad, event_id="bad-1"))
+    assert_eq(st, 422, "schema violation")
+    entry = body["errors"][0]
+    assert_eq((entry["index"], entry["event_id"]), (0, "bad-1"), "entry")
+    by_path = {e["instance_path"]: e for e in entry["errors"]}
+    assert_true("/payload/user_id" in by_path, f"user_id error in {entry['errors']}")
+    e = by_path["/payload/user_id"]
+    assert_eq((e["code"], e["keyword"]), ("schema", "type"), "type error")
+    assert_true(e["schema_path"].endswith("/properties/user_id/type"), "schema_path " + e["schema_path"])
+    assert_true(e["message"], "message")
+    assert_true("/payload/viewport/width" in by_path, "every violation reported")
+
+
+def test_stored_lines_and_rejected_zone():
+    marker = "marker-%d" % time.time_ns()
+    payload = dict(PAGE_VIEW, title="Ünïcödé \u2603 " + marker, load_ms=12.50)
+    raw = ('{"event_type":"page_view","payload":' + json.dumps(payload, ensure_ascii=False) + '}').encode()
+    st, _, _, _ = E.post(raw, headers={"Content-Type": "application/json"})
+    assert_eq(st, 202, "accepted")
+    E.post(event(payload=dict(PAGE_VIEW, user_id="bad"), event_id="rej-" + marker))
+    deadline = time.time() + 15
+    found = rejected = None
+    while time.time() < deadline and not (found and rejected):
+        for root, _, files in os.walk(E.lake):
+            for f in files:
+                if not f.endswith(".jsonl.gz"):
+                    continue
+                for line in gzip.open(os.path.join(root, f), "rt", encoding="utf-8"):
+                    if marker in line:
+                        if "/raw/" in root + "/" or root.startswith(os.path.join(E.lake, "raw")):
+                            found = (root, json.loads(line), line)
+                        else:
+                            rejected = (root, json.loads(line))
+        time.sleep(0.3)
+    assert_true(found, "accepted event in the raw zone")
+    root, rec, line = found
+    assert_true(re.search(r"raw/event_type=page_view/dt=\d{4}-\d\d-\d\d/hr=\d\d$", root), root)
+    assert_eq(rec["payload"], payload, "payload as sent")
+    assert_true(('"payload":' + json.dumps(payload, ensure_ascii=False)) in line, "payload bytes copied")
+    assert_eq(rec["source"], "all", "source")
+    assert_eq(rec["schema_version"], 1, "resolved version")
+    assert_true(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                             rec["event_id"]), "generated UUIDv7 " + rec["event_id"])
+    assert_true(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec["received_at"]), "received_at")
+    assert_true(rejected, "rejected event in the rejected zone")
+    rroot, rrec = rejected
+    assert_true(re.search(r"rejected/dt=\d{4}-\d\d-\d\d/hr=\d\d$", rroot), rroot)
+    assert_eq(rrec["event"]["event_id"], "rej-" + marker, "event as received")
+    assert_eq(rrec["source"], "all", "source")
+    assert_eq(rrec["errors"][0]["code"], "schema", "errors kept")
+    names = [f for _, _, fs in os.walk(E.lake) for f in fs]
+    assert_true(all(f.endswith(".jsonl.gz") for f in names), f"no temporary files visible: {names}")
+
+
+def test_schemas_endpoint():
+    st, _, body, _ = E.request("GET", "/v1/schemas/page_view")
+    assert_eq(st, 200, "schemas")
+    assert_eq(body["event_type"], "page_view", "type")
+    assert_true(body["versions"][0]["version"] == 1 and "properties" in body["versions"][0]["schema"], "versions")
+    assert_eq(E.request("GET", "/v1/schemas/nope")[0], 404, "unknown type")
+    assert_eq(E.request("GET", "/v1/schemas/page_view", key=None)[0], 401, "needs a key")
+
+
+# --- the live registry -------------------------------------------------------------------
+
+def wait_status(ev, want, seconds):
+    deadline = time.time() + seconds
+    st = None
+    while time.time() < deadline:
+        st = E.post(ev)[0]
+        if st == want:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_schema_by_sql_live_within_a_second():
+    t = "live_%d" % (time.time_ns() % 10**9)
+    ev = {"event_type": t, "payload": {"n": 1}}
+    assert_eq(E.post(ev)[0], 422, "unknown before")
+    t0 = time.time()
+    E.sql(f"INSERT INTO event_schemas (event_type, version, schema) VALUES ('{t}', 1, "
+          "'{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}}}')")
+    assert_true(wait_status(ev, 202, 1.0), "accepted within a second of the INSERT")
+    took = time.time() - t0
+    # a retired version is refused the same way
+    E.sql(f"UPDATE event_schemas SET active = false WHERE event_type = '{t}'")
+    assert_true(wait_status(ev, 422, 1.0), "retired version refused")
+    print(f"  schema live after {took * 1000:.0f} ms")
+
+
+def test_broken_schema_breaks_nothing_else():
+    t = "broken_%d" % (time.time_ns() % 10**9)
+    E.sql(f"INSERT INTO event_schemas (event_type, version, schema) VALUES ('{t}', 1, "
+          "'{\"type\": 12, \"minimum\": \"x\"}')")
+    time.sleep(0.5)
+    st, _, body, _ = E.post({"event_type": t, "payload": {}})
+    assert_eq(st, 422, "broken schema's type is unavailable")
+    assert_eq(E.post(event())[0], 202, "others keep working")
+    st, _, _, data = E.request("GET", "/metrics", key=None)
+    assert_true(re.search(r"weir_registry_broken_schemas [1-9]", data.decode()), "reported in metrics")
+    E.sql(f"DELETE FROM event_schemas WHERE event_type = '{t}'")
+
+
+def test_postgres_restart_under_running_gateway():
+    E.pg("stop")
+    try:
+        for _ in range(5):
+            assert_eq(E.post(event())[0], 202, "serves with the last snapshot while Postgres is down")
+            time.sleep(0.1)
+        assert_eq(E.request("GET", "/readyz", key=None)[0], 200, "still ready")
+    finally:
+        E.pg("start")
+    t = "after_%d" % (time.time_ns() % 10**9)
+    E.sql(f"INSERT INTO event_schemas (event_type, version, schema) VALUES ('{t}', 1, 'true')")
+    assert_true(wait_status({"event_type": t, "payload": 1}, 202, 15), "reloads once Postgres is back")
+
+
+# --- hostile clients ------------------------------------------------------------------------
+
+def raw_exchange(data, read=True, timeout=5):
+    s = socket.create_connection(("127.0.0.1", E.port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    if read:
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+    s.close()
+    return out
+
+
+def test_slow_clients_do_not_starve_others():
+    slow = []
+    for _ in range(20):
+        s = socket.create_connection(("127.0.0.1", E.port))
+        s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: applic")
+        slow.append(s)
+    try:
+        t0 = time.time()
+        for _ in range(10):
+            assert_eq(E.post(event())[0], 202, "served while slow clients hold connections")
+        assert_true(time.time() - t0 < 5, "not starved")
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_truncated_and_wrong_length_bodies():
+    key = E.keys["all"]
+    head = ("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\n" % key)
+    # announced 1000 bytes, sent 10, then closed: the gateway must shrug it off
+    raw_exchange((head + "Content-Length: 1000\r\n\r\n").encode() + b'{"event_ty', read=False)
+    # shorter Content-Length than the JSON: the body is cut, so it is not JSON
+    body = json.dumps(event()).encode()
+    out = raw_exchange((head + "Content-Length: 20\r\nConnection: close\r\n\r\n").encode() + body)
+    assert_true(out.startswith(b"HTTP/1.1 400"), "cut body is invalid JSON: %r" % out[:60])
+    # not a number
+    out = raw_exchange((head + "Content-Length: abc\r\nConnection: close\r\n\r\n").encode() + body)
+    assert_true(out.startswith(b"HTTP/1.1 4"), "bad Content-Length refused: %r" % out[:60])
+    assert_eq(E.post(event())[0], 202, "still serving")
+
+
+def test_headers_over_the_limit():
+    out = raw_exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (200 * 1024) + b"\r\n\r\n")
+    assert_true(out[:12] in (b"HTTP/1.1 431", b"HTTP/1.1 413") or out == b"",
+                "oversized headers refused: %r" % out[:60])
+    assert_eq(E.request("GET", "/healthz", key=None)[0], 200, "still serving")
+
+
+def test_garbage_requests():
+    for junk in [b"\x00\x01\x02\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"POST /v1/events HTTP/1.1\r\n"
+                 b"Host: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"\r\n" * 1000]:
+        raw_exchange(junk, timeout=2)
+    assert_eq(E.request("GET", "/healthz", key=None)[0], 200, "still serving")
+
+
+def test_drain_on_sigterm():
+    # last: everything accepted so far must be in the lake once the gateway exits
+    marker = "drain-%d" % time.time_ns()
+    st, _, _, _ = E.post(event(payload=dict(PAGE_VIEW, title=marker)))
+    assert_eq(st, 202, "accepted")
+    rc = E.stop_gateway()
+    assert_eq(rc, 0, "drain exits 0: " + E.logtext()[-500:])
+    hit = 0
+    for root, _, files in os.walk(E.lake):
+        for f in files:
+            with gzip.open(os.path.join(root, f), "rt") as fh:
+                hit += sum(marker in line for line in fh)
+    assert_eq(hit, 1, "flushed at drain, once")
+
+
+def setup():
+    E.pg("start")
+    E.weir("migrate")
+    for f in sorted(os.listdir(SCHEMAS)):
+        m = re.fullmatch(r"([a-z][a-z0-9_]*)\.v(\d+)\.json", f)
+        if m:
+            E.weir("schema", "add", m.group(1), os.path.join(SCHEMAS, f), "--version", m.group(2))
+    for name, args in [("all", []), ("scoped", ["--event-types", "signup"]), ("limited", ["--rate", "5"]),
+                       ("revoked", [])]:
+        E.keys[name] = E.weir("key", "create", "--name", name, *args).stdout.strip()
+    E.weir("key", "revoke", "revoked")
+    E.start_gateway()
+
+
+def main():
+    if not WEIR or not PGFIXTURE or not SCHEMAS:
+        print("WEIR, WEIR_PGFIXTURE and WEIR_SCHEMAS must be set")
+        return 77
+    tests = [(n, f) for n, f in globals().items() if n.startswith("test_") and callable(f)]
+    passed = failed = 0
+    try:
+        setup()
+        for name, fn in tests:
+            if E.proc is None or E.proc.poll() is not None:
+                print(f"FAIL {name}: the gateway is not running: {E.logtext()[-2000:]}")
+                failed += 1
+                continue
+            t0 = time.time()
+            try:
+                fn()
+                passed += 1
+                print(f"ok   {name} ({time.time() - t0:.2f}s)")
+            except Exception:  # a failed test must not stop the others
+                failed += 1
+                print(f"FAIL {name}\n{traceback.format_exc()}")
+    except Exception:
+        failed += 1
+        print(f"FAIL setup\n{traceback.format_exc()}\n{E.logtext()}")
+    finally:
+        if E.proc:
+            E.stop_gateway()
+        try:
+            E.pg("stop")
+        except Exception as e:  # report, but keep the verdict of the tests
+            print(f"cleanup: {e}")
+        if failed == 0:
+            shutil.rmtree(E.tmp, ignore_errors=True)
+        else:
+            print(f"kept {E.tmp} for inspection")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
