@@ -123,6 +123,15 @@ int pq_writer_put_null(pq_writer *w, size_t col);
  * (which calls the write callback). */
 int pq_writer_end_row(pq_writer *w);
 
+/* Ends the current row group now, writing it through the callback (a no-op when it holds no
+ * rows): for callers that cut row groups by time or by memory across many writers. Refused with
+ * WR_EINVAL (writer still usable) between puts of an unfinished row. Returns 0 or the failure. */
+int pq_writer_flush(pq_writer *w);
+
+/* Bytes buffered for the current row group: finished (compressed) pages, open pages and
+ * dictionaries. Costs one pass over the columns. */
+size_t pq_writer_buffered_bytes(const pq_writer *w);
+
 /* Flushes the last row group and writes the footer. A row that was started but not ended is
  * refused (WR_EINVAL). Returns 0 or a negative code (err filled when not NULL); after close
  * only pq_writer_destroy is allowed. A file with 0 rows is valid (schema, no row groups). */

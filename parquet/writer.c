@@ -859,6 +859,28 @@ int pq_writer_end_row(pq_writer *w)
     return 0;
 }
 
+int pq_writer_flush(pq_writer *w)
+{
+    if (w->fail) {
+        return w->fail;
+    }
+    if (w->closed || w->row_puts > 0) {
+        return WR_EINVAL;
+    }
+    return flush_row_group(w);
+}
+
+size_t pq_writer_buffered_bytes(const pq_writer *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->ncols; i++) {
+        const struct col *c = &w->cols[i];
+        n += c->data.len + c->vals.len + c->idx.len + c->defs.len + c->dbytes.len +
+             (size_t)c->nents * (sizeof(struct dent) + 4);
+    }
+    return n;
+}
+
 /* ---- footer ---- */
 
 static void schema_leaf(struct pq__tw *t, const struct col *c)

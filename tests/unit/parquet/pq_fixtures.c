@@ -54,6 +54,7 @@ struct fixture {
     const char *fallback_cols; /* ... and also PLAIN data pages */
     const char *plain_cols;    /* ... that must have no dictionary */
     int min_pages;             /* pages of the first column's first chunk at least */
+    long flush_every;          /* pq_writer_flush after this many rows (0 = never) */
 };
 
 static uint64_t rng_state;
@@ -330,6 +331,9 @@ static int write_fixture(const char *dir, const struct fixture *fx)
         if (rc == 0) {
             rc = pq_writer_end_row(w);
         }
+        if (rc == 0 && fx->flush_every && (r + 1) % fx->flush_every == 0) {
+            rc = pq_writer_flush(w);
+        }
     }
     fputs("]}\n", j);
     if (rc == 0) {
@@ -441,25 +445,26 @@ int main(int argc, char **argv)
         return 2;
     }
     struct fixture fx[] = {
-        {"all_types_zstd", {.build = "fixtures"}, all_types, N(all_types), 5000, 1, "name,payload", "", "uniq", 1},
-        {"all_types_gzip", {.codec = PQ_CODEC_GZIP}, all_types, N(all_types), 5000, 1, "name,payload", "", "uniq", 1},
-        {"all_types_none", {.codec = PQ_CODEC_UNCOMPRESSED, .no_page_crc = 1}, all_types, N(all_types), 5000, 1, "name,payload", "", "uniq", 1},
-        {"no_nulls", {0}, no_nulls, N(no_nulls), 3000, 1, "name", "", "", 1},
-        {"required", {.codec = PQ_CODEC_GZIP}, required, N(required), 3000, 1, "name,payload", "", "", 1},
-        {"all_null", {0}, all_null, N(all_null), 2500, 1, "", "", "name,payload", 1},
-        {"dict_fallback_entries", {.dict_max_entries = 300, .page_bytes = 8192}, dict_cols, N(dict_cols), 20000, 1, "cycle,name,const", "cycle,uniq", "", 2},
-        {"dict_fallback_bytes", {.dict_max_bytes = 4096, .codec = PQ_CODEC_GZIP}, dict_cols, N(dict_cols), 20000, 1, "cycle,name,const", "cycle,uniq", "", 1},
-        {"multi_rg_many_pages", {.row_group_rows = 7000, .page_bytes = 4096}, all_types, N(all_types), 50000, 8, "name,payload", "", "uniq", 10},
-        {"rg_by_bytes", {.row_group_bytes = 64 << 10, .codec = PQ_CODEC_GZIP, .level = 1}, all_types, N(all_types), 20000, 5, "name", "", "uniq", 1},
-        {"empty", {0}, all_types, N(all_types), 0, 0, "", "", "", 0},
-        {"one_row", {0}, all_types, N(all_types), 1, 1, "", "", "", 1},
-        {"unicode", {.page_bytes = 1024}, unicode, N(unicode), 3000, 1, "s,empty", "", "p,empty_plain", 2},
-        {"int64_extremes", {.row_group_rows = 1000}, extremes, N(extremes), 4000, 4, "", "", "", 1},
-        {"doubles", {.row_group_rows = 777}, doubles, N(doubles), 3000, 3, "", "", "", 1},
-        {"long_strings", {.row_group_rows = 100}, long_strings, N(long_strings), 300, 3, "", "", "longplain", 1},
-        {"bools", {.page_bytes = 1000}, bools, N(bools), 10001, 1, "", "", "", 5},
-        {"tiny_limits", {.page_bytes = 64, .dict_max_entries = 5, .row_group_rows = 333, .codec = PQ_CODEC_GZIP}, all_types, N(all_types), 3000, 9, "name,payload", "name,payload", "uniq", 20},
-        {"kv_metadata", {.kv = kvs, .nkv = 3, .build = "abc1234"}, no_nulls, N(no_nulls), 10, 1, "", "", "", 1},
+        {"all_types_zstd", {.build = "fixtures"}, all_types, N(all_types), 5000, 1, "name,payload", "", "uniq", 1, 0},
+        {"all_types_gzip", {.codec = PQ_CODEC_GZIP}, all_types, N(all_types), 5000, 1, "name,payload", "", "uniq", 1, 0},
+        {"all_types_none", {.codec = PQ_CODEC_UNCOMPRESSED, .no_page_crc = 1}, all_types, N(all_types), 5000, 1, "name,payload", "", "uniq", 1, 0},
+        {"no_nulls", {0}, no_nulls, N(no_nulls), 3000, 1, "name", "", "", 1, 0},
+        {"required", {.codec = PQ_CODEC_GZIP}, required, N(required), 3000, 1, "name,payload", "", "", 1, 0},
+        {"all_null", {0}, all_null, N(all_null), 2500, 1, "", "", "name,payload", 1, 0},
+        {"dict_fallback_entries", {.dict_max_entries = 300, .page_bytes = 8192}, dict_cols, N(dict_cols), 20000, 1, "cycle,name,const", "cycle,uniq", "", 2, 0},
+        {"dict_fallback_bytes", {.dict_max_bytes = 4096, .codec = PQ_CODEC_GZIP}, dict_cols, N(dict_cols), 20000, 1, "cycle,name,const", "cycle,uniq", "", 1, 0},
+        {"multi_rg_many_pages", {.row_group_rows = 7000, .page_bytes = 4096}, all_types, N(all_types), 50000, 8, "name,payload", "", "uniq", 10, 0},
+        {"rg_by_bytes", {.row_group_bytes = 64 << 10, .codec = PQ_CODEC_GZIP, .level = 1}, all_types, N(all_types), 20000, 5, "name", "", "uniq", 1, 0},
+        {"empty", {0}, all_types, N(all_types), 0, 0, "", "", "", 0, 0},
+        {"one_row", {0}, all_types, N(all_types), 1, 1, "", "", "", 1, 0},
+        {"unicode", {.page_bytes = 1024}, unicode, N(unicode), 3000, 1, "s,empty", "", "p,empty_plain", 2, 0},
+        {"int64_extremes", {.row_group_rows = 1000}, extremes, N(extremes), 4000, 4, "", "", "", 1, 0},
+        {"doubles", {.row_group_rows = 777}, doubles, N(doubles), 3000, 3, "", "", "", 1, 0},
+        {"long_strings", {.row_group_rows = 100}, long_strings, N(long_strings), 300, 3, "", "", "longplain", 1, 0},
+        {"bools", {.page_bytes = 1000}, bools, N(bools), 10001, 1, "", "", "", 5, 0},
+        {"tiny_limits", {.page_bytes = 64, .dict_max_entries = 5, .row_group_rows = 333, .codec = PQ_CODEC_GZIP}, all_types, N(all_types), 3000, 9, "name,payload", "name,payload", "uniq", 20, 0},
+        {"flushed", {.row_group_rows = 5000}, all_types, N(all_types), 12000, 4, "name,payload", "", "uniq", 1, 3001},
+        {"kv_metadata", {.kv = kvs, .nkv = 3, .build = "abc1234"}, no_nulls, N(no_nulls), 10, 1, "", "", "", 1, 0},
     };
     mkdir(argv[1], 0755); /* an existing directory is fine; fopen reports real problems */
     int failed = 0;

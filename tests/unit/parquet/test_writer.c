@@ -408,6 +408,37 @@ static void test_random_shapes(void)
 #undef RND
 }
 
+static void test_flush_and_buffered(void)
+{
+    struct sink s = {0};
+    struct wr_err err = {0};
+    pq_writer *w = pq_writer_create(&basic, NULL, sink_write, &s, &err);
+    CHECK_INT(pq_writer_flush(w), 0); /* nothing to flush: writes nothing */
+    CHECK_INT(s.calls, 0);
+    CHECK_INT(pq_writer_buffered_bytes(w), 0);
+    for (int r = 0; r < 1000; r++) {
+        CHECK_INT(pq_writer_put_int64(w, 0, r), 0);
+        CHECK_INT(pq_writer_put_str(w, 1, "abc", 3), 0);
+        CHECK_INT(pq_writer_end_row(w), 0);
+    }
+    CHECK(pq_writer_buffered_bytes(w) >= 8000);
+    CHECK_INT(pq_writer_put_int64(w, 0, 1), 0);
+    CHECK_INT(pq_writer_flush(w), WR_EINVAL); /* inside a row: refused, not sticky */
+    CHECK_INT(pq_writer_end_row(w), 0);
+    CHECK_INT(pq_writer_flush(w), 0);
+    CHECK(s.len > 4);
+    CHECK(pq_writer_buffered_bytes(w) < 8000);
+    size_t after_first = s.len;
+    CHECK_INT(pq_writer_put_int64(w, 0, 2), 0);
+    CHECK_INT(pq_writer_end_row(w), 0);
+    CHECK_INT(pq_writer_close(w, &err), 0);
+    CHECK(s.len > after_first);
+    CHECK(looks_valid(&s));
+    CHECK_INT(pq_writer_rows(w), 1002);
+    pq_writer_destroy(w);
+    free(s.p);
+}
+
 int main(void)
 {
     CHECK_RUN(test_refused_schemas);
@@ -421,5 +452,6 @@ int main(void)
     CHECK_RUN(test_positive_return);
     CHECK_RUN(test_kv_and_build);
     CHECK_RUN(test_random_shapes);
+    CHECK_RUN(test_flush_and_buffered);
     return CHECK_DONE();
 }
