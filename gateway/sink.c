@@ -107,6 +107,7 @@ struct gw_sink {
     /* Journal: flusher thread (and create) only. */
     int jfd;
     uint64_t jrel;     /* release point written in the journal */
+    char jinst[17];    /* the spool instance the journal's positions belong to */
     uint64_t jbytes;
     struct jent *jl;   /* live ranges, for compaction */
     size_t jn, jcap;
@@ -192,6 +193,7 @@ static void cond_init_mono(pthread_cond_t *c)
 /* Lines: "<crc32c of the rest, 8 hex> <body>\n" with body one of
  *   F <kind char> <hour> <first 16 hex> <last 16 hex> <event type, may be empty>
  *   R <release point 16 hex>
+ *   I <spool instance id>
  * A line whose CRC does not match (a torn append) is skipped; a failed append is cut
  * back before the next one, so a torn line never swallows a later one. */
 
@@ -265,6 +267,11 @@ static int jparse(const char *b, size_t len, struct jent *e, uint64_t *rel)
     if (len == 18 && b[0] == 'R' && b[1] == ' ') {
         return parse_hex64(b + 2, 16, rel) == 0 ? 'R' : -1;
     }
+    if (len == 18 && b[0] == 'I' && b[1] == ' ') {
+        memcpy(e->key.event_type, b + 2, 16);
+        e->key.event_type[16] = '\0';
+        return 'I';
+    }
     if (len < 4 || b[0] != 'F' || b[1] != ' ' || (b[2] != 'a' && b[2] != 'r') || b[3] != ' ') {
         return -1;
     }
@@ -333,6 +340,12 @@ static int journal_rewrite(gw_sink *s, uint64_t release)
     snprintf(body, sizeof(body), "R %016" PRIx64, release);
     if (jline(line, sizeof(line), body) < 0 || wr_buf_append(&b, line, strlen(line)) != 0) {
         rc = -1;
+    }
+    if (strlen(s->jinst) == 16) {
+        snprintf(body, sizeof(body), "I %s", s->jinst);
+        if (jline(line, sizeof(line), body) < 0 || wr_buf_append(&b, line, strlen(line)) != 0) {
+            rc = -1;
+        }
     }
     for (size_t i = 0; rc == 0 && i < s->jn; i++) {
         if (jbody_range(body, sizeof(body), &s->jl[i]) < 0 ||
@@ -461,6 +474,8 @@ static int journal_load(gw_sink *s, struct wr_err *err)
             if (rel > s->jrel) {
                 s->jrel = rel;
             }
+        } else if (t == 'I') {
+            memcpy(s->jinst, e.key.event_type, sizeof(s->jinst));
         } else if (t == 'F') {
             if (jl_push(s, &e) != 0) {
                 rc = wr_err_set(err, WR_ENOMEM, "sink: out of memory");
@@ -1120,6 +1135,18 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err)
     gw_spool_stats(s->spool, &st);
     s->processed_end = st.end_lsn;
     s->released = st.released_lsn;
+    const char *sid = gw_spool_instance_id(s->spool);
+    if (s->jinst[0] && strcmp(s->jinst, sid) != 0) {
+        /* A new spool epoch (its checkpoint was lost or the directory reset): positions
+         * may start again from anywhere, so the old ranges could match new lines. They
+         * served the replay above (same segments, same positions) and go now: a crash
+         * before the next release may then duplicate lines, never lose them. */
+        WR_WARN("sink: spool instance changed (%s -> %s); journal of flushed ranges reset",
+                s->jinst, sid);
+        s->jn = 0;
+        s->jrel = 0;
+    }
+    snprintf(s->jinst, sizeof(s->jinst), "%s", sid);
     /* A fresh journal also cuts any torn tail, so later appends start on a clean line. */
     if (journal_rewrite(s, st.released_lsn > s->jrel ? st.released_lsn : s->jrel) != 0) {
         wr_err_set(err, WR_EIO, "sink: cannot write the journal in %s", s->dir);
