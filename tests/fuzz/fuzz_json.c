@@ -200,6 +200,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ASSERT(v != NULL);
         check_tree(p, v, 0, (uint32_t)size, 0);
         ASSERT(js_equal(v, v));
+        /* Equality is symmetric: compare every pair of items of a top-level array. */
+        if (v->type == JS_ARRAY && v->n <= 16) {
+            for (uint32_t i = 0; i < v->n; i++) {
+                for (uint32_t k = 0; k < v->n; k++) {
+                    ASSERT(js_equal(&v->u.items[i], &v->u.items[k]) ==
+                           js_equal(&v->u.items[k], &v->u.items[i]));
+                }
+            }
+        }
     } else {
         ASSERT(rc == JS_ESYNTAX || rc == JS_EDEPTH || rc == JS_EUTF8 || rc == JS_EDUPKEY ||
                rc == WR_ENOMEM);
