@@ -216,8 +216,8 @@ int reg_pgserver_up(const char *dir, bool create, struct reg_pgserver *s, struct
         return wr_err_set(err, WR_EINVAL, "%s: path too long for a Unix socket (80 bytes at "
                           "most); use a shorter folder", abs);
     }
-    snprintf(s->dir, sizeof s->dir, "%s", abs);
-    snprintf(s->conninfo, sizeof s->conninfo, "host=%s/run user=weir dbname=weir", abs);
+    snprintf(s->dir, sizeof s->dir, "%.400s", abs);
+    snprintf(s->conninfo, sizeof s->conninfo, "host=%.400s/run user=weir dbname=weir", abs);
     char sub[PATH_MAX + 16];
     const char *subs[] = {"data", "run", "log"};
     for (size_t i = 0; i < 3; i++) {

@@ -15,7 +15,7 @@ scripts/build.sh build-test -DWEIR_WERROR=ON
 echo "== tests (release build)"
 ctest --test-dir build-test -j"$jobs" --timeout 900
 if ((quick == 0)); then
-  scripts/build.sh build-asan -DWEIR_WERROR=ON -DWEIR_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+  scripts/build.sh build-asan -DWEIR_WERROR=ON -DWEIR_SANITIZE=address,undefined
   echo "== tests (ASan + UBSan build)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -j"$jobs" --timeout 900 -LE nosan
