@@ -366,8 +366,9 @@ long pq__trunc_max(const uint8_t *p, size_t len, size_t max, uint8_t *out)
 uint32_t pq__hash(const void *p, size_t len)
 {
     const uint8_t *s = p;
+    size_t total = len;
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xC2B2AE3D27D4EB4Full);
-    while (len >= 8) {
+    while (len > 8) {
         uint64_t k;
         memcpy(&k, s, 8);
         h = (h ^ (k * 0xFF51AFD7ED558CCDull)) * 0x9E3779B97F4A7C15ull;
@@ -375,9 +376,18 @@ uint32_t pq__hash(const void *p, size_t len)
         s += 8;
         len -= 8;
     }
+    /* 0..8 bytes left: the last 8 bytes of a longer string (overlapping is fine for a hash),
+     * else two possibly overlapping 4-byte or a few single loads, without a byte loop. */
     uint64_t k = 0;
-    for (size_t i = 0; i < len; i++) {
-        k |= (uint64_t)s[i] << (8 * i);
+    if (total >= 8) {
+        memcpy(&k, s + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        k = (uint64_t)a << 32 | b;
+    } else if (len > 0) {
+        k = (uint64_t)s[0] << 16 | (uint64_t)s[len / 2] << 8 | s[len - 1];
     }
     h ^= k * 0xFF51AFD7ED558CCDull;
     /* The table uses the low bits: finish with a full avalanche so every input bit reaches them. */

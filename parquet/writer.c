@@ -484,8 +484,23 @@ static struct col *col_for_put(pq_writer *w, size_t col, enum pq_type type, int 
     return c;
 }
 
+/* The rare ends of a put, kept out of line so the common path stays small. */
+static __attribute__((noinline)) int put_failed(pq_writer *w, struct col *c)
+{
+    buf_check(w, &c->vals);
+    buf_check(w, &c->defs);
+    buf_check(w, &c->idx);
+    buf_check(w, &c->smin);
+    return buf_check(w, &c->smax);
+}
+
+static __attribute__((noinline)) int put_page_full(pq_writer *w, struct col *c)
+{
+    return close_page(w, c);
+}
+
 /* Common tail of a non-null put: level, counters, page and buffer checks. */
-static inline int after_put(pq_writer *w, struct col *c, size_t est)
+static inline __attribute__((always_inline)) int after_put(pq_writer *w, struct col *c, size_t est)
 {
     if (c->optional) {
         pq__buf_byte(&c->defs, 1);
@@ -495,15 +510,11 @@ static inline int after_put(pq_writer *w, struct col *c, size_t est)
     c->nvals++;
     w->row_puts++;
     w->rg_est += est;
-    if (c->vals.fail || c->defs.fail || c->idx.fail || c->smin.fail || c->smax.fail) {
-        buf_check(w, &c->vals);
-        buf_check(w, &c->defs);
-        buf_check(w, &c->idx);
-        buf_check(w, &c->smin);
-        return buf_check(w, &c->smax);
+    if (__builtin_expect((c->vals.fail | c->defs.fail | c->idx.fail | c->smin.fail | c->smax.fail) != 0, 0)) {
+        return put_failed(w, c);
     }
-    if (page_full(w, c)) {
-        return close_page(w, c);
+    if (__builtin_expect(page_full(w, c), 0)) {
+        return put_page_full(w, c);
     }
     return 0;
 }
