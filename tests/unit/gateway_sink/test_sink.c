@@ -98,7 +98,7 @@ static long long metric(gw_sink *s, const char *name)
     for (const char *p = b.p; p && *p;) {
         const char *e = strchr(p, '\n');
         if (strncmp(p, name, nl) == 0 && p[nl] == ' ') {
-            v = atoll(p + nl + 1); /* test code: input is ours */
+            v = strtoll(p + nl + 1, NULL, 10);
             break;
         }
         p = e ? e + 1 : NULL;
