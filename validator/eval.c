@@ -277,12 +277,32 @@ static int num_cmp(const struct js_val *v, const struct val__num *m)
     return (x > y) - (x < y);
 }
 
+/* The shortest text that reads back as d (0.1, not 0.10000000000000001). */
+static void double_text(double d, char *out, size_t cap)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, cap, "%.*g", p, d);
+        if (strtod(out, NULL) == d) {
+            return;
+        }
+    }
+}
+
 static void num_text(const struct val__num *m, char *out, size_t cap)
 {
     if (m->is_int) {
         snprintf(out, cap, "%" PRId64, m->i);
     } else {
-        snprintf(out, cap, "%.17g", m->d);
+        double_text(m->d, out, cap);
+    }
+}
+
+static void value_text(const struct js_val *v, char *out, size_t cap)
+{
+    if (v->type == JS_INT) {
+        snprintf(out, cap, "%" PRId64, v->u.i);
+    } else {
+        double_text(v->u.d, out, cap);
     }
 }
 
@@ -692,7 +712,8 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
         }
         if (c->collect) {
             num_text(&op->u.num, t2, sizeof t2);
-            report(c, ip, sp, "multipleOf", "expected a multiple of %s", t2);
+            value_text(v, t1, sizeof t1);
+            report(c, ip, sp, "multipleOf", "expected a multiple of %s, got %s", t2, t1);
         }
         return false;
     case VAL__OP_MAXIMUM:
@@ -712,11 +733,12 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
         }
         if (c->collect) {
             num_text(&op->u.num, t2, sizeof t2);
+            value_text(v, t1, sizeof t1);
             const char *rel = op->kind == VAL__OP_MAXIMUM      ? "at most"
                               : op->kind == VAL__OP_EX_MAXIMUM ? "less than"
                               : op->kind == VAL__OP_MINIMUM    ? "at least"
                                                                : "greater than";
-            report(c, ip, sp, op->kw, "expected a number %s %s", rel, t2);
+            report(c, ip, sp, op->kw, "expected %s %s, got %s", rel, t2, t1);
         }
         return false;
     }

@@ -108,7 +108,7 @@ static void test_every_violation_and_cap(void)
     CHECK_STR(r.errors[3].keyword, "additionalProperties");
     CHECK_STR(r.errors[3].instance_path, "/x");
     CHECK_STR(r.errors[3].message, "property \"x\" is not allowed");
-    CHECK_STR(r.errors[4].message, "expected a number at least 10");
+    CHECK_STR(r.errors[4].message, "expected at least 10, got 3");
     r = full(s, "{\"x\":1,\"n\":3}", 2);
     CHECK_INT(r.n_errors, 2);
     CHECK(r.truncated);
@@ -132,7 +132,7 @@ static void test_messages(void)
         {"{\"uniqueItems\":true}", "[1,2,1.0]", "uniqueItems", "array items 0 and 2 are equal"},
         {"{\"contains\":{\"type\":\"string\"}}", "[1]", "contains",
          "no array item matches the contains schema"},
-        {"{\"multipleOf\":0.01}", "0.001", "multipleOf", "expected a multiple of 0.01"},
+        {"{\"multipleOf\":0.01}", "0.001", "multipleOf", "expected a multiple of 0.01, got 0.001"},
         {"{\"dependentRequired\":{\"a\":[\"b\"]}}", "{\"a\":1}", "dependentRequired",
          "property \"a\" requires property \"b\""},
         {"{\"minItems\":2}", "[1]", "minItems", "expected an array of at least 2 items, got 1"},
@@ -477,6 +477,10 @@ static void test_resources(void)
     CHECK(!ok(s, "{\"n\":0}"));
     struct val_result r = full(s, "{\"n\":0}", 10);
     CHECK_STR(r.errors[0].schema_path, "/properties/n/$ref/minimum");
+    CHECK_STR(r.errors[0].message, "expected at least 1, got 0");
+    r = full(s, "{\"n\":0.1}", 10);
+    CHECK_STR(r.errors[0].message, "expected integer, got number");
+    CHECK_STR(r.errors[1].message, "expected at least 1, got 0.1");
     val_schema_unref(s);
     /* Without the resource the reference does not resolve: nothing is fetched. */
     s = compile_o("{\"$ref\":\"https://weir.invalid/common.json#/$defs/pos\"}", NULL, &err);
