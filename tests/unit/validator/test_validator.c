@@ -174,6 +174,51 @@ static void test_anyof_reports_branches_only_when_failing(void)
     val_schema_unref(s);
 }
 
+static void test_schema_paths_of_applicators(void)
+{
+    struct {
+        const char *schema, *instance, *ipath, *spath, *keyword;
+    } cases[] = {
+        {"{\"if\":{\"type\":\"integer\"},\"then\":{\"minimum\":5},\"else\":{\"type\":\"string\"}}",
+         "3", "", "/then/minimum", "minimum"},
+        {"{\"if\":{\"type\":\"integer\"},\"then\":{\"minimum\":5},\"else\":{\"type\":\"string\"}}",
+         "1.5", "", "/else/type", "type"},
+        {"{\"propertyNames\":{\"maxLength\":2}}", "{\"abc\":1}", "/abc", "/propertyNames/maxLength",
+         "maxLength"},
+        {"{\"dependentSchemas\":{\"a\":{\"required\":[\"b\"]}}}", "{\"a\":1}", "",
+         "/dependentSchemas/a/required", "required"},
+        {"{\"contains\":{\"type\":\"string\"},\"minContains\":2}", "[\"a\",1]", "", "/minContains",
+         "minContains"},
+        {"{\"contains\":{\"type\":\"string\"},\"maxContains\":1}", "[\"a\",\"b\"]", "",
+         "/maxContains", "maxContains"},
+        {"{\"prefixItems\":[{\"type\":\"string\"}],\"unevaluatedItems\":false}", "[\"a\",2]", "/1",
+         "/unevaluatedItems", "unevaluatedItems"},
+        {"{\"allOf\":[{\"properties\":{\"a\":{\"type\":\"string\"}}}]}", "{\"a\":1}", "/a",
+         "/allOf/0/properties/a/type", "type"},
+        {"{\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}}}", "{\"x-a\":\"s\"}", "/x-a",
+         "/patternProperties/^x-/type", "type"},
+        {"{\"$defs\":{\"n\":{\"$dynamicAnchor\":\"n\",\"type\":\"integer\"}},"
+         "\"items\":{\"$dynamicRef\":\"#n\"}}",
+         "[1,\"x\"]", "/1", "/items/$dynamicRef/type", "type"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        val_schema *s = compile(cases[i].schema);
+        CHECK(s != NULL);
+        if (!s) {
+            continue;
+        }
+        struct val_result r = full(s, cases[i].instance, 10);
+        CHECK(!r.valid);
+        CHECK_INT(r.n_errors, 1);
+        if (r.n_errors >= 1) {
+            CHECK_STR(r.errors[0].instance_path, cases[i].ipath);
+            CHECK_STR(r.errors[0].schema_path, cases[i].spath);
+            CHECK_STR(r.errors[0].keyword, cases[i].keyword);
+        }
+        val_schema_unref(s);
+    }
+}
+
 static void refused(const char *schema, const char *msg_prefix)
 {
     struct wr_err err = {0, ""};
@@ -548,6 +593,7 @@ int main(void)
     CHECK_RUN(test_every_violation_and_cap);
     CHECK_RUN(test_messages);
     CHECK_RUN(test_anyof_reports_branches_only_when_failing);
+    CHECK_RUN(test_schema_paths_of_applicators);
     CHECK_RUN(test_compile_refusals);
     CHECK_RUN(test_recursion_consuming_input_is_fine);
     CHECK_RUN(test_deep_instance_bounded);
