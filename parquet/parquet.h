@@ -77,13 +77,17 @@ struct pq_opts {
     size_t row_group_bytes;       /* flush a row group when its values' plain-encoded size
                                      reaches this [128 MiB] */
     size_t row_group_rows;        /* ... or when it holds this many rows [1 Mi rows] */
-    size_t page_bytes;            /* close a data page at this many value bytes [1 MiB] */
+    size_t page_bytes;            /* close a data page at this many value bytes [1 MiB];
+                                     at most 256 MiB */
     size_t dict_max_bytes;        /* a chunk's dictionary falls back to PLAIN past this [1 MiB] */
     size_t dict_max_entries;      /* ... or past this many entries [65536] */
-    size_t max_value_bytes;       /* longest PQ_BYTE_ARRAY value accepted [16 MiB] */
+    size_t max_value_bytes;       /* longest PQ_BYTE_ARRAY value accepted [16 MiB]; at most
+                                     1 GiB and half of max_buffer_bytes */
     size_t stats_max_bytes;       /* string min/max longer than this are truncated (and
                                      flagged inexact) [64] */
-    size_t max_buffer_bytes;      /* cap on the writer's buffered bytes [1 GiB] */
+    size_t max_buffer_bytes;      /* cap on each of the writer's buffers (a column chunk's
+                                     pages, the footer, ...) [1 GiB]; reaching it fails the
+                                     writer with WR_ELIMIT */
     int no_page_crc;              /* nonzero: omit page CRC-32s (written by default) */
     const char *build;            /* created_by "weir version 0.1.0 (build <build>)";
                                      copied; NULL = "unknown"; must not contain ')' */

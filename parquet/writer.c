@@ -1249,6 +1249,14 @@ pq_writer *pq_writer_create(const struct pq_schema *schema, const struct pq_opts
     if (o.max_value_bytes > o.max_buffer_bytes / 2) {
         o.max_value_bytes = o.max_buffer_bytes / 2;
     }
+    /* Page sizes are Thrift i32 and lengths in PLAIN byte arrays are 32-bit: keep a page of
+     * page_bytes plus one maximal value well below 2 GiB. */
+    if (o.max_value_bytes > ((size_t)1 << 30)) {
+        o.max_value_bytes = (size_t)1 << 30;
+    }
+    if (o.page_bytes > ((size_t)256 << 20)) {
+        o.page_bytes = (size_t)256 << 20;
+    }
     pq_writer *w = calloc(1, sizeof *w);
     if (!w) {
         wr_err_set(err, WR_ENOMEM, "parquet: out of memory");
