@@ -1264,6 +1264,38 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
     return 0;
 }
 
+/* When every `required` name is also in `properties`, the fast path counts required
+ * members during the one properties pass instead of looking each member up twice. */
+static void fuse_required(struct val__node *node)
+{
+    struct val__op *req = NULL, *props = NULL;
+    for (uint32_t i = 0; i < node->n_ops; i++) {
+        if (node->ops[i].kind == VAL__OP_REQUIRED) {
+            req = &node->ops[i];
+        } else if (node->ops[i].kind == VAL__OP_PROPS) {
+            props = &node->ops[i];
+        }
+    }
+    if (!req || !props || !props->u.props.n_props) {
+        return;
+    }
+    for (uint32_t i = 0; i < req->u.list.n_sorted; i++) {
+        const struct val__named *r = &req->u.list.sorted[i];
+        if (!bsearch(r, props->u.props.props, props->u.props.n_props,
+                     sizeof(struct val__named), cmp_named)) {
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < req->u.list.n_sorted; i++) {
+        struct val__named *e = bsearch(&req->u.list.sorted[i], props->u.props.props,
+                                       props->u.props.n_props, sizeof(struct val__named),
+                                       cmp_named);
+        e->req = true;
+    }
+    props->u.props.n_req = req->u.list.n_sorted;
+    req->fused = true;
+}
+
 /* `format`: its own vocabulary (annotation, or assertion when opts or the meta-schema's
  * format-assertion vocabulary say so). Unknown formats only annotate. */
 static void c_format(struct cctx *c, const struct jinfo *in, const json_t *j,
@@ -1448,6 +1480,7 @@ done:
         memcpy(node->ops, ops, n * sizeof *node->ops);
         node->n_ops = n;
     }
+    fuse_required(node);
     node->leaf = true;
     for (uint32_t i = 0; i < n; i++) {
         switch ((enum val__op_kind)ops[i].kind) {

@@ -498,7 +498,8 @@ static bool enum_has(const struct val__op *op, const struct js_val *v)
 /* The common leaf keywords without their error reporting: 1 holds, 0 fails, -1 not a
  * leaf keyword (or a verdict that needs the full check). Keeps the fast path out of
  * run_op's large frame. */
-static inline int quick(const struct val__op *op, const struct js_val *v)
+__attribute__((always_inline)) static inline int quick(const struct val__op *op,
+                                                       const struct js_val *v)
 {
     switch ((enum val__op_kind)op->kind) {
     case VAL__OP_TYPE:
@@ -563,6 +564,7 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
                       uint64_t *ann)
 {
     bool ok = true;
+    uint32_t req_seen = 0;
     for (uint32_t i = 0; i < v->n; i++) {
         const struct js_member *m = &v->u.members[i];
         struct path mip = {ip, m->name, m->name_len, 0};
@@ -572,6 +574,7 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
                                                      m->name, m->name_len);
             if (e) {
                 matched = true;
+                req_seen += e->req;
                 struct path k = {sp, op->u.props.props_kw, SEG_NT, 0};
                 struct path s = {&k, e->name, e->len, 0};
                 if (is_false(e->node)) {
@@ -625,6 +628,10 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
         if (matched && ann) {
             bit_set(ann, i);
         }
+    }
+    if (req_seen < op->u.props.n_req && !c->collect) {
+        /* The fused `required` (skipped by ev on the fast path) does not hold. */
+        return false;
     }
     return ok;
 }
@@ -1152,6 +1159,9 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
             break;
         }
         const struct val__op *op = &n->ops[i];
+        if (op->fused && !c->collect) {
+            continue;
+        }
         bool r;
         /* The structural keywords go straight to their loops, past run_op's frame. */
         if (op->kind == VAL__OP_PROPS) {

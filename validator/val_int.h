@@ -89,6 +89,7 @@ struct val__named {
     const char **names;       /* dependentRequired: the names required */
     uint32_t *name_lens;
     uint32_t n_names;
+    bool req;                 /* properties: also named by the node's `required` */
 };
 
 /* An open-addressed index over a table of names (properties, required); mask + 1 slots,
@@ -171,6 +172,7 @@ struct val__res {
 
 struct val__op {
     uint8_t kind;             /* enum val__op_kind */
+    bool fused;               /* REQUIRED: the fast path counts it in the node's PROPS */
     const char *kw;           /* the keyword (schema path segment) */
     union {
         unsigned types;                       /* TYPE */
@@ -200,6 +202,7 @@ struct val__op {
             struct val__named *props;         /* sorted by (len, bytes) */
             uint32_t n_props;
             struct val__nameidx idx;          /* over props */
+            uint32_t n_req;                   /* required names among props (fused) */
             struct val__pat *pats;
             uint32_t n_pats;
             struct val__node *additional;     /* NULL when absent */

@@ -161,6 +161,31 @@ static void test_messages(void)
     }
 }
 
+static void test_required_with_properties(void)
+{
+    /* All required names among properties (counted in the properties pass) or not. */
+    const char *schemas[] = {
+        "{\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":true,\"c\":true},"
+        "\"required\":[\"a\",\"b\"]}",
+        "{\"properties\":{\"a\":{\"type\":\"integer\"},\"c\":true},"
+        "\"required\":[\"a\",\"b\"]}",
+    };
+    for (int k = 0; k < 2; k++) {
+        val_schema *s = compile(schemas[k]);
+        CHECK(ok(s, "{\"a\":1,\"b\":2}"));
+        CHECK(ok(s, "{\"c\":0,\"b\":2,\"a\":1,\"z\":3}"));
+        CHECK(!ok(s, "{\"a\":1,\"c\":2}"));
+        CHECK(!ok(s, "{\"b\":1,\"c\":2,\"d\":3}"));
+        CHECK(!ok(s, "{}"));
+        struct val_result r = full(s, "{\"a\":1,\"c\":2}", 10);
+        CHECK_INT(r.n_errors, 1);
+        CHECK_STR(r.errors[0].message, "missing required property \"b\"");
+        r = full(s, "{\"a\":\"x\"}", 10);
+        CHECK_INT(r.n_errors, 2);
+        val_schema_unref(s);
+    }
+}
+
 static void test_anyof_reports_branches_only_when_failing(void)
 {
     val_schema *s = compile("{\"anyOf\":[{\"type\":\"string\"},{\"minimum\":5}]}");
@@ -592,6 +617,7 @@ int main(void)
     CHECK_RUN(test_paths_escaped_and_through_ref);
     CHECK_RUN(test_every_violation_and_cap);
     CHECK_RUN(test_messages);
+    CHECK_RUN(test_required_with_properties);
     CHECK_RUN(test_anyof_reports_branches_only_when_failing);
     CHECK_RUN(test_schema_paths_of_applicators);
     CHECK_RUN(test_compile_refusals);
