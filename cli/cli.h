@@ -46,6 +46,7 @@ struct weir_cfg {
     long long threads;
     const char *access_log;
     const char *instance_id;
+    bool unsafe_ack_from_memory;
     /* up */
     const char *schemas_dir;
     bool no_gateway;

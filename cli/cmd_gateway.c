@@ -44,6 +44,9 @@ const struct wr_opt cli_gateway_opts[] = {
      "level of the per-request log lines: debug, info, or off"},
     {"instance-id", "WEIR_INSTANCE_ID", WR_OPT_STRING, NULL, OFF(instance_id),
      "name of this gateway in lake file names (default: generated, kept in the spool)"},
+    {"unsafe-ack-from-memory", "WEIR_UNSAFE_ACK_FROM_MEMORY", WR_OPT_BOOL, "false",
+     OFF(unsafe_ack_from_memory),
+     "BENCHMARKS ONLY: answer 202 before the spool's fsync (a crash loses acknowledged events)"},
     {0},
 };
 
@@ -114,6 +117,7 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->threads = (unsigned)cfg->threads;
     g->access_log_level = access;
     g->ready_file = wr_env("WEIR_READY_FILE");
+    g->ack_from_memory = cfg->unsafe_ack_from_memory;
     return -1;
 }
 

@@ -671,6 +671,10 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
     WR_INFO("gateway listening on %s (port %u, %u threads)", cfg->listen, port, threads);
+    if (cfg->ack_from_memory) {
+        WR_WARN("--unsafe-ack-from-memory: 202 is sent before the spool's fsync; a crash "
+                "loses acknowledged events (benchmarks only)");
+    }
     if (cfg->ready_file) {
         FILE *f = fopen(cfg->ready_file, "w");
         if (f) {
