@@ -510,7 +510,8 @@ static inline __attribute__((always_inline)) int after_put(pq_writer *w, struct 
     c->nvals++;
     w->row_puts++;
     w->rg_est += est;
-    if (__builtin_expect((c->vals.fail | c->defs.fail | c->idx.fail | c->smin.fail | c->smax.fail) != 0, 0)) {
+    int failed = c->vals.fail | c->defs.fail | c->idx.fail | c->smin.fail | c->smax.fail;
+    if (__builtin_expect(failed != 0, 0)) {
         return put_failed(w, c);
     }
     if (__builtin_expect(page_full(w, c), 0)) {

@@ -5,7 +5,8 @@
 # Exits 77 (ctest SKIP_RETURN_CODE) when node or the npm packages are not installed.
 set -u
 mode=$1 dir=$2 root=$3
-shared=${WEIR_DUCKDB_BENCH:-/work/shared/bench/duckdb}
+# the shared checkers: WEIR_DUCKDB_BENCH, else WEIR_SHARED/bench/duckdb (as scripts/npm-deps.sh)
+shared=${WEIR_DUCKDB_BENCH:-${WEIR_SHARED:-$root/../shared}/bench/duckdb}
 if ! command -v node >/dev/null 2>&1; then
     echo "SKIP: node not found (apt-get install nodejs npm)"
     exit 77
@@ -20,7 +21,7 @@ duckdb)
     ;;
 shared)
     if [ ! -d "$shared/node_modules/parquet-wasm" ] || [ ! -d "$shared/node_modules/hyparquet" ]; then
-        echo "SKIP: $shared/node_modules missing: run npm install in $shared (or set WEIR_DUCKDB_BENCH)"
+        echo "SKIP: $shared/node_modules missing: scripts/npm-deps.sh (or set WEIR_SHARED / WEIR_DUCKDB_BENCH)"
         exit 77
     fi
     rc=0
