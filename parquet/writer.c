@@ -417,6 +417,38 @@ static int dict_rehash(struct col *c, uint32_t nslots)
     return 0;
 }
 
+/* Equality of two byte strings of length len; short ones without a library call (most
+ * dictionary values are short, and a lookup compares once per hit). */
+static inline int bytes_eq(const uint8_t *a, const void *bv, size_t len)
+{
+    const uint8_t *b = bv;
+    if (len >= 8 && len <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + len - 8, 8);
+        memcpy(&b1, b + len - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (len >= 4 && len < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + len - 4, 4);
+        memcpy(&b1, b + len - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (len < 4) {
+        for (size_t i = 0; i < len; i++) {
+            if (a[i] != b[i]) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return memcmp(a, b, len) == 0;
+}
+
 /* Finds or adds p; returns the index, -1 when the dictionary is full (caller falls back), or
  * -2 on allocation failure. */
 static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
@@ -430,8 +462,7 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
             break;
         }
         const struct slot *sl = &c->slots[s];
-        if (sl->hash == h && sl->len == len &&
-            (len == 0 || memcmp(c->dbytes.p + sl->off, p, len) == 0)) {
+        if (sl->hash == h && sl->len == len && bytes_eq(c->dbytes.p + sl->off, p, len)) {
             return (long)(e - 1);
         }
         s = (s + 1) & mask;
