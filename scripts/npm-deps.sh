@@ -9,7 +9,7 @@ install() {
   if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
     echo "npm-deps.sh: npm ci in $dir" >&2
     # npm 11 refuses `npm ci` when a lock file lacks other platforms' optional entries
-    # (the shared checkers' lock does); install the locked versions without rewriting it.
+    # (the shared checkers' lock does); then install from package.json, leaving the lock as it is.
     (cd "$dir" && { npm ci --no-audit --no-fund --loglevel=error ||
                     npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error; })
   fi
