@@ -9,6 +9,8 @@
 
 #include "lake/lake_int.h"
 
+#include "common/opts.h"
+
 #define KEY_MAX 900
 
 int lake_key_ok(const char *key)
@@ -43,21 +45,19 @@ void lake_s3_opts_from_env(struct lake_s3_opts *o)
 {
     /* The one place weir reads AWS's standard variables, as every AWS tool does. */
     if (!o->access_key) {
-        o->access_key = getenv("AWS_ACCESS_KEY_ID");
+        o->access_key = wr_env("AWS_ACCESS_KEY_ID");
     }
     if (!o->secret_key) {
-        o->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+        o->secret_key = wr_env("AWS_SECRET_ACCESS_KEY");
     }
     if (!o->session_token) {
-        const char *t = getenv("AWS_SESSION_TOKEN");
-        o->session_token = (t && *t) ? t : NULL;
+        o->session_token = wr_env("AWS_SESSION_TOKEN");
     }
     if (!o->region) {
-        const char *r = getenv("AWS_REGION");
-        if (!r || !*r) {
-            r = getenv("AWS_DEFAULT_REGION");
-        }
-        o->region = (r && *r) ? r : NULL;
+        o->region = wr_env("AWS_REGION");
+    }
+    if (!o->region) {
+        o->region = wr_env("AWS_DEFAULT_REGION");
     }
 }
 
