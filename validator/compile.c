@@ -100,8 +100,8 @@ static pthread_once_t g_meta_once = PTHREAD_ONCE_INIT;
 
 static void meta_load(void)
 {
-    for (size_t i = 0; val__meta_docs[i].text && g_meta_n < 16; i++) {
-        json_t *d = json_loadb(val__meta_docs[i].text, val__meta_docs[i].len, 0, NULL);
+    for (size_t i = 0; val__meta_docs[i].name && g_meta_n < 16; i++) {
+        json_t *d = json_loadb(val__meta_docs[i].data, val__meta_docs[i].len, 0, NULL);
         const char *id = d ? json_string_value(json_object_get(d, "$id")) : NULL;
         char *u = id ? strip_frag(id) : NULL;
         if (!u) {

@@ -3,6 +3,7 @@
 #ifndef WEIR_VAL_INT_H
 #define WEIR_VAL_INT_H
 
+#include "common/embed.h"
 #include "validator/validator.h"
 #include "validator/format.h"
 #include "validator/regex.h"
@@ -290,10 +291,7 @@ bool val__run(const val_schema *s, const struct val__node *root, const struct js
 
 /* --- meta: the embedded meta-schemas -------------------------------------------- */
 
-struct val__meta_doc {
-    const char *text;
-    size_t len;
-};
-extern const struct val__meta_doc val__meta_docs[];
+/* The files of validator/meta, compiled in by cmake/embed.cmake; ends with a NULL name. */
+extern const struct wr_embedded val__meta_docs[];
 
 #endif
