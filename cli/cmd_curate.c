@@ -1,0 +1,211 @@
+/* cmd_curate.c - `weir curate`: curates the closed hours of the raw zone into Parquet
+ * (curator/), once or in a loop (--watch). Wiring only. */
+#include "cli.h"
+
+#include "common/log.h"
+#include "curator/curator.h"
+#include "registry/registry.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct curate_cfg {
+    struct weir_cfg base; /* first: the shared tables' offsets apply to it */
+    int64_t grace_ms;
+    int64_t lease_ms;
+    int64_t lookback_ms;
+    uint64_t target_file_bytes;
+    uint64_t row_group_bytes;
+    uint64_t max_hour_bytes;
+    const char *codec;
+    long long level;
+    bool force;
+    const char *tmp_dir;
+    const char *worker_id;
+};
+
+#define OFF(f) offsetof(struct curate_cfg, f)
+#define BOFF(f) offsetof(struct weir_cfg, f)
+
+static const struct wr_opt curate_opts[] = {
+    {"dt", NULL, WR_OPT_STRING, NULL, BOFF(dt), "only this day (YYYY-MM-DD)"},
+    {"event-type", NULL, WR_OPT_STRING, NULL, BOFF(event_type), "only this event type"},
+    {"watch", NULL, WR_OPT_BOOL, "false", BOFF(watch),
+     "run again every --interval until SIGINT/SIGTERM"},
+    {"interval", "WEIR_CURATE_INTERVAL", WR_OPT_DURATION, "5m", BOFF(watch_interval_ms),
+     "pause between runs with --watch"},
+    {"threads", "WEIR_CURATE_THREADS", WR_OPT_INT, "1", BOFF(threads),
+     "days curated at once by this process (one Postgres connection each)"},
+    {"grace", "WEIR_CURATE_GRACE", WR_OPT_DURATION, "10m", OFF(grace_ms),
+     "an hour is closed this long after it ends (> gateway flush interval + upload retries)"},
+    {"lease", "WEIR_CURATE_LEASE", WR_OPT_DURATION, "5m", OFF(lease_ms),
+     "lease on a day; renewed while working, taken over by others when it expires"},
+    {"lookback", "WEIR_CURATE_LOOKBACK", WR_OPT_DURATION, "2h", OFF(lookback_ms),
+     "hours of the day before read for dedup only (0s: none)"},
+    {"target-file-size", "WEIR_CURATE_FILE_SIZE", WR_OPT_SIZE, "128MiB", OFF(target_file_bytes),
+     "start a new part file past this size"},
+    {"row-group-size", "WEIR_CURATE_ROW_GROUP", WR_OPT_SIZE, "64MiB", OFF(row_group_bytes),
+     "plain-encoded bytes per row group (bounds the writer's memory)"},
+    {"max-hour-bytes", "WEIR_CURATE_MAX_HOUR", WR_OPT_SIZE, "2GiB", OFF(max_hour_bytes),
+     "cap on one (event type, hour)'s inflated raw text held in memory"},
+    {"codec", "WEIR_CURATE_CODEC", WR_OPT_STRING, "zstd", OFF(codec), "zstd, gzip or none"},
+    {"level", NULL, WR_OPT_INT, "0", OFF(level), "codec level (0: codec default)"},
+    {"force", NULL, WR_OPT_BOOL, "false", OFF(force),
+     "re-curate the selected days even when their raw files did not change"},
+    {"tmp-dir", "WEIR_CURATE_TMP", WR_OPT_STRING, "/tmp", OFF(tmp_dir),
+     "local folder for part files being written"},
+    {"worker-id", "WEIR_CURATE_WORKER", WR_OPT_STRING, NULL, OFF(worker_id),
+     "lease owner name (default host:pid)"},
+    {0},
+};
+
+static const struct wr_cmd curate_cmd = {
+    "curate", NULL,
+    "Curates every closed raw hour not yet curated (or the given day/type) into Parquet; "
+    "many workers may run at once.",
+    {cli_common_opts, cli_lake_opts, curate_opts, NULL}, 0, 0};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static int valid_day(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
+        return 0;
+    }
+    for (int i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int cmd_curate(int argc, char **argv)
+{
+    struct curate_cfg cc;
+    memset(&cc, 0, sizeof cc);
+    char *pos[CLI_MAX_ARGS];
+    int npos, rc = cli_parse(&curate_cmd, argc - 1, argv + 1, &cc.base, pos, &npos);
+    if (rc >= 0) {
+        return rc;
+    }
+    struct weir_cfg *cfg = &cc.base;
+    if (cfg->dt && !valid_day(cfg->dt)) {
+        return cli_fail(EXIT_USAGE, "--dt: '%s' is not YYYY-MM-DD", cfg->dt);
+    }
+    if (cfg->event_type && !reg_event_type_valid(cfg->event_type, strlen(cfg->event_type))) {
+        return cli_fail(EXIT_USAGE, "--event-type: '%s' is not an event type", cfg->event_type);
+    }
+    if (cfg->threads < 1 || cfg->threads > 64) {
+        return cli_fail(EXIT_USAGE, "--threads must be 1..64");
+    }
+    if (cc.grace_ms < 0 || cc.lease_ms < 1000 || cfg->watch_interval_ms <= 0) {
+        return cli_fail(EXIT_USAGE, "--grace must be >= 0, --lease >= 1s, --interval > 0");
+    }
+    if (cc.target_file_bytes < 4096 || cc.row_group_bytes < 4096 || cc.max_hour_bytes < 4096) {
+        return cli_fail(EXIT_USAGE, "sizes must be at least 4KiB");
+    }
+    struct cur_config c;
+    memset(&c, 0, sizeof c);
+    if (strcmp(cc.codec, "zstd") == 0) {
+        c.codec = PQ_CODEC_ZSTD;
+    } else if (strcmp(cc.codec, "gzip") == 0) {
+        c.codec = PQ_CODEC_GZIP;
+    } else if (strcmp(cc.codec, "none") == 0) {
+        c.codec = PQ_CODEC_UNCOMPRESSED;
+    } else {
+        return cli_fail(EXIT_USAGE, "--codec: '%s' is not zstd, gzip or none", cc.codec);
+    }
+    struct lake_s3_opts s3;
+    memset(&s3, 0, sizeof s3);
+    s3.endpoint = cfg->s3_endpoint;
+    s3.region = cfg->s3_region;
+    s3.access_key = cfg->aws_access_key_id;
+    s3.secret_key = cfg->aws_secret_access_key;
+    s3.session_token = cfg->aws_session_token;
+    if (cfg->s3_addressing && strcmp(cfg->s3_addressing, "path") == 0) {
+        s3.addressing = LAKE_S3_ADDR_PATH;
+    } else if (cfg->s3_addressing && strcmp(cfg->s3_addressing, "virtual") == 0) {
+        s3.addressing = LAKE_S3_ADDR_VHOST;
+    } else if (cfg->s3_addressing && strcmp(cfg->s3_addressing, "auto") != 0) {
+        return cli_fail(EXIT_USAGE, "--s3-addressing: '%s' is not path, virtual or auto",
+                        cfg->s3_addressing);
+    }
+    bool started;
+    PGconn *pg = cli_connect(cfg, &started);
+    if (!pg) {
+        return EXIT_FAIL;
+    }
+    char conninfo[640];
+    if (cfg->database_url) {
+        snprintf(conninfo, sizeof conninfo, "%s", cfg->database_url);
+    } else {
+        reg_pgserver_conninfo(cfg->pg_dir, conninfo, sizeof conninfo);
+    }
+    c.lake_url = cfg->lake;
+    c.s3 = &s3;
+    c.conninfo = conninfo;
+    c.dt = cfg->dt;
+    c.event_type = cfg->event_type;
+    c.grace_ms = cc.grace_ms;
+    c.lease_ms = cc.lease_ms;
+    c.lookback_ms = cc.lookback_ms ? cc.lookback_ms : -1;
+    c.target_file_bytes = cc.target_file_bytes;
+    c.row_group_bytes = cc.row_group_bytes;
+    c.max_hour_bytes = cc.max_hour_bytes;
+    c.level = (int)cc.level;
+    c.threads = (int)cfg->threads;
+    c.force = cc.force;
+    c.tmp_dir = cc.tmp_dir;
+    c.worker_id = cc.worker_id;
+    if (cc.grace_ms == 0) {
+        c.grace_ms = 1; /* an explicit 0s: closed right at the hour's end (1 ms) */
+    }
+    if (cfg->watch) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+    }
+    int status = EXIT_OK;
+    do {
+        struct cur_stats st;
+        struct wr_err err = {0};
+        int r = cur_run(&c, &st, &err);
+        if (wr_log_enabled(WR_LOG_INFO)) {
+            struct wr_logline l;
+            wr_logline_begin(&l, WR_LOG_INFO, "curate: run finished");
+            wr_logline_int(&l, "days", (int64_t)st.units_done);
+            wr_logline_int(&l, "days_failed", (int64_t)st.units_failed);
+            wr_logline_int(&l, "days_lost", (int64_t)st.units_lost);
+            wr_logline_int(&l, "lines", (int64_t)st.lines);
+            wr_logline_int(&l, "rows", (int64_t)st.rows);
+            wr_logline_int(&l, "duplicates", (int64_t)st.duplicates);
+            wr_logline_int(&l, "invalid_lines", (int64_t)st.invalid_lines);
+            wr_logline_int(&l, "bad_files", (int64_t)st.bad_files);
+            wr_logline_int(&l, "type_mismatches", (int64_t)st.type_mismatches);
+            wr_logline_int(&l, "files_written", (int64_t)st.files_written);
+            wr_logline_int(&l, "bytes_written", (int64_t)st.bytes_written);
+            wr_logline_end(&l);
+        }
+        if (r != 0) {
+            status = cli_fail(EXIT_FAIL, "%s", err.msg);
+        } else if (cfg->watch) {
+            status = EXIT_OK;
+        }
+        for (int64_t slept = 0; cfg->watch && !stop && slept < cfg->watch_interval_ms;
+             slept += 200) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    } while (cfg->watch && !stop);
+    cli_disconnect(cfg, pg, started);
+    return status;
+}

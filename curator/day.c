@@ -1,0 +1,961 @@
+/* day.c - curates one (event_type, dt): reads the day's closed raw hours hour by hour,
+ * deduplicates by event_id (earliest received_at wins), sorts each hour by received_at
+ * and streams typed rows into Parquet part files of about the target size. */
+#include "curator.h"
+#include "cur_int.h"
+
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "json/json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_SOURCE 128
+#define HOUR_US 3600000000LL
+
+struct rawfile {
+    char *key;
+    uint64_t size;
+    int hr;        /* 0..23 of its dt */
+    int lookback;  /* a file of the day before, read for dedup only */
+};
+
+struct filelist {
+    struct rawfile *v;
+    size_t n, cap;
+    const char *dt;       /* the day */
+    char prev[11];        /* the day before */
+    int lookback_from;    /* hours of prev >= this are lookback hours */
+    int64_t closed_before_us; /* hours ending at or before this are closed */
+    int64_t day_us;       /* 00:00 of dt */
+};
+
+/* One valid line of an hour. */
+struct rec {
+    int64_t ts;
+    uint64_t ha, hb;
+    uint32_t off, len;      /* the line in the hour buffer */
+    uint32_t id_off;        /* the decoded id: hour buffer, or idside when id_side */
+    uint16_t id_len;
+    uint8_t id_side;
+    uint16_t src;           /* index in the hour's source table */
+};
+
+struct srcstat {
+    char name[MAX_SOURCE + 1];
+    uint64_t events, duplicates, distinct, invalid;
+};
+
+struct day {
+    lake_store *st;
+    const cur_model *m;
+    const struct cur_config *cfg;
+    const char *event_type, *dt;
+    struct cur_day_result *r;
+    struct wr_err *err;
+    struct filelist fl;
+    cur_idset *ids;
+    wr_arena *arena;
+    struct wr_buf gz;      /* one compressed file */
+    struct wr_buf hour;    /* the inflated text of one hour's files */
+    struct wr_buf idside;  /* ids that had escapes */
+    struct rec *recs;
+    size_t nrecs, caprecs;
+    size_t *fstart;        /* hour buffer offset where each file of the hour starts */
+    size_t nfstart;
+    struct srcstat *srcs;
+    size_t nsrcs, capsrcs;
+    uint64_t hour_bad_files;
+    unsigned examples;
+    /* the part being written */
+    pq_writer *w;
+    FILE *tmp;
+    char tmppath[1024];
+    unsigned parts;
+    size_t rows_in_part;
+    size_t rollcap;
+};
+
+/* ---- listing ------------------------------------------------------------------- */
+
+static int list_cb(void *arg, const char *key, uint64_t size)
+{
+    struct filelist *fl = arg;
+    struct lake_raw_key k;
+    size_t kl = strlen(key);
+    if (kl < 9 || strcmp(key + kl - 9, ".jsonl.gz") != 0 || !lake_path_parse_raw(key, &k)) {
+        return 0;
+    }
+    int hr = (k.hr[0] - '0') * 10 + (k.hr[1] - '0');
+    if (hr < 0 || hr > 23) {
+        return 0;
+    }
+    int lookback = strcmp(k.dt, fl->dt) != 0;
+    if (lookback && hr < fl->lookback_from) {
+        return 0;
+    }
+    int64_t hour_start = fl->day_us + (int64_t)(lookback ? hr - 24 : hr) * HOUR_US;
+    if (hour_start + HOUR_US > fl->closed_before_us) {
+        return 0; /* not closed yet: a later run takes it */
+    }
+    if (fl->n == fl->cap) {
+        size_t nc = fl->cap ? fl->cap * 2 : 64;
+        struct rawfile *nv = realloc(fl->v, nc * sizeof *nv);
+        if (!nv) {
+            return WR_ENOMEM;
+        }
+        fl->v = nv;
+        fl->cap = nc;
+    }
+    char *dup = strdup(key);
+    if (!dup) {
+        return WR_ENOMEM;
+    }
+    fl->v[fl->n++] = (struct rawfile){dup, size, hr, lookback};
+    return 0;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+    const struct rawfile *x = a, *y = b;
+    if (x->lookback != y->lookback) {
+        return y->lookback - x->lookback; /* lookback hours first */
+    }
+    if (x->hr != y->hr) {
+        return x->hr - y->hr;
+    }
+    return strcmp(x->key, y->key);
+}
+
+static void filelist_free(struct filelist *fl)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        free(fl->v[i].key);
+    }
+    free(fl->v);
+    fl->v = NULL;
+    fl->n = fl->cap = 0;
+}
+
+static int parse_day(const char *dt, int64_t *day_us)
+{
+    int64_t us;
+    char buf[32];
+    if (strlen(dt) != 10) {
+        return WR_EINVAL;
+    }
+    snprintf(buf, sizeof buf, "%sT00:00:00Z", dt);
+    if (!wr_time_parse_rfc3339(buf, strlen(buf), &us)) {
+        return WR_EINVAL;
+    }
+    *day_us = us;
+    return 0;
+}
+
+/* Lists the files of the day (and its lookback hours), sorted, closed hours only. */
+static int list_day(lake_store *st, const char *event_type, const char *dt,
+                    const struct cur_config *cfg, struct filelist *fl, struct wr_err *err)
+{
+    memset(fl, 0, sizeof *fl);
+    fl->dt = dt;
+    if (parse_day(dt, &fl->day_us) != 0) {
+        return wr_err_set(err, WR_EINVAL, "bad day '%s'", dt);
+    }
+    int64_t now_ms = cfg->now_ms ? cfg->now_ms : wr_time_now_ms();
+    fl->closed_before_us = (now_ms - cfg->grace_ms) * 1000;
+    int64_t lb_hours = (cfg->lookback_ms + 3599999) / 3600000;
+    fl->lookback_from = lb_hours >= 24 ? 0 : (int)(24 - lb_hours);
+    int64_t y;
+    unsigned mo, d;
+    wr_civil_from_days(fl->day_us / 86400000000LL - 1, &y, &mo, &d);
+    snprintf(fl->prev, sizeof fl->prev, "%04d-%02u-%02u", (int)y, mo, d);
+    char prefix[512];
+    int rc;
+    if (lb_hours > 0) {
+        snprintf(prefix, sizeof prefix, "raw/event_type=%s/dt=%s/", event_type, fl->prev);
+        rc = lake_store_list(st, prefix, list_cb, fl, err);
+        if (rc != 0) {
+            filelist_free(fl);
+            return rc < 0 ? rc : wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
+    }
+    snprintf(prefix, sizeof prefix, "raw/event_type=%s/dt=%s/", event_type, dt);
+    rc = lake_store_list(st, prefix, list_cb, fl, err);
+    if (rc != 0) {
+        filelist_free(fl);
+        return rc < 0 ? rc : wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    if (fl->n) {
+        qsort(fl->v, fl->n, sizeof *fl->v, file_cmp);
+    }
+    return 0;
+}
+
+/* ---- reading -------------------------------------------------------------------- */
+
+/* Inflates gz into d->hour (members concatenated). Returns 0, 1 when the data is not
+ * valid gzip (what inflated before the fault is kept), WR_ELIMIT past the hour cap. */
+static int inflate_into(struct day *d, const unsigned char *in, size_t len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        return WR_ENOMEM;
+    }
+    z.next_in = (unsigned char *)in;
+    size_t left = len;
+    int bad = 0;
+    for (;;) {
+        if (z.avail_in == 0) {
+            if (left == 0) {
+                bad = 1; /* ended inside a member */
+                break;
+            }
+            z.avail_in = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            left -= z.avail_in;
+        }
+        if (wr_buf_reserve(&d->hour, 1 << 18) != 0) {
+            inflateEnd(&z);
+            return WR_ELIMIT;
+        }
+        size_t room = d->hour.cap - d->hour.len - 1;
+        if (room > d->hour.max_len - d->hour.len) {
+            room = d->hour.max_len - d->hour.len;
+        }
+        if (room > (1u << 30)) {
+            room = 1u << 30;
+        }
+        z.next_out = (unsigned char *)d->hour.p + d->hour.len;
+        z.avail_out = (uInt)room;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        d->hour.len += room - z.avail_out;
+        if (zr == Z_STREAM_END) {
+            if (z.avail_in == 0 && left == 0) {
+                break;
+            }
+            inflateReset(&z); /* the next member */
+            continue;
+        }
+        if (zr == Z_BUF_ERROR && z.avail_out != 0 && z.avail_in == 0 && left == 0) {
+            bad = 1; /* truncated */
+            break;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            bad = 1;
+            break;
+        }
+    }
+    inflateEnd(&z);
+    d->hour.p[d->hour.len] = '\0';
+    return bad;
+}
+
+static void log_bad_file(struct day *d, const char *key, const char *why)
+{
+    d->r->stats.bad_files++;
+    d->hour_bad_files++;
+    struct wr_logline l;
+    if (wr_log_enabled(WR_LOG_WARN)) {
+        wr_logline_begin(&l, WR_LOG_WARN, "curate: bad raw file (its readable prefix is used)");
+        wr_logline_str(&l, "key", key);
+        wr_logline_str(&l, "reason", why);
+        wr_logline_end(&l);
+    }
+}
+
+/* Reads files [i, j) into d->hour, each ending with a newline. */
+static int read_files(struct day *d, size_t i, size_t j)
+{
+    wr_buf_clear(&d->hour);
+    free(d->fstart);
+    d->fstart = malloc((j - i) * sizeof *d->fstart);
+    d->nfstart = 0;
+    if (!d->fstart) {
+        return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+    }
+    for (; i < j; i++) {
+        const struct rawfile *f = &d->fl.v[i];
+        d->fstart[d->nfstart++] = d->hour.len;
+        wr_buf_clear(&d->gz);
+        int rc = lake_store_get(d->st, f->key, &d->gz, d->err);
+        if (rc == WR_ENOENT) {
+            continue; /* deleted since the listing: the fingerprint changes, a later run redoes it */
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        rc = inflate_into(d, (const unsigned char *)d->gz.p, d->gz.len);
+        if (rc < 0) {
+            return wr_err_set(d->err, rc, "hour %s of %s/%s inflates past --max-hour-bytes",
+                              f->lookback ? "(lookback)" : "", d->event_type, d->dt);
+        }
+        if (rc == 1) {
+            log_bad_file(d, f->key, "not valid gzip (corrupt or truncated)");
+        }
+        if (d->hour.len && d->hour.p[d->hour.len - 1] != '\n' &&
+            wr_buf_putc(&d->hour, '\n') != 0) {
+            return wr_err_set(d->err, WR_ELIMIT, "hour too large");
+        }
+    }
+    return 0;
+}
+
+/* ---- lines ---------------------------------------------------------------------- */
+
+static unsigned src_index(struct day *d, const char *s, size_t n)
+{
+    for (size_t i = 0; i < d->nsrcs; i++) {
+        if (strlen(d->srcs[i].name) == n && memcmp(d->srcs[i].name, s, n) == 0) {
+            return (unsigned)i;
+        }
+    }
+    if (d->nsrcs >= 65535) {
+        return 0; /* a hostile number of sources: the rest count on the first row */
+    }
+    if (d->nsrcs == d->capsrcs) {
+        size_t nc = d->capsrcs ? d->capsrcs * 2 : 8;
+        struct srcstat *ns = realloc(d->srcs, nc * sizeof *ns);
+        if (!ns) {
+            return 0; /* out of memory: counted on the first row (there is always one) */
+        }
+        d->srcs = ns;
+        d->capsrcs = nc;
+    }
+    memset(&d->srcs[d->nsrcs], 0, sizeof d->srcs[0]);
+    memcpy(d->srcs[d->nsrcs].name, s, n);
+    return (unsigned)d->nsrcs++;
+}
+
+static void invalid_line(struct day *d, const char *key, size_t lineno, const char *why,
+                         const char *src, size_t srclen, int lookback)
+{
+    if (lookback) {
+        return; /* the day before counts it in its own run */
+    }
+    d->r->stats.invalid_lines++;
+    d->srcs[src_index(d, src, srclen)].invalid++;
+    if (d->examples < d->cfg->max_examples && wr_log_enabled(WR_LOG_WARN)) {
+        d->examples++;
+        struct wr_logline l;
+        wr_logline_begin(&l, WR_LOG_WARN, "curate: invalid raw line (counted, not curated)");
+        wr_logline_str(&l, "key", key);
+        wr_logline_int(&l, "line", (int64_t)lineno);
+        wr_logline_str(&l, "reason", why);
+        wr_logline_end(&l);
+    }
+}
+
+/* Parses every line of d->hour into d->recs; fi is the hour's first file, for naming
+ * the file of an invalid line. */
+static int scan_hour(struct day *d, size_t fi, int lookback)
+{
+    d->nrecs = 0;
+    wr_buf_clear(&d->idside);
+    const char *p = d->hour.p;
+    size_t n = d->hour.len, pos = 0, lineno = 0;
+    size_t file = 0;
+    while (pos < n) {
+        while (file + 1 < d->nfstart && pos >= d->fstart[file + 1]) {
+            file++;
+            lineno = 0;
+        }
+        const char *nl = memchr(p + pos, '\n', n - pos);
+        size_t end = nl ? (size_t)(nl - p) : n;
+        size_t off = pos, len = end - pos;
+        pos = end + 1;
+        lineno++;
+        size_t k = 0;
+        while (k < len && (p[off + k] == ' ' || p[off + k] == '\t' || p[off + k] == '\r')) {
+            k++;
+        }
+        if (k == len) {
+            continue; /* blank lines are not lines */
+        }
+        wr_arena_reset(d->arena);
+        struct js_val *v;
+        struct js_error je;
+        int rc = js_parse(d->arena, p + off, len, NULL, &v, &je);
+        const char *key = d->fl.v[fi + file].key;
+        if (rc == WR_ENOMEM) {
+            invalid_line(d, key, lineno, "line too large", "", 0, lookback);
+            continue;
+        }
+        if (rc != 0) {
+            invalid_line(d, key, lineno, je.msg, "", 0, lookback);
+            continue;
+        }
+        const struct js_val *src = js_get(v, "source", 6);
+        const char *sp = "";
+        size_t sn = 0;
+        if (src && src->type == JS_STRING && src->n <= MAX_SOURCE) {
+            sp = src->u.s;
+            sn = src->n;
+        }
+        if (v->type != JS_OBJECT) {
+            invalid_line(d, key, lineno, "not a JSON object", "", 0, lookback);
+            continue;
+        }
+        const struct js_val *id = js_get(v, "event_id", 8);
+        const struct js_val *ra = js_get(v, "received_at", 11);
+        int64_t ts;
+        if (!id || id->type != JS_STRING || id->n == 0 || id->n > 1024) {
+            invalid_line(d, key, lineno, "event_id missing or not a string of 1..1024 bytes",
+                         sp, sn, lookback);
+            continue;
+        }
+        if (!ra || ra->type != JS_STRING ||
+            !wr_time_parse_rfc3339(ra->u.s, ra->n, &ts)) {
+            invalid_line(d, key, lineno, "received_at missing or not an RFC 3339 date-time",
+                         sp, sn, lookback);
+            continue;
+        }
+        if (src && src->type != JS_NULL && sn == 0 && !(src->type == JS_STRING && src->n == 0)) {
+            invalid_line(d, key, lineno, "source not a string of at most 128 bytes", "", 0,
+                         lookback);
+            continue;
+        }
+        if (d->nrecs == d->caprecs) {
+            size_t nc = d->caprecs ? d->caprecs * 2 : 4096;
+            struct rec *nr = realloc(d->recs, nc * sizeof *nr);
+            if (!nr) {
+                return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+            }
+            d->recs = nr;
+            d->caprecs = nc;
+        }
+        struct rec *r = &d->recs[d->nrecs++];
+        r->ts = ts;
+        r->off = (uint32_t)off;
+        r->len = (uint32_t)len;
+        r->id_len = (uint16_t)id->n;
+        if (id->flags & JS_F_ESCAPED) {
+            r->id_side = 1;
+            r->id_off = (uint32_t)d->idside.len;
+            if (wr_buf_append(&d->idside, id->u.s, id->n) != 0) {
+                return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+            }
+        } else {
+            r->id_side = 0;
+            r->id_off = (uint32_t)(id->u.s - p);
+        }
+        cur__hash128(id->u.s, id->n, &r->ha, &r->hb);
+        r->src = lookback ? 0 : (uint16_t)src_index(d, sp, sn);
+    }
+    return 0;
+}
+
+static const char *rec_id(const struct day *d, const struct rec *r)
+{
+    return (r->id_side ? d->idside.p : d->hour.p) + r->id_off;
+}
+
+static int rec_cmp(const void *a, const void *b, void *arg)
+{
+    const struct day *d = arg;
+    const struct rec *x = a, *y = b;
+    if (x->ts != y->ts) {
+        return x->ts < y->ts ? -1 : 1;
+    }
+    size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
+    int c = memcmp(rec_id(d, x), rec_id(d, y), n);
+    if (c || x->id_len != y->id_len) {
+        return c ? c : (x->id_len < y->id_len ? -1 : 1);
+    }
+    /* same id, same time: the smaller line wins, whatever the file order */
+    n = x->len < y->len ? x->len : y->len;
+    c = memcmp(d->hour.p + x->off, d->hour.p + y->off, n);
+    if (c || x->len != y->len) {
+        return c ? c : (x->len < y->len ? -1 : 1);
+    }
+    return 0;
+}
+
+/* ---- writing -------------------------------------------------------------------- */
+
+static int tmp_write(void *arg, const void *p, size_t len)
+{
+    FILE *f = arg;
+    return fwrite(p, 1, len, f) == len ? 0 : WR_EIO;
+}
+
+static int part_open(struct day *d)
+{
+    snprintf(d->tmppath, sizeof d->tmppath, "%s/weir-curate-XXXXXX", d->cfg->tmp_dir);
+    int fd = mkstemp(d->tmppath);
+    if (fd < 0) {
+        return wr_err_set(d->err, WR_EIO, "mkstemp in %s: %s", d->cfg->tmp_dir, strerror(errno));
+    }
+    d->tmp = fdopen(fd, "w+b");
+    if (!d->tmp) {
+        close(fd);
+        unlink(d->tmppath);
+        return wr_err_set(d->err, WR_EIO, "fdopen: %s", strerror(errno));
+    }
+    setvbuf(d->tmp, NULL, _IOFBF, 1 << 20);
+    struct pq_opts o = {0};
+    o.codec = d->cfg->codec;
+    o.level = d->cfg->level;
+    o.row_group_bytes = d->cfg->row_group_bytes;
+    o.build = "curator";
+    struct pq_schema s = {d->m->cols, d->m->ncols};
+    d->w = pq_writer_create(&s, &o, tmp_write, d->tmp, d->err);
+    if (!d->w) {
+        fclose(d->tmp);
+        d->tmp = NULL;
+        unlink(d->tmppath);
+        return d->err->code ? d->err->code : WR_EINVAL;
+    }
+    d->rows_in_part = 0;
+    return 0;
+}
+
+static void part_abandon(struct day *d)
+{
+    pq_writer_destroy(d->w);
+    d->w = NULL;
+    if (d->tmp) {
+        fclose(d->tmp);
+        d->tmp = NULL;
+        unlink(d->tmppath);
+    }
+}
+
+static int part_close(struct day *d)
+{
+    int rc = pq_writer_close(d->w, d->err);
+    uint64_t bytes = pq_writer_bytes_written(d->w);
+    pq_writer_destroy(d->w);
+    d->w = NULL;
+    if (rc == 0 && fflush(d->tmp) != 0) {
+        rc = wr_err_set(d->err, WR_EIO, "write %s: %s", d->tmppath, strerror(errno));
+    }
+    char key[1024];
+    if (rc == 0) {
+        rc = lake_path_curated_events(key, sizeof key, d->event_type, d->dt, d->parts);
+        if (rc != 0) {
+            wr_err_set(d->err, rc, "no curated path for %s/%s", d->event_type, d->dt);
+        }
+    }
+    if (rc == 0) {
+        rc = lake_store_put_fd(d->st, key, fileno(d->tmp), d->err);
+    }
+    fclose(d->tmp);
+    d->tmp = NULL;
+    unlink(d->tmppath);
+    if (rc == 0) {
+        d->parts++;
+        d->r->stats.files_written++;
+        d->r->stats.bytes_written += bytes;
+    }
+    return rc;
+}
+
+static int put_value(struct day *d, size_t col, enum cur_kind k, const struct js_val *v,
+                     const char *line)
+{
+    pq_writer *w = d->w;
+    if (v->type == JS_NULL) {
+        return 0;
+    }
+    int64_t ts;
+    switch (k) {
+    case CUR_K_INT:
+        if (v->type == JS_INT) {
+            return pq_writer_put_int64(w, col, v->u.i);
+        }
+        if (v->type == JS_REAL && !(v->flags & JS_F_BIGINT) && v->u.d >= -9.2e18 &&
+            v->u.d <= 9.2e18 && (double)(int64_t)v->u.d == v->u.d) {
+            return pq_writer_put_int64(w, col, (int64_t)v->u.d);
+        }
+        break;
+    case CUR_K_DOUBLE:
+        if (v->type == JS_INT) {
+            return pq_writer_put_double(w, col, (double)v->u.i);
+        }
+        if (v->type == JS_REAL) {
+            return pq_writer_put_double(w, col, v->u.d);
+        }
+        break;
+    case CUR_K_BOOL:
+        if (v->type == JS_TRUE || v->type == JS_FALSE) {
+            return pq_writer_put_bool(w, col, v->type == JS_TRUE);
+        }
+        break;
+    case CUR_K_STRING:
+        if (v->type == JS_STRING) {
+            return pq_writer_put_str(w, col, v->u.s, v->n);
+        }
+        break;
+    case CUR_K_TS:
+        if (v->type == JS_STRING && wr_time_parse_rfc3339(v->u.s, v->n, &ts)) {
+            return pq_writer_put_int64(w, col, ts);
+        }
+        break;
+    case CUR_K_JSON:
+        return pq_writer_put_str(w, col, line + v->src_off, v->src_len);
+    }
+    d->r->stats.type_mismatches++;
+    return 0;
+}
+
+/* Writes the row of a kept line. */
+static int write_row(struct day *d, const struct rec *r)
+{
+    if (!d->w) {
+        int rc = part_open(d);
+        if (rc) {
+            return rc;
+        }
+    }
+    const char *line = d->hour.p + r->off;
+    wr_arena_reset(d->arena);
+    struct js_val *v;
+    struct js_error je;
+    if (js_parse(d->arena, line, r->len, NULL, &v, &je) != 0) {
+        return wr_err_set(d->err, WR_EINVAL, "line changed between passes");
+    }
+    pq_writer *w = d->w;
+    int rc = pq_writer_put_str(w, CUR_C_EVENT_ID, rec_id(d, r), r->id_len);
+    const struct js_val *x = js_get(v, "schema_version", 14);
+    if (rc == 0 && x && x->type == JS_INT) {
+        rc = pq_writer_put_int64(w, CUR_C_SCHEMA_VERSION, x->u.i);
+    }
+    x = js_get(v, "occurred_at", 11);
+    int64_t ts;
+    if (rc == 0 && x && x->type == JS_STRING && wr_time_parse_rfc3339(x->u.s, x->n, &ts)) {
+        rc = pq_writer_put_int64(w, CUR_C_OCCURRED_AT, ts);
+    } else if (x && x->type != JS_NULL) {
+        d->r->stats.type_mismatches++;
+    }
+    if (rc == 0) {
+        rc = pq_writer_put_int64(w, CUR_C_RECEIVED_AT, r->ts);
+    }
+    x = js_get(v, "source", 6);
+    if (rc == 0 && x && x->type == JS_STRING) {
+        rc = pq_writer_put_str(w, CUR_C_SOURCE, x->u.s, x->n);
+    }
+    const struct js_val *pl = js_get(v, "payload", 7);
+    if (rc == 0 && pl && d->m->whole_payload) {
+        if (pl->type != JS_NULL) {
+            rc = pq_writer_put_str(w, CUR_NENV, line + pl->src_off, pl->src_len);
+        }
+    } else if (rc == 0 && pl && pl->type == JS_OBJECT) {
+        for (uint32_t i = 0; i < pl->n && rc == 0; i++) {
+            const struct js_member *mb = &pl->u.members[i];
+            int c = cur__model_find(d->m, mb->name, mb->name_len);
+            if (c < 0) {
+                d->r->stats.extra_props++;
+                continue;
+            }
+            rc = put_value(d, (size_t)c, d->m->kinds[c - CUR_NENV], &mb->val, line);
+        }
+    } else if (pl && pl->type != JS_NULL) {
+        d->r->stats.type_mismatches++;
+    }
+    if (rc == WR_ELIMIT) {
+        /* one oversized value: the whole row stays, that value is null */
+        d->r->stats.type_mismatches++;
+        rc = 0;
+    }
+    if (rc == 0) {
+        rc = pq_writer_end_row(w);
+    }
+    if (rc != 0) {
+        return wr_err_set(d->err, rc, "parquet: %s", pq_writer_errmsg(w));
+    }
+    d->r->stats.rows++;
+    if (++d->rows_in_part % 1024 == 0 &&
+        pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >= d->cfg->target_file_bytes) {
+        return part_close(d);
+    }
+    return 0;
+}
+
+static int add_rollups(struct day *d, int hr)
+{
+    size_t need = d->r->nrollups + d->nsrcs + 1;
+    if (need > d->rollcap) {
+        size_t nc = need * 2;
+        struct cur_rollup *nr = realloc(d->r->rollups, nc * sizeof *nr);
+        if (!nr) {
+            return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+        }
+        d->r->rollups = nr;
+        d->rollcap = nc;
+    }
+    int have_empty = 0;
+    for (size_t i = 0; i < d->nsrcs; i++) {
+        const struct srcstat *s = &d->srcs[i];
+        if (!s->events && !s->invalid && (s->name[0] || !d->hour_bad_files)) {
+            continue;
+        }
+        struct cur_rollup *o = &d->r->rollups[d->r->nrollups++];
+        memset(o, 0, sizeof *o);
+        o->hr = hr;
+        memcpy(o->source, s->name, sizeof o->source);
+        o->events = s->events;
+        o->duplicates = s->duplicates;
+        o->distinct_event_ids = s->distinct;
+        o->invalid_lines = s->invalid;
+        if (!s->name[0]) {
+            o->bad_files = d->hour_bad_files;
+            have_empty = 1;
+        }
+    }
+    if (!have_empty && d->hour_bad_files) {
+        struct cur_rollup *o = &d->r->rollups[d->r->nrollups++];
+        memset(o, 0, sizeof *o);
+        o->hr = hr;
+        o->bad_files = d->hour_bad_files;
+    }
+    return 0;
+}
+
+static int roll_cmp(const void *a, const void *b)
+{
+    const struct cur_rollup *x = a, *y = b;
+    return x->hr != y->hr ? x->hr - y->hr : strcmp(x->source, y->source);
+}
+
+/* Runs files [i, j) (one hour) through dedup, and writes the kept rows when not lookback. */
+static int do_hour(struct day *d, size_t i, size_t j)
+{
+    int lookback = d->fl.v[i].lookback;
+    d->nsrcs = 0;
+    d->hour_bad_files = 0;
+    uint64_t bad_before = d->r->stats.bad_files;
+    int rc = read_files(d, i, j);
+    if (rc) {
+        return rc;
+    }
+    if (lookback) {
+        /* a bad file of the day before is that day's to report */
+        d->r->stats.bad_files = bad_before;
+    }
+    rc = scan_hour(d, i, lookback);
+    if (rc) {
+        return rc;
+    }
+    if (d->nrecs > 1) {
+        qsort_r(d->recs, d->nrecs, sizeof *d->recs, rec_cmp, d);
+    }
+    for (size_t k = 0; k < d->nrecs; k++) {
+        const struct rec *r = &d->recs[k];
+        int isnew = cur__idset_add_hash(d->ids, r->ha, r->hb);
+        if (isnew < 0) {
+            return wr_err_set(d->err, isnew, "out of memory (dedup set)");
+        }
+        if (lookback) {
+            continue;
+        }
+        struct srcstat *s = &d->srcs[r->src];
+        s->events++;
+        d->r->stats.lines++;
+        if (!isnew) {
+            s->duplicates++;
+            d->r->stats.duplicates++;
+            continue;
+        }
+        s->distinct++;
+        rc = write_row(d, r);
+        if (rc) {
+            return rc;
+        }
+    }
+    return lookback ? 0 : add_rollups(d, d->fl.v[i].hr);
+}
+
+struct delctx {
+    unsigned parts;
+    char **keys;
+    size_t n, cap;
+};
+
+static int stale_cb(void *arg, const char *key, uint64_t size)
+{
+    (void)size;
+    struct delctx *c = arg;
+    const char *base = strrchr(key, '/');
+    base = base ? base + 1 : key;
+    unsigned num = 0;
+    if (strncmp(base, "part-", 5) != 0 || strlen(base) != 18 ||
+        strcmp(base + 10, ".parquet") != 0) {
+        return 0;
+    }
+    for (int i = 5; i < 10; i++) {
+        if (base[i] < '0' || base[i] > '9') {
+            return 0;
+        }
+        num = num * 10 + (unsigned)(base[i] - '0');
+    }
+    if (num < c->parts) {
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 8;
+        char **nk = realloc(c->keys, nc * sizeof *nk);
+        if (!nk) {
+            return WR_ENOMEM;
+        }
+        c->keys = nk;
+        c->cap = nc;
+    }
+    c->keys[c->n] = strdup(key);
+    if (!c->keys[c->n]) {
+        return WR_ENOMEM;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Deletes part files numbered >= parts (left by an earlier run that wrote more). */
+static int delete_stale(struct day *d)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "curated/events/event_type=%s/dt=%s/", d->event_type, d->dt);
+    struct delctx c = {d->parts, NULL, 0, 0};
+    int rc = lake_store_list(d->st, prefix, stale_cb, &c, d->err);
+    if (rc > 0) {
+        rc = wr_err_set(d->err, WR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        if (rc == 0) {
+            rc = lake_store_delete(d->st, c.keys[i], d->err);
+        }
+        free(c.keys[i]);
+    }
+    free(c.keys);
+    return rc;
+}
+
+void cur_day_result_free(struct cur_day_result *r)
+{
+    if (r) {
+        free(r->rollups);
+        r->rollups = NULL;
+        r->nrollups = 0;
+    }
+}
+
+int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, const char *dt,
+                   const struct cur_config *cfg, cur_renew_fn renew, void *renew_arg,
+                   struct cur_day_result *r, struct wr_err *err)
+{
+    memset(r, 0, sizeof *r);
+    struct day d;
+    memset(&d, 0, sizeof d);
+    d.st = st;
+    d.m = m;
+    d.cfg = cfg;
+    d.event_type = event_type;
+    d.dt = dt;
+    d.r = r;
+    d.err = err;
+    int rc = list_day(st, event_type, dt, cfg, &d.fl, err);
+    if (rc) {
+        return rc;
+    }
+    {
+        const char **keys = malloc((d.fl.n + 1) * sizeof *keys);
+        uint64_t *sizes = malloc((d.fl.n + 1) * sizeof *sizes);
+        if (!keys || !sizes) {
+            free(keys);
+            free(sizes);
+            filelist_free(&d.fl);
+            return wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < d.fl.n; i++) {
+            keys[i] = d.fl.v[i].key;
+            sizes[i] = d.fl.v[i].size;
+        }
+        cur_fingerprint(keys, sizes, d.fl.n, r->fingerprint);
+        free(keys);
+        free(sizes);
+    }
+    d.ids = cur_idset_create();
+    d.arena = wr_arena_create(1 << 16, 256u << 20);
+    wr_buf_init(&d.gz, cfg->max_file_bytes);
+    wr_buf_init(&d.hour, cfg->max_hour_bytes < 0xfff00000u ? cfg->max_hour_bytes : 0xfff00000u);
+    wr_buf_init(&d.idside, 0xfff00000u);
+    d.srcs = malloc(8 * sizeof *d.srcs);
+    d.capsrcs = 8;
+    if (!d.ids || !d.arena || !d.srcs) {
+        rc = wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; rc == 0 && i < d.fl.n;) {
+        size_t j = i + 1;
+        while (j < d.fl.n && d.fl.v[j].hr == d.fl.v[i].hr &&
+               d.fl.v[j].lookback == d.fl.v[i].lookback) {
+            j++;
+        }
+        if (renew && renew(renew_arg) != 0) {
+            rc = WR_EAGAIN;
+            wr_err_set(err, WR_EAGAIN, "lease lost");
+            break;
+        }
+        rc = do_hour(&d, i, j);
+        i = j;
+    }
+    if (rc == 0 && d.w) {
+        rc = part_close(&d);
+    }
+    if (rc == 0) {
+        rc = delete_stale(&d);
+    }
+    if (d.w) {
+        part_abandon(&d);
+    }
+    r->parts = d.parts;
+    if (r->nrollups > 1) {
+        qsort(r->rollups, r->nrollups, sizeof *r->rollups, roll_cmp);
+    }
+    if (rc != 0) {
+        cur_day_result_free(r);
+    }
+    cur_idset_destroy(d.ids);
+    wr_arena_destroy(d.arena);
+    wr_buf_free(&d.gz);
+    wr_buf_free(&d.hour);
+    wr_buf_free(&d.idside);
+    free(d.recs);
+    free(d.srcs);
+    free(d.fstart);
+    filelist_free(&d.fl);
+    return rc;
+}
+
+int cur__day_fingerprint(lake_store *st, const char *event_type, const char *dt,
+                         const struct cur_config *cfg, char out[65], size_t *nfiles,
+                         struct wr_err *err)
+{
+    struct filelist fl;
+    int rc = list_day(st, event_type, dt, cfg, &fl, err);
+    if (rc) {
+        return rc;
+    }
+    const char **keys = malloc((fl.n + 1) * sizeof *keys);
+    uint64_t *sizes = malloc((fl.n + 1) * sizeof *sizes);
+    size_t own = 0;
+    if (!keys || !sizes) {
+        rc = wr_err_set(err, WR_ENOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < fl.n; i++) {
+            keys[i] = fl.v[i].key;
+            sizes[i] = fl.v[i].size;
+            own += !fl.v[i].lookback;
+        }
+        cur_fingerprint(keys, sizes, fl.n, out);
+    }
+    *nfiles = own;
+    free(keys);
+    free(sizes);
+    filelist_free(&fl);
+    return rc;
+}
