@@ -99,5 +99,6 @@ int cmd_schema(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
+int cmd_curate(int argc, char **argv);
 
 #endif

@@ -122,6 +122,7 @@ static const struct {
     {"schema", cmd_schema, "add, list or check event schemas (add | list | check)"},
     {"validate", cmd_validate, "validate JSON values against a schema, offline"},
     {"key", cmd_key, "create, list or revoke API keys (create | list | revoke)"},
+    {"curate", cmd_curate, "curate closed raw hours into Parquet (curated zone) and rollups"},
 };
 
 static void usage(FILE *f)
