@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# run.sh - the gateway benchmark: `weir gateway` vs an nginx that answers every POST with a fixed
+# 202 (the HTTP ceiling of this machine), same run, wrk on the same machine; prints a Markdown table.
+#   bench/gateway/run.sh [WEIR_BINARY]        (builds nothing; default build-gwbench/cli/weir)
+# Environment: WEIR_PGFIXTURE (default: beside the weir binary's build dir), DURATION (5s),
+# REPEATS (3), CONNS (32), PIN (1: server on cpu 0, wrk on cpu 1; 0: no pinning),
+# GW_THREADS (default: the server's cores), BENCH_TMP (parent of the temp dir, default /tmp),
+# PROFILE (1: `perf record -g` the gateway during one extra batch run, report printed at the end).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+WEIR=${1:-${WEIR:-$root/build-gwbench/cli/weir}}
+WEIR=$(readlink -f "$WEIR")
+build=$(dirname "$(dirname "$WEIR")")
+PGFIXTURE=${WEIR_PGFIXTURE:-$build/tests/pg/weir_pgfixture}
+DURATION=${DURATION:-5s}
+REPEATS=${REPEATS:-3}
+CONNS=${CONNS:-32}
+PIN=${PIN:-1}
+PROFILE=${PROFILE:-0}
+BATCH=100
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+[ -x "$WEIR" ] || die "no weir binary at $WEIR (build: cmake --build build-gwbench --target weir weir_pgfixture)"
+[ -x "$PGFIXTURE" ] || die "no weir_pgfixture at $PGFIXTURE (set WEIR_PGFIXTURE)"
+for t in wrk nginx python3 curl taskset /usr/bin/time; do
+    command -v "$t" >/dev/null || die "$t is missing (scripts/deps.sh --test installs wrk and nginx-light)"
+done
+
+ncpu=$(nproc)
+if [ "$PIN" = 1 ] && [ "$ncpu" -ge 2 ]; then
+    srv_cpus=0 wrk_cpus=1 srv_ncpu=1
+    srv_pin=(taskset -c "$srv_cpus") wrk_pin=(taskset -c "$wrk_cpus")
+else
+    PIN=0 srv_ncpu=$ncpu srv_pin=() wrk_pin=()
+fi
+THREADS=${GW_THREADS:-$srv_ncpu}
+
+tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/weir-gwbench.XXXXXX")
+cd "$tmp" # nothing stray lands in the caller's folder
+chmod 755 "$tmp" # the embedded Postgres runs as its own user and must reach its folder
+pids=()
+pg_started=0
+cleanup() {
+    local rc=$?
+    set +e
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" 2>/dev/null
+    done
+    if [ "$pg_started" = 1 ]; then
+        "$PGFIXTURE" stop "$tmp/pg" >/dev/null 2>&1
+    fi
+    if [ "$rc" != 0 ] && [ -n "${KEEP_ON_FAILURE:-}" ]; then
+        echo "run.sh: failed; kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "# $*" >&2; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# --- Postgres, registry, key ------------------------------------------------------------
+log "temp dir $tmp ($(df -T "$tmp" | awk 'NR==2 {print $2}') on $(df "$tmp" | awk 'NR==2 {print $1}'))"
+"$PGFIXTURE" start "$tmp/pg" >"$tmp/pg.log" 2>&1 || { cat "$tmp/pg.log" >&2; die "Postgres did not start"; }
+pg_started=1
+export WEIR_DATABASE_URL="host=$tmp/pg/run user=weir dbname=weir"
+export WEIR_LOG_LEVEL=warn
+"$WEIR" migrate >/dev/null
+for f in "$root"/schemas/*.v*.json; do
+    b=$(basename "$f" .json)
+    "$WEIR" schema add "${b%.v*}" "$f" --version "${b##*.v}" >/dev/null
+done
+KEY=$("$WEIR" key create --name bench | tail -n 1)
+
+# --- request bodies -----------------------------------------------------------------------
+log "$(python3 "$here/gen_bodies.py" "$tmp/bodies" "$BATCH" 8)"
+
+# --- servers --------------------------------------------------------------------------------
+# start_gateway NAME [extra flags...]: starts it, sets ${NAME}_port and ${NAME}_pid
+start_gateway() {
+    local name=$1
+    shift
+    local ready="$tmp/$name.ready"
+    mkdir -p "$tmp/$name"
+    WEIR_READY_FILE=$ready "${srv_pin[@]}" "$WEIR" gateway --listen 127.0.0.1:0 \
+        --spool-dir "$tmp/$name/spool" --lake "file://$tmp/$name/lake" --spool-max 64GiB \
+        --flush-interval 10m --access-log debug --log-level warn --threads "$THREADS" \
+        --max-connections 4096 --max-events 1000 "$@" >"$tmp/$name.log" 2>&1 &
+    # --access-log debug under --log-level warn: no access log. (`--access-log off` logs every
+    # request at level error: wr_log_enabled(WR_LOG_OFF) is true, reported to the gateway's owners.)
+    local pid=$!
+    pids+=("$pid")
+    local i
+    for i in $(seq 300); do
+        if [ -s "$ready" ]; then
+            printf -v "${name}_port" '%s' "$(cat "$ready")"
+            printf -v "${name}_pid" '%s' "$pid"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; die "gateway $name exited at start"; }
+        sleep 0.1
+    done
+    die "gateway $name did not start"
+}
+
+start_nginx() {
+    local prefix="$tmp/nginx" cpus=""
+    mkdir -p "$prefix"
+    nginx_port=$(free_port)
+    if [ "$PIN" = 1 ]; then
+        # every worker on the server core, like the gateway's threads
+        cpus="worker_cpu_affinity $(printf '01 %.0s' $(seq "$THREADS"));"
+    fi
+    sed -e "s|@WORKERS@|$THREADS|" -e "s|@PORT@|$nginx_port|" -e "s|@PREFIX@|$prefix|g" \
+        -e "s|@CPUS@|$cpus|" "$here/nginx.conf.in" >"$prefix/nginx.conf"
+    "${srv_pin[@]}" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    local i
+    for i in $(seq 100); do
+        if curl -s -o /dev/null -X POST "http://127.0.0.1:$nginx_port/v1/events" -d '{}'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    cat "$prefix/error.log" >&2
+    die "nginx did not start"
+}
+
+start_gateway gw
+start_gateway gwu --unsafe-ack-from-memory
+start_nginx
+
+# Every body must be accepted whole, or the figures measure rejections.
+for list in single batch batch-gz; do
+    enc=()
+    [ "$list" = batch-gz ] && enc=(-H "Content-Encoding: gzip")
+    while read -r body; do
+        want=$([ "$list" = single ] && echo 1 || echo "$BATCH")
+        got=$(curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" "${enc[@]}" \
+            --data-binary "@$body" "http://127.0.0.1:$gw_port/v1/events")
+        [ "$got" = "{\"accepted\":$want,\"rejected\":0}" ] || die "body $body: $got"
+    done <"$tmp/bodies/$list.list"
+done
+log "every body accepted whole by the gateway"
+
+# --- measurement helpers ---------------------------------------------------------------------
+# process-tree CPU ticks (user+system) of a pid and its direct children
+cpu_ticks() {
+    local t=0 p
+    for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        if [ -r "/proc/$p/stat" ]; then
+            t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+        fi
+    done
+    echo "$t"
+}
+
+metric_sum() { # metric_sum PORT NAME: the sum of every series of the metric
+    curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.0f\n", s}'
+}
+
+results="$tmp/results.txt"
+: >"$results"
+hz=$(getconf CLK_TCK)
+
+# measure TARGET WORKLOAD CONNS DURATION TAG: one wrk run; appends one line to $results
+measure() {
+    local target=$1 workload=$2 conns=$3 dur=$4 tag=$5
+    local port pid list ctype=application/json enc=- events=1
+    case $target in
+        nginx) port=$nginx_port pid=$nginx_pid ;;
+        gw) port=$gw_port pid=$gw_pid ;;
+        gwu) port=$gwu_port pid=$gwu_pid ;;
+    esac
+    case $workload in
+        single) list=single ;;
+        batch) list=batch events=$BATCH ;;
+        batchgz) list=batch-gz events=$BATCH enc=gzip ;;
+    esac
+    local acc0=0 rej0=0
+    if [ "$target" != nginx ]; then
+        acc0=$(metric_sum "$port" weir_events_accepted_total)
+        rej0=$(metric_sum "$port" weir_events_rejected_total)
+    fi
+    local c0
+    c0=$(cpu_ticks "$pid")
+    "${wrk_pin[@]}" /usr/bin/time -f "%U %S" -o "$tmp/wrk.time" wrk -t1 -c"$conns" -d"$dur" \
+        --timeout 10s -s "$here/post.lua" "http://127.0.0.1:$port/v1/events" \
+        -- "$KEY" "$ctype" "$enc" "$tmp/bodies/$list.list" >"$tmp/wrk.out" 2>&1 \
+        || { cat "$tmp/wrk.out" >&2; die "wrk failed"; }
+    local c1
+    c1=$(cpu_ticks "$pid")
+    sleep 0.3 # let requests that wrk abandoned at the deadline finish before reading counters
+    local line
+    line=$(grep '^WRKRESULT' "$tmp/wrk.out") || { cat "$tmp/wrk.out" >&2; die "no WRKRESULT"; }
+    local req dus serr cerr rerr werr tmo p50 p90 p99 maxl
+    eval "$(echo "${line#WRKRESULT }" | tr ' ' '\n' | sed -n \
+        -e 's/^requests=/req=/p' -e 's/^duration_us=/dus=/p' -e 's/^status_errors=/serr=/p' \
+        -e 's/^connect_errors=/cerr=/p' -e 's/^read_errors=/rerr=/p' -e 's/^write_errors=/werr=/p' \
+        -e 's/^timeouts=/tmo=/p' -e 's/^p50_us=/p50=/p' -e 's/^p90_us=/p90=/p' -e 's/^p99_us=/p99=/p' \
+        -e 's/^max_us=/maxl=/p')"
+    [ "$serr" = 0 ] || die "$target $workload: $serr responses were not 2xx"
+    [ "$cerr" = 0 ] && [ "$tmo" = 0 ] || die "$target $workload: connect errors $cerr, timeouts $tmo"
+    [ "$req" -gt 0 ] || die "$target $workload: no requests completed"
+    local acc=$((req * events))
+    if [ "$target" != nginx ]; then
+        local acc1 rej1
+        acc1=$(metric_sum "$port" weir_events_accepted_total)
+        rej1=$(metric_sum "$port" weir_events_rejected_total)
+        acc=$((acc1 - acc0))
+        [ "$((rej1 - rej0))" = 0 ] || die "$target $workload: $((rej1 - rej0)) events rejected"
+        # the gateway counted at least what wrk saw answered, and at most the in-flight rest
+        if [ "$acc" -lt $((req * events)) ] || [ "$acc" -gt $(((req + conns) * events)) ]; then
+            die "$target $workload: gateway accepted $acc events, wrk saw $req x $events answered"
+        fi
+    fi
+    local wu ws
+    read -r wu ws <"$tmp/wrk.time"
+    # fields: tag target workload conns req/s events/s p50 p90 p99 (ms) srv_cpu% wrk_cpu% accepted
+    awk -v tag="$tag" -v t="$target" -v w="$workload" -v c="$conns" -v req="$req" -v dus="$dus" \
+        -v ev="$events" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v sc="$((c1 - c0))" -v hz="$hz" \
+        -v wu="$wu" -v ws="$ws" -v acc="$acc" 'BEGIN {
+            s = dus / 1e6
+            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d\n", tag, t, w, c, req / s,
+                req * ev / s, p50 / 1000, p90 / 1000, p99 / 1000, 100 * sc / hz / s, 100 * (wu + ws) / s, acc
+        }' >>"$results"
+    log "$(tail -n 1 "$results")"
+}
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print "nan"} else if (NR % 2) {print a[(NR + 1) / 2]} else {print (a[NR / 2] + a[NR / 2 + 1]) / 2}}'; }
+
+# med TAG TARGET WORKLOAD FIELD: the median of one column over the repeats
+med() {
+    awk -v tag="$1" -v t="$2" -v w="$3" -v f="$4" '$1 == tag && $2 == t && $3 == w {print $f}' "$results" | median
+}
+
+# --- throughput: interleaved rounds ----------------------------------------------------------
+log "throughput: $REPEATS rounds of wrk -t1 -c$CONNS -d$DURATION, nginx / gateway / gateway-unsafe interleaved"
+for r in $(seq "$REPEATS"); do
+    for w in single batch batchgz; do
+        measure nginx "$w" "$CONNS" "$DURATION" peak
+        measure gw "$w" "$CONNS" "$DURATION" peak
+        measure gwu "$w" "$CONNS" "$DURATION" peak
+    done
+done
+
+# --- latency at about half the peak ----------------------------------------------------------
+# wrk is closed-loop (no fixed arrival rate), so the load is set by the number of connections:
+# short probes find the connection count whose throughput is nearest half the measured peak,
+# then that count is measured like the peak (interleaved with nginx at the same count).
+declare -A lat_conns
+for w in single batch; do
+    peak=$(med peak gw "$w" 5)
+    best=1 bestd=-1
+    for c in 1 2 4 8 16 32; do
+        [ "$c" -le "$CONNS" ] || break
+        measure gw "$w" "$c" 2s "probe-$w"
+        rate=$(tail -n 1 "$results" | awk '{print $5}')
+        d=$(awk -v r="$rate" -v p="$peak" 'BEGIN {d = r / p - 0.5; print (d < 0 ? -d : d)}')
+        if [ "$bestd" = -1 ] || awk -v a="$d" -v b="$bestd" 'BEGIN {exit !(a < b)}'; then
+            best=$c bestd=$d
+        fi
+        # past half the peak: more connections only add queueing
+        awk -v r="$rate" -v p="$peak" 'BEGIN {exit !(r > 0.6 * p)}' && break
+    done
+    lat_conns[$w]=$best
+    log "latency $w: $best connections"
+done
+for r in $(seq "$REPEATS"); do
+    for w in single batch; do
+        measure nginx "$w" "${lat_conns[$w]}" "$DURATION" half
+        measure gw "$w" "${lat_conns[$w]}" "$DURATION" half
+    done
+done
+
+# --- optional profile --------------------------------------------------------------------------
+# profile TARGET WORKLOAD: perf (self time) and per-thread CPU of one 5 s run, into $tmp/prof-*
+profile() {
+    local target=$1 workload=$2 pid
+    pid=$([ "$target" = gw ] && echo "$gw_pid" || echo "$gwu_pid")
+    thread_ticks() {
+        local t
+        for t in /proc/"$pid"/task/*; do
+            awk -v t="${t##*/}" '{sub(/^[0-9]+ \([^)]*\) /, ""); print t, $12 + $13}' "$t/stat"
+        done
+    }
+    thread_ticks >"$tmp/threads0"
+    perf record -F 499 -o "$tmp/perf-$target-$workload.data" -p "$pid" -- sleep 5.5 >/dev/null 2>&1 &
+    local perf_pid=$!
+    sleep 0.25
+    measure "$target" "$workload" "$CONNS" 5s "profile-$target-$workload"
+    wait "$perf_pid" || true
+    thread_ticks >"$tmp/threads1"
+    local d=$tmp/prof-$target-$workload.txt
+    {
+        echo "CPU% per thread (tid, cpu% of one core; tids in creation order: main, registry loader,"
+        echo "spool writer, sink buffer and flusher threads, then libmicrohttpd's HTTP threads):"
+        join "$tmp/threads0" "$tmp/threads1" | awk -v hz="$hz" '{printf "  %s %.0f\n", $1, 100 * ($3 - $2) / hz / 5}'
+        echo "Self time by library:"
+        perf report -i "$tmp/perf-$target-$workload.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 || true
+        echo "Top symbols (self time, % of the process's samples):"
+        perf report -i "$tmp/perf-$target-$workload.data" --no-children --sort pid,dso,symbol --stdio 2>/dev/null \
+            | grep -E '^ +[0-9]' | head -n 30 | sed -E 's/ +- +- +$//' || true
+    } >"$d"
+}
+if [ "$PROFILE" = 1 ]; then
+    command -v perf >/dev/null || die "perf is missing"
+    profile gw batch
+    profile gwu single
+fi
+
+# --- the lake must hold the events: drain both gateways ------------------------------------------
+fsyncs=$(metric_sum "$gw_port" weir_spool_fsyncs_total)
+fsync_s=$(curl -s "http://127.0.0.1:$gw_port/metrics" | awk '$1 == "weir_spool_fsync_seconds_sum" {print $2}')
+fsync_ms=$(awk -v s="${fsync_s:-0}" -v n="$fsyncs" 'BEGIN {printf "%.2f", (n > 0 ? 1000 * s / n : 0)}')
+total_acc=$(metric_sum "$gw_port" weir_events_accepted_total)
+for name in gw gwu; do
+    p=${name}_pid
+    kill -TERM "${!p}"
+    wait "${!p}" || die "gateway $name exited with $? at drain"
+done
+pids=("$nginx_pid")
+lake_files=$(find "$tmp/gw/lake" -type f -name '*.gz' | wc -l)
+[ "$lake_files" -gt 0 ] || die "no lake files in $tmp/gw/lake"
+sample=$(find "$tmp/gw/lake" -type f -name '*.gz' -print -quit)
+python3 -c 'import gzip, json, sys
+e = json.loads(gzip.open(sys.argv[1], "rt").readline())
+assert e["event_type"] and e["payload"] and e["received_at"]' "$sample" \
+    || die "lake file $sample does not hold events"
+# every event the durable gateway acknowledged is in its lake after the drain
+lake_lines=$(find "$tmp/gw/lake" -type f -name '*.gz' -exec zcat {} + | wc -l)
+[ "$lake_lines" = "$total_acc" ] || die "lake holds $lake_lines events, the gateway accepted $total_acc"
+lake_bytes=$(du -sb "$tmp/gw/lake" | awk '{print $1}')
+
+set +o pipefail # below, only output: head may close pipes early
+# --- the table --------------------------------------------------------------------------------------
+r() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) {printf "%.0f%%", 100 * a / b} else {print "n/a"}}'; }
+k() { awk -v a="$1" 'BEGIN {if (a >= 1e6) {printf "%.2fM", a / 1e6} else if (a >= 1e4) {printf "%.1fk", a / 1e3} else {printf "%.0f", a}}'; }
+
+echo
+echo "## weir gateway benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r))"
+echo
+if [ "$PIN" = 1 ]; then
+    echo "Server (gateway or nginx) pinned to cpu $srv_cpus, wrk pinned to cpu $wrk_cpus (taskset);"
+else
+    echo "No pinning: server and wrk share all $ncpu cores;"
+fi
+echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is shared).
+gateway --threads $THREADS, nginx worker_processes $THREADS; wrk -t1 -c$CONNS -d$DURATION, keep-alive;"
+echo "medians of $REPEATS interleaved runs. Spool on $(df -T "$tmp" | awk 'NR==2 {print $2}'). CPU% = CPU time / wall time (100% = one core)."
+echo
+echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | gateway CPU% | wrk CPU% | unsafe-ack events/s | durability cost |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for w in single batch batchgz; do
+    n=$(med peak nginx "$w" 5)
+    g=$(med peak gw "$w" 5)
+    ge=$(med peak gw "$w" 6)
+    gp=$(med peak gw "$w" 9)
+    gc=$(med peak gw "$w" 10)
+    wc_=$(med peak gw "$w" 11)
+    ue=$(med peak gwu "$w" 6)
+    cost=$(awk -v d="$ge" -v u="$ue" 'BEGIN {if (u > 0) {printf "%.0f%%", 100 * (1 - d / u)} else {print "n/a"}}')
+    label=$w
+    case $w in
+        single) label="1 event / request" ;;
+        batch) label="$BATCH events / request" ;;
+        batchgz) label="$BATCH events / request, gzip" ;;
+    esac
+    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc | $wc_ | $(k "$ue") | $cost |"
+done
+echo
+echo "Latency at about half the peak (closed loop: the connection count whose throughput is nearest half the gateway's peak):"
+echo
+echo "| workload | connections | gateway req/s (% of peak) | gateway p50 / p90 / p99 ms | nginx req/s | nginx p99 ms |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+for w in single batch; do
+    c=${lat_conns[$w]}
+    g=$(med half gw "$w" 5)
+    pk=$(med peak gw "$w" 5)
+    echo "| $([ "$w" = single ] && echo "1 event" || echo "$BATCH events") | $c | $(k "$g") ($(r "$g" "$pk")) | $(med half gw "$w" 7) / $(med half gw "$w" 8) / $(med half gw "$w" 9) | $(k "$(med half nginx "$w" 5)") | $(med half nginx "$w" 9) |"
+done
+echo
+echo "Checks: every wrk run had 0 non-2xx answers and 0 socket errors; the gateway's weir_events_accepted_total"
+echo "grew by what wrk saw answered (no rejections); durable gateway: $total_acc events accepted in $fsyncs group"
+echo "fsyncs (mean fdatasync $fsync_ms ms); after the drain its lake holds exactly those $lake_lines events ($lake_files files, $((lake_bytes / 1048576)) MiB gzip)."
+if [ "$PROFILE" = 1 ]; then
+    for f in gw-batch gwu-single; do
+        echo
+        echo "Profile: ${f%%-*} (gw: durable, gwu: --unsafe-ack-from-memory), ${f#*-} workload, one 5 s run (perf record -F 499):"
+        echo '```'
+        cat "$tmp/prof-$f.txt"
+        echo '```'
+    done
+fi
+echo
+echo "Raw runs (tag target workload conns req/s events/s p50 p90 p99 srv% wrk% accepted):"
+echo '```'
+cat "$results"
+echo '```'
