@@ -25,6 +25,7 @@ struct curate_cfg {
     bool force;
     const char *tmp_dir;
     const char *worker_id;
+    int64_t test_hour_delay_ms;
 };
 
 #define OFF(f) offsetof(struct curate_cfg, f)
@@ -59,6 +60,8 @@ static const struct wr_opt curate_opts[] = {
      "local folder for part files being written"},
     {"worker-id", "WEIR_CURATE_WORKER", WR_OPT_STRING, NULL, OFF(worker_id),
      "lease owner name (default host:pid)"},
+    {"test-hour-delay", NULL, WR_OPT_DURATION, "0s", OFF(test_hour_delay_ms),
+     "tests only: pause before each raw hour (to kill a worker mid-run)"},
     {0},
 };
 
@@ -167,6 +170,7 @@ int cmd_curate(int argc, char **argv)
     c.force = cc.force;
     c.tmp_dir = cc.tmp_dir;
     c.worker_id = cc.worker_id;
+    c.test_hour_delay_ms = cc.test_hour_delay_ms;
     if (cc.grace_ms == 0) {
         c.grace_ms = 1; /* an explicit 0s: closed right at the hour's end (1 ms) */
     }

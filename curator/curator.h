@@ -36,7 +36,8 @@ struct cur_config {
     const char *tmp_dir;               /* local folder for part files being written [/tmp] */
     const char *worker_id;             /* lease owner name [host:pid] */
     int64_t now_ms;                    /* tests: the clock for "closed" (0 = wall clock) */
-    unsigned max_examples;             /* bad lines quoted in the log per unit [5] */
+    unsigned max_examples;             /* bad lines named in the log per unit [5] */
+    int64_t test_hour_delay_ms;        /* tests only: sleep before each hour (kill mid-run) */
 };
 
 /* Counters of a run (summed over its units). */

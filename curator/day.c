@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -671,7 +672,7 @@ static int write_row(struct day *d, const struct rec *r)
         return wr_err_set(d->err, rc, "parquet: %s", pq_writer_errmsg(w));
     }
     d->r->stats.rows++;
-    if (++d->rows_in_part % 1024 == 0 &&
+    if (++d->rows_in_part % 256 == 0 &&
         pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >= d->cfg->target_file_bytes) {
         return part_close(d);
     }
@@ -899,6 +900,11 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
             rc = WR_EAGAIN;
             wr_err_set(err, WR_EAGAIN, "lease lost");
             break;
+        }
+        if (cfg->test_hour_delay_ms > 0) {
+            struct timespec ts = {cfg->test_hour_delay_ms / 1000,
+                                  (long)(cfg->test_hour_delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
         }
         rc = do_hour(&d, i, j);
         i = j;
