@@ -16,6 +16,7 @@ enum { CUR_C_EVENT_ID, CUR_C_SCHEMA_VERSION, CUR_C_OCCURRED_AT, CUR_C_RECEIVED_A
 struct cur_model {
     struct pq_column *cols;  /* ncols; envelope then payload properties */
     char **props;            /* payload property name of column CUR_NENV + i */
+    size_t *plens;           /* their lengths */
     enum cur_kind *kinds;    /* kind of column CUR_NENV + i */
     size_t ncols;
     size_t nprops;
@@ -30,6 +31,8 @@ int cur__model_find(const cur_model *m, const char *name, size_t len);
 
 void cur__hash128(const void *p, size_t len, uint64_t *a, uint64_t *b);
 int cur__idset_add_hash(cur_idset *s, uint64_t a, uint64_t b);
+/* 1 when the hash is in the set, else 0. */
+int cur__idset_has_hash(const cur_idset *s, uint64_t a, uint64_t b);
 
 /* The fingerprint cur_day_curate would compute for the day now, and how many of the
  * day's own closed raw files there are (0: nothing to curate yet). */

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #define MAX_SOURCE 128
+#define PREDICT 64
 #define HOUR_US 3600000000LL
 
 struct rawfile {
@@ -69,6 +70,7 @@ struct day {
     struct wr_buf idside;  /* ids that had escapes */
     struct rec *recs;
     size_t nrecs, caprecs;
+    int predict[64];       /* column of the payload member at each position, last seen */
     size_t *fstart;        /* hour buffer offset where each file of the hour starts */
     size_t nfstart;
     struct srcstat *srcs;
@@ -353,6 +355,173 @@ static void invalid_line(struct day *d, const char *key, size_t lineno, const ch
     }
 }
 
+
+/* ---- the gateway's lines, fast --------------------------------------------------- */
+
+struct quick {
+    const char *id, *ra, *src;
+    size_t id_len, ra_len, src_len;
+};
+
+static size_t skip_ws(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) {
+        i++;
+    }
+    return i;
+}
+
+/* The end of the string whose opening quote is at p[i] (index past the closing quote),
+ * setting *esc when it holds a backslash; 0 when unterminated. */
+static size_t skip_string(const char *p, size_t i, size_t n, int *esc)
+{
+    i++;
+    for (;;) {
+        const char *q = memchr(p + i, '"', n - i);
+        if (!q) {
+            return 0;
+        }
+        size_t j = (size_t)(q - p);
+        size_t k = j;
+        while (k > i && p[k - 1] == '\\') {
+            k--;
+        }
+        if (memchr(p + i, '\\', j - i)) {
+            *esc = 1;
+        }
+        if ((j - k) % 2 == 0) {
+            return j + 1;
+        }
+        i = j + 1;
+    }
+}
+
+/* Skips one nested object or array starting at p[i]; 0 when unbalanced. */
+static size_t skip_nested(const char *p, size_t i, size_t n)
+{
+    int depth = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '"') {
+            int esc = 0;
+            i = skip_string(p, i, n, &esc);
+            if (!i) {
+                return 0;
+            }
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) {
+                return i + 1;
+            }
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Reads event_id, received_at and source from the top-level members of a line without
+ * building a tree, stopping once all three are seen. Returns 1 on success, 0 when the line
+ * needs the full parser (escapes in those values, unusual shape, or not JSON). The full
+ * parse of every kept line still validates all of it. */
+static int quick_envelope(const char *p, size_t n, struct quick *q)
+{
+    memset(q, 0, sizeof *q);
+    size_t i = skip_ws(p, 0, n);
+    if (i >= n || p[i] != '{') {
+        return 0;
+    }
+    i = skip_ws(p, i + 1, n);
+    while (i < n && p[i] == '"') {
+        int esc = 0;
+        size_t ke = skip_string(p, i, n, &esc);
+        if (!ke || esc) {
+            return 0;
+        }
+        const char *key = p + i + 1;
+        size_t klen = ke - i - 2;
+        i = skip_ws(p, ke, n);
+        if (i >= n || p[i] != ':') {
+            return 0;
+        }
+        i = skip_ws(p, i + 1, n);
+        if (i >= n) {
+            return 0;
+        }
+        if (p[i] == '"') {
+            esc = 0;
+            size_t ve = skip_string(p, i, n, &esc);
+            if (!ve) {
+                return 0;
+            }
+            const char **dst = NULL;
+            size_t *dlen = NULL;
+            if (klen == 8 && !memcmp(key, "event_id", 8)) {
+                dst = &q->id;
+                dlen = &q->id_len;
+            } else if (klen == 11 && !memcmp(key, "received_at", 11)) {
+                dst = &q->ra;
+                dlen = &q->ra_len;
+            } else if (klen == 6 && !memcmp(key, "source", 6)) {
+                dst = &q->src;
+                dlen = &q->src_len;
+            }
+            if (dst) {
+                if (esc || *dst) {
+                    return 0;
+                }
+                *dst = p + i + 1;
+                *dlen = ve - i - 2;
+            }
+            i = ve;
+        } else if (p[i] == '{' || p[i] == '[') {
+            if (klen == 8 && !memcmp(key, "event_id", 8)) {
+                return 0;
+            }
+            if (q->id && q->ra && q->src) {
+                return 1; /* the payload: everything needed is known */
+            }
+            i = skip_nested(p, i, n);
+            if (!i) {
+                return 0;
+            }
+        } else {
+            if ((klen == 8 && !memcmp(key, "event_id", 8)) ||
+                (klen == 11 && !memcmp(key, "received_at", 11)) ||
+                (klen == 6 && !memcmp(key, "source", 6))) {
+                return 0; /* not strings: the full parser says what is wrong */
+            }
+            while (i < n && p[i] != ',' && p[i] != '}') {
+                i++;
+            }
+        }
+        i = skip_ws(p, i, n);
+        if (i < n && p[i] == ',') {
+            i = skip_ws(p, i + 1, n);
+            continue;
+        }
+        if (i < n && p[i] == '}') {
+            return q->id && q->ra;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static int grow_recs(struct day *d)
+{
+    size_t nc = d->caprecs ? d->caprecs * 2 : 4096;
+    struct rec *nr = realloc(d->recs, nc * sizeof *nr);
+    if (!nr) {
+        return WR_ENOMEM;
+    }
+    d->recs = nr;
+    d->caprecs = nc;
+    return 0;
+}
+
 /* Parses every line of d->hour into d->recs; fi is the hour's first file, for naming
  * the file of an invalid line. */
 static int scan_hour(struct day *d, size_t fi, int lookback)
@@ -379,11 +548,29 @@ static int scan_hour(struct day *d, size_t fi, int lookback)
         if (k == len) {
             continue; /* blank lines are not lines */
         }
+        const char *key = d->fl.v[fi + file].key;
+        struct quick q;
+        int64_t qts;
+        if (quick_envelope(p + off, len, &q) && q.id_len > 0 && q.id_len <= 1024 &&
+            q.src_len <= MAX_SOURCE && wr_time_parse_rfc3339(q.ra, q.ra_len, &qts)) {
+            if (d->nrecs == d->caprecs && grow_recs(d) != 0) {
+                return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+            }
+            struct rec *r = &d->recs[d->nrecs++];
+            r->ts = qts;
+            r->off = (uint32_t)off;
+            r->len = (uint32_t)len;
+            r->id_len = (uint16_t)q.id_len;
+            r->id_side = 0;
+            r->id_off = (uint32_t)(q.id - p);
+            cur__hash128(q.id, q.id_len, &r->ha, &r->hb);
+            r->src = lookback ? 0 : (uint16_t)src_index(d, q.src ? q.src : "", q.src_len);
+            continue;
+        }
         wr_arena_reset(d->arena);
         struct js_val *v;
         struct js_error je;
         int rc = js_parse(d->arena, p + off, len, NULL, &v, &je);
-        const char *key = d->fl.v[fi + file].key;
         if (rc == WR_ENOMEM) {
             invalid_line(d, key, lineno, "line too large", "", 0, lookback);
             continue;
@@ -422,14 +609,8 @@ static int scan_hour(struct day *d, size_t fi, int lookback)
                          lookback);
             continue;
         }
-        if (d->nrecs == d->caprecs) {
-            size_t nc = d->caprecs ? d->caprecs * 2 : 4096;
-            struct rec *nr = realloc(d->recs, nc * sizeof *nr);
-            if (!nr) {
-                return wr_err_set(d->err, WR_ENOMEM, "out of memory");
-            }
-            d->recs = nr;
-            d->caprecs = nc;
+        if (d->nrecs == d->caprecs && grow_recs(d) != 0) {
+            return wr_err_set(d->err, WR_ENOMEM, "out of memory");
         }
         struct rec *r = &d->recs[d->nrecs++];
         r->ts = ts;
@@ -606,7 +787,8 @@ static int put_value(struct day *d, size_t col, enum cur_kind k, const struct js
     return 0;
 }
 
-/* Writes the row of a kept line. */
+/* Writes the row of a kept line. Returns 0, 1 when the line turns out not to be valid JSON
+ * (nothing written), or a negative error. */
 static int write_row(struct day *d, const struct rec *r)
 {
     if (!d->w) {
@@ -619,8 +801,8 @@ static int write_row(struct day *d, const struct rec *r)
     wr_arena_reset(d->arena);
     struct js_val *v;
     struct js_error je;
-    if (js_parse(d->arena, line, r->len, NULL, &v, &je) != 0) {
-        return wr_err_set(d->err, WR_EINVAL, "line changed between passes");
+    if (js_parse(d->arena, line, r->len, NULL, &v, &je) != 0 || v->type != JS_OBJECT) {
+        return 1; /* the envelope was readable, the rest is not JSON: an invalid line */
     }
     pq_writer *w = d->w;
     int rc = pq_writer_put_str(w, CUR_C_EVENT_ID, rec_id(d, r), r->id_len);
@@ -650,7 +832,15 @@ static int write_row(struct day *d, const struct rec *r)
     } else if (rc == 0 && pl && pl->type == JS_OBJECT) {
         for (uint32_t i = 0; i < pl->n && rc == 0; i++) {
             const struct js_member *mb = &pl->u.members[i];
-            int c = cur__model_find(d->m, mb->name, mb->name_len);
+            int c = i < PREDICT ? d->predict[i] : -1;
+            if (c < 0 || d->m->plens[c - CUR_NENV] != mb->name_len ||
+                memcmp(d->m->props[c - CUR_NENV], mb->name, mb->name_len) != 0) {
+                /* lines of one type mostly share their member order: remember it */
+                c = cur__model_find(d->m, mb->name, mb->name_len);
+                if (i < PREDICT) {
+                    d->predict[i] = c;
+                }
+            }
             if (c < 0) {
                 d->r->stats.extra_props++;
                 continue;
@@ -725,6 +915,84 @@ static int roll_cmp(const void *a, const void *b)
     return x->hr != y->hr ? x->hr - y->hr : strcmp(x->source, y->source);
 }
 
+static int rec_less(const struct day *d, const struct rec *x, const struct rec *y)
+{
+    if (x->ts != y->ts) {
+        return x->ts < y->ts;
+    }
+    return rec_cmp(x, y, (void *)d) < 0;
+}
+
+/* Sorts the hour's records: a stable natural merge sort, nearly linear on the gateway's
+ * files, which are each in received order. */
+static int sort_recs(struct day *d)
+{
+    size_t n = d->nrecs;
+    if (n < 2) {
+        return 0;
+    }
+    size_t *runs = malloc((n + 1) * sizeof *runs);
+    struct rec *tmp = malloc(n * sizeof *tmp);
+    if (!runs || !tmp) {
+        free(runs);
+        free(tmp);
+        return wr_err_set(d->err, WR_ENOMEM, "out of memory (sort)");
+    }
+    size_t nr = 0;
+    runs[nr++] = 0;
+    for (size_t k = 1; k < n; k++) {
+        if (rec_less(d, &d->recs[k], &d->recs[k - 1])) {
+            runs[nr++] = k;
+        }
+    }
+    runs[nr] = n;
+    struct rec *src = d->recs, *dst = tmp;
+    while (nr > 1) {
+        size_t out = 0;
+        for (size_t r = 0; r < nr; r += 2) {
+            size_t a = runs[r], m = r + 1 < nr ? runs[r + 1] : runs[nr], b = r + 1 < nr ? runs[r + 2 > nr ? nr : r + 2] : runs[nr];
+            size_t x = a, y = m, o = a;
+            while (x < m && y < b) {
+                dst[o++] = rec_less(d, &src[y], &src[x]) ? src[y++] : src[x++];
+            }
+            while (x < m) {
+                dst[o++] = src[x++];
+            }
+            while (y < b) {
+                dst[o++] = src[y++];
+            }
+            runs[out++] = a;
+        }
+        runs[out] = n;
+        nr = out;
+        struct rec *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != d->recs) {
+        memcpy(d->recs, src, n * sizeof *src);
+    }
+    free(runs);
+    free(tmp);
+    return 0;
+}
+
+/* A kept line whose envelope was readable but which is not valid JSON. */
+static void invalid_line_at(struct day *d, const char *key, size_t off, struct srcstat *s)
+{
+    d->r->stats.invalid_lines++;
+    s->invalid++;
+    if (d->examples < d->cfg->max_examples && wr_log_enabled(WR_LOG_WARN)) {
+        d->examples++;
+        struct wr_logline l;
+        wr_logline_begin(&l, WR_LOG_WARN, "curate: invalid raw line (counted, not curated)");
+        wr_logline_str(&l, "key", key);
+        wr_logline_int(&l, "offset", (int64_t)off);
+        wr_logline_str(&l, "reason", "not valid JSON past the envelope");
+        wr_logline_end(&l);
+    }
+}
+
 /* Runs files [i, j) (one hour) through dedup, and writes the kept rows when not lookback. */
 static int do_hour(struct day *d, size_t i, size_t j)
 {
@@ -744,31 +1012,44 @@ static int do_hour(struct day *d, size_t i, size_t j)
     if (rc) {
         return rc;
     }
-    if (d->nrecs > 1) {
-        qsort_r(d->recs, d->nrecs, sizeof *d->recs, rec_cmp, d);
+    rc = sort_recs(d);
+    if (rc) {
+        return rc;
     }
     for (size_t k = 0; k < d->nrecs; k++) {
         const struct rec *r = &d->recs[k];
-        int isnew = cur__idset_add_hash(d->ids, r->ha, r->hb);
-        if (isnew < 0) {
-            return wr_err_set(d->err, isnew, "out of memory (dedup set)");
-        }
         if (lookback) {
+            if (cur__idset_add_hash(d->ids, r->ha, r->hb) < 0) {
+                return wr_err_set(d->err, WR_ENOMEM, "out of memory (dedup set)");
+            }
             continue;
         }
         struct srcstat *s = &d->srcs[r->src];
-        s->events++;
-        d->r->stats.lines++;
-        if (!isnew) {
+        if (cur__idset_has_hash(d->ids, r->ha, r->hb)) {
+            s->events++;
+            d->r->stats.lines++;
             s->duplicates++;
             d->r->stats.duplicates++;
             continue;
         }
-        s->distinct++;
         rc = write_row(d, r);
-        if (rc) {
+        if (rc < 0) {
             return rc;
         }
+        if (rc == 1) {
+            size_t f = 0;
+            while (f + 1 < d->nfstart && r->off >= d->fstart[f + 1]) {
+                f++;
+            }
+            invalid_line_at(d, d->fl.v[i + f].key, r->off - d->fstart[f], s);
+            continue;
+        }
+        if (cur__idset_add_hash(d->ids, r->ha, r->hb) < 0) {
+            return wr_err_set(d->err, WR_ENOMEM, "out of memory (dedup set)");
+        }
+        s->events++;
+        d->r->stats.lines++;
+        s->distinct++;
     }
     return lookback ? 0 : add_rollups(d, d->fl.v[i].hr);
 }
@@ -885,6 +1166,7 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
     wr_buf_init(&d.gz, cfg->max_file_bytes);
     wr_buf_init(&d.hour, cfg->max_hour_bytes < 0xfff00000u ? cfg->max_hour_bytes : 0xfff00000u);
     wr_buf_init(&d.idside, 0xfff00000u);
+    memset(d.predict, 0xff, sizeof d.predict);
     d.srcs = malloc(8 * sizeof *d.srcs);
     d.capsrcs = 8;
     if (!d.ids || !d.arena || !d.srcs) {

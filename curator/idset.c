@@ -123,6 +123,18 @@ int cur__idset_add_hash(cur_idset *s, uint64_t a, uint64_t b)
     return 1;
 }
 
+int cur__idset_has_hash(const cur_idset *s, uint64_t a, uint64_t b)
+{
+    size_t i = (size_t)a & s->mask;
+    while (s->slots[i].a || s->slots[i].b) {
+        if (s->slots[i].a == a && s->slots[i].b == b) {
+            return 1;
+        }
+        i = (i + 1) & s->mask;
+    }
+    return 0;
+}
+
 int cur_idset_add(cur_idset *s, const void *id, size_t len)
 {
     uint64_t a, b;

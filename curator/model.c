@@ -36,7 +36,7 @@ int cur__model_find(const cur_model *m, const char *name, size_t len)
             return -1;
         }
         const char *p = m->props[c - CUR_NENV];
-        if (strlen(p) == len && memcmp(p, name, len) == 0) {
+        if (m->plens[c - CUR_NENV] == len && memcmp(p, name, len) == 0) {
             return c;
         }
         i = (i + 1) & m->map_mask;
@@ -134,6 +134,7 @@ void cur_model_destroy(cur_model *m)
     }
     free(m->cols);
     free(m->props);
+    free(m->plens);
     free(m->kinds);
     free(m->map);
     free(m);
@@ -237,6 +238,14 @@ cur_model *cur_model_create(const char *const *schemas, size_t n, struct wr_err 
     }
     for (size_t j = 0; j < m->nprops; j++) {
         kind_column(m->kinds[j], &m->cols[CUR_NENV + j]);
+    }
+    m->plens = calloc(m->nprops + 1, sizeof *m->plens);
+    if (!m->plens) {
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t j = 0; j < m->nprops; j++) {
+        m->plens[j] = strlen(m->props[j]);
     }
     if (!m->whole_payload) {
         size_t slots = 16;
