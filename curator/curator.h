@@ -133,7 +133,8 @@ int cur_rollups_write(lake_store *st, const char *dt, const char *const *types,
 
 /* ---- Small pieces, public for tests ------------------------------------------------ */
 
-/* A set of 128-bit hashes of event ids (about 16 bytes per id at 50-75 % load). */
+/* A set of 128-bit hashes of event ids: 16-byte slots, grown at 3/4 load, so 21..43 bytes
+ * per id (two ids collide with probability about n^2 / 2^129). */
 typedef struct cur_idset cur_idset;
 cur_idset *cur_idset_create(void);
 void cur_idset_destroy(cur_idset *s);

@@ -1,0 +1,375 @@
+/* test_curator.c - the curator's pieces without Postgres: the dedup set, fingerprints, the
+ * column model from schemas, and cur_day_curate on a file:// lake with hostile raw input
+ * (broken gzip, broken lines, escaped ids, oversized hours). */
+#include "curator/curator.h"
+#include "tests/unit/check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static void test_idset(void)
+{
+    cur_idset *s = cur_idset_create();
+    CHECK(s != NULL);
+    CHECK_INT(cur_idset_add(s, "a", 1), 1);
+    CHECK_INT(cur_idset_add(s, "a", 1), 0);
+    CHECK_INT(cur_idset_add(s, "", 0), 1);
+    CHECK_INT(cur_idset_add(s, "", 0), 0);
+    char id[32];
+    int fresh = 0;
+    for (int i = 0; i < 200000; i++) {
+        snprintf(id, sizeof id, "id-%d", i);
+        fresh += cur_idset_add(s, id, strlen(id));
+    }
+    CHECK_INT(fresh, 200000);
+    fresh = 0;
+    for (int i = 0; i < 200000; i += 7) {
+        snprintf(id, sizeof id, "id-%d", i);
+        fresh += cur_idset_add(s, id, strlen(id));
+    }
+    CHECK_INT(fresh, 0);
+    CHECK_INT((long long)cur_idset_count(s), 200002);
+    CHECK(cur_idset_bytes(s) <= 200002 * 43); /* 16-byte slots at 37.5..75 % load */
+    cur_idset_destroy(s);
+    cur_idset_destroy(NULL);
+}
+
+static void test_fingerprint(void)
+{
+    const char *k1[] = {"a", "b"};
+    const char *k2[] = {"b", "a"};
+    uint64_t sz[] = {1, 2};
+    uint64_t sz2[] = {1, 3};
+    char f1[65], f2[65], f3[65], f4[65];
+    cur_fingerprint(k1, sz, 2, f1);
+    cur_fingerprint(k2, sz, 2, f2);
+    cur_fingerprint(k1, sz2, 2, f3);
+    cur_fingerprint(k1, sz, 2, f4);
+    CHECK(strcmp(f1, f2) != 0);
+    CHECK(strcmp(f1, f3) != 0);
+    CHECK_STR(f1, f4);
+    CHECK_INT((long long)strlen(f1), 64);
+}
+
+static const struct pq_column *col(const cur_model *m, const char *name)
+{
+    for (size_t i = 0; i < cur_model_columns(m); i++) {
+        if (!strcmp(cur_model_column(m, i)->name, name)) {
+            return cur_model_column(m, i);
+        }
+    }
+    return NULL;
+}
+
+static void test_model(void)
+{
+    const char *v1 =
+        "{\"type\":\"object\",\"properties\":{"
+        "\"i\":{\"type\":\"integer\"},\"n\":{\"type\":[\"number\",\"null\"]},"
+        "\"b\":{\"type\":\"boolean\"},\"s\":{\"type\":\"string\"},"
+        "\"t\":{\"type\":\"string\",\"format\":\"date-time\"},\"o\":{\"type\":\"object\"},"
+        "\"a\":{\"type\":\"array\"},\"mixed\":{\"type\":[\"string\",\"integer\"]},"
+        "\"any\":{},\"widen\":{\"type\":\"integer\"},\"clash\":{\"type\":\"string\"},"
+        "\"source\":{\"type\":\"string\"}}}";
+    const char *v2 = "{\"properties\":{\"widen\":{\"type\":\"number\"},\"clash\":{\"type\":\"boolean\"},"
+                     "\"new\":{\"type\":\"integer\"}}}";
+    const char *docs[] = {v1, v2};
+    struct wr_err err = {0};
+    cur_model *m = cur_model_create(docs, 2, &err);
+    CHECK(m != NULL);
+    if (!m) {
+        return;
+    }
+    CHECK_INT((long long)cur_model_columns(m), 5 + 13);
+    CHECK_STR(cur_model_column(m, 0)->name, "event_id");
+    CHECK_STR(cur_model_column(m, 3)->name, "received_at");
+    CHECK_INT(cur_model_column(m, 3)->logical, PQ_LT_TIMESTAMP_US);
+    CHECK_INT(col(m, "i")->type, PQ_INT64);
+    CHECK_INT(col(m, "n")->type, PQ_DOUBLE);
+    CHECK_INT(col(m, "b")->type, PQ_BOOLEAN);
+    CHECK_INT(col(m, "s")->logical, PQ_LT_STRING);
+    CHECK_INT(col(m, "t")->logical, PQ_LT_TIMESTAMP_US);
+    CHECK_INT(col(m, "o")->logical, PQ_LT_JSON);
+    CHECK_INT(col(m, "a")->logical, PQ_LT_JSON);
+    CHECK_INT(col(m, "mixed")->logical, PQ_LT_JSON);
+    CHECK_INT(col(m, "any")->logical, PQ_LT_JSON);
+    CHECK_INT(col(m, "widen")->type, PQ_DOUBLE);
+    CHECK_INT(col(m, "clash")->logical, PQ_LT_JSON);
+    CHECK_INT(col(m, "new")->type, PQ_INT64);
+    CHECK(col(m, "payload_source") != NULL);
+    CHECK(col(m, "i")->optional);
+    cur_model_destroy(m);
+
+    const char *bad[] = {"{\"properties\": "};
+    CHECK(cur_model_create(bad, 1, &err) == NULL);
+    CHECK_INT(err.code, WR_EINVAL);
+    m = cur_model_create(NULL, 0, &err);
+    CHECK(m != NULL);
+    CHECK(m && col(m, "payload") && col(m, "payload")->logical == PQ_LT_JSON);
+    cur_model_destroy(m);
+    cur_model_destroy(NULL);
+}
+
+/* ---- one day on a local lake ------------------------------------------------------ */
+
+static char lake[256];
+
+static void put_file(const char *rel, const void *p, size_t n)
+{
+    char path[1024], cmd[1200];
+    snprintf(path, sizeof path, "%s/%s", lake, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+    CHECK_INT(system(cmd), 0);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT((long long)fwrite(p, 1, n, f), (long long)n);
+        fclose(f);
+    }
+}
+
+static void put_gz(const char *rel, const char *text)
+{
+    size_t n = strlen(text);
+    uLongf cap = compressBound(n) + 64;
+    unsigned char *out = malloc(cap);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (unsigned char *)text;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    CHECK_INT(deflate(&z, Z_FINISH), Z_STREAM_END);
+    put_file(rel, out, z.total_out);
+    deflateEnd(&z);
+    free(out);
+}
+
+#define ENV(id, ts, src, payload)                                                         \
+    "{\"event_type\":\"t\",\"schema_version\":1,\"event_id\":\"" id "\",\"received_at\":\"" \
+    ts "\",\"source\":\"" src "\",\"payload\":" payload "}\n"
+
+static size_t count_parts(const char *dt)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < 100; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/curated/events/event_type=t/dt=%s/part-%05u.parquet", lake,
+                 dt, i);
+        struct stat stt;
+        if (stat(path, &stt) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static const struct cur_rollup *roll(const struct cur_day_result *r, int hr, const char *src)
+{
+    for (size_t i = 0; i < r->nrollups; i++) {
+        if (r->rollups[i].hr == hr && !strcmp(r->rollups[i].source, src)) {
+            return &r->rollups[i];
+        }
+    }
+    return NULL;
+}
+
+static void test_day(void)
+{
+    snprintf(lake, sizeof lake, "/tmp/weir-test-curator-%ld", (long)getpid());
+    char url[300];
+    snprintf(url, sizeof url, "file://%s", lake);
+    struct wr_err err = {0};
+    lake_store *st = lake_store_open(url, NULL, &err);
+    CHECK(st != NULL);
+    if (!st) {
+        return;
+    }
+    const char *schema = "{\"properties\":{\"n\":{\"type\":\"integer\"},\"s\":{\"type\":\"string\"}}}";
+    cur_model *m = cur_model_create(&schema, 1, &err);
+    CHECK(m != NULL);
+
+    /* day before, hr 23: an id that reappears the next day (lookback dedup) */
+    put_gz("raw/event_type=t/dt=2026-01-01/hr=23/a.jsonl.gz",
+           ENV("early", "2026-01-01T23:59:00.000Z", "w", "{\"n\":1}"));
+    /* hr 00: two gateways, a replay, a retry, an escaped id equal to a plain one, broken
+     * lines of every kind, a wrongly typed value */
+    put_gz("raw/event_type=t/dt=2026-01-02/hr=00/a.jsonl.gz",
+           ENV("e1", "2026-01-02T00:00:02.000Z", "w", "{\"n\":2,\"s\":\"x\"}")
+           ENV("early", "2026-01-02T00:00:03.000Z", "w", "{\"n\":1}")
+           ENV("ab", "2026-01-02T00:00:04.000Z", "w", "{\"n\":\"not a number\"}")
+           "{not json}\n"
+           "[1,2]\n"
+           "\n"
+           "{\"event_id\":\"noreceived\",\"source\":\"w\"}\n"
+           "{\"event_id\":\"brokenpayload\",\"received_at\":\"2026-01-02T00:00:05.000Z\","
+           "\"source\":\"w\",\"payload\":{\"n\":}\n");
+    put_gz("raw/event_type=t/dt=2026-01-02/hr=00/b.jsonl.gz",
+           ENV("e1", "2026-01-02T00:00:02.000Z", "w", "{\"n\":2,\"s\":\"x\"}")
+           ENV("a\\u0062", "2026-01-02T00:00:01.000Z", "i", "{\"n\":3}")
+           ENV("e2", "2026-01-02T00:00:01.500Z", "i", "{\"n\":4,\"extra\":true}"));
+    /* hr 01: a retry of e2 an hour later, an empty file, a file that is not gzip, a
+     * truncated file (its first member is read), and a file without a final newline */
+    put_gz("raw/event_type=t/dt=2026-01-02/hr=01/a.jsonl.gz",
+           ENV("e2", "2026-01-02T01:00:01.500Z", "i", "{\"n\":4}")
+           ENV("e3", "2026-01-02T01:10:00Z", "i", "{\"n\":5,\"s\":7}"));
+    put_gz("raw/event_type=t/dt=2026-01-02/hr=01/empty.jsonl.gz", "");
+    put_file("raw/event_type=t/dt=2026-01-02/hr=01/notgz.jsonl.gz", "hello\n", 6);
+    put_gz("raw/event_type=t/dt=2026-01-02/hr=01/nonl.jsonl.gz",
+           "{\"event_id\":\"e4\",\"received_at\":\"2026-01-02T01:20:00Z\",\"source\":\"i\"}");
+    {
+        /* a complete member then 7 bytes of a second one */
+        const char *t1 = ENV("e5", "2026-01-02T01:30:00Z", "i", "{}");
+        uLongf cap = 1024;
+        unsigned char out[1024];
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        z.next_in = (unsigned char *)t1;
+        z.avail_in = (uInt)strlen(t1);
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        deflate(&z, Z_FINISH);
+        size_t n = z.total_out;
+        deflateEnd(&z);
+        memcpy(out + n, out, 7);
+        put_file("raw/event_type=t/dt=2026-01-02/hr=01/trunc.jsonl.gz", out, n + 7);
+    }
+    /* a foreign file name is ignored */
+    put_file("raw/event_type=t/dt=2026-01-02/hr=01/README.txt", "x", 1);
+
+    struct cur_config cfg = {0};
+    cfg.lake_url = url;
+    cfg.now_ms = 1767398400000LL + 3 * 86400000LL; /* days later: every hour closed */
+    cur_config_defaults(&cfg);
+    struct cur_day_result r;
+    int rc = cur_day_curate(st, m, "t", "2026-01-02", &cfg, NULL, NULL, &r, &err);
+    CHECK_INT(rc, 0);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    /* kept: ab (escaped copy earlier wins), e2, e1, e3, e4, e5 */
+    CHECK_INT((long long)r.stats.rows, 6);
+    /* duplicates: e1 replay, ab plain copy, early (lookback), e2 retry */
+    CHECK_INT((long long)r.stats.duplicates, 4);
+    /* invalid: {not json}, [1,2], noreceived, brokenpayload */
+    CHECK_INT((long long)r.stats.invalid_lines, 4);
+    CHECK_INT((long long)r.stats.bad_files, 2);
+    CHECK_INT((long long)r.stats.type_mismatches, 1);
+    CHECK_INT((long long)r.stats.extra_props, 1);
+    CHECK_INT(r.parts, 1);
+    CHECK_INT((long long)count_parts("2026-01-02"), 1);
+    const struct cur_rollup *x = roll(&r, 0, "w");
+    CHECK(x && x->events == 4 && x->duplicates == 3 && x->distinct_event_ids == 1 &&
+          x->invalid_lines == 2);
+    x = roll(&r, 0, "i");
+    CHECK(x && x->events == 2 && x->duplicates == 0 && x->distinct_event_ids == 2);
+    x = roll(&r, 0, "");
+    CHECK(x && x->invalid_lines == 2 && x->bad_files == 0);
+    x = roll(&r, 1, "i");
+    CHECK(x && x->events == 4 && x->duplicates == 1 && x->distinct_event_ids == 3);
+    x = roll(&r, 1, "");
+    CHECK(x && x->bad_files == 2 && x->events == 0);
+    char fp[65];
+    memcpy(fp, r.fingerprint, sizeof fp);
+    cur_day_result_free(&r);
+
+    /* same input: same fingerprint (tiny sizes are accepted) */
+    cfg.target_file_bytes = 1;
+    cfg.row_group_bytes = 1;
+    rc = cur_day_curate(st, m, "t", "2026-01-02", &cfg, NULL, NULL, &r, &err);
+    CHECK_INT(rc, 0);
+    CHECK_STR(r.fingerprint, fp);
+    cur_day_result_free(&r);
+
+    /* hours not closed yet are left for later */
+    cfg.target_file_bytes = 128u << 20;
+    cfg.now_ms = 1767225600000LL + 86400000LL + 3600000LL + 600000LL + 1000; /* 01-02 01:10:01 */
+    rc = cur_day_curate(st, m, "t", "2026-01-02", &cfg, NULL, NULL, &r, &err);
+    CHECK_INT(rc, 0);
+    CHECK_INT((long long)r.stats.rows, 3); /* hr 00 only */
+    CHECK(strcmp(r.fingerprint, fp) != 0);
+    cur_day_result_free(&r);
+
+    /* an hour larger than the cap fails the day with WR_ELIMIT, not a crash */
+    cfg.now_ms = 1767398400000LL + 3 * 86400000LL;
+    cfg.max_hour_bytes = 64;
+    rc = cur_day_curate(st, m, "t", "2026-01-02", &cfg, NULL, NULL, &r, &err);
+    CHECK_INT(rc, WR_ELIMIT);
+    cur_day_result_free(&r);
+    cfg.max_hour_bytes = 0;
+    cur_config_defaults(&cfg);
+
+    /* a day with no files writes nothing and deletes what was there */
+    rc = cur_day_curate(st, m, "t", "2026-01-05", &cfg, NULL, NULL, &r, &err);
+    CHECK_INT(rc, 0);
+    CHECK_INT(r.parts, 0);
+    cur_day_result_free(&r);
+
+    /* the rollup file */
+    struct cur_rollup rows[2] = {{.hr = 0, .source = "w", .events = 3}, {.hr = 1, .source = ""}};
+    const char *types[2] = {"t", "t"};
+    CHECK_INT(cur_rollups_write(st, "2026-01-02", types, rows, 2, &cfg, &err), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/curated/rollups/hourly/dt=2026-01-02/part-00000.parquet", lake);
+    struct stat stt;
+    CHECK_INT(stat(path, &stt), 0);
+    CHECK_INT(cur_rollups_write(st, "bad/day", types, rows, 2, &cfg, &err), WR_EINVAL);
+
+    cur_model_destroy(m);
+    lake_store_destroy(st);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lake);
+    CHECK_INT(system(cmd), 0);
+}
+
+static int stop_now(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+static void test_renew_stop(void)
+{
+    snprintf(lake, sizeof lake, "/tmp/weir-test-curator-r%ld", (long)getpid());
+    char url[300];
+    snprintf(url, sizeof url, "file://%s", lake);
+    struct wr_err err = {0};
+    lake_store *st = lake_store_open(url, NULL, &err);
+    cur_model *m = cur_model_create(NULL, 0, &err);
+    put_gz("raw/event_type=t/dt=2026-01-02/hr=00/a.jsonl.gz",
+           ENV("e1", "2026-01-02T00:00:02.000Z", "w", "{\"n\":2}"));
+    struct cur_config cfg = {0};
+    cfg.lake_url = url;
+    cfg.now_ms = 1767398400000LL + 3 * 86400000LL;
+    cur_config_defaults(&cfg);
+    struct cur_day_result r;
+    CHECK_INT(cur_day_curate(st, m, "t", "2026-01-02", &cfg, stop_now, NULL, &r, &err), WR_EAGAIN);
+    CHECK_INT((long long)count_parts("2026-01-02"), 0);
+    cur_day_result_free(&r);
+    CHECK_INT(cur_day_curate(st, m, "t", "2026-01-02", &cfg, NULL, NULL, &r, &err), 0);
+    CHECK_INT((long long)r.stats.rows, 1);
+    cur_day_result_free(&r);
+    CHECK_INT(cur_day_curate(st, m, "t", "2026-1-2", &cfg, NULL, NULL, &r, &err), WR_EINVAL);
+    cur_model_destroy(m);
+    lake_store_destroy(st);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lake);
+    CHECK_INT(system(cmd), 0);
+}
+
+int main(void)
+{
+    CHECK_RUN(test_idset);
+    CHECK_RUN(test_fingerprint);
+    CHECK_RUN(test_model);
+    CHECK_RUN(test_day);
+    CHECK_RUN(test_renew_stop);
+    return CHECK_DONE();
+}
