@@ -162,7 +162,7 @@ class World:
 class Gateway:
     """One `weir gateway` process on one spool dir; restartable."""
 
-    def __init__(self, world, name, spool, lake, *extra, flush_interval="300ms", flush_bytes="16KiB"):
+    def __init__(self, world, name, spool, lake, *extra, flush_interval="300ms", flush_bytes="64KiB"):
         self.w = world
         self.name = name
         self.spool = spool
@@ -223,6 +223,7 @@ class Gateway:
         if not self.proc:
             return None
         if self.proc.poll() is None:
+            t0 = time.time()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
@@ -230,6 +231,7 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
                 raise Fail(f"gateway {self.name} did not exit {timeout}s after SIGTERM")
+            log(f"gateway {self.name}: SIGTERM drain took {time.time() - t0:.1f}s")
         rc = self.proc.returncode
         self.proc = None
         return rc
@@ -376,7 +378,9 @@ def read_lake(world, url, name):
     out = os.path.join(world.tmp, "fetch-" + name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
+    t0 = time.time()
     listing = world.dur_lake("fetch", url, out)
+    t_fetch = time.time() - t0
     v = LakeView()
     for row in listing.splitlines():
         key, listed, got = row.split("\t")
@@ -414,6 +418,7 @@ def read_lake(world, url, name):
                 check(rel in set(v.files) or FILE_RE.match(f),
                       f"file visible in the lake dir but not listed: {rel}")
     shutil.rmtree(out, ignore_errors=True)
+    log(f"read {url}: {len(v.files)} objects fetched in {t_fetch:.1f}s, checked in {time.time() - t0 - t_fetch:.1f}s")
     return v
 
 
@@ -442,7 +447,7 @@ def scenario_crash(w):
     lake = w.new_lake("crash")
     gw = Gateway(w, "c", os.path.join(w.tmp, "spool-crash"), lake)
     gw.start()
-    load = Load("crash", [gw], threads=4, batch=20)
+    load = Load("crash", [gw], threads=4, batch=20, pause=0.02)
     load.start()
     rng = random.Random(int(os.environ.get("WEIR_CRASH_SEED", str(int(time.time())))))
     t0 = time.time()
@@ -657,7 +662,7 @@ def scenario_many(w):
     gws = [Gateway(w, str(i), os.path.join(w.tmp, f"spool-many-{i}"), lake) for i in range(3)]
     for g in gws:
         g.start()
-    load = Load("many", gws, threads=6, batch=20)
+    load = Load("many", gws, threads=6, batch=20, pause=0.02)
     load.start()
     time.sleep(3.0)
     gws[1].kill9()  # one crash while the others go on
