@@ -3,9 +3,10 @@
 # 202 (the HTTP ceiling of this machine), same run, wrk on the same machine; prints a Markdown table.
 #   bench/gateway/run.sh [WEIR_BINARY]        (builds nothing; default build-gwbench/cli/weir)
 # Environment: WEIR_PGFIXTURE (default: beside the weir binary's build dir), DURATION (5s),
-# REPEATS (3), CONNS (32), PIN (1: server on cpu 0, wrk on cpu 1; 0: no pinning),
+# REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
 # GW_THREADS (default: the server's cores), BENCH_TMP (parent of the temp dir, default /tmp),
-# PROFILE (1: `perf record -g` the gateway during one extra batch run, report printed at the end).
+# PROFILE (1: perf-record the gateway during one extra batch run and one single-event run, and print
+# per-thread CPU and the top symbols; KEEP_PERF=DIR keeps the perf.data files).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,11 +14,11 @@ root=$(cd "$here/../.." && pwd)
 WEIR=${1:-${WEIR:-$root/build-gwbench/cli/weir}}
 WEIR=$(readlink -f "$WEIR")
 build=$(dirname "$(dirname "$WEIR")")
-PGFIXTURE=${WEIR_PGFIXTURE:-$build/tests/pg/weir_pgfixture}
+PGFIXTURE=$(readlink -f "${WEIR_PGFIXTURE:-$build/tests/pg/weir_pgfixture}")
 DURATION=${DURATION:-5s}
 REPEATS=${REPEATS:-3}
 CONNS=${CONNS:-32}
-PIN=${PIN:-1}
+PIN=${PIN:-0}
 PROFILE=${PROFILE:-0}
 BATCH=100
 
@@ -229,12 +230,15 @@ measure() {
     local wu ws
     read -r wu ws <"$tmp/wrk.time"
     # fields: tag target workload conns req/s events/s p50 p90 p99 (ms) srv_cpu% wrk_cpu% accepted
+    # server-CPU-us/request server-CPU-us/event
     awk -v tag="$tag" -v t="$target" -v w="$workload" -v c="$conns" -v req="$req" -v dus="$dus" \
         -v ev="$events" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v sc="$((c1 - c0))" -v hz="$hz" \
         -v wu="$wu" -v ws="$ws" -v acc="$acc" 'BEGIN {
             s = dus / 1e6
-            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d\n", tag, t, w, c, req / s,
-                req * ev / s, p50 / 1000, p90 / 1000, p99 / 1000, 100 * sc / hz / s, 100 * (wu + ws) / s, acc
+            cpu = sc / hz
+            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d %.1f %.2f\n", tag, t, w, c, req / s,
+                req * ev / s, p50 / 1000, p90 / 1000, p99 / 1000, 100 * cpu / s, 100 * (wu + ws) / s, acc,
+                1e6 * cpu / req, 1e6 * cpu / (req * ev)
         }' >>"$results"
     log "$(tail -n 1 "$results")"
 }
@@ -303,10 +307,13 @@ profile() {
     measure "$target" "$workload" "$CONNS" 5s "profile-$target-$workload"
     wait "$perf_pid" || true
     thread_ticks >"$tmp/threads1"
+    if [ -n "${KEEP_PERF:-}" ]; then
+        mkdir -p "$KEEP_PERF" && cp "$tmp/perf-$target-$workload.data" "$KEEP_PERF/"
+    fi
     local d=$tmp/prof-$target-$workload.txt
     {
-        echo "CPU% per thread (tid, cpu% of one core; tids in creation order: main, registry loader,"
-        echo "spool writer, sink buffer and flusher threads, then libmicrohttpd's HTTP threads):"
+        echo "CPU% per thread (tid, % of one core; the per-thread symbols below tell which thread is which:"
+        echo "MHD-worker = HTTP threads, deflate/crc32_z = the sink's buffer thread, write/fsync = the spool writer):"
         join "$tmp/threads0" "$tmp/threads1" | awk -v hz="$hz" '{printf "  %s %.0f\n", $1, 100 * ($3 - $2) / hz / 5}'
         echo "Self time by library:"
         perf report -i "$tmp/perf-$target-$workload.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 || true
@@ -361,8 +368,8 @@ echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is 
 gateway --threads $THREADS, nginx worker_processes $THREADS; wrk -t1 -c$CONNS -d$DURATION, keep-alive;"
 echo "medians of $REPEATS interleaved runs. Spool on $(df -T "$tmp" | awk 'NR==2 {print $2}'). CPU% = CPU time / wall time (100% = one core)."
 echo
-echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | gateway CPU% | wrk CPU% | unsafe-ack events/s | durability cost |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | unsafe-ack events/s | durability cost |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for w in single batch batchgz; do
     n=$(med peak nginx "$w" 5)
     g=$(med peak gw "$w" 5)
@@ -378,7 +385,7 @@ for w in single batch batchgz; do
         batch) label="$BATCH events / request" ;;
         batchgz) label="$BATCH events / request, gzip" ;;
     esac
-    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc | $wc_ | $(k "$ue") | $cost |"
+    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc / $wc_ | $(med peak nginx "$w" 13) / $(med peak gw "$w" 13) | $(med peak gw "$w" 14) | $(k "$ue") | $cost |"
 done
 echo
 echo "Latency at about half the peak (closed loop: the connection count whose throughput is nearest half the gateway's peak):"
@@ -405,7 +412,7 @@ if [ "$PROFILE" = 1 ]; then
     done
 fi
 echo
-echo "Raw runs (tag target workload conns req/s events/s p50 p90 p99 srv% wrk% accepted):"
+echo "Raw runs (tag target workload conns req/s events/s p50_ms p90_ms p99_ms server_cpu% wrk_cpu% accepted server_cpu_us/request server_cpu_us/event):"
 echo '```'
 cat "$results"
 echo '```'
