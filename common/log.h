@@ -16,7 +16,8 @@ extern int wr_log_level;
 /* Parses "debug", "info", "warn", "error" or "off"; returns the level or -1. */
 int wr_log_level_parse(const char *name);
 
-#define wr_log_enabled(level) ((level) >= wr_log_level)
+/* WR_LOG_OFF as a line's level (e.g. --access-log off) means never, whatever the threshold. */
+#define wr_log_enabled(level) ((level) >= wr_log_level && (level) < WR_LOG_OFF)
 #define WR_LOG(level, ...)                                                           \
     do {                                                                             \
         if (wr_log_enabled(level)) {                                                 \
