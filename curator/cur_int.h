@@ -34,10 +34,10 @@ int cur__idset_add_hash(cur_idset *s, uint64_t a, uint64_t b);
 /* 1 when the hash is in the set, else 0. */
 int cur__idset_has_hash(const cur_idset *s, uint64_t a, uint64_t b);
 
-/* The fingerprint cur_day_curate would compute for the day now, and how many of the
- * day's own closed raw files there are (0: nothing to curate yet). */
+/* The fingerprint cur_day_curate would compute for the day now, how many of the day's own
+ * closed raw files there are (0: nothing to curate yet) and their bytes. */
 int cur__day_fingerprint(lake_store *st, const char *event_type, const char *dt,
                          const struct cur_config *cfg, char out[65], size_t *nfiles,
-                         struct wr_err *err);
+                         uint64_t *bytes, struct wr_err *err);
 
 #endif

@@ -1221,8 +1221,9 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
 
 int cur__day_fingerprint(lake_store *st, const char *event_type, const char *dt,
                          const struct cur_config *cfg, char out[65], size_t *nfiles,
-                         struct wr_err *err)
+                         uint64_t *bytes, struct wr_err *err)
 {
+    *bytes = 0;
     struct filelist fl;
     int rc = list_day(st, event_type, dt, cfg, &fl, err);
     if (rc) {
@@ -1238,6 +1239,7 @@ int cur__day_fingerprint(lake_store *st, const char *event_type, const char *dt,
             keys[i] = fl.v[i].key;
             sizes[i] = fl.v[i].size;
             own += !fl.v[i].lookback;
+            *bytes += fl.v[i].lookback ? 0 : fl.v[i].size;
         }
         cur_fingerprint(keys, sizes, fl.n, out);
     }

@@ -129,16 +129,20 @@ static int discover(PGconn *c, lake_store *st, const struct cur_config *cfg, str
         }
         char fp[65];
         size_t nfiles;
-        rc = cur__day_fingerprint(st, u.v[i].type, u.v[i].dt, cfg, fp, &nfiles, err);
+        uint64_t bytes;
+        rc = cur__day_fingerprint(st, u.v[i].type, u.v[i].dt, cfg, fp, &nfiles, &bytes, err);
         if (rc || nfiles == 0) {
             continue;
         }
-        const char *p[3] = {u.v[i].type, u.v[i].dt, fp};
+        char b[24];
+        snprintf(b, sizeof b, "%llu", (unsigned long long)bytes);
+        const char *p[4] = {u.v[i].type, u.v[i].dt, fp, b};
         PGresult *r = reg_exec(c, PGRES_COMMAND_OK, err,
-            "INSERT INTO curation_state (event_type, dt, fingerprint) VALUES ($1, $2, $3) "
+            "INSERT INTO curation_state (event_type, dt, fingerprint, raw_bytes) "
+            "VALUES ($1, $2, $3, $4::bigint) "
             "ON CONFLICT (event_type, dt) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
-            "updated_at = now() "
-            "WHERE curation_state.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint", 3, p);
+            "raw_bytes = EXCLUDED.raw_bytes, updated_at = now() "
+            "WHERE curation_state.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint", 4, p);
         if (!r) {
             rc = WR_EDB;
         }
@@ -201,7 +205,7 @@ static int claim(struct worker *w)
         "        AND (lease_until IS NULL OR lease_until < now()) "
         "        AND ($3::text IS NULL OR event_type = $3) "
         "        AND ($4::date IS NULL OR dt = $4::date) "
-        "      ORDER BY dt, event_type LIMIT 1 FOR UPDATE SKIP LOCKED) x "
+        "      ORDER BY raw_bytes DESC, dt, event_type LIMIT 1 FOR UPDATE SKIP LOCKED) x "
         "WHERE s.event_type = x.event_type AND s.dt = x.dt "
         "RETURNING s.event_type, s.dt::text, s.fingerprint", 4, p);
     if (!r) {

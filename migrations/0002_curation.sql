@@ -6,6 +6,7 @@ CREATE TABLE curation_state (
     event_type          text        NOT NULL,
     dt                  date        NOT NULL,
     fingerprint         text        NOT NULL,  -- SHA-256 of the closed raw files' keys and sizes
+    raw_bytes           bigint      NOT NULL DEFAULT 0, -- their compressed size: big days are claimed first
     curated_fingerprint text,                  -- the fingerprint of the last curation (NULL: never)
     lease_owner         text,                  -- worker holding the day, or NULL
     lease_until         timestamptz,           -- lease (or retry back-off) ends; NULL: free
