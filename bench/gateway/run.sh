@@ -6,7 +6,8 @@
 # REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
 # GW_THREADS (default: the server's cores), BENCH_TMP (parent of the temp dir, default /tmp),
 # PROFILE (1: perf-record the gateway during one extra batch run and one single-event run, and print
-# per-thread CPU and the top symbols; KEEP_PERF=DIR keeps the perf.data files).
+# per-thread CPU and the top symbols; KEEP_PERF=DIR keeps the perf.data files; PERF_ARGS overrides
+# the sampling options, e.g. "-F 199 --call-graph dwarf").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -301,7 +302,8 @@ profile() {
         done
     }
     thread_ticks >"$tmp/threads0"
-    perf record -F 499 -o "$tmp/perf-$target-$workload.data" -p "$pid" -- sleep 5.5 >/dev/null 2>&1 &
+    # shellcheck disable=SC2086 # PERF_ARGS is a list of options
+    perf record ${PERF_ARGS:--F 499} -o "$tmp/perf-$target-$workload.data" -p "$pid" -- sleep 5.5 >/dev/null 2>&1 &
     local perf_pid=$!
     sleep 0.25
     measure "$target" "$workload" "$CONNS" 5s "profile-$target-$workload"
