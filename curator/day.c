@@ -11,6 +11,7 @@
 #include "json/json.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,28 @@ struct srcstat {
     uint64_t events, duplicates, distinct, invalid;
 };
 
+/* One hour being read (stage A: fetch, inflate, envelope scan, sort) or written (stage B:
+ * dedup, rows, rollups). With a pipeline, stage A of the next hour runs on a helper thread
+ * while stage B writes this one, so everything stage A touches lives here. */
+struct hourbuf {
+    size_t i, j;           /* the hour's files in the day's list */
+    int lookback;
+    lake_store *st;        /* stage A's store (stores are one thread each) */
+    wr_arena *arena;       /* stage A's parse arena */
+    struct wr_err err;
+    struct wr_buf gz;      /* one compressed file */
+    struct wr_buf hour;    /* the inflated text of one hour's files */
+    struct wr_buf idside;  /* ids that had escapes */
+    struct rec *recs;
+    size_t nrecs, caprecs;
+    size_t *fstart;        /* hour buffer offset where each file of the hour starts */
+    size_t nfstart;
+    struct srcstat *srcs;
+    size_t nsrcs, capsrcs;
+    uint64_t hour_bad_files; /* for the rollups (0 for lookback hours) */
+    uint64_t invalid;        /* invalid lines found by stage A */
+};
+
 struct day {
     lake_store *st;
     const cur_model *m;
@@ -64,19 +87,9 @@ struct day {
     struct wr_err *err;
     struct filelist fl;
     cur_idset *ids;
-    wr_arena *arena;
-    struct wr_buf gz;      /* one compressed file */
-    struct wr_buf hour;    /* the inflated text of one hour's files */
-    struct wr_buf idside;  /* ids that had escapes */
-    struct rec *recs;
-    size_t nrecs, caprecs;
-    int predict[64];       /* column of the payload member at each position, last seen */
-    size_t *fstart;        /* hour buffer offset where each file of the hour starts */
-    size_t nfstart;
-    struct srcstat *srcs;
-    size_t nsrcs, capsrcs;
-    uint64_t hour_bad_files;
-    unsigned examples;
+    wr_arena *arena;       /* stage B's parse arena */
+    unsigned examples_a, examples_b;
+    int predict[PREDICT];  /* column of the payload member at each position, last seen */
     /* the part being written */
     pq_writer *w;
     FILE *tmp;
@@ -205,7 +218,7 @@ static int list_day(lake_store *st, const char *event_type, const char *dt,
 
 /* Inflates gz into d->hour (members concatenated). Returns 0, 1 when the data is not
  * valid gzip (what inflated before the fault is kept), WR_ELIMIT past the hour cap. */
-static int inflate_into(struct day *d, const unsigned char *in, size_t len)
+static int inflate_into(struct hourbuf *h, const unsigned char *in, size_t len)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -224,21 +237,21 @@ static int inflate_into(struct day *d, const unsigned char *in, size_t len)
             z.avail_in = left > (1u << 30) ? (1u << 30) : (uInt)left;
             left -= z.avail_in;
         }
-        if (wr_buf_reserve(&d->hour, 1 << 18) != 0) {
+        if (wr_buf_reserve(&h->hour, 1 << 18) != 0) {
             inflateEnd(&z);
             return WR_ELIMIT;
         }
-        size_t room = d->hour.cap - d->hour.len - 1;
-        if (room > d->hour.max_len - d->hour.len) {
-            room = d->hour.max_len - d->hour.len;
+        size_t room = h->hour.cap - h->hour.len - 1;
+        if (room > h->hour.max_len - h->hour.len) {
+            room = h->hour.max_len - h->hour.len;
         }
         if (room > (1u << 30)) {
             room = 1u << 30;
         }
-        z.next_out = (unsigned char *)d->hour.p + d->hour.len;
+        z.next_out = (unsigned char *)h->hour.p + h->hour.len;
         z.avail_out = (uInt)room;
         int zr = inflate(&z, Z_NO_FLUSH);
-        d->hour.len += room - z.avail_out;
+        h->hour.len += room - z.avail_out;
         if (zr == Z_STREAM_END) {
             if (z.avail_in == 0 && left == 0) {
                 break;
@@ -256,14 +269,13 @@ static int inflate_into(struct day *d, const unsigned char *in, size_t len)
         }
     }
     inflateEnd(&z);
-    d->hour.p[d->hour.len] = '\0';
+    h->hour.p[h->hour.len] = '\0';
     return bad;
 }
 
-static void log_bad_file(struct day *d, const char *key, const char *why)
+static void log_bad_file(struct hourbuf *h, const char *key, const char *why)
 {
-    d->r->stats.bad_files++;
-    d->hour_bad_files++;
+    h->hour_bad_files++;
     struct wr_logline l;
     if (wr_log_enabled(WR_LOG_WARN)) {
         wr_logline_begin(&l, WR_LOG_WARN, "curate: bad raw file (its readable prefix is used)");
@@ -274,37 +286,37 @@ static void log_bad_file(struct day *d, const char *key, const char *why)
 }
 
 /* Reads files [i, j) into d->hour, each ending with a newline. */
-static int read_files(struct day *d, size_t i, size_t j)
+static int read_files(struct day *d, struct hourbuf *h, size_t i, size_t j)
 {
-    wr_buf_clear(&d->hour);
-    free(d->fstart);
-    d->fstart = malloc((j - i) * sizeof *d->fstart);
-    d->nfstart = 0;
-    if (!d->fstart) {
-        return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+    wr_buf_clear(&h->hour);
+    free(h->fstart);
+    h->fstart = malloc((j - i) * sizeof *h->fstart);
+    h->nfstart = 0;
+    if (!h->fstart) {
+        return wr_err_set(&h->err, WR_ENOMEM, "out of memory");
     }
     for (; i < j; i++) {
         const struct rawfile *f = &d->fl.v[i];
-        d->fstart[d->nfstart++] = d->hour.len;
-        wr_buf_clear(&d->gz);
-        int rc = lake_store_get(d->st, f->key, &d->gz, d->err);
+        h->fstart[h->nfstart++] = h->hour.len;
+        wr_buf_clear(&h->gz);
+        int rc = lake_store_get(h->st, f->key, &h->gz, &h->err);
         if (rc == WR_ENOENT) {
             continue; /* deleted since the listing: the fingerprint changes, a later run redoes it */
         }
         if (rc != 0) {
             return rc;
         }
-        rc = inflate_into(d, (const unsigned char *)d->gz.p, d->gz.len);
+        rc = inflate_into(h, (const unsigned char *)h->gz.p, h->gz.len);
         if (rc < 0) {
-            return wr_err_set(d->err, rc, "hour %s of %s/%s inflates past --max-hour-bytes",
+            return wr_err_set(&h->err, rc, "hour %s of %s/%s inflates past --max-hour-bytes",
                               f->lookback ? "(lookback)" : "", d->event_type, d->dt);
         }
         if (rc == 1) {
-            log_bad_file(d, f->key, "not valid gzip (corrupt or truncated)");
+            log_bad_file(h, f->key, "not valid gzip (corrupt or truncated)");
         }
-        if (d->hour.len && d->hour.p[d->hour.len - 1] != '\n' &&
-            wr_buf_putc(&d->hour, '\n') != 0) {
-            return wr_err_set(d->err, WR_ELIMIT, "hour too large");
+        if (h->hour.len && h->hour.p[h->hour.len - 1] != '\n' &&
+            wr_buf_putc(&h->hour, '\n') != 0) {
+            return wr_err_set(&h->err, WR_ELIMIT, "hour too large");
         }
     }
     return 0;
@@ -312,40 +324,40 @@ static int read_files(struct day *d, size_t i, size_t j)
 
 /* ---- lines ---------------------------------------------------------------------- */
 
-static unsigned src_index(struct day *d, const char *s, size_t n)
+static unsigned src_index(struct hourbuf *h, const char *s, size_t n)
 {
-    for (size_t i = 0; i < d->nsrcs; i++) {
-        if (strlen(d->srcs[i].name) == n && memcmp(d->srcs[i].name, s, n) == 0) {
+    for (size_t i = 0; i < h->nsrcs; i++) {
+        if (strlen(h->srcs[i].name) == n && memcmp(h->srcs[i].name, s, n) == 0) {
             return (unsigned)i;
         }
     }
-    if (d->nsrcs >= 65535) {
+    if (h->nsrcs >= 65535) {
         return 0; /* a hostile number of sources: the rest count on the first row */
     }
-    if (d->nsrcs == d->capsrcs) {
-        size_t nc = d->capsrcs ? d->capsrcs * 2 : 8;
-        struct srcstat *ns = realloc(d->srcs, nc * sizeof *ns);
+    if (h->nsrcs == h->capsrcs) {
+        size_t nc = h->capsrcs ? h->capsrcs * 2 : 8;
+        struct srcstat *ns = realloc(h->srcs, nc * sizeof *ns);
         if (!ns) {
             return 0; /* out of memory: counted on the first row (there is always one) */
         }
-        d->srcs = ns;
-        d->capsrcs = nc;
+        h->srcs = ns;
+        h->capsrcs = nc;
     }
-    memset(&d->srcs[d->nsrcs], 0, sizeof d->srcs[0]);
-    memcpy(d->srcs[d->nsrcs].name, s, n);
-    return (unsigned)d->nsrcs++;
+    memset(&h->srcs[h->nsrcs], 0, sizeof h->srcs[0]);
+    memcpy(h->srcs[h->nsrcs].name, s, n);
+    return (unsigned)h->nsrcs++;
 }
 
-static void invalid_line(struct day *d, const char *key, size_t lineno, const char *why,
+static void invalid_line(struct day *d, struct hourbuf *h, const char *key, size_t lineno, const char *why,
                          const char *src, size_t srclen, int lookback)
 {
     if (lookback) {
         return; /* the day before counts it in its own run */
     }
-    d->r->stats.invalid_lines++;
-    d->srcs[src_index(d, src, srclen)].invalid++;
-    if (d->examples < d->cfg->max_examples && wr_log_enabled(WR_LOG_WARN)) {
-        d->examples++;
+    h->invalid++;
+    h->srcs[src_index(h, src, srclen)].invalid++;
+    if (d->examples_a < d->cfg->max_examples && wr_log_enabled(WR_LOG_WARN)) {
+        d->examples_a++;
         struct wr_logline l;
         wr_logline_begin(&l, WR_LOG_WARN, "curate: invalid raw line (counted, not curated)");
         wr_logline_str(&l, "key", key);
@@ -510,29 +522,29 @@ static int quick_envelope(const char *p, size_t n, struct quick *q)
     return 0;
 }
 
-static int grow_recs(struct day *d)
+static int grow_recs(struct hourbuf *h)
 {
-    size_t nc = d->caprecs ? d->caprecs * 2 : 4096;
-    struct rec *nr = realloc(d->recs, nc * sizeof *nr);
+    size_t nc = h->caprecs ? h->caprecs * 2 : 4096;
+    struct rec *nr = realloc(h->recs, nc * sizeof *nr);
     if (!nr) {
         return WR_ENOMEM;
     }
-    d->recs = nr;
-    d->caprecs = nc;
+    h->recs = nr;
+    h->caprecs = nc;
     return 0;
 }
 
 /* Parses every line of d->hour into d->recs; fi is the hour's first file, for naming
  * the file of an invalid line. */
-static int scan_hour(struct day *d, size_t fi, int lookback)
+static int scan_hour(struct day *d, struct hourbuf *h, size_t fi, int lookback)
 {
-    d->nrecs = 0;
-    wr_buf_clear(&d->idside);
-    const char *p = d->hour.p;
-    size_t n = d->hour.len, pos = 0, lineno = 0;
+    h->nrecs = 0;
+    wr_buf_clear(&h->idside);
+    const char *p = h->hour.p;
+    size_t n = h->hour.len, pos = 0, lineno = 0;
     size_t file = 0;
     while (pos < n) {
-        while (file + 1 < d->nfstart && pos >= d->fstart[file + 1]) {
+        while (file + 1 < h->nfstart && pos >= h->fstart[file + 1]) {
             file++;
             lineno = 0;
         }
@@ -553,10 +565,10 @@ static int scan_hour(struct day *d, size_t fi, int lookback)
         int64_t qts;
         if (quick_envelope(p + off, len, &q) && q.id_len > 0 && q.id_len <= 1024 &&
             q.src_len <= MAX_SOURCE && wr_time_parse_rfc3339(q.ra, q.ra_len, &qts)) {
-            if (d->nrecs == d->caprecs && grow_recs(d) != 0) {
-                return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+            if (h->nrecs == h->caprecs && grow_recs(h) != 0) {
+                return wr_err_set(&h->err, WR_ENOMEM, "out of memory");
             }
-            struct rec *r = &d->recs[d->nrecs++];
+            struct rec *r = &h->recs[h->nrecs++];
             r->ts = qts;
             r->off = (uint32_t)off;
             r->len = (uint32_t)len;
@@ -564,19 +576,19 @@ static int scan_hour(struct day *d, size_t fi, int lookback)
             r->id_side = 0;
             r->id_off = (uint32_t)(q.id - p);
             cur__hash128(q.id, q.id_len, &r->ha, &r->hb);
-            r->src = lookback ? 0 : (uint16_t)src_index(d, q.src ? q.src : "", q.src_len);
+            r->src = lookback ? 0 : (uint16_t)src_index(h, q.src ? q.src : "", q.src_len);
             continue;
         }
-        wr_arena_reset(d->arena);
+        wr_arena_reset(h->arena);
         struct js_val *v;
         struct js_error je;
-        int rc = js_parse(d->arena, p + off, len, NULL, &v, &je);
+        int rc = js_parse(h->arena, p + off, len, NULL, &v, &je);
         if (rc == WR_ENOMEM) {
-            invalid_line(d, key, lineno, "line too large", "", 0, lookback);
+            invalid_line(d, h, key, lineno, "line too large", "", 0, lookback);
             continue;
         }
         if (rc != 0) {
-            invalid_line(d, key, lineno, je.msg, "", 0, lookback);
+            invalid_line(d, h, key, lineno, je.msg, "", 0, lookback);
             continue;
         }
         const struct js_val *src = js_get(v, "source", 6);
@@ -587,72 +599,71 @@ static int scan_hour(struct day *d, size_t fi, int lookback)
             sn = src->n;
         }
         if (v->type != JS_OBJECT) {
-            invalid_line(d, key, lineno, "not a JSON object", "", 0, lookback);
+            invalid_line(d, h, key, lineno, "not a JSON object", "", 0, lookback);
             continue;
         }
         const struct js_val *id = js_get(v, "event_id", 8);
         const struct js_val *ra = js_get(v, "received_at", 11);
         int64_t ts;
         if (!id || id->type != JS_STRING || id->n == 0 || id->n > 1024) {
-            invalid_line(d, key, lineno, "event_id missing or not a string of 1..1024 bytes",
+            invalid_line(d, h, key, lineno, "event_id missing or not a string of 1..1024 bytes",
                          sp, sn, lookback);
             continue;
         }
         if (!ra || ra->type != JS_STRING ||
             !wr_time_parse_rfc3339(ra->u.s, ra->n, &ts)) {
-            invalid_line(d, key, lineno, "received_at missing or not an RFC 3339 date-time",
+            invalid_line(d, h, key, lineno, "received_at missing or not an RFC 3339 date-time",
                          sp, sn, lookback);
             continue;
         }
         if (src && src->type != JS_NULL && sn == 0 && !(src->type == JS_STRING && src->n == 0)) {
-            invalid_line(d, key, lineno, "source not a string of at most 128 bytes", "", 0,
+            invalid_line(d, h, key, lineno, "source not a string of at most 128 bytes", "", 0,
                          lookback);
             continue;
         }
-        if (d->nrecs == d->caprecs && grow_recs(d) != 0) {
-            return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+        if (h->nrecs == h->caprecs && grow_recs(h) != 0) {
+            return wr_err_set(&h->err, WR_ENOMEM, "out of memory");
         }
-        struct rec *r = &d->recs[d->nrecs++];
+        struct rec *r = &h->recs[h->nrecs++];
         r->ts = ts;
         r->off = (uint32_t)off;
         r->len = (uint32_t)len;
         r->id_len = (uint16_t)id->n;
         if (id->flags & JS_F_ESCAPED) {
             r->id_side = 1;
-            r->id_off = (uint32_t)d->idside.len;
-            if (wr_buf_append(&d->idside, id->u.s, id->n) != 0) {
-                return wr_err_set(d->err, WR_ENOMEM, "out of memory");
+            r->id_off = (uint32_t)h->idside.len;
+            if (wr_buf_append(&h->idside, id->u.s, id->n) != 0) {
+                return wr_err_set(&h->err, WR_ENOMEM, "out of memory");
             }
         } else {
             r->id_side = 0;
             r->id_off = (uint32_t)(id->u.s - p);
         }
         cur__hash128(id->u.s, id->n, &r->ha, &r->hb);
-        r->src = lookback ? 0 : (uint16_t)src_index(d, sp, sn);
+        r->src = lookback ? 0 : (uint16_t)src_index(h, sp, sn);
     }
     return 0;
 }
 
-static const char *rec_id(const struct day *d, const struct rec *r)
+static const char *rec_id(const struct hourbuf *h, const struct rec *r)
 {
-    return (r->id_side ? d->idside.p : d->hour.p) + r->id_off;
+    return (r->id_side ? h->idside.p : h->hour.p) + r->id_off;
 }
 
-static int rec_cmp(const void *a, const void *b, void *arg)
+static int rec_cmp(const void *a, const void *b, const struct hourbuf *h)
 {
-    const struct day *d = arg;
     const struct rec *x = a, *y = b;
     if (x->ts != y->ts) {
         return x->ts < y->ts ? -1 : 1;
     }
     size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
-    int c = memcmp(rec_id(d, x), rec_id(d, y), n);
+    int c = memcmp(rec_id(h, x), rec_id(h, y), n);
     if (c || x->id_len != y->id_len) {
         return c ? c : (x->id_len < y->id_len ? -1 : 1);
     }
     /* same id, same time: the smaller line wins, whatever the file order */
     n = x->len < y->len ? x->len : y->len;
-    c = memcmp(d->hour.p + x->off, d->hour.p + y->off, n);
+    c = memcmp(h->hour.p + x->off, h->hour.p + y->off, n);
     if (c || x->len != y->len) {
         return c ? c : (x->len < y->len ? -1 : 1);
     }
@@ -789,7 +800,7 @@ static int put_value(struct day *d, size_t col, enum cur_kind k, const struct js
 
 /* Writes the row of a kept line. Returns 0, 1 when the line turns out not to be valid JSON
  * (nothing written), or a negative error. */
-static int write_row(struct day *d, const struct rec *r)
+static int write_row(struct day *d, const struct hourbuf *h, const struct rec *r)
 {
     if (!d->w) {
         int rc = part_open(d);
@@ -797,7 +808,7 @@ static int write_row(struct day *d, const struct rec *r)
             return rc;
         }
     }
-    const char *line = d->hour.p + r->off;
+    const char *line = h->hour.p + r->off;
     wr_arena_reset(d->arena);
     struct js_val *v;
     struct js_error je;
@@ -805,7 +816,7 @@ static int write_row(struct day *d, const struct rec *r)
         return 1; /* the envelope was readable, the rest is not JSON: an invalid line */
     }
     pq_writer *w = d->w;
-    int rc = pq_writer_put_str(w, CUR_C_EVENT_ID, rec_id(d, r), r->id_len);
+    int rc = pq_writer_put_str(w, CUR_C_EVENT_ID, rec_id(h, r), r->id_len);
     const struct js_val *x = js_get(v, "schema_version", 14);
     if (rc == 0 && x && x->type == JS_INT) {
         rc = pq_writer_put_int64(w, CUR_C_SCHEMA_VERSION, x->u.i);
@@ -869,9 +880,9 @@ static int write_row(struct day *d, const struct rec *r)
     return 0;
 }
 
-static int add_rollups(struct day *d, int hr)
+static int add_rollups(struct day *d, const struct hourbuf *h, int hr)
 {
-    size_t need = d->r->nrollups + d->nsrcs + 1;
+    size_t need = d->r->nrollups + h->nsrcs + 1;
     if (need > d->rollcap) {
         size_t nc = need * 2;
         struct cur_rollup *nr = realloc(d->r->rollups, nc * sizeof *nr);
@@ -882,9 +893,9 @@ static int add_rollups(struct day *d, int hr)
         d->rollcap = nc;
     }
     int have_empty = 0;
-    for (size_t i = 0; i < d->nsrcs; i++) {
-        const struct srcstat *s = &d->srcs[i];
-        if (!s->events && !s->invalid && (s->name[0] || !d->hour_bad_files)) {
+    for (size_t i = 0; i < h->nsrcs; i++) {
+        const struct srcstat *s = &h->srcs[i];
+        if (!s->events && !s->invalid && (s->name[0] || !h->hour_bad_files)) {
             continue;
         }
         struct cur_rollup *o = &d->r->rollups[d->r->nrollups++];
@@ -896,15 +907,15 @@ static int add_rollups(struct day *d, int hr)
         o->distinct_event_ids = s->distinct;
         o->invalid_lines = s->invalid;
         if (!s->name[0]) {
-            o->bad_files = d->hour_bad_files;
+            o->bad_files = h->hour_bad_files;
             have_empty = 1;
         }
     }
-    if (!have_empty && d->hour_bad_files) {
+    if (!have_empty && h->hour_bad_files) {
         struct cur_rollup *o = &d->r->rollups[d->r->nrollups++];
         memset(o, 0, sizeof *o);
         o->hr = hr;
-        o->bad_files = d->hour_bad_files;
+        o->bad_files = h->hour_bad_files;
     }
     return 0;
 }
@@ -915,19 +926,19 @@ static int roll_cmp(const void *a, const void *b)
     return x->hr != y->hr ? x->hr - y->hr : strcmp(x->source, y->source);
 }
 
-static int rec_less(const struct day *d, const struct rec *x, const struct rec *y)
+static int rec_less(const struct hourbuf *h, const struct rec *x, const struct rec *y)
 {
     if (x->ts != y->ts) {
         return x->ts < y->ts;
     }
-    return rec_cmp(x, y, (void *)d) < 0;
+    return rec_cmp(x, y, h) < 0;
 }
 
 /* Sorts the hour's records: a stable natural merge sort, nearly linear on the gateway's
  * files, which are each in received order. */
-static int sort_recs(struct day *d)
+static int sort_recs(struct hourbuf *h)
 {
-    size_t n = d->nrecs;
+    size_t n = h->nrecs;
     if (n < 2) {
         return 0;
     }
@@ -936,24 +947,24 @@ static int sort_recs(struct day *d)
     if (!runs || !tmp) {
         free(runs);
         free(tmp);
-        return wr_err_set(d->err, WR_ENOMEM, "out of memory (sort)");
+        return wr_err_set(&h->err, WR_ENOMEM, "out of memory (sort)");
     }
     size_t nr = 0;
     runs[nr++] = 0;
     for (size_t k = 1; k < n; k++) {
-        if (rec_less(d, &d->recs[k], &d->recs[k - 1])) {
+        if (rec_less(h, &h->recs[k], &h->recs[k - 1])) {
             runs[nr++] = k;
         }
     }
     runs[nr] = n;
-    struct rec *src = d->recs, *dst = tmp;
+    struct rec *src = h->recs, *dst = tmp;
     while (nr > 1) {
         size_t out = 0;
         for (size_t r = 0; r < nr; r += 2) {
             size_t a = runs[r], m = r + 1 < nr ? runs[r + 1] : runs[nr], b = r + 1 < nr ? runs[r + 2 > nr ? nr : r + 2] : runs[nr];
             size_t x = a, y = m, o = a;
             while (x < m && y < b) {
-                dst[o++] = rec_less(d, &src[y], &src[x]) ? src[y++] : src[x++];
+                dst[o++] = rec_less(h, &src[y], &src[x]) ? src[y++] : src[x++];
             }
             while (x < m) {
                 dst[o++] = src[x++];
@@ -969,8 +980,8 @@ static int sort_recs(struct day *d)
         src = dst;
         dst = t;
     }
-    if (src != d->recs) {
-        memcpy(d->recs, src, n * sizeof *src);
+    if (src != h->recs) {
+        memcpy(h->recs, src, n * sizeof *src);
     }
     free(runs);
     free(tmp);
@@ -982,8 +993,8 @@ static void invalid_line_at(struct day *d, const char *key, size_t off, struct s
 {
     d->r->stats.invalid_lines++;
     s->invalid++;
-    if (d->examples < d->cfg->max_examples && wr_log_enabled(WR_LOG_WARN)) {
-        d->examples++;
+    if (d->examples_b < d->cfg->max_examples && wr_log_enabled(WR_LOG_WARN)) {
+        d->examples_b++;
         struct wr_logline l;
         wr_logline_begin(&l, WR_LOG_WARN, "curate: invalid raw line (counted, not curated)");
         wr_logline_str(&l, "key", key);
@@ -993,38 +1004,43 @@ static void invalid_line_at(struct day *d, const char *key, size_t off, struct s
     }
 }
 
-/* Runs files [i, j) (one hour) through dedup, and writes the kept rows when not lookback. */
-static int do_hour(struct day *d, size_t i, size_t j)
+/* Stage A of one hour: fetch, inflate, scan and sort its files into h. Touches only h, the
+ * day's read-only parts and d->examples_a, so it may run beside stage B of another hour. */
+static int stage_a(struct day *d, struct hourbuf *h)
 {
-    int lookback = d->fl.v[i].lookback;
-    d->nsrcs = 0;
-    d->hour_bad_files = 0;
-    uint64_t bad_before = d->r->stats.bad_files;
-    int rc = read_files(d, i, j);
-    if (rc) {
-        return rc;
+    h->nsrcs = 0;
+    h->hour_bad_files = 0;
+    h->invalid = 0;
+    h->nrecs = 0;
+    memset(&h->err, 0, sizeof h->err);
+    int rc = read_files(d, h, h->i, h->j);
+    if (rc == 0 && h->lookback) {
+        h->hour_bad_files = 0; /* a bad file of the day before is that day's to report */
     }
-    if (lookback) {
-        /* a bad file of the day before is that day's to report */
-        d->r->stats.bad_files = bad_before;
+    if (rc == 0) {
+        rc = scan_hour(d, h, h->i, h->lookback);
     }
-    rc = scan_hour(d, i, lookback);
-    if (rc) {
-        return rc;
+    if (rc == 0) {
+        rc = sort_recs(h);
     }
-    rc = sort_recs(d);
-    if (rc) {
-        return rc;
-    }
-    for (size_t k = 0; k < d->nrecs; k++) {
-        const struct rec *r = &d->recs[k];
-        if (lookback) {
+    return rc;
+}
+
+/* Stage B of one hour: dedup in received order, rows, rollups. */
+static int stage_b(struct day *d, struct hourbuf *h)
+{
+    d->r->stats.bad_files += h->hour_bad_files;
+    d->r->stats.invalid_lines += h->invalid;
+    int rc;
+    for (size_t k = 0; k < h->nrecs; k++) {
+        const struct rec *r = &h->recs[k];
+        if (h->lookback) {
             if (cur__idset_add_hash(d->ids, r->ha, r->hb) < 0) {
                 return wr_err_set(d->err, WR_ENOMEM, "out of memory (dedup set)");
             }
             continue;
         }
-        struct srcstat *s = &d->srcs[r->src];
+        struct srcstat *s = &h->srcs[r->src];
         if (cur__idset_has_hash(d->ids, r->ha, r->hb)) {
             s->events++;
             d->r->stats.lines++;
@@ -1032,16 +1048,16 @@ static int do_hour(struct day *d, size_t i, size_t j)
             d->r->stats.duplicates++;
             continue;
         }
-        rc = write_row(d, r);
+        rc = write_row(d, h, r);
         if (rc < 0) {
             return rc;
         }
         if (rc == 1) {
             size_t f = 0;
-            while (f + 1 < d->nfstart && r->off >= d->fstart[f + 1]) {
+            while (f + 1 < h->nfstart && r->off >= h->fstart[f + 1]) {
                 f++;
             }
-            invalid_line_at(d, d->fl.v[i + f].key, r->off - d->fstart[f], s);
+            invalid_line_at(d, d->fl.v[h->i + f].key, r->off - h->fstart[f], s);
             continue;
         }
         if (cur__idset_add_hash(d->ids, r->ha, r->hb) < 0) {
@@ -1051,7 +1067,45 @@ static int do_hour(struct day *d, size_t i, size_t j)
         d->r->stats.lines++;
         s->distinct++;
     }
-    return lookback ? 0 : add_rollups(d, d->fl.v[i].hr);
+    return h->lookback ? 0 : add_rollups(d, h, d->fl.v[h->i].hr);
+}
+
+static int hourbuf_init(struct hourbuf *h, lake_store *st, const struct cur_config *cfg)
+{
+    memset(h, 0, sizeof *h);
+    h->st = st;
+    h->arena = wr_arena_create(1 << 16, 256u << 20);
+    wr_buf_init(&h->gz, cfg->max_file_bytes);
+    wr_buf_init(&h->hour, cfg->max_hour_bytes < 0xfff00000u ? cfg->max_hour_bytes : 0xfff00000u);
+    wr_buf_init(&h->idside, 0xfff00000u);
+    h->srcs = malloc(8 * sizeof *h->srcs);
+    h->capsrcs = 8;
+    return h->arena && h->srcs ? 0 : WR_ENOMEM;
+}
+
+static void hourbuf_free(struct hourbuf *h)
+{
+    wr_arena_destroy(h->arena);
+    wr_buf_free(&h->gz);
+    wr_buf_free(&h->hour);
+    wr_buf_free(&h->idside);
+    free(h->recs);
+    free(h->srcs);
+    free(h->fstart);
+}
+
+struct prefetch {
+    struct day *d;
+    struct hourbuf *h;
+    int rc;
+    pthread_t th;
+};
+
+static void *prefetch_main(void *arg)
+{
+    struct prefetch *p = arg;
+    p->rc = stage_a(p->d, p->h);
+    return NULL;
 }
 
 struct delctx {
@@ -1163,24 +1217,46 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
     }
     d.ids = cur_idset_create();
     d.arena = wr_arena_create(1 << 16, 256u << 20);
-    wr_buf_init(&d.gz, cfg->max_file_bytes);
-    wr_buf_init(&d.hour, cfg->max_hour_bytes < 0xfff00000u ? cfg->max_hour_bytes : 0xfff00000u);
-    wr_buf_init(&d.idside, 0xfff00000u);
     memset(d.predict, 0xff, sizeof d.predict);
-    d.srcs = malloc(8 * sizeof *d.srcs);
-    d.capsrcs = 8;
-    if (!d.ids || !d.arena || !d.srcs) {
+    /* the hours: runs of files with the same (lookback, hr) */
+    size_t ngroups = 0;
+    size_t *gstart = malloc((d.fl.n + 1) * sizeof *gstart);
+    for (size_t i = 0; gstart && i < d.fl.n; i++) {
+        if (i == 0 || d.fl.v[i].hr != d.fl.v[i - 1].hr ||
+            d.fl.v[i].lookback != d.fl.v[i - 1].lookback) {
+            gstart[ngroups++] = i;
+        }
+    }
+    if (gstart) {
+        gstart[ngroups] = d.fl.n;
+    }
+    int pipeline = cfg->pipeline && ngroups > 1;
+    lake_store *st2 = NULL;
+    if (pipeline) {
+        st2 = lake_store_open(cfg->lake_url, cfg->s3, err);
+        if (!st2) {
+            pipeline = 0; /* a second store could not be opened: read on this thread */
+        }
+    }
+    struct hourbuf hb[2];
+    int hbok = hourbuf_init(&hb[0], st2 ? st2 : st, cfg) == 0;
+    hbok = (hourbuf_init(&hb[1], st2 ? st2 : st, cfg) == 0) && hbok;
+    if (!d.ids || !d.arena || !gstart || !hbok) {
         rc = wr_err_set(err, WR_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; rc == 0 && i < d.fl.n;) {
-        size_t j = i + 1;
-        while (j < d.fl.n && d.fl.v[j].hr == d.fl.v[i].hr &&
-               d.fl.v[j].lookback == d.fl.v[i].lookback) {
-            j++;
+    if (rc == 0 && ngroups) {
+        hb[0].i = gstart[0];
+        hb[0].j = gstart[1];
+        hb[0].lookback = d.fl.v[gstart[0]].lookback;
+        rc = stage_a(&d, &hb[0]);
+        if (rc) {
+            *err = hb[0].err;
         }
+    }
+    for (size_t g = 0; rc == 0 && g < ngroups; g++) {
+        struct hourbuf *cur = &hb[g % 2], *next = &hb[(g + 1) % 2];
         if (renew && renew(renew_arg) != 0) {
-            rc = WR_EAGAIN;
-            wr_err_set(err, WR_EAGAIN, "lease lost");
+            rc = wr_err_set(err, WR_EAGAIN, "lease lost");
             break;
         }
         if (cfg->test_hour_delay_ms > 0) {
@@ -1188,8 +1264,24 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
                                   (long)(cfg->test_hour_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        rc = do_hour(&d, i, j);
-        i = j;
+        struct prefetch pf = {&d, next, 0, 0};
+        int have_next = g + 1 < ngroups, started = 0;
+        if (have_next) {
+            next->i = gstart[g + 1];
+            next->j = gstart[g + 2];
+            next->lookback = d.fl.v[next->i].lookback;
+            started = pipeline && pthread_create(&pf.th, NULL, prefetch_main, &pf) == 0;
+        }
+        rc = stage_b(&d, cur);
+        if (started) {
+            pthread_join(pf.th, NULL);
+        } else if (have_next && rc == 0) {
+            pf.rc = stage_a(&d, next);
+        }
+        if (rc == 0 && pf.rc != 0) {
+            rc = pf.rc;
+            *err = next->err;
+        }
     }
     if (rc == 0 && d.w) {
         rc = part_close(&d);
@@ -1209,12 +1301,10 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
     }
     cur_idset_destroy(d.ids);
     wr_arena_destroy(d.arena);
-    wr_buf_free(&d.gz);
-    wr_buf_free(&d.hour);
-    wr_buf_free(&d.idside);
-    free(d.recs);
-    free(d.srcs);
-    free(d.fstart);
+    hourbuf_free(&hb[0]);
+    hourbuf_free(&hb[1]);
+    lake_store_destroy(st2);
+    free(gstart);
     filelist_free(&d.fl);
     return rc;
 }

@@ -515,7 +515,9 @@ int cur_run(const struct cur_config *in, struct cur_stats *stats, struct wr_err 
     if (!cfg.lake_url || !cfg.conninfo) {
         return wr_err_set(err, WR_EINVAL, "a lake and a database are required");
     }
-    int nth = cfg.threads > 64 ? 64 : cfg.threads;
+    /* two threads per day (reader + writer) when there are two or more */
+    cfg.pipeline = cfg.threads >= 2;
+    int nth = cfg.threads > 64 ? 32 : cfg.threads >= 2 ? cfg.threads / 2 : 1;
     struct worker *ws = calloc((size_t)nth, sizeof *ws);
     if (!ws) {
         return wr_err_set(err, WR_ENOMEM, "out of memory");

@@ -278,7 +278,18 @@ static void test_day(void)
     CHECK(x && x->bad_files == 2 && x->events == 0);
     char fp[65];
     memcpy(fp, r.fingerprint, sizeof fp);
+    struct cur_stats one = r.stats;
+    size_t nroll = r.nrollups;
     cur_day_result_free(&r);
+
+    /* the same with the next hour read on a helper thread */
+    cfg.pipeline = true;
+    rc = cur_day_curate(st, m, "t", "2026-01-02", &cfg, NULL, NULL, &r, &err);
+    CHECK_INT(rc, 0);
+    CHECK(memcmp(&one, &r.stats, sizeof one) == 0);
+    CHECK_INT((long long)r.nrollups, (long long)nroll);
+    cur_day_result_free(&r);
+    cfg.pipeline = false;
 
     /* same input: same fingerprint (tiny sizes are accepted) */
     cfg.target_file_bytes = 1;
