@@ -10,6 +10,7 @@ Usage: test_durability.py SCENARIO STORE
   STORE:    file | s3   (s3 reads the S3_* lines of $WEIR_S3_ENV_FILE)
 Env: WEIR, WEIR_PGFIXTURE, WEIR_SCHEMAS, WEIR_DUR_LAKE (paths of the binaries);
      WEIR_CRASH_ROUNDS (kill -9 rounds of `crash`, default 20; 200 for the soak);
+     WEIR_CRASH_SEED (the random kill moments; printed by each run);
      WEIR_DUR_KEEP=1 keeps the temporary folder.
 Exit 0 pass, 1 fail, 77 skip. Python 3 standard library only."""
 
@@ -457,7 +458,9 @@ def scenario_crash(w):
     gw.start()
     load = Load("crash", [gw], threads=4, batch=20, pause=0.02)
     load.start()
-    rng = random.Random(int(os.environ.get("WEIR_CRASH_SEED", str(int(time.time())))))
+    seed = int(os.environ.get("WEIR_CRASH_SEED", str(int(time.time()))))
+    rng = random.Random(seed)
+    log(f"crash: {rounds} rounds, kill moments from WEIR_CRASH_SEED={seed}")
     t0 = time.time()
     early = cut_drains = 0
     for r in range(rounds):
@@ -593,6 +596,7 @@ def scenario_diskfull(w):
     check(gw.proc.poll() is None, "the gateway died on a full disk: " + gw.logtext())
     st_ready, _ = gw.get("/readyz")
     st_health, _ = gw.get("/healthz")
+    spool_failed = metric(gw.metrics(), "weir_spool_failed")
     n202 = load.status.get(202, 0)
     time.sleep(0.5)
     later = load.status.get(202, 0)
@@ -601,6 +605,7 @@ def scenario_diskfull(w):
         f"202s in the last 0.5s: {later - n202}")
     check(st_ready == 503, f"/readyz says {st_ready} with the spool disk full")
     check(st_health == 200, f"/healthz says {st_health}")
+    check(spool_failed == 1, f"weir_spool_failed is {spool_failed} with the spool disk full")
     check(later == n202, "202s continue after the spool failed")
     # not a byte left: the drain must still end (its lake puts work; the spool's
     # checkpoint and the journal cannot be written)
