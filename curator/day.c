@@ -1254,7 +1254,9 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
         }
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++) {
-        struct hourbuf *cur = &hb[g % 2], *next = &hb[(g + 1) % 2];
+        /* without a pipeline one buffer serves every hour, so only one hour is held */
+        struct hourbuf *cur = pipeline ? &hb[g % 2] : &hb[0];
+        struct hourbuf *next = pipeline ? &hb[(g + 1) % 2] : &hb[0];
         if (renew && renew(renew_arg) != 0) {
             rc = wr_err_set(err, WR_EAGAIN, "lease lost");
             break;
@@ -1266,16 +1268,20 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
         }
         struct prefetch pf = {&d, next, 0, 0};
         int have_next = g + 1 < ngroups, started = 0;
-        if (have_next) {
+        if (have_next && pipeline) {
             next->i = gstart[g + 1];
             next->j = gstart[g + 2];
             next->lookback = d.fl.v[next->i].lookback;
-            started = pipeline && pthread_create(&pf.th, NULL, prefetch_main, &pf) == 0;
+            started = pthread_create(&pf.th, NULL, prefetch_main, &pf) == 0;
         }
         rc = stage_b(&d, cur);
         if (started) {
             pthread_join(pf.th, NULL);
         } else if (have_next && rc == 0) {
+            /* next may be cur: its fields change only now that cur is written */
+            next->i = gstart[g + 1];
+            next->j = gstart[g + 2];
+            next->lookback = d.fl.v[next->i].lookback;
             pf.rc = stage_a(&d, next);
         }
         if (rc == 0 && pf.rc != 0) {
