@@ -90,6 +90,7 @@ log "$(python3 "$here/gen_bodies.py" "$tmp/bodies" "$BATCH" 8)"
 
 # --- servers --------------------------------------------------------------------------------
 # start_gateway NAME [extra flags...]: starts it, sets ${NAME}_port and ${NAME}_pid
+gw_port='' gw_pid='' gwu_port='' gwu_pid='' nginx_port='' nginx_pid=
 start_gateway() {
     local name=$1
     shift
@@ -103,8 +104,8 @@ start_gateway() {
     # request at level error: wr_log_enabled(WR_LOG_OFF) is true, reported to the gateway's owners.)
     local pid=$!
     pids+=("$pid")
-    local i
-    for i in $(seq 300); do
+    local _
+    for _ in $(seq 300); do
         if [ -s "$ready" ]; then
             printf -v "${name}_port" '%s' "$(cat "$ready")"
             printf -v "${name}_pid" '%s' "$pid"
@@ -129,8 +130,7 @@ start_nginx() {
     "${srv_pin[@]}" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
     nginx_pid=$!
     pids+=("$nginx_pid")
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         if curl -s -o /dev/null -X POST "http://127.0.0.1:$nginx_port/v1/events" -d '{}'; then
             return 0
         fi
@@ -146,11 +146,11 @@ start_nginx
 
 # Every body must be accepted whole, or the figures measure rejections.
 for list in single batch batch-gz; do
-    enc=()
-    [ "$list" = batch-gz ] && enc=(-H "Content-Encoding: gzip")
+    gzhdr=()
+    [ "$list" = batch-gz ] && gzhdr=(-H "Content-Encoding: gzip")
     while read -r body; do
         want=$([ "$list" = single ] && echo 1 || echo "$BATCH")
-        got=$(curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" "${enc[@]}" \
+        got=$(curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" "${gzhdr[@]}" \
             --data-binary "@$body" "http://127.0.0.1:$gw_port/v1/events")
         [ "$got" = "{\"accepted\":$want,\"rejected\":0}" ] || die "body $body: $got"
     done <"$tmp/bodies/$list.list"
@@ -207,14 +207,14 @@ measure() {
     sleep 0.3 # let requests that wrk abandoned at the deadline finish before reading counters
     local line
     line=$(grep '^WRKRESULT' "$tmp/wrk.out") || { cat "$tmp/wrk.out" >&2; die "no WRKRESULT"; }
-    local req dus serr cerr rerr werr tmo p50 p90 p99 maxl
+    local req dus serr cerr rerr werr tmo p50 p90 p99
     eval "$(echo "${line#WRKRESULT }" | tr ' ' '\n' | sed -n \
         -e 's/^requests=/req=/p' -e 's/^duration_us=/dus=/p' -e 's/^status_errors=/serr=/p' \
         -e 's/^connect_errors=/cerr=/p' -e 's/^read_errors=/rerr=/p' -e 's/^write_errors=/werr=/p' \
-        -e 's/^timeouts=/tmo=/p' -e 's/^p50_us=/p50=/p' -e 's/^p90_us=/p90=/p' -e 's/^p99_us=/p99=/p' \
-        -e 's/^max_us=/maxl=/p')"
+        -e 's/^timeouts=/tmo=/p' -e 's/^p50_us=/p50=/p' -e 's/^p90_us=/p90=/p' -e 's/^p99_us=/p99=/p')"
     [ "$serr" = 0 ] || die "$target $workload: $serr responses were not 2xx"
-    [ "$cerr" = 0 ] && [ "$tmo" = 0 ] || die "$target $workload: connect errors $cerr, timeouts $tmo"
+    [ "$cerr" = 0 ] && [ "$rerr" = 0 ] && [ "$werr" = 0 ] && [ "$tmo" = 0 ] \
+        || die "$target $workload: socket errors: connect $cerr, read $rerr, write $werr, timeout $tmo"
     [ "$req" -gt 0 ] || die "$target $workload: no requests completed"
     local acc=$((req * events))
     if [ "$target" != nginx ]; then
@@ -253,7 +253,7 @@ med() {
 
 # --- throughput: interleaved rounds ----------------------------------------------------------
 log "throughput: $REPEATS rounds of wrk -t1 -c$CONNS -d$DURATION, nginx / gateway / gateway-unsafe interleaved"
-for r in $(seq "$REPEATS"); do
+for _ in $(seq "$REPEATS"); do
     for w in single batch batchgz; do
         measure nginx "$w" "$CONNS" "$DURATION" peak
         measure gw "$w" "$CONNS" "$DURATION" peak
@@ -283,7 +283,7 @@ for w in single batch; do
     lat_conns[$w]=$best
     log "latency $w: $best connections"
 done
-for r in $(seq "$REPEATS"); do
+for _ in $(seq "$REPEATS"); do
     for w in single batch; do
         measure nginx "$w" "${lat_conns[$w]}" "$DURATION" half
         measure gw "$w" "${lat_conns[$w]}" "$DURATION" half
