@@ -302,6 +302,7 @@ class Load:
         self.seq = 0
         self.workers = []
         self.by_gateway = {}
+        self.no_retry_after = 0
 
     def start(self):
         for i in range(self.threads):
@@ -331,6 +332,8 @@ class Load:
                 if parsed.get("accepted") != len(ids):
                     return "refused", r.status  # only fully accepted batches count
                 return "acked", 202
+            if r.status == 503 and not r.getheader("Retry-After"):
+                self.no_retry_after += 1
             return "refused", r.status
         except (OSError, http.client.HTTPException):
             return ("unknown" if sent else "notsent"), None
@@ -534,7 +537,8 @@ def scenario_outage(w):
     check(S3_SCRIPT, "WEIR_S3_SCRIPT not set")
     cdir = os.path.dirname(S3_ENV_FILE)
     lake = w.new_lake("outage")
-    gw = Gateway(w, "o", os.path.join(w.tmp, "spool-outage"), lake)
+    # a small spool: it fills during the outage, and then the answer is 503 + Retry-After
+    gw = Gateway(w, "o", os.path.join(w.tmp, "spool-outage"), lake, "--spool-max", "4MiB")
     gw.start()
     load = Load("outage", [gw], threads=3, batch=20, pause=0.01)
     load.start()
@@ -563,6 +567,10 @@ def scenario_outage(w):
         f"spool used {s0:.0f} -> {s1:.0f} bytes; /readyz {st}")
     check(acked_down > 0, "no 202 while S3 was down")
     check(u1 > u0 and s1 > s0, "the spool did not grow while S3 was down")
+    n503 = load.status.get(503, 0)
+    log(f"outage: {n503} answers 503 once the 4 MiB spool was full, {load.no_retry_after} without Retry-After")
+    check(n503 > 0, "the spool never filled (no 503) during the outage")
+    check(load.no_retry_after == 0, "503 without Retry-After")
     # after the restart the backlog drains on its own, with the load still on
     deadline = time.time() + 90
     t_back = time.time()
@@ -571,6 +579,9 @@ def scenario_outage(w):
         if metric(gw.metrics(), "weir_sink_unreleased_bytes") < u1 / 4:
             break
     log(f"outage: backlog under a quarter {time.time() - t_back:.1f}s after the restart")
+    t_ok = time.time()
+    time.sleep(1.0)
+    check(load.acked_since(t_ok) > 0, "no 202 after the lake came back")
     check(metric(gw.metrics(), "weir_sink_unreleased_bytes") < u1 / 4, "the backlog did not drain")
     load.stop()
     rc = gw.term()
