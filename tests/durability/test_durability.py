@@ -465,7 +465,7 @@ def scenario_crash(w):
     rng = random.Random(seed)
     log(f"crash: {rounds} rounds, kill moments from WEIR_CRASH_SEED={seed}")
     t0 = time.time()
-    early = cut_drains = 0
+    early = cut_drains = mid_reads = 0
     for r in range(rounds):
         if r % 5 == 4:
             # now and then during start-up (spool replay, journal, first flushes)
@@ -486,6 +486,12 @@ def scenario_crash(w):
             gw.wait_ready() if rng.random() < 0.5 else None
         if (r + 1) % 10 == 0:
             log(f"crash: {r + 1}/{rounds} kills, {load.summary()}")
+        if (r + 1) % (5 if w.store == "file" else max(rounds // 2, 1)) == 0 and r + 1 < rounds:
+            # what a reader sees while the gateway runs: only complete files, no event twice
+            mid = read_lake(w, lake, "mid")
+            dup = sum(1 for c in mid.counts.values() if c > 1)
+            check(dup == 0, f"after {r + 1} kills a reader sees {dup} events twice")
+            mid_reads += 1
     if gw.port is None:
         gw.wait_ready()
     time.sleep(1.0)
@@ -500,6 +506,10 @@ def scenario_crash(w):
     # flushes happened between the kills, not only at the final drain
     check(len(v.files) >= rounds, f"only {len(v.files)} files for {rounds} kill rounds")
     check(len(v.instances) == 1, f"one spool dir, {len(v.instances)} instance prefixes")
+    if lake.startswith("file://"):
+        temps = sum(1 for _, _, fs in os.walk(lake[len("file://"):]) for f in fs if f.startswith("."))
+        log(f"crash: {mid_reads} reads of the lake during the kill rounds; {temps} temporary "
+            f"files left behind by killed puts (hidden from listers)")
     return res
 
 
