@@ -191,10 +191,11 @@ measure() {
         batch) list=batch events=$BATCH ;;
         batchgz) list=batch-gz events=$BATCH enc=gzip ;;
     esac
-    local acc0=0 rej0=0
+    local acc0=0 rej0=0 fs0=0 fs1=0
     if [ "$target" != nginx ]; then
         acc0=$(metric_sum "$port" weir_events_accepted_total)
         rej0=$(metric_sum "$port" weir_events_rejected_total)
+        fs0=$(metric_sum "$port" weir_spool_fsyncs_total)
     fi
     local c0
     c0=$(cpu_ticks "$pid")
@@ -221,6 +222,7 @@ measure() {
         local acc1 rej1
         acc1=$(metric_sum "$port" weir_events_accepted_total)
         rej1=$(metric_sum "$port" weir_events_rejected_total)
+        fs1=$(metric_sum "$port" weir_spool_fsyncs_total)
         acc=$((acc1 - acc0))
         [ "$((rej1 - rej0))" = 0 ] || die "$target $workload: $((rej1 - rej0)) events rejected"
         # the gateway counted at least what wrk saw answered, and at most the in-flight rest
@@ -231,15 +233,15 @@ measure() {
     local wu ws
     read -r wu ws <"$tmp/wrk.time"
     # fields: tag target workload conns req/s events/s p50 p90 p99 (ms) srv_cpu% wrk_cpu% accepted
-    # server-CPU-us/request server-CPU-us/event
+    # server-CPU-us/request server-CPU-us/event events-per-fsync (gateways; 0 for nginx)
     awk -v tag="$tag" -v t="$target" -v w="$workload" -v c="$conns" -v req="$req" -v dus="$dus" \
         -v ev="$events" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v sc="$((c1 - c0))" -v hz="$hz" \
-        -v wu="$wu" -v ws="$ws" -v acc="$acc" 'BEGIN {
+        -v wu="$wu" -v ws="$ws" -v acc="$acc" -v fs="$((fs1 - fs0))" 'BEGIN {
             s = dus / 1e6
             cpu = sc / hz
-            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d %.1f %.2f\n", tag, t, w, c, req / s,
+            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d %.1f %.2f %.1f\n", tag, t, w, c, req / s,
                 req * ev / s, p50 / 1000, p90 / 1000, p99 / 1000, 100 * cpu / s, 100 * (wu + ws) / s, acc,
-                1e6 * cpu / req, 1e6 * cpu / (req * ev)
+                1e6 * cpu / req, 1e6 * cpu / (req * ev), (fs > 0 ? acc / fs : 0)
         }' >>"$results"
     log "$(tail -n 1 "$results")"
 }
@@ -370,8 +372,8 @@ echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is 
 gateway --threads $THREADS, nginx worker_processes $THREADS; wrk -t1 -c$CONNS -d$DURATION, keep-alive;"
 echo "medians of $REPEATS interleaved runs. Spool on $(df -T "$tmp" | awk 'NR==2 {print $2}'). CPU% = CPU time / wall time (100% = one core)."
 echo
-echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | unsafe-ack events/s | durability cost |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | events per fsync | unsafe-ack events/s | durability cost |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for w in single batch batchgz; do
     n=$(med peak nginx "$w" 5)
     g=$(med peak gw "$w" 5)
@@ -387,7 +389,7 @@ for w in single batch batchgz; do
         batch) label="$BATCH events / request" ;;
         batchgz) label="$BATCH events / request, gzip" ;;
     esac
-    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc / $wc_ | $(med peak nginx "$w" 13) / $(med peak gw "$w" 13) | $(med peak gw "$w" 14) | $(k "$ue") | $cost |"
+    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc / $wc_ | $(med peak nginx "$w" 13) / $(med peak gw "$w" 13) | $(med peak gw "$w" 14) | $(med peak gw "$w" 15) | $(k "$ue") | $cost |"
 done
 echo
 echo "Latency at about half the peak (closed loop: the connection count whose throughput is nearest half the gateway's peak):"
@@ -414,7 +416,7 @@ if [ "$PROFILE" = 1 ]; then
     done
 fi
 echo
-echo "Raw runs (tag target workload conns req/s events/s p50_ms p90_ms p99_ms server_cpu% wrk_cpu% accepted server_cpu_us/request server_cpu_us/event):"
+echo "Raw runs (tag target workload conns req/s events/s p50_ms p90_ms p99_ms server_cpu% wrk_cpu% accepted server_cpu_us/request server_cpu_us/event events_per_fsync):"
 echo '```'
 cat "$results"
 echo '```'
