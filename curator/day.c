@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef WEIR_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #define MAX_SOURCE 128
 #define PREDICT 64
@@ -76,6 +79,9 @@ struct hourbuf {
     size_t nsrcs, capsrcs;
     uint64_t hour_bad_files; /* for the rollups (0 for lookback hours) */
     uint64_t invalid;        /* invalid lines found by stage A */
+#ifdef WEIR_HAVE_LIBDEFLATE
+    struct libdeflate_decompressor *dc;
+#endif
 };
 
 struct day {
@@ -220,6 +226,9 @@ static int list_day(lake_store *st, const char *event_type, const char *dt,
  * valid gzip (what inflated before the fault is kept), WR_ELIMIT past the hour cap. */
 static int inflate_into(struct hourbuf *h, const unsigned char *in, size_t len)
 {
+    if (len == 0) {
+        return 0; /* an empty object holds no lines */
+    }
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 15 + 16) != Z_OK) {
@@ -273,6 +282,58 @@ static int inflate_into(struct hourbuf *h, const unsigned char *in, size_t len)
     return bad;
 }
 
+
+#ifdef WEIR_HAVE_LIBDEFLATE
+/* Whole-member inflation with libdeflate (about twice as fast as zlib's stream). Returns 0,
+ * 1 when the data is not clean gzip (nothing kept: the caller re-reads it with zlib, which
+ * keeps the readable prefix), or WR_ELIMIT past the hour cap. */
+static int inflate_fast(struct hourbuf *h, const unsigned char *in, size_t len)
+{
+    size_t start = h->hour.len, pos = 0;
+    while (pos < len) {
+        size_t left = len - pos;
+        uint32_t isize = 0;
+        if (len >= 4) {
+            memcpy(&isize, in + len - 4, 4); /* the last member's size: exact for one member */
+        }
+        size_t guess = left * 4 > (size_t)isize + 64 ? left * 4 : (size_t)isize + 64;
+        if (guess > left * 1032 + 64) {
+            guess = left * 1032 + 64; /* deflate expands at most ~1032:1 */
+        }
+        for (;;) {
+            size_t cap = h->hour.max_len - h->hour.len;
+            if (guess > cap) {
+                guess = cap;
+            }
+            if (guess == 0 || wr_buf_reserve(&h->hour, guess) != 0) {
+                h->hour.len = start;
+                return WR_ELIMIT;
+            }
+            size_t used = 0, out = 0;
+            enum libdeflate_result r = libdeflate_gzip_decompress_ex(
+                h->dc, in + pos, left, h->hour.p + h->hour.len, guess, &used, &out);
+            if (r == LIBDEFLATE_SUCCESS) {
+                h->hour.len += out;
+                pos += used;
+                break;
+            }
+            if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+                if (guess == cap) {
+                    h->hour.len = start;
+                    return WR_ELIMIT;
+                }
+                guess *= 2;
+                continue;
+            }
+            h->hour.len = start;
+            return 1;
+        }
+    }
+    h->hour.p[h->hour.len] = '\0';
+    return 0;
+}
+#endif
+
 static void log_bad_file(struct hourbuf *h, const char *key, const char *why)
 {
     h->hour_bad_files++;
@@ -306,7 +367,14 @@ static int read_files(struct day *d, struct hourbuf *h, size_t i, size_t j)
         if (rc != 0) {
             return rc;
         }
+#ifdef WEIR_HAVE_LIBDEFLATE
+        rc = h->dc ? inflate_fast(h, (const unsigned char *)h->gz.p, h->gz.len) : 1;
+        if (rc == 1) {
+            rc = inflate_into(h, (const unsigned char *)h->gz.p, h->gz.len);
+        }
+#else
         rc = inflate_into(h, (const unsigned char *)h->gz.p, h->gz.len);
+#endif
         if (rc < 0) {
             return wr_err_set(&h->err, rc, "hour %s of %s/%s inflates past --max-hour-bytes",
                               f->lookback ? "(lookback)" : "", d->event_type, d->dt);
@@ -1080,11 +1148,19 @@ static int hourbuf_init(struct hourbuf *h, lake_store *st, const struct cur_conf
     wr_buf_init(&h->idside, 0xfff00000u);
     h->srcs = malloc(8 * sizeof *h->srcs);
     h->capsrcs = 8;
+#ifdef WEIR_HAVE_LIBDEFLATE
+    h->dc = libdeflate_alloc_decompressor(); /* NULL: zlib only */
+#endif
     return h->arena && h->srcs ? 0 : WR_ENOMEM;
 }
 
 static void hourbuf_free(struct hourbuf *h)
 {
+#ifdef WEIR_HAVE_LIBDEFLATE
+    if (h->dc) {
+        libdeflate_free_decompressor(h->dc);
+    }
+#endif
     wr_arena_destroy(h->arena);
     wr_buf_free(&h->gz);
     wr_buf_free(&h->hour);
