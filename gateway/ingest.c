@@ -1,6 +1,7 @@
 /* ingest.c - from a request body to stored lines and a response: envelope rules of the
  * HTTP API, key scopes, schema lookup and validation. The payload bytes are copied as
  * sent (never re-serialized), so what was validated is what is stored. */
+#include "common/text.h"
 #include "ingest.h"
 
 #include "common/clock.h"
@@ -484,29 +485,6 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
     return rc;
 }
 
-/* True when p[0, len) is well-formed UTF-8 (so it can sit inside a JSON string). */
-static bool utf8_ok(const unsigned char *p, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > len || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) {
-            return false;
-        }
-        for (size_t k = 1; k < n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-        }
-        if ((n == 3 && c == 0xe0 && p[i + 1] < 0xa0) || (n == 3 && c == 0xed && p[i + 1] >= 0xa0) ||
-            (n == 4 && c == 0xf0 && p[i + 1] < 0x90) || (n == 4 && c == 0xf4 && p[i + 1] >= 0x90)) {
-            return false;
-        }
-        i += n;
-    }
-    return true;
-}
-
 struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t len,
                                         const char *source, int64_t received_at_ms,
                                         const char *message)
@@ -521,7 +499,7 @@ struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t le
     while (keep > 0 && keep < len && ((unsigned char)body[keep] & 0xc0) == 0x80) {
         keep--; /* do not cut a character in two */
     }
-    if (utf8_ok((const unsigned char *)body, keep)) {
+    if (wr_utf8_valid(body, keep)) {
         wr_buf_json_escape(&b, body, keep);
     } else {
         /* Not text: each byte outside ASCII is kept as \u00XX so the line stays JSON. */

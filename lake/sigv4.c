@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/text.h"
 #include "lake/lake_int.h"
 
 static const char HEX[] = "0123456789ABCDEF";
@@ -37,28 +38,14 @@ int lake__uri_encode(struct wr_buf *out, const char *s, size_t len, int keep_sla
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Percent-decodes then strictly encodes [s, s+n) into out. A '%' not followed by two
  * hex digits is taken literally (and so encoded as %25). */
 static int reencode(struct wr_buf *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (unsigned char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (c == '%' && i + 2 < n && wr_hexval(s[i + 1]) >= 0 && wr_hexval(s[i + 2]) >= 0) {
+            c = (unsigned char)(wr_hexval(s[i + 1]) * 16 + wr_hexval(s[i + 2]));
             i += 2;
         }
         int rc = lake__uri_encode(out, (const char *)&c, 1, 0);

@@ -1,6 +1,7 @@
 /* format.c - the `format` keyword's checks: dates and times (RFC 3339), durations,
  * e-mail, host names (with IDNA2008 rules), IP addresses, URIs/IRIs, URI templates,
  * UUIDs, regexes and JSON pointers. Pure functions over bytes, thread-safe. */
+#include "common/text.h"
 #include "validator/format.h"
 
 #include "validator/regex.h"
@@ -106,43 +107,6 @@ static bool expect(bytes s, size_t len, size_t *i, int c)
         return true;
     }
     return false;
-}
-
-/* Decodes one UTF-8 code point; refuses overlongs, surrogates, truncation. */
-static bool utf8_next(bytes s, size_t len, size_t *i, uint32_t *cp)
-{
-    unsigned c = s[*i];
-    size_t need;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        (*i)++;
-        return true;
-    } else if ((c & 0xE0) == 0xC0) {
-        need = 1, v = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        need = 2, v = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        need = 3, v = c & 0x07, min = 0x10000;
-    } else {
-        return false;
-    }
-    if (len - *i <= need) {
-        return false;
-    }
-    for (size_t k = 1; k <= need; k++) {
-        unsigned cc = s[*i + k];
-        if ((cc & 0xC0) != 0x80) {
-            return false;
-        }
-        v = (v << 6) | (cc & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        return false;
-    }
-    *i += need + 1;
-    *cp = v;
-    return true;
 }
 
 static size_t utf8_put(uint32_t cp, unsigned char *o)
@@ -847,7 +811,7 @@ static bool check_host(bytes s, size_t len, bool idn)
             while (i < len) {
                 size_t at = i;
                 uint32_t cp;
-                if (!utf8_next(s, len, &i, &cp)) {
+                if (!wr_utf8_next(s, len, &i, &cp)) {
                     return false;
                 }
                 if (cp == '.' || (idn && (cp == 0x3002 || cp == 0xFF0E || cp == 0xFF61))) {
@@ -985,7 +949,7 @@ static bool check_email(bytes s, size_t len, bool idn)
                 i += 2;
             } else if (c >= 0x80) {
                 uint32_t cp;
-                if (!idn || !utf8_next(s, len, &i, &cp)) {
+                if (!idn || !wr_utf8_next(s, len, &i, &cp)) {
                     return false;
                 }
             } else if (c >= 32 && c <= 126) {
@@ -1008,7 +972,7 @@ static bool check_email(bytes s, size_t len, bool idn)
             }
             if (c >= 0x80) {
                 uint32_t cp;
-                if (!idn || !utf8_next(s, len, &i, &cp)) {
+                if (!idn || !wr_utf8_next(s, len, &i, &cp)) {
                     return false;
                 }
             } else if (is_atext((int)c)) {
@@ -1095,7 +1059,7 @@ static bool uri_run(bytes s, size_t len, size_t *i, int cls, bool iri)
             }
             size_t save = *i;
             uint32_t cp;
-            if (!utf8_next(s, len, i, &cp)) {
+            if (!wr_utf8_next(s, len, i, &cp)) {
                 return false;
             }
             if (!(is_ucschar(cp) || ((cls & U_PRIVATE) && is_iprivate(cp)))) {
@@ -1342,7 +1306,7 @@ static bool check_uri_template(bytes s, size_t len)
             i += 3;
         } else {
             uint32_t cp;
-            if (!utf8_next(s, len, &i, &cp) || !tmpl_literal_ok(cp)) {
+            if (!wr_utf8_next(s, len, &i, &cp) || !tmpl_literal_ok(cp)) {
                 return false;
             }
         }

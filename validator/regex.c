@@ -1,6 +1,7 @@
 /* regex.c - ECMA-262 (Unicode mode) patterns for JSON Schema, checked by our own parser
  * and translated into PCRE2 syntax, then compiled with JIT and bounded by match limits.
  * Matching uses per-thread match data so a warm thread allocates nothing. */
+#include "common/text.h"
 #include "validator/regex.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -135,57 +136,6 @@ static int rx_peek_at(const struct rx *r, size_t k)
     return r->i + k < r->n ? r->s[r->i + k] : -1;
 }
 
-/* Decodes one UTF-8 code point at s[*i]; refuses overlongs, surrogates and truncation. */
-static bool rx_utf8(const unsigned char *s, size_t n, size_t *i, uint32_t *cp)
-{
-    unsigned c = s[*i];
-    size_t need;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        (*i)++;
-        return true;
-    } else if ((c & 0xE0) == 0xC0) {
-        need = 1, v = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        need = 2, v = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        need = 3, v = c & 0x07, min = 0x10000;
-    } else {
-        return false;
-    }
-    if (n - *i <= need) {
-        return false;
-    }
-    for (size_t k = 1; k <= need; k++) {
-        unsigned cc = s[*i + k];
-        if ((cc & 0xC0) != 0x80) {
-            return false;
-        }
-        v = (v << 6) | (cc & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        return false;
-    }
-    *i += need + 1;
-    *cp = v;
-    return true;
-}
-
-static int rx_hex(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static bool rx_is_syntax(int c)
 {
     return c >= 0 && strchr("^$\\.*+?()[]{}|/", c) != NULL && c != 0;
@@ -196,7 +146,7 @@ static bool rx_hex4(struct rx *r, uint32_t *v)
 {
     uint32_t x = 0;
     for (int k = 0; k < 4; k++) {
-        int h = rx_hex(rx_peek_at(r, (size_t)k));
+        int h = wr_hexval(rx_peek_at(r, (size_t)k));
         if (h < 0) {
             return false;
         }
@@ -214,8 +164,8 @@ static bool rx_unicode_escape(struct rx *r, uint32_t *cp)
         uint32_t v = 0;
         size_t digits = 0;
         r->i++;
-        while (rx_hex(rx_peek(r)) >= 0) {
-            v = v * 16 + (uint32_t)rx_hex(rx_peek(r));
+        while (wr_hexval(rx_peek(r)) >= 0) {
+            v = v * 16 + (uint32_t)wr_hexval(rx_peek(r));
             if (v > 0x10FFFF) {
                 return rx_fail(r, "\\u{...} beyond U+10FFFF");
             }
@@ -274,7 +224,7 @@ static bool rx_char_escape(struct rx *r, uint32_t *cp, bool in_class)
         *cp = 0;
         return true;
     case 'x': {
-        int h1 = rx_hex(rx_peek(r)), h2 = rx_hex(rx_peek_at(r, 1));
+        int h1 = wr_hexval(rx_peek(r)), h2 = wr_hexval(rx_peek_at(r, 1));
         if (h1 < 0 || h2 < 0) {
             return rx_fail(r, "\\x needs two hex digits");
         }
@@ -470,7 +420,7 @@ static bool rx_group_name(struct rx *r, size_t *off, size_t *len)
         int c = rx_peek(r);
         if (c >= 0x80) {
             uint32_t cp;
-            if (!rx_utf8(r->s, r->n, &r->i, &cp)) {
+            if (!wr_utf8_next(r->s, r->n, &r->i, &cp)) {
                 return rx_fail(r, "invalid UTF-8");
             }
         } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
@@ -563,7 +513,7 @@ static bool rx_class_atom(struct rx *r, struct rx_atom *a)
     int c = rx_peek(r);
     if (c != '\\') {
         if (c >= 0x80) {
-            if (!rx_utf8(r->s, r->n, &r->i, &a->cp)) {
+            if (!wr_utf8_next(r->s, r->n, &r->i, &a->cp)) {
                 return rx_fail(r, "invalid UTF-8");
             }
         } else {
@@ -914,7 +864,7 @@ static bool rx_term(struct rx *r)
         return rx_fail(r, "lone ]");
     default: {
         uint32_t cp;
-        if (!rx_utf8(r->s, r->n, &r->i, &cp)) {
+        if (!wr_utf8_next(r->s, r->n, &r->i, &cp)) {
             return rx_fail(r, "invalid UTF-8");
         }
         if (!rx_put_cp(r, cp)) {

@@ -1,5 +1,6 @@
 /* uri.c - RFC 3986 URI references for `$id` and `$ref`: split into components, resolve a
  * reference against a base (section 5.2), remove dot segments, decode fragments. */
+#include "common/text.h"
 #include "validator/val_int.h"
 
 #include <string.h>
@@ -213,20 +214,6 @@ bool val__uri_is_absolute(const char *uri)
     return p.has_scheme;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 size_t val__uri_unescape(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -236,7 +223,7 @@ size_t val__uri_unescape(const char *s, size_t len, char *out, size_t cap)
             if (i + 2 >= len) {
                 return (size_t)-1;
             }
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = wr_hexval(s[i + 1]), l = wr_hexval(s[i + 2]);
             if (h < 0 || l < 0) {
                 return (size_t)-1;
             }

@@ -1,0 +1,21 @@
+/* text.h - small byte-level text helpers every parser needs: UTF-8 decoding that refuses
+ * what RFC 3629 forbids, and hex digits. Pure functions, thread-safe. */
+#ifndef WEIR_TEXT_H
+#define WEIR_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decodes the code point at s[*i] (len bytes in all) into *cp and advances *i past it.
+ * Returns false, leaving *i, for overlongs, surrogates, values above U+10FFFF, stray
+ * continuation bytes and truncated sequences. *i must be below len. */
+bool wr_utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp);
+
+/* True when p[0, len) is well-formed UTF-8. */
+bool wr_utf8_valid(const void *p, size_t len);
+
+/* The value of a hex digit (either case), or -1. */
+int wr_hexval(int c);
+
+#endif
