@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "gateway/sink_int.h"
 #include "gateway/spool.h"
+#include "common/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -197,22 +198,6 @@ static void cond_init_mono(pthread_cond_t *c)
  * A line whose CRC does not match (a torn append) is skipped; a failed append is cut
  * back before the next one, so a torn line never swallows a later one. */
 
-static int write_all_fd(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int jline(char *out, size_t cap, const char *body)
 {
     size_t bl = strlen(body);
@@ -308,17 +293,6 @@ static int jparse(const char *b, size_t len, struct jent *e, uint64_t *rel)
     return 'F';
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Writes the live ranges (those not wholly below release) and the release point to a
  * new journal: temp + fsync + rename + fsync dir, then reopens it for appending. */
 static int journal_rewrite(gw_sink *s, uint64_t release)
@@ -356,14 +330,14 @@ static int journal_rewrite(gw_sink *s, uint64_t release)
     int fd = -1;
     if (rc == 0) {
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || write_all_fd(fd, b.p ? b.p : "", b.len) != 0 || fsync(fd) != 0) {
+        if (fd < 0 || wr_write_all(fd, b.p ? b.p : "", b.len) != 0 || fsync(fd) != 0) {
             rc = -1;
         }
     }
     if (fd >= 0) {
         close(fd);
     }
-    if (rc == 0 && (rename(tmp, path) != 0 || fsync_dir(s->dir) != 0)) {
+    if (rc == 0 && (rename(tmp, path) != 0 || wr_fsync_dir(s->dir) != 0)) {
         rc = -1;
     }
     if (rc != 0) {
@@ -568,7 +542,7 @@ static int journal_append(gw_sink *s, const struct gw__pbuf *b)
         return WR_ENOMEM;
     }
     s->jn--;
-    if (s->jfd < 0 || write_all_fd(s->jfd, line, (size_t)n) != 0 || fdatasync(s->jfd) != 0) {
+    if (s->jfd < 0 || wr_write_all(s->jfd, line, (size_t)n) != 0 || fdatasync(s->jfd) != 0) {
         if (s->jfd >= 0 && ftruncate(s->jfd, (off_t)s->jbytes) != 0) {
             /* Reopening rewrites the file whole. */
             close(s->jfd);

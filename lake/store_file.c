@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lake/lake_int.h"
+#include "common/fsutil.h"
 
 #define LIST_DEPTH_MAX 32
 #define COPY_CHUNK (1u << 20)
@@ -88,26 +89,10 @@ static int open_dirs(int dirfd, const char *rel, size_t n, int create, int follo
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int copy_src(int fd, const struct lake__src *src)
 {
     if (src->mem) {
-        return write_all(fd, src->mem, (size_t)src->len);
+        return wr_write_all(fd, src->mem, (size_t)src->len);
     }
     uint64_t off = src->off, left = src->len;
     /* In-kernel copy first (reflinks on filesystems that have them); fall back to
@@ -153,7 +138,7 @@ static int copy_src(int fd, const struct lake__src *src)
             rc = -1;
             break;
         }
-        if (write_all(fd, buf, (size_t)r) != 0) {
+        if (wr_write_all(fd, buf, (size_t)r) != 0) {
             rc = -1;
             break;
         }
