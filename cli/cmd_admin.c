@@ -37,6 +37,25 @@ int cmd_migrate(int argc, char **argv)
     return rc;
 }
 
+/* The index of argv[1] among a group's three verbs; or -(exit status + 1) after printing
+ * the usage (to stdout for --help, as an error otherwise). */
+static int pick_verb(int argc, char **argv, const char *group, const char *const verbs[3])
+{
+    for (int i = 0; argc > 1 && i < 3; i++) {
+        if (strcmp(argv[1], verbs[i]) == 0) {
+            return i;
+        }
+    }
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: weir %s %s|%s|%s [options]  (weir %s VERB --help)\n", group, verbs[0],
+               verbs[1], verbs[2], group);
+        return -(EXIT_OK + 1);
+    }
+    cli_fail(EXIT_USAGE, "usage: weir %s %s|%s|%s (see weir %s VERB --help)", group, verbs[0],
+             verbs[1], verbs[2], group);
+    return -(EXIT_USAGE + 1);
+}
+
 /* --- keys ---------------------------------------------------------------------- */
 
 static const struct wr_opt key_create_opts[] = {
@@ -70,19 +89,10 @@ static void print_key_row(const struct reg_key_info *k, void *arg)
 
 int cmd_key(int argc, char **argv)
 {
-    const char *verbs[] = {"create", "list", "revoke"};
-    int which = -1;
-    for (int i = 0; argc > 1 && i < 3; i++) {
-        if (strcmp(argv[1], verbs[i]) == 0) {
-            which = i;
-        }
-    }
+    static const char *const verbs[] = {"create", "list", "revoke"};
+    int which = pick_verb(argc, argv, "key", verbs);
     if (which < 0) {
-        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            puts("usage: weir key create|list|revoke [options]  (weir key VERB --help)");
-            return EXIT_OK;
-        }
-        return cli_fail(EXIT_USAGE, "usage: weir key create|list|revoke (see weir key VERB --help)");
+        return -which - 1;
     }
     struct weir_cfg cfg = {0};
     char *pos[CLI_MAX_ARGS];
@@ -174,19 +184,10 @@ static void check_schema_row(const struct reg_schema_row *r, void *arg)
 
 int cmd_schema(int argc, char **argv)
 {
-    const char *verbs[] = {"add", "list", "check"};
-    int which = -1;
-    for (int i = 0; argc > 1 && i < 3; i++) {
-        if (strcmp(argv[1], verbs[i]) == 0) {
-            which = i;
-        }
-    }
+    static const char *const verbs[] = {"add", "list", "check"};
+    int which = pick_verb(argc, argv, "schema", verbs);
     if (which < 0) {
-        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            puts("usage: weir schema add|list|check [options]  (weir schema VERB --help)");
-            return EXIT_OK;
-        }
-        return cli_fail(EXIT_USAGE, "usage: weir schema add|list|check (see weir schema VERB --help)");
+        return -which - 1;
     }
     struct weir_cfg cfg = {0};
     char *pos[CLI_MAX_ARGS];
