@@ -4,7 +4,8 @@
 #   bench/gateway/run.sh [WEIR_BINARY]        (builds nothing; default build-gwbench/cli/weir)
 # Environment: WEIR_PGFIXTURE (default: beside the weir binary's build dir), DURATION (5s),
 # REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
-# GW_THREADS (default: the server's cores), BENCH_TMP (parent of the temp dir, default /tmp),
+# WEIR_B (a second weir binary, run as a third, durable gateway "B" in the same interleaved rounds,
+# to compare two builds), GW_THREADS (default: the server's cores), BENCH_TMP (parent of the temp dir, default /tmp),
 # PROFILE (1: perf-record the gateway during one extra batch run and one single-event run, and print
 # per-thread CPU and the top symbols; KEEP_PERF=DIR keeps the perf.data files; PERF_ARGS overrides
 # the sampling options, e.g. "-F 199 --call-graph dwarf").
@@ -21,10 +22,12 @@ REPEATS=${REPEATS:-3}
 CONNS=${CONNS:-32}
 PIN=${PIN:-0}
 PROFILE=${PROFILE:-0}
+WEIR_B=${WEIR_B:+$(readlink -f "$WEIR_B")}
 BATCH=100
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 [ -x "$WEIR" ] || die "no weir binary at $WEIR (build: cmake --build build-gwbench --target weir weir_pgfixture)"
+[ -z "$WEIR_B" ] || [ -x "$WEIR_B" ] || die "WEIR_B=$WEIR_B is not an executable"
 [ -x "$PGFIXTURE" ] || die "no weir_pgfixture at $PGFIXTURE (set WEIR_PGFIXTURE)"
 for t in wrk nginx python3 curl taskset /usr/bin/time; do
     command -v "$t" >/dev/null || die "$t is missing (scripts/deps.sh --test installs wrk and nginx-light)"
@@ -90,13 +93,15 @@ log "$(python3 "$here/gen_bodies.py" "$tmp/bodies" "$BATCH" 8)"
 
 # --- servers --------------------------------------------------------------------------------
 # start_gateway NAME [extra flags...]: starts it, sets ${NAME}_port and ${NAME}_pid
-gw_port='' gw_pid='' gwu_port='' gwu_pid='' nginx_port='' nginx_pid=
+gw_port='' gw_pid='' gwu_port='' gwu_pid='' gwb_port='' gwb_pid='' nginx_port='' nginx_pid=
 start_gateway() {
     local name=$1
     shift
     local ready="$tmp/$name.ready"
     mkdir -p "$tmp/$name"
-    WEIR_READY_FILE=$ready "${srv_pin[@]}" "$WEIR" gateway --listen 127.0.0.1:0 \
+    local bin=$WEIR
+    [ "$name" = gwb ] && bin=$WEIR_B
+    WEIR_READY_FILE=$ready "${srv_pin[@]}" "$bin" gateway --listen 127.0.0.1:0 \
         --spool-dir "$tmp/$name/spool" --lake "file://$tmp/$name/lake" --spool-max 64GiB \
         --flush-interval 10m --access-log debug --log-level warn --threads "$THREADS" \
         --max-connections 4096 --max-events 1000 "$@" >"$tmp/$name.log" 2>&1 &
@@ -142,6 +147,9 @@ start_nginx() {
 
 start_gateway gw
 start_gateway gwu --unsafe-ack-from-memory
+if [ -n "$WEIR_B" ]; then
+    start_gateway gwb
+fi
 start_nginx
 
 # Every body must be accepted whole, or the figures measure rejections.
@@ -185,6 +193,7 @@ measure() {
         nginx) port=$nginx_port pid=$nginx_pid ;;
         gw) port=$gw_port pid=$gw_pid ;;
         gwu) port=$gwu_port pid=$gwu_pid ;;
+        gwb) port=$gwb_port pid=$gwb_pid ;;
     esac
     case $workload in
         single) list=single ;;
@@ -260,6 +269,9 @@ for _ in $(seq "$REPEATS"); do
         measure nginx "$w" "$CONNS" "$DURATION" peak
         measure gw "$w" "$CONNS" "$DURATION" peak
         measure gwu "$w" "$CONNS" "$DURATION" peak
+        if [ -n "$WEIR_B" ]; then
+            measure gwb "$w" "$CONNS" "$DURATION" peak
+        fi
     done
 done
 
@@ -337,7 +349,7 @@ fsyncs=$(metric_sum "$gw_port" weir_spool_fsyncs_total)
 fsync_s=$(curl -s "http://127.0.0.1:$gw_port/metrics" | awk '$1 == "weir_spool_fsync_seconds_sum" {print $2}')
 fsync_ms=$(awk -v s="${fsync_s:-0}" -v n="$fsyncs" 'BEGIN {printf "%.2f", (n > 0 ? 1000 * s / n : 0)}')
 total_acc=$(metric_sum "$gw_port" weir_events_accepted_total)
-for name in gw gwu; do
+for name in gw gwu ${WEIR_B:+gwb}; do
     p=${name}_pid
     kill -TERM "${!p}"
     wait "${!p}" || die "gateway $name exited with $? at drain"
@@ -374,6 +386,7 @@ echo "medians of $REPEATS interleaved runs. Spool on $(df -T "$tmp" | awk 'NR==2
 echo
 echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | events per fsync | unsafe-ack events/s | durability cost |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+rows_b=""
 for w in single batch batchgz; do
     n=$(med peak nginx "$w" 5)
     g=$(med peak gw "$w" 5)
@@ -389,8 +402,18 @@ for w in single batch batchgz; do
         batch) label="$BATCH events / request" ;;
         batchgz) label="$BATCH events / request, gzip" ;;
     esac
+    rows_b+="| $label | $(k "$ge") | $(k "$(med peak gwb "$w" 6)") | $(r "$(med peak gwb "$w" 6)" "$ge") | $(med peak gw "$w" 9) / $(med peak gwb "$w" 9) | $(med peak gw "$w" 14) / $(med peak gwb "$w" 14) |
+"
     echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc / $wc_ | $(med peak nginx "$w" 13) / $(med peak gw "$w" 13) | $(med peak gw "$w" 14) | $(med peak gw "$w" 15) | $(k "$ue") | $cost |"
 done
+if [ -n "$WEIR_B" ]; then
+    echo
+    echo "B = $WEIR_B, durable, same rounds (A = $WEIR):"
+    echo
+    echo "| workload | A events/s | B events/s | B / A | p99 ms A / B | CPU µs per event A / B |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s' "$rows_b"
+fi
 echo
 echo "Latency at about half the peak (closed loop: the connection count whose throughput is nearest half the gateway's peak):"
 echo
