@@ -72,6 +72,7 @@ struct jpart {
 
 struct gw_sink {
     gw_spool *spool;
+    atomic_bool spool_failure_logged; /* the spool's failure is logged once, with its cause */
     lake_store *store;
     char *dir;
     char instance[128];
@@ -772,6 +773,11 @@ static void enqueue(gw_sink *s, struct req *q)
 static void on_spool_ack(void *arg, int status)
 {
     struct req *q = arg;
+    if (status != 0 && !atomic_exchange(&q->s->spool_failure_logged, true)) {
+        struct wr_err why = {0};
+        gw_spool_failure(q->s->spool, &why);
+        WR_ERROR("spool failed, answering 503 until restarted: %s", why.msg);
+    }
     q->status = status;
     enqueue(q->s, q);
 }

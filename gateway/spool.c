@@ -677,6 +677,36 @@ static int write_batch(gw_spool *s, struct batch *b, struct wr_err *err)
     return 0;
 }
 
+/* Best effort after a failed batch: every append of it is answered 503, so none of its
+ * records may come back at the next start (a client retrying would get duplicates).
+ * Segments the batch created are removed, the one it started in is cut back to where
+ * the batch began. Nothing here can fail louder than the spool already has. */
+static void rollback_batch(gw_spool *s, const struct batch *b)
+{
+    char name[64];
+    pthread_mutex_lock(&s->mu);
+    while (s->nsegs > 1 && s->segs[s->nsegs - 1].start > b->start_lsn) {
+        seg_name(name, sizeof name, s->segs[s->nsegs - 1].start);
+        unlinkat(s->dir_fd, name, 0);
+        s->nsegs--;
+    }
+    uint64_t seg_start = s->nsegs ? s->segs[s->nsegs - 1].start : b->start_lsn;
+    uint64_t keep = b->start_lsn > seg_start ? b->start_lsn - seg_start : 0;
+    if (s->nsegs) {
+        s->segs[s->nsegs - 1].len = keep;
+    }
+    pthread_mutex_unlock(&s->mu);
+    seg_name(name, sizeof name, seg_start);
+    int fd = openat(s->dir_fd, name, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (ftruncate(fd, (off_t)keep) == 0) {
+            fdatasync(fd);
+        }
+        close(fd);
+    }
+    fsync(s->dir_fd);
+}
+
 static void *writer_main(void *arg)
 {
     gw_spool *s = arg;
@@ -712,6 +742,9 @@ static void *writer_main(void *arg)
             status = WR_EIO;
         }
 
+        if (status != 0 && !failed) {
+            rollback_batch(s, &b);
+        }
         pthread_mutex_lock(&s->mu);
         if (status != 0 && !failed) {
             s->fail_err = werr;

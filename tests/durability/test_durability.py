@@ -656,14 +656,12 @@ def scenario_diskfull(w):
     check(st_ready == 200, f"/readyz after the restart with room: {st_ready}")
     check(gw.term() == 0, "drain after the restart: " + gw.logtext())
     v = read_lake(w, lake, "diskfull")
-    # Known issue (reported): a group commit cut by ENOSPC answers 503 for all of its
-    # records, but those written whole before the failure stay in the segment and are
-    # replayed at the next start. So a 503 of a failed spool means "maybe stored"
-    # (at most once, like an answer lost with its connection), not "not stored".
+    # A group commit cut by ENOSPC answers 503 for all of its records, and the spool cuts
+    # the batch back off the segment: a 503 means "not stored", so those ids must be absent.
     resurrected = sorted(i for i in load.refused if i in v.counts)
-    log(f"diskfull: {len(resurrected)} events answered 503 are in the lake after the restart"
-        + (f", e.g. {resurrected[:3]}" if resurrected else ""))
-    return verify(v, load, "diskfull (2 MiB tmpfs spool)", maybe=frozenset(load.refused))
+    check(not resurrected, f"diskfull: {len(resurrected)} events answered 503 are in the lake"
+          + (f", e.g. {resurrected[:3]}" if resurrected else ""))
+    return verify(v, load, "diskfull (2 MiB tmpfs spool)")
 
 
 def scenario_corrupt(w):
