@@ -1329,6 +1329,7 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
             *err = hb[0].err;
         }
     }
+    int64_t last_progress = wr_time_mono_ns();
     for (size_t g = 0; rc == 0 && g < ngroups; g++) {
         /* without a pipeline one buffer serves every hour, so only one hour is held */
         struct hourbuf *cur = pipeline ? &hb[g % 2] : &hb[0];
@@ -1351,6 +1352,19 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
             started = pthread_create(&pf.th, NULL, prefetch_main, &pf) == 0;
         }
         rc = stage_b(&d, cur);
+        if (rc == 0 && !cur->lookback && wr_log_enabled(WR_LOG_INFO) &&
+            wr_time_mono_ns() - last_progress > 10 * 1000000000LL) {
+            /* long days say how far they are, about every 10 s */
+            last_progress = wr_time_mono_ns();
+            struct wr_logline l;
+            wr_logline_begin(&l, WR_LOG_INFO, "curate: progress");
+            wr_logline_str(&l, "event_type", event_type);
+            wr_logline_str(&l, "dt", dt);
+            wr_logline_int(&l, "hr", d.fl.v[cur->i].hr);
+            wr_logline_int(&l, "lines", (int64_t)r->stats.lines);
+            wr_logline_int(&l, "rows", (int64_t)r->stats.rows);
+            wr_logline_end(&l);
+        }
         if (started) {
             pthread_join(pf.th, NULL);
         } else if (have_next && rc == 0) {
