@@ -4,11 +4,12 @@
 #   bench/gateway/run.sh [WEIR_BINARY]        (builds nothing; default build-gwbench/cli/weir)
 # Environment: WEIR_PGFIXTURE (default: beside the weir binary's build dir), DURATION (5s),
 # REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
-# WEIR_B (a second weir binary, run as a third, durable gateway "B" in the same interleaved rounds,
-# to compare two builds), GW_THREADS (default: the server's cores), BENCH_TMP (parent of the temp dir, default /tmp),
+# WORKLOADS (a subset of "single batch batchgz"), GW_THREADS (default: the server's cores),
+# WEIR_B (a second weir binary, run as a third, durable gateway "B" in the same interleaved
+# rounds, to compare two builds), BENCH_TMP (parent of the temp dir, default /tmp),
 # PROFILE (1: perf-record the gateway during one extra batch run and one single-event run, and print
 # per-thread CPU and the top symbols; KEEP_PERF=DIR keeps the perf.data files; PERF_ARGS overrides
-# the sampling options, e.g. "-F 199 --call-graph dwarf").
+# the sampling options, e.g. "-F 199 --call-graph dwarf"), KEEP_ON_FAILURE (1: keep the temp dir).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +23,8 @@ REPEATS=${REPEATS:-3}
 CONNS=${CONNS:-32}
 PIN=${PIN:-0}
 PROFILE=${PROFILE:-0}
+WORKLOADS=${WORKLOADS:-single batch batchgz}
+LAT_WORKLOADS=$(for w in $WORKLOADS; do [ "$w" = batchgz ] || printf '%s ' "$w"; done)
 WEIR_B=${WEIR_B:+$(readlink -f "$WEIR_B")}
 BATCH=100
 
@@ -265,7 +268,7 @@ med() {
 # --- throughput: interleaved rounds ----------------------------------------------------------
 log "throughput: $REPEATS rounds of wrk -t1 -c$CONNS -d$DURATION, nginx / gateway / gateway-unsafe interleaved"
 for _ in $(seq "$REPEATS"); do
-    for w in single batch batchgz; do
+    for w in $WORKLOADS; do
         measure nginx "$w" "$CONNS" "$DURATION" peak
         measure gw "$w" "$CONNS" "$DURATION" peak
         measure gwu "$w" "$CONNS" "$DURATION" peak
@@ -280,7 +283,7 @@ done
 # short probes find the connection count whose throughput is nearest half the measured peak,
 # then that count is measured like the peak (interleaved with nginx at the same count).
 declare -A lat_conns
-for w in single batch; do
+for w in $LAT_WORKLOADS; do
     peak=$(med peak gw "$w" 5)
     best=1 bestd=-1
     for c in 1 2 4 8 16 32; do
@@ -298,7 +301,7 @@ for w in single batch; do
     log "latency $w: $best connections"
 done
 for _ in $(seq "$REPEATS"); do
-    for w in single batch; do
+    for w in $LAT_WORKLOADS; do
         measure nginx "$w" "${lat_conns[$w]}" "$DURATION" half
         measure gw "$w" "${lat_conns[$w]}" "$DURATION" half
     done
@@ -387,7 +390,7 @@ echo
 echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | events per fsync | unsafe-ack events/s | durability cost |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 rows_b=""
-for w in single batch batchgz; do
+for w in $WORKLOADS; do
     n=$(med peak nginx "$w" 5)
     g=$(med peak gw "$w" 5)
     ge=$(med peak gw "$w" 6)
@@ -419,7 +422,7 @@ echo "Latency at about half the peak (closed loop: the connection count whose th
 echo
 echo "| workload | connections | gateway req/s (% of peak) | gateway p50 / p90 / p99 ms | nginx req/s | nginx p99 ms |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-for w in single batch; do
+for w in $LAT_WORKLOADS; do
     c=${lat_conns[$w]}
     g=$(med half gw "$w" 5)
     pk=$(med peak gw "$w" 5)
