@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libpq-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
-      libpcre2-dev libzstd-dev postgresql postgresql-contrib)
+      libpcre2-dev libzstd-dev libdeflate-dev postgresql postgresql-contrib)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(clang libclang-rt-14-dev python3 curl procps
          radosgw ceph-mon ceph-osd wrk nginx-light)
