@@ -397,6 +397,25 @@ def test_stored_lines_and_rejected_zone():
     assert_true(all(f.endswith(".jsonl.gz") for f in names), f"no temporary files visible: {names}")
 
 
+def test_pretty_printed_body_is_stored_as_one_line():
+    marker = "pretty-%d" % time.time_ns()
+    body = json.dumps(event(payload=dict(PAGE_VIEW, title=marker), event_id=marker), indent=2)
+    body = body.replace("\n", "\r\n").encode()
+    assert_eq(E.post(body, headers={"Content-Type": "application/json"})[0], 202, "pretty body")
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        for root, _, files in os.walk(os.path.join(E.lake, "raw")):
+            for f in files:
+                for line in gzip.open(os.path.join(root, f), "rt", encoding="utf-8"):
+                    if marker in line:
+                        rec = json.loads(line)
+                        assert_eq(rec["payload"]["title"], marker, "payload kept")
+                        assert_eq(rec["event_id"], marker, "event_id kept")
+                        return
+        time.sleep(0.3)
+    raise AssertionError("pretty-printed event not found in the raw zone")
+
+
 def test_schemas_endpoint():
     st, _, body, _ = E.request("GET", "/v1/schemas/page_view")
     assert_eq(st, 200, "schemas")
