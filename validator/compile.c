@@ -178,11 +178,13 @@ __attribute__((format(printf, 3, 4))) static int fail(struct cctx *c, int code, 
 static size_t path_push(struct cctx *c, const char *seg, size_t len)
 {
     size_t saved = c->path_len;
-    size_t o = c->path_len;
-    if (o + 2 < sizeof c->path) {
+    /* Bounds written as o < constant so the compiler can see them (o + 3 could wrap). */
+    const size_t cap = sizeof c->path;
+    size_t o = c->path_len < cap ? c->path_len : cap - 1;
+    if (o < cap - 2) {
         c->path[o++] = '/';
     }
-    for (size_t i = 0; i < len && o + 3 < sizeof c->path; i++) {
+    for (size_t i = 0; i < len && o < cap - 3; i++) {
         if (seg[i] == '~' || seg[i] == '/') {
             c->path[o++] = '~';
             c->path[o++] = seg[i] == '~' ? '0' : '1';
