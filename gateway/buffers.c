@@ -1,7 +1,9 @@
-/* buffers.c - the sink's spool record codec and its partition buffers: each buffer is one
- * gzip member compressed as its lines arrive, so memory stays near the compressed size. */
+/* buffers.c - the sink's spool record codec and its partition buffers: each buffer keeps
+ * its newest lines raw up to a chunk size and compresses every full chunk into a complete
+ * gzip member (libdeflate), so memory stays near one chunk plus the compressed size. */
 #include "gateway/sink_int.h"
 
+#include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,7 +98,7 @@ int gw__pkey_eq(const struct gw__pkey *a, const struct gw__pkey *b)
            memcmp(a->event_type, b->event_type, a->et_len) == 0;
 }
 
-struct gw__pbuf *gw__pbuf_create(const struct gw__pkey *key, uint64_t first_lsn, int level,
+struct gw__pbuf *gw__pbuf_create(const struct gw__pkey *key, uint64_t first_lsn, size_t chunk,
                                  size_t out_max)
 {
     struct gw__pbuf *b = calloc(1, sizeof(*b));
@@ -107,34 +109,30 @@ struct gw__pbuf *gw__pbuf_create(const struct gw__pkey *key, uint64_t first_lsn,
     b->hash = gw__pkey_hash(key);
     b->first_lsn = first_lsn;
     b->last_lsn = first_lsn;
+    b->chunk = chunk > 0 ? chunk : 1;
     b->out_max = out_max;
-    b->out_cap = out_max < 16384 ? out_max : 16384;
-    b->out = malloc(b->out_cap);
-    /* windowBits 15 + 16: a gzip wrapper, which is what .jsonl.gz readers expect. */
-    if (!b->out || deflateInit2(&b->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-        free(b->out);
-        free(b);
-        return NULL;
-    }
-    b->z.next_out = b->out;
-    b->z.avail_out = (uInt)b->out_cap;
+    /* The raw chunk is allocated by the first line: a buffer costs nothing before. */
     return b;
 }
 
-/* Doubles the output space (up to out_max) once zlib has filled it. */
-static int pbuf_grow(struct gw__pbuf *b)
+/* Makes room for need more compressed bytes, doubling (up to out_max). */
+static int pbuf_out_room(struct gw__pbuf *b, size_t need)
 {
-    b->out_len = b->out_cap - b->z.avail_out;
-    if (b->out_cap >= b->out_max) {
-        return WR_ELIMIT;
+    if (b->out_cap - b->out_len >= need) {
+        return 0;
     }
-    size_t cap = b->out_cap * 2;
+    if (need > b->out_max - b->out_len) {
+        need = b->out_max - b->out_len; /* try what is left: the bound is pessimistic */
+    }
+    size_t cap = b->out_cap ? b->out_cap : 16384;
+    while (cap - b->out_len < need && cap < b->out_max) {
+        cap = cap > b->out_max / 2 ? b->out_max : cap * 2;
+    }
     if (cap > b->out_max) {
         cap = b->out_max;
     }
-    /* zlib's avail_out is a uInt: never offer more than it can count. */
-    if (cap - b->out_len > 0x40000000u) {
-        cap = b->out_len + 0x40000000u;
+    if (cap <= b->out_cap) {
+        return 0;
     }
     unsigned char *p = realloc(b->out, cap);
     if (!p) {
@@ -142,69 +140,88 @@ static int pbuf_grow(struct gw__pbuf *b)
     }
     b->out = p;
     b->out_cap = cap;
-    b->z.next_out = p + b->out_len;
-    b->z.avail_out = (uInt)(cap - b->out_len);
     return 0;
 }
 
-static int pbuf_deflate(struct gw__pbuf *b, const char *p, size_t len, int flush)
+/* Compresses the raw chunk into one complete gzip member appended to out. Concatenated
+ * members are one valid gzip file (RFC 1952 2.2), and gunzip, zlib, Python and DuckDB
+ * read them all. An empty chunk still makes a member when force (an empty file must
+ * still be gzip). */
+static int pbuf_seal(struct gw__pbuf *b, struct libdeflate_compressor *cz, int force)
 {
-    while (len > 0 || flush == Z_FINISH) {
-        uInt chunk = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        b->z.next_in = (Bytef *)(uintptr_t)p;
-        b->z.avail_in = chunk;
-        for (;;) {
-            if (b->z.avail_out == 0) {
-                int rc = pbuf_grow(b);
-                if (rc != 0) {
-                    return rc;
-                }
-            }
-            int zr = deflate(&b->z, flush);
-            if (zr == Z_STREAM_END) {
-                b->out_len = b->out_cap - b->z.avail_out;
-                return 0;
-            }
-            if (zr != Z_OK && zr != Z_BUF_ERROR) {
-                return WR_ENOMEM;
-            }
-            /* Done with this input once zlib took it all and had room to spare. */
-            if (flush != Z_FINISH && b->z.avail_in == 0 && b->z.avail_out > 0) {
-                break;
-            }
-        }
-        p += chunk;
-        len -= chunk;
+    if (b->raw_len == 0 && !force) {
+        return 0;
     }
-    b->out_len = b->out_cap - b->z.avail_out;
+    size_t bound = libdeflate_gzip_compress_bound(cz, b->raw_len);
+    int rc = pbuf_out_room(b, bound);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t n = libdeflate_gzip_compress(cz, b->raw ? b->raw : "", b->raw_len, b->out + b->out_len,
+                                        b->out_cap - b->out_len);
+    if (n == 0) {
+        return WR_ELIMIT; /* did not fit in what out_max leaves */
+    }
+    b->out_len += n;
+    b->members++;
+    b->raw_len = 0;
+    if (b->raw_cap > b->chunk) {
+        /* An oversized line grew the chunk: give that memory back. */
+        free(b->raw);
+        b->raw = NULL;
+        b->raw_cap = 0;
+    }
     return 0;
 }
 
-int gw__pbuf_add(struct gw__pbuf *b, uint64_t lsn, const char *line, size_t len)
+int gw__pbuf_add(struct gw__pbuf *b, struct libdeflate_compressor *cz, uint64_t lsn,
+                 const char *line, size_t len)
 {
     if (b->finished) {
         return WR_EINVAL;
     }
-    int rc = pbuf_deflate(b, line, len, Z_NO_FLUSH);
-    if (rc == 0) {
-        rc = pbuf_deflate(b, "\n", 1, Z_NO_FLUSH);
+    if (len >= b->out_max) {
+        return WR_ELIMIT;
     }
-    if (rc != 0) {
-        return rc;
+    if (b->raw_len > 0 && len + 1 > b->chunk - b->raw_len) {
+        int rc = pbuf_seal(b, cz, 0);
+        if (rc != 0) {
+            return rc;
+        }
     }
+    if (len + 1 > b->raw_cap - b->raw_len) {
+        /* Only an empty chunk gets here (sealed above): size it for this line. */
+        size_t cap = len + 1 > b->chunk ? len + 1 : b->chunk;
+        char *p = malloc(cap);
+        if (!p) {
+            return WR_ENOMEM;
+        }
+        free(b->raw);
+        b->raw = p;
+        b->raw_cap = cap;
+    }
+    memcpy(b->raw + b->raw_len, line, len);
+    b->raw[b->raw_len + len] = '\n';
+    b->raw_len += len + 1;
     b->last_lsn = lsn;
     b->lines++;
     b->raw_bytes += len + 1;
+    if (b->raw_len >= b->chunk) {
+        return pbuf_seal(b, cz, 0);
+    }
     return 0;
 }
 
-int gw__pbuf_finish(struct gw__pbuf *b)
+int gw__pbuf_finish(struct gw__pbuf *b, struct libdeflate_compressor *cz)
 {
     if (b->finished) {
         return 0;
     }
-    int rc = pbuf_deflate(b, NULL, 0, Z_FINISH);
-    deflateEnd(&b->z);
+    int rc = pbuf_seal(b, cz, b->members == 0);
+    free(b->raw);
+    b->raw = NULL;
+    b->raw_cap = 0;
+    b->raw_len = 0;
     b->finished = 1;
     return rc;
 }
@@ -214,9 +231,7 @@ void gw__pbuf_destroy(struct gw__pbuf *b)
     if (!b) {
         return;
     }
-    if (!b->finished) {
-        deflateEnd(&b->z);
-    }
+    free(b->raw);
     free(b->out);
     free(b);
 }

@@ -11,6 +11,7 @@
 #include "common/fsutil.h"
 
 #include <errno.h>
+#include <libdeflate.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -24,9 +25,10 @@
 #include <unistd.h>
 
 #define NBUCKETS 1024u
-#define MAX_OPEN_BUFFERS 1024u     /* each holds ~270 KiB of zlib state */
+#define MAX_OPEN_BUFFERS 1024u     /* each holds up to one raw chunk + its compressed bytes */
 #define HOUR_GRACE_MS 5000         /* lines of an hour may still arrive this long after it */
-#define GZIP_LEVEL 1               /* level 6: ~2.6x the CPU for ~25% smaller files */
+#define GZIP_LEVEL 1               /* libdeflate level; see bench_sink for the others */
+#define GZIP_CHUNK (256u << 10)    /* raw bytes per gzip member; see bench_sink */
 #define DESTROY_DRAIN_MS 10000     /* destroy without an earlier drain waits this long */
 #define JOURNAL_NAME "sink.journal"
 #define JOURNAL_TMP "sink.journal.tmp"
@@ -81,6 +83,8 @@ struct gw_sink {
     int64_t tick_ms;
     size_t out_max;
     bool ack_mem;
+    /* The buffers' compressor: used by create's replay, then by the buffer thread only. */
+    struct libdeflate_compressor *cz;
 
     /* Spool acks -> buffer thread, in LSN order. */
     pthread_mutex_t qmu;
@@ -561,7 +565,7 @@ static int journal_append(gw_sink *s, const struct gw__pbuf *b)
 static void close_buf(gw_sink *s, struct gw__pbuf *b, atomic_uint_fast64_t *why)
 {
     uint64_t raw = b->raw_bytes, gz_before = b->out_len;
-    int rc = gw__pbuf_finish(b);
+    int rc = gw__pbuf_finish(b, s->cz);
     /* Once queued, b belongs to the flusher, which may free it at any moment. */
     uint64_t gz = b->out_len;
     if (rc == 0) {
@@ -628,7 +632,7 @@ static int add_record(gw_sink *s, uint64_t lsn, const struct gw__rec *r, int64_t
         if (s->nopen >= MAX_OPEN_BUFFERS) {
             close_oldest(s);
         }
-        b = gw__pbuf_create(&k, lsn, GZIP_LEVEL, s->out_max);
+        b = gw__pbuf_create(&k, lsn, GZIP_CHUNK, s->out_max);
         if (!b) {
             return WR_ENOMEM;
         }
@@ -643,7 +647,7 @@ static int add_record(gw_sink *s, uint64_t lsn, const struct gw__rec *r, int64_t
         add64(&s->late_lines, 1);
     }
     uint64_t gz_before = b->out_len;
-    int rc = gw__pbuf_add(b, lsn, r->line, r->line_len);
+    int rc = gw__pbuf_add(b, s->cz, lsn, r->line, r->line_len);
     if (rc != 0) {
         return rc;
     }
@@ -1066,6 +1070,7 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err)
         return NULL;
     }
     s->jfd = -1;
+    s->cz = libdeflate_alloc_compressor(GZIP_LEVEL);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->submit_mu, NULL);
@@ -1077,12 +1082,17 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err)
     s->flush_bytes = opts->flush_bytes ? opts->flush_bytes : (8u << 20);
     s->interval_ms = opts->flush_interval_ms ? opts->flush_interval_ms : 60000;
     s->tick_ms = s->interval_ms / 4 < 5 ? 5 : s->interval_ms / 4 > 250 ? 250 : s->interval_ms / 4;
-    /* Deflate never grows data by more than a few bytes per 16 KiB block. */
+    /* Deflate never grows data by more than a few bytes per block, and each member adds 18
+     * bytes of header and trailer per chunk. */
     uint64_t out_max = s->flush_bytes + s->flush_bytes / 8 + 2ull * GW_SPOOL_DEFAULT_MAX_RECORD_BYTES +
                        65536;
     s->out_max = out_max > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)out_max;
     s->ack_mem = opts->ack_from_memory;
 
+    if (!s->cz) {
+        wr_err_set(err, WR_ENOMEM, "sink: out of memory (compressor)");
+        goto fail;
+    }
     /* The store first: a bad lake URL should fail before any replay work. */
     s->store = lake_store_open(opts->lake_url, opts->s3, err);
     if (!s->store) {
@@ -1388,6 +1398,7 @@ void gw_sink_destroy(gw_sink *s)
     }
     free(s->jl);
     jmap_free(s);
+    libdeflate_free_compressor(s->cz);
     pthread_cond_destroy(&s->qcond);
     pthread_cond_destroy(&s->qdone);
     pthread_cond_destroy(&s->fcond);

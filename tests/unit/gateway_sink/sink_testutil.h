@@ -100,7 +100,7 @@ struct st_file {
     char path[1024];  /* relative to the lake root */
     char *data;       /* decompressed */
     size_t len;
-    int gzip_ok;      /* exactly one complete gzip member, nothing after it */
+    int gzip_ok;      /* complete gzip members, nothing after them */
 };
 
 struct st_lake {
@@ -110,6 +110,9 @@ struct st_lake {
     int others;       /* files not named *.jsonl.gz */
 };
 
+/* Inflates a gzip file of one or more complete members (RFC 1952: concatenated members
+ * are one file), as gunzip does; -1 when a member is truncated or damaged, or when the
+ * bytes after a member are not another member. */
 static inline int st_gunzip(const unsigned char *p, size_t len, char **out, size_t *outlen)
 {
     z_stream z;
@@ -131,6 +134,10 @@ static inline int st_gunzip(const unsigned char *p, size_t len, char **out, size
         z.avail_out = (uInt)(cap - n);
         rc = inflate(&z, Z_NO_FLUSH);
         n = cap - z.avail_out;
+        if (rc == Z_STREAM_END && z.avail_in > 0) {
+            inflateReset(&z); /* the next member */
+            continue;
+        }
         if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR) ||
             (rc == Z_BUF_ERROR && z.avail_in == 0)) {
             break;
@@ -141,6 +148,37 @@ static inline int st_gunzip(const unsigned char *p, size_t len, char **out, size
     *out = o;
     *outlen = n;
     return ok ? 0 : -1;
+}
+
+/* Complete gzip members in p (each starts 1f 8b and ends where zlib says), or -1. */
+static inline int st_gzip_members(const unsigned char *p, size_t len)
+{
+    int members = 0;
+    while (len > 0) {
+        z_stream z;
+        memset(&z, 0, sizeof(z));
+        if (len < 18 || p[0] != 0x1f || p[1] != 0x8b || inflateInit2(&z, 15 + 16) != Z_OK) {
+            return -1;
+        }
+        unsigned char sink[65536];
+        z.next_in = (Bytef *)(uintptr_t)p;
+        z.avail_in = (uInt)len;
+        int rc;
+        do {
+            z.next_out = sink;
+            z.avail_out = sizeof(sink);
+            rc = inflate(&z, Z_NO_FLUSH);
+        } while (rc == Z_OK);
+        size_t used = len - z.avail_in;
+        inflateEnd(&z);
+        if (rc != Z_STREAM_END) {
+            return -1;
+        }
+        members++;
+        p += used;
+        len -= used;
+    }
+    return members;
 }
 
 static inline void st_lake_walk(struct st_lake *L, const char *root, const char *rel)

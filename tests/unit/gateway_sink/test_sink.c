@@ -10,6 +10,7 @@
 #include "gateway/sink_int.h"
 
 #include <inttypes.h>
+#include <libdeflate.h>
 #include <sys/wait.h>
 
 #define HOUR_MS 3600000LL
@@ -859,7 +860,9 @@ static void test_codec_and_buffer(void)
 
     /* A buffer whose output cap is tiny refuses, and one with room round-trips. */
     struct gw__pkey k = {.kind = 'a', .hour = 1, .et_len = 1, .event_type = "t"};
-    struct gw__pbuf *b = gw__pbuf_create(&k, 24, 1, 64);
+    struct libdeflate_compressor *cz = libdeflate_alloc_compressor(1);
+    CHECK(cz != NULL);
+    struct gw__pbuf *b = gw__pbuf_create(&k, 24, 1024, 3000);
     CHECK(b != NULL);
     int rc = 0;
     char line[1000];
@@ -868,25 +871,89 @@ static void test_codec_and_buffer(void)
         for (size_t j = 0; j < sizeof(line); j++) {
             line[j] = (char)('!' + rand_r(&seed) % 90); /* incompressible enough */
         }
-        rc = gw__pbuf_add(b, 24, line, sizeof(line));
+        rc = gw__pbuf_add(b, cz, 24, line, sizeof(line));
     }
     CHECK_INT(rc, WR_ELIMIT);
     gw__pbuf_destroy(b);
-    b = gw__pbuf_create(&k, 24, 6, 1 << 20);
+    b = gw__pbuf_create(&k, 24, 256u << 10, 1 << 20);
     for (int i = 0; i < 100; i++) {
-        CHECK_INT(gw__pbuf_add(b, 24 + (uint64_t)i, "{\"x\":1}", 7), 0);
+        CHECK_INT(gw__pbuf_add(b, cz, 24 + (uint64_t)i, "{\"x\":1}", 7), 0);
     }
-    CHECK_INT(gw__pbuf_finish(b), 0);
-    CHECK_INT(gw__pbuf_finish(b), 0);
-    CHECK_INT(gw__pbuf_add(b, 1, "x", 1), WR_EINVAL);
+    CHECK_INT(b->out_len, 0); /* still raw: the chunk is not full */
+    CHECK_INT(gw__pbuf_finish(b, cz), 0);
+    CHECK_INT(gw__pbuf_finish(b, cz), 0);
+    CHECK_INT(gw__pbuf_add(b, cz, 1, "x", 1), WR_EINVAL);
     char *plain = NULL;
     size_t plen = 0;
     CHECK_INT(st_gunzip(b->out, b->out_len, &plain, &plen), 0);
     CHECK_INT(plen, 800);
+    CHECK_INT(st_gzip_members(b->out, b->out_len), 1);
     CHECK_INT(b->first_lsn, 24);
     CHECK_INT(b->last_lsn, 123);
     free(plain);
     gw__pbuf_destroy(b);
+
+    /* Small chunks: one member per full chunk, lines never split across members, a line
+     * larger than the chunk is a member of its own, and the whole reads back in order. */
+    b = gw__pbuf_create(&k, 1, 100, 1 << 20);
+    struct wr_buf want;
+    wr_buf_init(&want, 1 << 20);
+    char big[350];
+    memset(big, 'b', sizeof(big));
+    for (int i = 0; i < 50; i++) {
+        char ln[64];
+        int w = snprintf(ln, sizeof(ln), "{\"i\":%d,\"pad\":\"%.*s\"}", i, i % 40, big);
+        size_t len = i % 10 == 9 ? sizeof(big) : (size_t)w;
+        const char *src = i % 10 == 9 ? big : ln;
+        CHECK_INT(gw__pbuf_add(b, cz, (uint64_t)i + 1, src, len), 0);
+        wr_buf_append(&want, src, len);
+        wr_buf_append(&want, "\n", 1);
+        CHECK(b->raw_len <= (len + 1 > 100 ? len + 1 : 100));
+    }
+    CHECK_INT(b->lines, 50);
+    CHECK_INT(b->raw_bytes, want.len);
+    CHECK_INT(gw__pbuf_finish(b, cz), 0);
+    int members = st_gzip_members(b->out, b->out_len);
+    CHECK(members >= 10);
+    CHECK_INT(members, (int)b->members);
+    CHECK_INT(st_gunzip(b->out, b->out_len, &plain, &plen), 0);
+    CHECK_MEM(plain, plen, want.p, want.len);
+    free(plain);
+    /* Each member holds whole lines: every member's text ends with a newline. */
+    const unsigned char *m = b->out;
+    size_t left = b->out_len;
+    while (left > 0) {
+        z_stream z;
+        memset(&z, 0, sizeof(z));
+        inflateInit2(&z, 15 + 16);
+        char tmp[4096];
+        z.next_in = (Bytef *)(uintptr_t)m;
+        z.avail_in = (uInt)left;
+        z.next_out = (Bytef *)tmp;
+        z.avail_out = sizeof(tmp);
+        CHECK_INT(inflate(&z, Z_FINISH), Z_STREAM_END);
+        size_t got = sizeof(tmp) - z.avail_out;
+        CHECK(got > 0 && tmp[got - 1] == '\n');
+        m += left - z.avail_in;
+        left = z.avail_in;
+        inflateEnd(&z);
+    }
+    /* A damaged or truncated file is refused by the reader the tests use. */
+    CHECK(st_gunzip(b->out, b->out_len - 3, &plain, &plen) != 0);
+    free(plain);
+    wr_buf_free(&want);
+    gw__pbuf_destroy(b);
+
+    /* A buffer finished with no line is still a gzip file (one empty member). */
+    b = gw__pbuf_create(&k, 5, 1024, 1024);
+    CHECK_INT(gw__pbuf_finish(b, cz), 0);
+    CHECK_INT(st_gzip_members(b->out, b->out_len), 1);
+    CHECK_INT(st_gunzip(b->out, b->out_len, &plain, &plen), 0);
+    CHECK_INT(plen, 0);
+    free(plain);
+    gw__pbuf_destroy(b);
+    gw__pbuf_destroy(NULL);
+    libdeflate_free_compressor(cz);
 }
 
 int main(void)
