@@ -103,6 +103,7 @@ struct day {
     unsigned parts;
     size_t rows_in_part;
     size_t rollcap;
+    const struct pq_exec *exec; /* the pipeline's helper, or NULL */
 };
 
 /* ---- listing ------------------------------------------------------------------- */
@@ -761,6 +762,7 @@ static int part_open(struct day *d)
     }
     setvbuf(d->tmp, NULL, _IOFBF, 1 << 20);
     struct pq_opts o = {0};
+    o.exec = d->exec;
     o.codec = d->cfg->codec;
     o.level = d->cfg->level;
     o.row_group_bytes = d->cfg->row_group_bytes;
@@ -1170,18 +1172,181 @@ static void hourbuf_free(struct hourbuf *h)
     free(h->fstart);
 }
 
+/* ---- the task pool of pipelined days ------------------------------------------------ */
+
+/* A FIFO of tasks: stage A of a day's next hour and the Parquet writer's page compressions
+ * (through pq_exec). Its threads are either its own (cur_day_curate alone: one helper) or
+ * cur_run's workers, which run queued tasks between days and whenever they wait. Whoever
+ * waits (a day's thread at an hour's end, a writer at a row group's flush) runs queued tasks
+ * itself meanwhile, so every thread stays busy whichever stage is the longer. */
+struct task {
+    void (*fn)(void *);
+    void *job;
+    struct task *next;
+};
+
+static struct task *pool_pop(cur_pool *pl)
+{
+    struct task *t = pl->head;
+    if (t) {
+        pl->head = t->next;
+        if (!pl->head) {
+            pl->tail = NULL;
+        }
+    }
+    return t;
+}
+
+/* Runs queued tasks until stop is set and the queue is empty (pl->mu held on entry/exit). */
+static void pool_serve(cur_pool *pl, const int *until_zero)
+{
+    for (;;) {
+        struct task *t = pool_pop(pl);
+        if (!t) {
+            if (until_zero ? *until_zero == 0 : pl->stop) {
+                break;
+            }
+            pthread_cond_wait(&pl->cv, &pl->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&pl->mu);
+        t->fn(t->job);
+        free(t);
+        pthread_mutex_lock(&pl->mu);
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    cur_pool *pl = arg;
+    pthread_mutex_lock(&pl->mu);
+    pool_serve(pl, NULL);
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+static int pool_submit(void *arg, void (*fn)(void *), void *job)
+{
+    cur_pool *pl = arg;
+    struct task *t = malloc(sizeof *t);
+    if (!t) {
+        return WR_ENOMEM;
+    }
+    t->fn = fn;
+    t->job = job;
+    t->next = NULL;
+    pthread_mutex_lock(&pl->mu);
+    if (pl->tail) {
+        pl->tail->next = t;
+    } else {
+        pl->head = t;
+    }
+    pl->tail = t;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    return 0;
+}
+
+static int pool_help(void *arg)
+{
+    cur_pool *pl = arg;
+    pthread_mutex_lock(&pl->mu);
+    struct task *t = pool_pop(pl);
+    pthread_mutex_unlock(&pl->mu);
+    if (!t) {
+        return 0;
+    }
+    t->fn(t->job);
+    free(t);
+    return 1;
+}
+
+int cur__pool_init(cur_pool *pl, int own_thread, int workers)
+{
+    memset(pl, 0, sizeof *pl);
+    if (pthread_mutex_init(&pl->mu, NULL) != 0) {
+        return WR_ENOMEM;
+    }
+    if (pthread_cond_init(&pl->cv, NULL) != 0) {
+        pthread_mutex_destroy(&pl->mu);
+        return WR_ENOMEM;
+    }
+    if (own_thread && pthread_create(&pl->th, NULL, pool_main, pl) != 0) {
+        pthread_cond_destroy(&pl->cv);
+        pthread_mutex_destroy(&pl->mu);
+        return WR_ENOMEM;
+    }
+    pl->own_thread = own_thread;
+    pl->busy = workers;
+    pl->exec = (struct pq_exec){pl, pool_submit, pool_help};
+    return 0;
+}
+
+void cur__pool_worker_done(cur_pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->busy--;
+    pthread_cond_broadcast(&pl->cv);
+    pool_serve(pl, &pl->busy);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+void cur__pool_help_all(cur_pool *pl)
+{
+    while (pool_help(pl)) {
+    }
+}
+
+void cur__pool_fini(cur_pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->stop = 1;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    if (pl->own_thread) {
+        pthread_join(pl->th, NULL);
+    }
+    cur__pool_help_all(pl);
+    pthread_cond_destroy(&pl->cv);
+    pthread_mutex_destroy(&pl->mu);
+}
+
 struct prefetch {
     struct day *d;
     struct hourbuf *h;
+    cur_pool *hp;
     int rc;
-    pthread_t th;
+    int done;
 };
 
-static void *prefetch_main(void *arg)
+static void prefetch_run(void *arg)
 {
     struct prefetch *p = arg;
-    p->rc = stage_a(p->d, p->h);
-    return NULL;
+    int rc = stage_a(p->d, p->h);
+    pthread_mutex_lock(&p->hp->mu);
+    p->rc = rc;
+    p->done = 1;
+    pthread_cond_broadcast(&p->hp->cv);
+    pthread_mutex_unlock(&p->hp->mu);
+}
+
+/* Waits for a prefetch, running queued tasks (maybe the prefetch itself) meanwhile. */
+static void prefetch_wait(struct prefetch *p)
+{
+    cur_pool *hp = p->hp;
+    pthread_mutex_lock(&hp->mu);
+    while (!p->done) {
+        struct task *t = pool_pop(hp);
+        if (t) {
+            pthread_mutex_unlock(&hp->mu);
+            t->fn(t->job);
+            free(t);
+            pthread_mutex_lock(&hp->mu);
+        } else {
+            pthread_cond_wait(&hp->cv, &hp->mu);
+        }
+    }
+    pthread_mutex_unlock(&hp->mu);
 }
 
 struct delctx {
@@ -1260,6 +1425,13 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
                    const struct cur_config *cfg, cur_renew_fn renew, void *renew_arg,
                    struct cur_day_result *r, struct wr_err *err)
 {
+    return cur__day_curate(st, m, event_type, dt, cfg, NULL, renew, renew_arg, r, err);
+}
+
+int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, const char *dt,
+                    const struct cur_config *cfg, cur_pool *pool, cur_renew_fn renew,
+                    void *renew_arg, struct cur_day_result *r, struct wr_err *err)
+{
     memset(r, 0, sizeof *r);
     struct day d;
     memset(&d, 0, sizeof d);
@@ -1314,6 +1486,16 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
             pipeline = 0; /* a second store could not be opened: read on this thread */
         }
     }
+    cur_pool own, *hp = pool;
+    if (pipeline && !hp) {
+        hp = cur__pool_init(&own, 1, 0) == 0 ? &own : NULL;
+    }
+    if (!hp) {
+        pipeline = 0; /* no helper thread: read on this thread */
+    }
+    if (pipeline) {
+        d.exec = &hp->exec;
+    }
     struct hourbuf hb[2];
     int hbok = hourbuf_init(&hb[0], st2 ? st2 : st, cfg) == 0;
     hbok = (hourbuf_init(&hb[1], st2 ? st2 : st, cfg) == 0) && hbok;
@@ -1343,13 +1525,13 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
                                   (long)(cfg->test_hour_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        struct prefetch pf = {&d, next, 0, 0};
+        struct prefetch pf = {&d, next, pipeline ? hp : NULL, 0, 0};
         int have_next = g + 1 < ngroups, started = 0;
         if (have_next && pipeline) {
             next->i = gstart[g + 1];
             next->j = gstart[g + 2];
             next->lookback = d.fl.v[next->i].lookback;
-            started = pthread_create(&pf.th, NULL, prefetch_main, &pf) == 0;
+            started = pool_submit(hp, prefetch_run, &pf) == 0;
         }
         rc = stage_b(&d, cur);
         if (rc == 0 && !cur->lookback && wr_log_enabled(WR_LOG_INFO) &&
@@ -1366,7 +1548,7 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
             wr_logline_end(&l);
         }
         if (started) {
-            pthread_join(pf.th, NULL);
+            prefetch_wait(&pf);
         } else if (have_next && rc == 0) {
             /* next may be cur: its fields change only now that cur is written */
             next->i = gstart[g + 1];
@@ -1387,6 +1569,9 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
     }
     if (d.w) {
         part_abandon(&d);
+    }
+    if (pipeline && hp == &own) {
+        cur__pool_fini(&own);
     }
     r->parts = d.parts;
     if (r->nrollups > 1) {

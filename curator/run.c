@@ -172,6 +172,7 @@ struct worker {
     char claimed_fp[65];
     int64_t renewed_ms;
     struct wr_err err;
+    cur_pool *pool; /* shared by the workers (threads >= 2), else NULL */
 };
 
 static void add_stats(struct cur_stats *a, const struct cur_stats *b)
@@ -437,6 +438,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     for (;;) {
+        if (w->pool) {
+            cur__pool_help_all(w->pool); /* other days' queued work first */
+        }
         int got = claim(w);
         if (got < 0) {
             w->rc = got;
@@ -451,7 +455,8 @@ static void *worker_main(void *arg)
         cur_model *m = load_model(w);
         struct cur_day_result res;
         memset(&res, 0, sizeof res);
-        int rc = m ? cur_day_curate(w->st, m, w->type, w->dt, w->cfg, renew, w, &res, &w->err)
+        int rc = m ? cur__day_curate(w->st, m, w->type, w->dt, w->cfg, w->pool, renew, w, &res,
+                                     &w->err)
                    : (w->err.code ? w->err.code : WR_EINVAL);
         cur_model_destroy(m);
         if (rc == 0) {
@@ -472,6 +477,9 @@ static void *worker_main(void *arg)
         }
         cur_day_result_free(&res);
         memset(&w->err, 0, sizeof w->err);
+    }
+    if (w->pool) {
+        cur__pool_worker_done(w->pool); /* help the days still running */
     }
     return NULL;
 }
@@ -515,12 +523,26 @@ int cur_run(const struct cur_config *in, struct cur_stats *stats, struct wr_err 
     if (!cfg.lake_url || !cfg.conninfo) {
         return wr_err_set(err, WR_EINVAL, "a lake and a database are required");
     }
-    /* two threads per day (reader + writer) when there are two or more */
+    /* With two or more threads, each curates days and every day is pipelined through one
+     * shared task pool (the next hour's reading, page compressions), which the threads serve
+     * between days and whenever they wait: N threads in all, all busy while work is left. */
     cfg.pipeline = cfg.threads >= 2;
-    int nth = cfg.threads > 64 ? 32 : cfg.threads >= 2 ? cfg.threads / 2 : 1;
+    int nth = cfg.threads > 32 ? 32 : cfg.threads;
     struct worker *ws = calloc((size_t)nth, sizeof *ws);
     if (!ws) {
         return wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    cur_pool pool;
+    int have_pool = 0;
+    if (nth >= 2) {
+        if (cur__pool_init(&pool, 0, nth) != 0) {
+            free(ws);
+            return wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
+        have_pool = 1;
+        for (int i = 0; i < nth; i++) {
+            ws[i].pool = &pool;
+        }
     }
     int rc = 0, opened = 0;
     for (; rc == 0 && opened < nth; opened++) {
@@ -553,10 +575,21 @@ int cur_run(const struct cur_config *in, struct cur_stats *stats, struct wr_err 
                 break;
             }
         }
+        if (have_pool) {
+            /* workers that never started count as done */
+            pthread_mutex_lock(&pool.mu);
+            pool.busy -= nth - 1 - started;
+            pthread_mutex_unlock(&pool.mu);
+        }
         worker_main(&ws[0]);
         for (int i = 1; i <= started; i++) {
             pthread_join(ws[i].th, NULL);
         }
+    } else if (have_pool) {
+        pool.busy = 0;
+    }
+    if (have_pool) {
+        cur__pool_fini(&pool);
     }
     struct cur_stats total = {0};
     for (int i = 0; i < opened; i++) {

@@ -29,7 +29,8 @@ struct slot {
  * but the last needs at least a byte and a separator), so the input bounds it. */
 #define LOCAL_SLOTS 128
 #define NO_SLOT UINT32_MAX
-#define SMALL_OBJECT 16 /* members; above this, duplicates are found by sorting */
+#define SMALL_OBJECT 16 /* members; above this, duplicates are found by hashing */
+#define HASH_OBJECT 256 /* members; above this (or on hash collisions), by sorting */
 #define DEFAULT_DEPTH 64
 
 struct ctx {
@@ -497,6 +498,65 @@ static int name_ref_cmp(const void *a, const void *b)
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
+static uint64_t name_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 29);
+}
+
+/* find_duplicate for mid-sized objects (every event payload of a few dozen members):
+ * one pass over a small hash table of full 64-bit name hashes, in input order, so the
+ * first hit is the smallest duplicate index. Returns -1 when the table cannot decide
+ * cheaply (two different names with one hash, or long probe runs): the caller then
+ * sorts, so colliding names cost no more than they did. */
+static long find_duplicate_hashed(const struct slot *m, size_t n)
+{
+    struct hslot {
+        uint64_t h;
+        uint32_t idx;
+    } tab[HASH_OBJECT * 2];
+    size_t size = 32;
+    while (size < n * 2) {
+        size *= 2;
+    }
+    size_t mask = size - 1, probes = 0, budget = n * 4 + 64;
+    for (size_t i = 0; i < size; i++) {
+        tab[i].idx = UINT32_MAX;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint64_t h = name_hash(m[j].name, m[j].name_len);
+        size_t at = (size_t)h & mask;
+        while (tab[at].idx != UINT32_MAX) {
+            if (tab[at].h == h) {
+                const struct slot *o = &m[tab[at].idx];
+                if (o->name_len == m[j].name_len &&
+                    (o->name_len == 0 || !memcmp(o->name, m[j].name, o->name_len))) {
+                    return (long)j;
+                }
+                return -1;
+            }
+            if (++probes > budget) {
+                return -1;
+            }
+            at = (at + 1) & mask;
+        }
+        tab[at].h = h;
+        tab[at].idx = (uint32_t)j;
+    }
+    return (long)n;
+}
+
 /* Index of the first member (in input order) whose name an earlier member already
  * had, n if none, or -1 when out of memory. Sorting keeps big hostile objects at
  * O(n log n), where a hash table could be flooded with colliding names. */
@@ -513,6 +573,13 @@ static long find_duplicate(const struct slot *m, size_t n)
             }
         }
         return (long)n;
+    }
+    if (n <= HASH_OBJECT) {
+        long dup = find_duplicate_hashed(m, n);
+        if (dup >= 0) {
+            return dup;
+        }
+        /* a full-hash collision or long probe runs (hostile names): sort instead */
     }
     struct name_ref *r = malloc(n * sizeof *r);
     if (!r) {

@@ -93,6 +93,23 @@ struct pq_opts {
                                      copied; NULL = "unknown"; must not contain ')' */
     const struct pq_kv *kv;       /* optional footer key/value metadata, copied */
     size_t nkv;
+    const struct pq_exec *exec;   /* optional: ZSTD data pages are compressed through it, off
+                                     the calling thread; borrowed, must outlive the writer.
+                                     NULL: every page is compressed inside the put that ends it */
+};
+
+/* An executor the writer hands page compressions to. The output bytes are the same as without
+ * one; only where the CPU time is spent changes. fn touches nothing but its job, so it may run on
+ * any thread. Every call into the writer (put, end_row, flush, close, destroy) stays on one
+ * thread; flush/close/destroy wait for the writer's outstanding jobs, calling help meanwhile. */
+struct pq_exec {
+    void *arg;
+    /* Queues fn(job) to run exactly once, on any thread. Returns 0, or nonzero when it cannot
+     * (the writer then runs fn itself). */
+    int (*submit)(void *arg, void (*fn)(void *job), void *job);
+    /* Runs one queued fn (any submitter's) on the calling thread: 1, or 0 when none is queued.
+     * May be NULL (the writer then only waits). */
+    int (*help)(void *arg);
 };
 
 /* Receives the file bytes in order. Returns 0, or a negative code which the writer returns

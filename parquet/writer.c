@@ -4,6 +4,7 @@
 #include "parquet/parquet.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,8 @@ struct col {
     /* current chunk */
     int dict_mode;
     struct pq__buf data; /* finished data pages: header + (compressed) body */
+    struct pjob *jhead, *jtail; /* with an executor: this chunk's data pages, in order, whose
+                                   header + body go to data once compressed */
     int64_t chunk_unc, chunk_comp;
     int32_t n_dict_data_pages, n_plain_pages;
     int64_t null_count;
@@ -112,6 +115,16 @@ struct pq_writer {
 
     struct pq__buf body, cbuf, hdr, dpage;
     ZSTD_CCtx *zc;
+
+    /* with an executor: jobs in flight and their compression contexts */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sync_ready;
+    size_t outstanding;     /* jobs submitted, not yet finished */
+    size_t pend_bytes;      /* plain bytes of unfinished jobs, compressed bytes of finished ones
+                               not yet moved into their chunk (for pq_writer_buffered_bytes) */
+    ZSTD_CCtx *ccs[8];      /* idle contexts for jobs */
+    int nccs;
     z_stream zs;
     int zs_ready;
 
@@ -267,6 +280,173 @@ static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t
     return 0;
 }
 
+/* ---- deferred compression (with an executor) ---- */
+
+/* One data page to compress: fn input and output, nothing shared but the writer's lock. */
+struct pjob {
+    struct pjob *next;
+    pq_writer *w;
+    uint8_t *plain;
+    size_t plen;
+    uint8_t *out;
+    size_t olen;
+    uint32_t crc;
+    int32_t num_values;
+    int encoding;
+    int err;
+};
+
+static void pjob_run(void *arg)
+{
+    struct pjob *j = arg;
+    pq_writer *w = j->w;
+    ZSTD_CCtx *cc = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->nccs > 0) {
+        cc = w->ccs[--w->nccs];
+    }
+    int level = w->o.level, crc = !w->o.no_page_crc;
+    pthread_mutex_unlock(&w->mu);
+    if (!cc) {
+        cc = ZSTD_createCCtx();
+    }
+    size_t bound = ZSTD_compressBound(j->plen);
+    j->out = cc ? malloc(bound ? bound : 1) : NULL;
+    if (!j->out) {
+        j->err = WR_ENOMEM;
+    } else {
+        size_t r = ZSTD_compressCCtx(cc, j->out, bound, j->plain, j->plen, level);
+        if (ZSTD_isError(r)) {
+            j->err = WR_EIO;
+        } else {
+            j->olen = r;
+            if (crc) {
+                j->crc = (uint32_t)crc32(0L, j->out, (uInt)r);
+            }
+        }
+    }
+    free(j->plain);
+    j->plain = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (cc && w->nccs < (int)(sizeof w->ccs / sizeof w->ccs[0])) {
+        w->ccs[w->nccs++] = cc;
+        cc = NULL;
+    }
+    w->pend_bytes -= j->plen;
+    w->pend_bytes += j->olen;
+    w->outstanding--;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    ZSTD_freeCCtx(cc);
+}
+
+/* Waits until every job of w has run, running queued work of the executor meanwhile. */
+static void drain(pq_writer *w)
+{
+    if (!w->sync_ready) {
+        return;
+    }
+    const struct pq_exec *x = w->o.exec;
+    pthread_mutex_lock(&w->mu);
+    while (w->outstanding > 0) {
+        pthread_mutex_unlock(&w->mu);
+        int ran = x->help ? x->help(x->arg) : 0;
+        pthread_mutex_lock(&w->mu);
+        if (!ran && w->outstanding > 0) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Hands w->body (a data page of c) to the executor; its header and bytes reach c->data at
+ * the chunk's flush (assemble). */
+static int defer_page(pq_writer *w, struct col *c, int32_t num_values, int encoding)
+{
+    if (w->body.len > INT32_MAX) {
+        return fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+    }
+    struct pjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        return fail(w, WR_ENOMEM, "parquet: out of memory (page job)");
+    }
+    j->plain = malloc(w->body.len ? w->body.len : 1);
+    if (!j->plain) {
+        free(j);
+        return fail(w, WR_ENOMEM, "parquet: out of memory (page job)");
+    }
+    if (w->body.len) {
+        memcpy(j->plain, w->body.p, w->body.len);
+    }
+    j->w = w;
+    j->plen = w->body.len;
+    j->num_values = num_values;
+    j->encoding = encoding;
+    if (c->jtail) {
+        c->jtail->next = j;
+    } else {
+        c->jhead = j;
+    }
+    c->jtail = j;
+    pthread_mutex_lock(&w->mu);
+    w->outstanding++;
+    w->pend_bytes += j->plen;
+    pthread_mutex_unlock(&w->mu);
+    if (w->o.exec->submit(w->o.exec->arg, pjob_run, j) != 0) {
+        pjob_run(j);
+    }
+    return 0;
+}
+
+/* Moves c's compressed pages (all jobs have run: drain first) into c->data, in order. */
+static int assemble(pq_writer *w, struct col *c)
+{
+    int rc = w->fail;
+    while (c->jhead) {
+        struct pjob *j = c->jhead;
+        c->jhead = j->next;
+        if (rc == 0 && j->err) {
+            rc = fail(w, j->err, j->err == WR_ENOMEM ? "parquet: out of memory (compression)"
+                                                     : "parquet: zstd compression failed");
+        }
+        if (rc == 0 && j->olen > INT32_MAX) {
+            rc = fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+        }
+        if (rc == 0) {
+            struct pq__tw t;
+            w->hdr.len = 0;
+            pq__tw_init(&t, &w->hdr);
+            pq__tw_i32(&t, 1, PAGE_DATA);
+            pq__tw_i32(&t, 2, (int32_t)j->plen);
+            pq__tw_i32(&t, 3, (int32_t)j->olen);
+            if (!w->o.no_page_crc) {
+                pq__tw_i32(&t, 4, (int32_t)j->crc);
+            }
+            pq__tw_struct_begin(&t, 5);
+            pq__tw_i32(&t, 1, j->num_values);
+            pq__tw_i32(&t, 2, j->encoding);
+            pq__tw_i32(&t, 3, ENC_RLE);
+            pq__tw_i32(&t, 4, ENC_RLE);
+            pq__tw_struct_end(&t);
+            pq__tw_end(&t);
+            rc = buf_check(w, &w->hdr);
+            if (rc == 0) {
+                pq__buf_put(&c->data, w->hdr.p, w->hdr.len);
+                pq__buf_put(&c->data, j->out, j->olen);
+                rc = buf_check(w, &c->data);
+            }
+            c->chunk_unc += (int64_t)(w->hdr.len + j->plen);
+            c->chunk_comp += (int64_t)(w->hdr.len + j->olen);
+        }
+        w->pend_bytes -= j->olen; /* every job has run: no lock needed */
+        free(j->plain);
+        free(j->out);
+        free(j);
+    }
+    c->jtail = NULL;
+    return rc;
+}
+
 static void reset_page(struct col *c)
 {
     c->vals.len = 0;
@@ -318,7 +498,9 @@ static int close_page(pq_writer *w, struct col *c)
         c->n_plain_pages++;
     }
     int rc = buf_check(w, b);
-    if (rc == 0) {
+    if (rc == 0 && w->sync_ready) {
+        rc = defer_page(w, c, (int32_t)c->page_n, enc);
+    } else if (rc == 0) {
         rc = finish_page(w, &c->data, PAGE_DATA, (int32_t)c->page_n, enc, &c->chunk_unc,
                          &c->chunk_comp);
     }
@@ -815,6 +997,20 @@ static int flush_row_group(pq_writer *w)
         return rc;
     }
     struct rgmeta rg = {(int64_t)w->rg_rows, 0, 0, (int64_t)w->offset};
+    if (w->sync_ready) {
+        /* the last pages of every column first, so they compress side by side */
+        for (size_t i = 0; i < w->ncols && rc == 0; i++) {
+            rc = close_page(w, &w->cols[i]);
+        }
+        drain(w);
+        for (size_t i = 0; i < w->ncols; i++) {
+            int r2 = assemble(w, &w->cols[i]);
+            rc = rc ? rc : r2;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
     for (size_t i = 0; i < w->ncols; i++) {
         struct col *c = &w->cols[i];
         if ((rc = close_page(w, c)) != 0) {
@@ -920,6 +1116,12 @@ size_t pq_writer_buffered_bytes(const pq_writer *w)
         const struct col *c = &w->cols[i];
         n += c->data.len + c->vals.len + c->idx.len + c->defs.len + c->dbytes.len +
              (size_t)c->nents * (sizeof(struct dent) + 4);
+    }
+    if (w->sync_ready) {
+        pq_writer *mw = (pq_writer *)w; /* the lock is not part of the writer's state */
+        pthread_mutex_lock(&mw->mu);
+        n += mw->pend_bytes;
+        pthread_mutex_unlock(&mw->mu);
     }
     return n;
 }
@@ -1357,6 +1559,14 @@ pq_writer *pq_writer_create(const struct pq_schema *schema, const struct pq_opts
         w->zc = ZSTD_createCCtx();
         ok = w->zc != NULL;
     }
+    if (ok && o.codec == PQ_CODEC_ZSTD && o.exec && o.exec->submit) {
+        ok = pthread_mutex_init(&w->mu, NULL) == 0;
+        if (ok && pthread_cond_init(&w->cv, NULL) != 0) {
+            pthread_mutex_destroy(&w->mu);
+            ok = 0;
+        }
+        w->sync_ready = ok;
+    }
     if (ok && o.codec == PQ_CODEC_GZIP) {
         /* windowBits 15 + 16: gzip (RFC 1952) framing, which is what Parquet's GZIP means */
         ok = deflateInit2(&w->zs, o.level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
@@ -1390,8 +1600,16 @@ void pq_writer_destroy(pq_writer *w)
     if (!w) {
         return;
     }
+    drain(w); /* jobs in flight point into w */
     for (size_t i = 0; i < w->ncols; i++) {
         struct col *c = &w->cols[i];
+        while (c->jhead) {
+            struct pjob *j = c->jhead;
+            c->jhead = j->next;
+            free(j->plain);
+            free(j->out);
+            free(j);
+        }
         free(c->name);
         pq__buf_free(&c->vals);
         pq__buf_free(&c->idx);
@@ -1416,6 +1634,13 @@ void pq_writer_destroy(pq_writer *w)
     pq__buf_free(&w->rgmetas);
     pq__buf_free(&w->statbytes);
     ZSTD_freeCCtx(w->zc);
+    if (w->sync_ready) {
+        for (int i = 0; i < w->nccs; i++) {
+            ZSTD_freeCCtx(w->ccs[i]);
+        }
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
     if (w->zs_ready) {
         deflateEnd(&w->zs);
     }

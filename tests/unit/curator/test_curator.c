@@ -2,6 +2,7 @@
  * column model from schemas, and cur_day_curate on a file:// lake with hostile raw input
  * (broken gzip, broken lines, escaped ids, oversized hours). */
 #include "curator/curator.h"
+#include "curator/cur_int.h"
 #include "tests/unit/check.h"
 
 #include <stdio.h>
@@ -375,11 +376,129 @@ static void test_renew_stop(void)
     CHECK_INT(system(cmd), 0);
 }
 
+/* ---- page compression through the task pool ------------------------------------- */
+
+struct membuf {
+    unsigned char *p;
+    size_t len, cap;
+};
+
+static int mem_write(void *arg, const void *p, size_t len)
+{
+    struct membuf *b = arg;
+    if (b->len + len > b->cap) {
+        size_t nc = (b->len + len) * 2;
+        unsigned char *np = realloc(b->p, nc);
+        if (!np) {
+            return WR_ENOMEM;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, p, len);
+    b->len += len;
+    return 0;
+}
+
+static int refuse_submit(void *arg, void (*fn)(void *), void *job)
+{
+    (void)arg;
+    (void)fn;
+    (void)job;
+    return -1;
+}
+
+/* Writes the same rows with exec (NULL: inline) into out; small pages and row groups so
+ * that many jobs are in flight, a dictionary that falls back to PLAIN mid-chunk, nulls. */
+static int write_rows(const struct pq_exec *exec, struct membuf *out)
+{
+    struct pq_column cols[3] = {
+        {.name = "s", .type = PQ_BYTE_ARRAY, .logical = PQ_LT_STRING, .optional = 1},
+        {.name = "i", .type = PQ_INT64, .optional = 1},
+        {.name = "u", .type = PQ_BYTE_ARRAY, .logical = PQ_LT_STRING, .optional = 1},
+    };
+    struct pq_schema sc = {cols, 3};
+    struct pq_opts o = {0};
+    o.exec = exec;
+    o.page_bytes = 4096;
+    o.row_group_bytes = 200000;
+    o.dict_max_entries = 300;
+    struct wr_err err = {0};
+    pq_writer *w = pq_writer_create(&sc, &o, mem_write, out, &err);
+    if (!w) {
+        return -1;
+    }
+    int rc = 0;
+    char v[64];
+    for (int r = 0; r < 40000 && rc == 0; r++) {
+        snprintf(v, sizeof v, "value-%d", r % 500);
+        rc = pq_writer_put_str(w, 0, v, strlen(v));
+        if (rc == 0 && r % 7) {
+            rc = pq_writer_put_int64(w, 1, (int64_t)r * 7919 % 100003);
+        }
+        snprintf(v, sizeof v, "unique-%d-%d", r, r * 31);
+        if (rc == 0 && r % 3) {
+            rc = pq_writer_put_str(w, 2, v, strlen(v));
+        }
+        if (rc == 0) {
+            rc = pq_writer_end_row(w);
+        }
+        if (rc == 0 && r == 20000) {
+            rc = pq_writer_buffered_bytes(w) > 0 ? 0 : -1;
+        }
+    }
+    if (rc == 0) {
+        rc = pq_writer_close(w, &err);
+    }
+    pq_writer_destroy(w);
+    return rc;
+}
+
+static void test_exec_identity(void)
+{
+    struct membuf a = {0}, b = {0}, c = {0};
+    CHECK_INT(write_rows(NULL, &a), 0);
+    cur_pool pl;
+    CHECK_INT(cur__pool_init(&pl, 1, 0), 0);
+    CHECK_INT(write_rows(&pl.exec, &b), 0);
+    cur__pool_fini(&pl);
+    /* an executor that refuses every job: the writer compresses inline, same bytes */
+    struct pq_exec refuse = {NULL, refuse_submit, NULL};
+    CHECK_INT(write_rows(&refuse, &c), 0);
+    CHECK(a.len > 10000);
+    CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+    CHECK(a.len == c.len && memcmp(a.p, c.p, a.len) == 0);
+    /* a writer destroyed with jobs in flight (no close) waits for them */
+    CHECK_INT(cur__pool_init(&pl, 1, 0), 0);
+    struct pq_column col = {.name = "s", .type = PQ_BYTE_ARRAY, .logical = PQ_LT_STRING};
+    struct pq_schema sc = {&col, 1};
+    struct pq_opts o = {0};
+    o.exec = &pl.exec;
+    o.page_bytes = 1024;
+    struct membuf d = {0};
+    struct wr_err err = {0};
+    pq_writer *w = pq_writer_create(&sc, &o, mem_write, &d, &err);
+    CHECK(w != NULL);
+    char v[64];
+    for (int r = 0; w && r < 5000; r++) {
+        snprintf(v, sizeof v, "row-%d", r);
+        pq_writer_put_str(w, 0, v, strlen(v));
+        pq_writer_end_row(w);
+    }
+    pq_writer_destroy(w);
+    cur__pool_fini(&pl);
+    free(a.p);
+    free(b.p);
+    free(c.p);
+    free(d.p);
+}
+
 int main(void)
 {
     CHECK_RUN(test_idset);
     CHECK_RUN(test_fingerprint);
     CHECK_RUN(test_model);
+    CHECK_RUN(test_exec_identity);
     CHECK_RUN(test_day);
     CHECK_RUN(test_renew_stop);
     return CHECK_DONE();
