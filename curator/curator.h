@@ -30,7 +30,7 @@ struct cur_config {
     uint64_t max_hour_bytes;           /* cap on one (type, hour)'s inflated text [2 GiB] */
     uint64_t max_file_bytes;           /* cap on one raw file, compressed [1 GiB] */
     enum pq_codec codec;               /* [ZSTD] */
-    int level;                         /* codec level, 0 = codec default */
+    int level;                         /* codec level [ZSTD: 1; others: the codec's default] */
     int threads;                       /* threads in this process [1]: with 2 or more, each
                                           day is read on a helper thread while the previous
                                           hour is written (threads / 2 days at once) */

@@ -43,6 +43,11 @@ void cur_config_defaults(struct cur_config *c)
     if (c->threads <= 0) {
         c->threads = 1;
     }
+    if (c->level == 0 && c->codec == PQ_CODEC_ZSTD) {
+        /* On ~1 MiB pages of event columns level 1 writes files no larger than level 3's
+         * (1M-event bench: 77.7 vs 78.5 MB) for about 40 % less compression time. */
+        c->level = 1;
+    }
     if (!c->tmp_dir) {
         c->tmp_dir = "/tmp";
     }

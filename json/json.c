@@ -498,20 +498,33 @@ static int name_ref_cmp(const void *a, const void *b)
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-static uint64_t name_hash(const char *p, size_t n)
+/* A 64-bit hash of a member name without calls or variable-length copies: whole 8-byte
+ * words, then the tail as one overlapping load (or three bytes for names under 4). */
+static inline uint64_t name_hash(const char *p, size_t n)
 {
-    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdu;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
+    uint64_t h = 0x9e3779b97f4a7c15u ^ ((uint64_t)n << 56);
+    uint64_t w;
+    uint32_t a, b;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdu;
+            h ^= h >> 32;
+        }
+        if (i < n) {
+            memcpy(&w, p + n - 8, 8);
+            h ^= w;
+        }
+    } else if (n >= 4) {
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        h ^= (uint64_t)a << 32 | b;
+    } else if (n > 0) {
+        h ^= (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
+             (unsigned char)p[n - 1];
     }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    h *= 0xc4ceb9fe1a85ec53u;
     return h ^ (h >> 29);
 }
 
@@ -522,24 +535,20 @@ static uint64_t name_hash(const char *p, size_t n)
  * sorts, so colliding names cost no more than they did. */
 static long find_duplicate_hashed(const struct slot *m, size_t n)
 {
-    struct hslot {
-        uint64_t h;
-        uint32_t idx;
-    } tab[HASH_OBJECT * 2];
+    uint32_t idx[HASH_OBJECT * 2];
+    uint64_t hs[HASH_OBJECT * 2];
     size_t size = 32;
     while (size < n * 2) {
         size *= 2;
     }
     size_t mask = size - 1, probes = 0, budget = n * 4 + 64;
-    for (size_t i = 0; i < size; i++) {
-        tab[i].idx = UINT32_MAX;
-    }
+    memset(idx, 0xff, size * sizeof idx[0]);
     for (size_t j = 0; j < n; j++) {
         uint64_t h = name_hash(m[j].name, m[j].name_len);
-        size_t at = (size_t)h & mask;
-        while (tab[at].idx != UINT32_MAX) {
-            if (tab[at].h == h) {
-                const struct slot *o = &m[tab[at].idx];
+        size_t at = (size_t)(h >> 40) & mask;
+        while (idx[at] != UINT32_MAX) {
+            if (hs[at] == h) {
+                const struct slot *o = &m[idx[at]];
                 if (o->name_len == m[j].name_len &&
                     (o->name_len == 0 || !memcmp(o->name, m[j].name, o->name_len))) {
                     return (long)j;
@@ -551,8 +560,8 @@ static long find_duplicate_hashed(const struct slot *m, size_t n)
             }
             at = (at + 1) & mask;
         }
-        tab[at].h = h;
-        tab[at].idx = (uint32_t)j;
+        hs[at] = h;
+        idx[at] = (uint32_t)j;
     }
     return (long)n;
 }

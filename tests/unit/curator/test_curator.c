@@ -3,6 +3,8 @@
  * (broken gzip, broken lines, escaped ids, oversized hours). */
 #include "curator/curator.h"
 #include "curator/cur_int.h"
+#include "json/json.h"
+#include "common/arena.h"
 #include "tests/unit/check.h"
 
 #include <stdio.h>
@@ -493,11 +495,64 @@ static void test_exec_identity(void)
     free(d.p);
 }
 
+/* The JSON reader's duplicate-name check on payload-sized objects (hashed for 17..256
+ * members, sorted above), which every kept line goes through. */
+static int parse_members(int n, int dup_at, int dup_of, int long_names)
+{
+    char *doc = malloc((size_t)n * 80 + 16);
+    size_t len = 0;
+    doc[len++] = '{';
+    for (int i = 0; i < n; i++) {
+        int k = i == dup_at ? dup_of : i;
+        len += (size_t)snprintf(doc + len, 80, "%s\"%s%d\":%d", i ? "," : "",
+                                long_names ? "a_rather_long_shared_prefix_" : "", k, i);
+    }
+    doc[len++] = '}';
+    wr_arena *a = wr_arena_create(1 << 16, 64u << 20);
+    struct js_val *v;
+    struct js_error je;
+    int rc = js_parse(a, doc, len, NULL, &v, &je);
+    if (rc == 0 && (v->type != JS_OBJECT || v->n != (uint32_t)n)) {
+        rc = -100;
+    }
+    wr_arena_destroy(a);
+    free(doc);
+    return rc;
+}
+
+static void test_json_dups(void)
+{
+    CHECK_INT(parse_members(40, -1, 0, 0), 0);
+    CHECK_INT(parse_members(40, 39, 0, 0), JS_EDUPKEY);
+    CHECK_INT(parse_members(40, 20, 19, 1), JS_EDUPKEY);
+    CHECK_INT(parse_members(17, 16, 15, 0), JS_EDUPKEY);
+    CHECK_INT(parse_members(256, -1, 0, 1), 0);
+    CHECK_INT(parse_members(256, 255, 3, 1), JS_EDUPKEY);
+    CHECK_INT(parse_members(300, -1, 0, 0), 0);
+    CHECK_INT(parse_members(300, 299, 1, 0), JS_EDUPKEY);
+    /* the empty name twice, and once */
+    wr_arena *a = wr_arena_create(1 << 16, 1u << 20);
+    struct js_val *v;
+    struct js_error je;
+    char doc[512] = "{\"\":1";
+    for (int i = 0; i < 20; i++) {
+        size_t l = strlen(doc);
+        snprintf(doc + l, sizeof doc - l, ",\"k%d\":%d", i, i);
+    }
+    size_t l = strlen(doc);
+    snprintf(doc + l, sizeof doc - l, "}");
+    CHECK_INT(js_parse(a, doc, strlen(doc), NULL, &v, &je), 0);
+    snprintf(doc + l, sizeof doc - l, ",\"\":2}");
+    CHECK_INT(js_parse(a, doc, strlen(doc), NULL, &v, &je), JS_EDUPKEY);
+    wr_arena_destroy(a);
+}
+
 int main(void)
 {
     CHECK_RUN(test_idset);
     CHECK_RUN(test_fingerprint);
     CHECK_RUN(test_model);
+    CHECK_RUN(test_json_dups);
     CHECK_RUN(test_exec_identity);
     CHECK_RUN(test_day);
     CHECK_RUN(test_renew_stop);
