@@ -31,11 +31,13 @@ struct cur_config {
     uint64_t max_file_bytes;           /* cap on one raw file, compressed [1 GiB] */
     enum pq_codec codec;               /* [ZSTD] */
     int level;                         /* codec level [ZSTD: 1; others: the codec's default] */
-    int threads;                       /* threads in this process [1]: with 2 or more, each
-                                          day is read on a helper thread while the previous
-                                          hour is written (threads / 2 days at once) */
-    bool pipeline;                     /* cur_day_curate: read the next hour on a helper
-                                          thread (cur_run sets it from threads) */
+    int threads;                       /* threads in this process [1]: with 2 or more,
+                                          `threads` days at once, and every thread also
+                                          serves one shared queue of the days' next-hour
+                                          reading and Parquet page compression */
+    bool pipeline;                     /* cur_day_curate: read the next hour and compress
+                                          pages on a helper thread (cur_run sets it from
+                                          threads) */
     bool force;                        /* re-curate even when the raw files did not change */
     const char *tmp_dir;               /* local folder for part files being written [/tmp] */
     const char *worker_id;             /* lease owner name [host:pid] */

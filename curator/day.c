@@ -945,7 +945,15 @@ static int write_row(struct day *d, const struct hourbuf *h, const struct rec *r
     d->r->stats.rows++;
     if (++d->rows_in_part % 256 == 0 &&
         pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >= d->cfg->target_file_bytes) {
-        return part_close(d);
+        /* pages still compressing count at an upper bound: settle them for the exact size,
+         * so parts are cut where a single thread cuts them (the same bytes, any timing) */
+        if (d->exec && (rc = pq_writer_settle(w)) != 0) {
+            return wr_err_set(d->err, rc, "parquet: %s", pq_writer_errmsg(w));
+        }
+        if (pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >=
+            d->cfg->target_file_bytes) {
+            return part_close(d);
+        }
     }
     return 0;
 }
@@ -1104,6 +1112,9 @@ static int stage_b(struct day *d, struct hourbuf *h)
     int rc;
     for (size_t k = 0; k < h->nrecs; k++) {
         const struct rec *r = &h->recs[k];
+        if (k + 2 < h->nrecs) {
+            cur__idset_prefetch(d->ids, h->recs[k + 2].ha);
+        }
         if (h->lookback) {
             if (cur__idset_add_hash(d->ids, r->ha, r->hb) < 0) {
                 return wr_err_set(d->err, WR_ENOMEM, "out of memory (dedup set)");

@@ -74,6 +74,11 @@ void cur_idset_destroy(cur_idset *s)
     }
 }
 
+void cur__idset_prefetch(const cur_idset *s, uint64_t a)
+{
+    __builtin_prefetch(&s->slots[(size_t)a & s->mask]);
+}
+
 static void place(struct slot *slots, size_t mask, uint64_t a, uint64_t b)
 {
     size_t i = (size_t)a & mask;

@@ -153,6 +153,12 @@ int pq_writer_flush(pq_writer *w);
  * dictionaries. Costs one pass over the columns. */
 size_t pq_writer_buffered_bytes(const pq_writer *w);
 
+/* With an executor: waits for the pages still being compressed and counts them as finished, so
+ * that pq_writer_buffered_bytes is exactly what it would be without one (until then it counts
+ * each such page at an upper bound of its compressed size, the same whatever the timing).
+ * Without one, a no-op. Returns 0 or the writer's failure. */
+int pq_writer_settle(pq_writer *w);
+
 /* Flushes the last row group and writes the footer. A row that was started but not ended is
  * refused (WR_EINVAL). Returns 0 or a negative code (err filled when not NULL); after close
  * only pq_writer_destroy is allowed. A file with 0 rows is valid (schema, no row groups). */

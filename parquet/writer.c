@@ -121,8 +121,9 @@ struct pq_writer {
     pthread_cond_t cv;
     int sync_ready;
     size_t outstanding;     /* jobs submitted, not yet finished */
-    size_t pend_bytes;      /* plain bytes of unfinished jobs, compressed bytes of finished ones
-                               not yet moved into their chunk (for pq_writer_buffered_bytes) */
+    size_t pend_bytes;      /* an upper bound of the header + compressed bytes of the jobs not
+                               yet moved into their chunk, whether they ran or not: the same
+                               whatever the timing (pq_writer_buffered_bytes); this thread's */
     ZSTD_CCtx *ccs[8];      /* idle contexts for jobs */
     int nccs;
     z_stream zs;
@@ -296,6 +297,12 @@ struct pjob {
     int err;
 };
 
+/* At least the page header plus compressed size of a page of plen plain bytes. */
+static size_t job_bound(size_t plen)
+{
+    return ZSTD_compressBound(plen) + 64;
+}
+
 static void pjob_run(void *arg)
 {
     struct pjob *j = arg;
@@ -332,8 +339,6 @@ static void pjob_run(void *arg)
         w->ccs[w->nccs++] = cc;
         cc = NULL;
     }
-    w->pend_bytes -= j->plen;
-    w->pend_bytes += j->olen;
     w->outstanding--;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -388,9 +393,9 @@ static int defer_page(pq_writer *w, struct col *c, int32_t num_values, int encod
         c->jhead = j;
     }
     c->jtail = j;
+    w->pend_bytes += job_bound(j->plen);
     pthread_mutex_lock(&w->mu);
     w->outstanding++;
-    w->pend_bytes += j->plen;
     pthread_mutex_unlock(&w->mu);
     if (w->o.exec->submit(w->o.exec->arg, pjob_run, j) != 0) {
         pjob_run(j);
@@ -438,7 +443,7 @@ static int assemble(pq_writer *w, struct col *c)
             c->chunk_unc += (int64_t)(w->hdr.len + j->plen);
             c->chunk_comp += (int64_t)(w->hdr.len + j->olen);
         }
-        w->pend_bytes -= j->olen; /* every job has run: no lock needed */
+        w->pend_bytes -= job_bound(j->plen);
         free(j->plain);
         free(j->out);
         free(j);
@@ -1117,13 +1122,21 @@ size_t pq_writer_buffered_bytes(const pq_writer *w)
         n += c->data.len + c->vals.len + c->idx.len + c->defs.len + c->dbytes.len +
              (size_t)c->nents * (sizeof(struct dent) + 4);
     }
+    return n + w->pend_bytes;
+}
+
+int pq_writer_settle(pq_writer *w)
+{
     if (w->sync_ready) {
-        pq_writer *mw = (pq_writer *)w; /* the lock is not part of the writer's state */
-        pthread_mutex_lock(&mw->mu);
-        n += mw->pend_bytes;
-        pthread_mutex_unlock(&mw->mu);
+        drain(w);
+        for (size_t i = 0; i < w->ncols; i++) {
+            int rc = assemble(w, &w->cols[i]);
+            if (rc != 0) {
+                return rc;
+            }
+        }
     }
-    return n;
+    return w->fail;
 }
 
 /* ---- footer ---- */

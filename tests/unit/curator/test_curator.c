@@ -410,6 +410,8 @@ static int refuse_submit(void *arg, void (*fn)(void *), void *job)
     return -1;
 }
 
+static size_t settled_bytes; /* pq_writer_buffered_bytes after a settle mid-way */
+
 /* Writes the same rows with exec (NULL: inline) into out; small pages and row groups so
  * that many jobs are in flight, a dictionary that falls back to PLAIN mid-chunk, nulls. */
 static int write_rows(const struct pq_exec *exec, struct membuf *out)
@@ -446,7 +448,8 @@ static int write_rows(const struct pq_exec *exec, struct membuf *out)
             rc = pq_writer_end_row(w);
         }
         if (rc == 0 && r == 20000) {
-            rc = pq_writer_buffered_bytes(w) > 0 ? 0 : -1;
+            rc = pq_writer_settle(w);
+            settled_bytes = pq_writer_buffered_bytes(w);
         }
     }
     if (rc == 0) {
@@ -460,10 +463,14 @@ static void test_exec_identity(void)
 {
     struct membuf a = {0}, b = {0}, c = {0};
     CHECK_INT(write_rows(NULL, &a), 0);
+    size_t inline_bytes = settled_bytes;
+    CHECK(inline_bytes > 0);
     cur_pool pl;
     CHECK_INT(cur__pool_init(&pl, 1, 0), 0);
     CHECK_INT(write_rows(&pl.exec, &b), 0);
     cur__pool_fini(&pl);
+    /* settled, the size estimate is the inline writer's (parts are cut at the same row) */
+    CHECK_INT((long long)settled_bytes, (long long)inline_bytes);
     /* an executor that refuses every job: the writer compresses inline, same bytes */
     struct pq_exec refuse = {NULL, refuse_submit, NULL};
     CHECK_INT(write_rows(&refuse, &c), 0);
