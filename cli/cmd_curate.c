@@ -39,7 +39,7 @@ static const struct wr_opt curate_opts[] = {
     {"interval", "WEIR_CURATE_INTERVAL", WR_OPT_DURATION, "5m", BOFF(watch_interval_ms),
      "pause between runs with --watch"},
     {"threads", "WEIR_CURATE_THREADS", WR_OPT_INT, "1", BOFF(threads),
-     "days curated at once by this process (one Postgres connection each)"},
+     "threads in all: N days at once, each also runs queued reading and page compression"},
     {"grace", "WEIR_CURATE_GRACE", WR_OPT_DURATION, "10m", OFF(grace_ms),
      "an hour is closed this long after it ends (> gateway flush interval + upload retries)"},
     {"lease", "WEIR_CURATE_LEASE", WR_OPT_DURATION, "5m", OFF(lease_ms),
