@@ -279,6 +279,10 @@ static int inflate_into(struct hourbuf *h, const unsigned char *in, size_t len)
         }
     }
     inflateEnd(&z);
+    /* An empty file never reserved anything: the terminator needs its byte too. */
+    if (wr_buf_reserve(&h->hour, 0) != 0) {
+        return WR_ELIMIT;
+    }
     h->hour.p[h->hour.len] = '\0';
     return bad;
 }
@@ -329,6 +333,10 @@ static int inflate_fast(struct hourbuf *h, const unsigned char *in, size_t len)
             h->hour.len = start;
             return 1;
         }
+    }
+    if (wr_buf_reserve(&h->hour, 0) != 0) {
+        h->hour.len = start;
+        return WR_ELIMIT;
     }
     h->hour.p[h->hour.len] = '\0';
     return 0;
