@@ -1,10 +1,11 @@
 /* ingest.c - from a request body to stored lines and a response: envelope rules of the
  * HTTP API, key scopes, schema lookup and validation. The payload bytes are copied as
  * sent (never re-serialized), so what was validated is what is stored. */
-#include "common/text.h"
 #include "ingest.h"
 
 #include "common/clock.h"
+#include "common/text.h"
+#include "registry/registry.h"
 #include "validator/validator.h"
 
 #include <stdio.h>
@@ -188,20 +189,6 @@ static bool event_id_ok(const struct js_val *v)
     return true;
 }
 
-static bool event_type_ok(const struct js_val *v)
-{
-    if (v->type != JS_STRING || v->n < 1 || v->n > 64 || v->u.s[0] < 'a' || v->u.s[0] > 'z') {
-        return false;
-    }
-    for (uint32_t i = 1; i < v->n; i++) {
-        char c = v->u.s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Appends raw JSON text with its insignificant line breaks turned into spaces: a JSON
  * string cannot hold a raw line break, so any there is whitespace, and a stored line
  * must stay one line. */
@@ -343,7 +330,7 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         long long want_version = 0;
         if (!type) {
             ADD_ERR(GW_R_ENVELOPE, "/event_type", NULL, NULL, "event_type is required");
-        } else if (!event_type_ok(type)) {
+        } else if ((type->type != JS_STRING || !reg_event_type_valid(type->u.s, type->n))) {
             ADD_ERR(GW_R_ENVELOPE, "/event_type", NULL, NULL,
                     "event_type must be a string matching ^[a-z][a-z0-9_]{0,63}$");
         }

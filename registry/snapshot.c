@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "registry.h"
 
 #include <errno.h>
@@ -320,12 +321,8 @@ static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
         struct reg_key_rec *k = &s->keys[s->n_keys++];
         const char *hex = PQgetvalue(r, i, 1);
         for (int b = 0; b < 32; b++) {
-            unsigned v = 0;
-            for (int h = 0; h < 2; h++) {
-                char ch = hex[2 * b + h];
-                v = v * 16 + (unsigned)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
-            }
-            k->sha256[b] = (unsigned char)v;
+            /* Postgres' encode(..., 'hex') gives 64 valid digits. */
+            k->sha256[b] = (unsigned char)(wr_hexval(hex[2 * b]) * 16 + wr_hexval(hex[2 * b + 1]));
         }
         k->name = strdup(PQgetvalue(r, i, 0));
         k->rate = strtoll(PQgetvalue(r, i, 3), NULL, 10);
