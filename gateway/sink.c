@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "gateway/sink_int.h"
 #include "gateway/spool.h"
 #include "common/fsutil.h"
@@ -35,6 +36,11 @@
 #define JOURNAL_MAX_BYTES (64u << 20)
 #define JOURNAL_COMPACT_DEAD 64    /* rewrite once this many ranges are below the release */
 #define MAX_INFLIGHT_BYTES (64u << 20) /* submitted, not yet in buffers: then WR_EAGAIN */
+/* The buffer thread is woken once this much waits for it, else picks the queue up
+ * within QUEUE_LINGER_MS: answers never wait for it (the spool acknowledges), so a
+ * wake-up per group commit would only cost context switches. */
+#define QUEUE_WAKE_BYTES (256u << 10)
+#define QUEUE_LINGER_MS 5
 #define RELEASE_EVERY_MS 200      /* at most this long between releases under a backlog */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 5000
@@ -91,6 +97,8 @@ struct gw_sink {
     pthread_cond_t qcond; /* buffer thread waits for work */
     pthread_cond_t qdone; /* drain waits for the buffer thread */
     struct req *qhead, *qtail;
+    size_t qbytes;  /* record bytes in the queue */
+    int qsleeping;  /* the buffer thread waits on qcond: only then is a signal needed */
     uint64_t drain_req, drain_done;
     int qstop;
     pthread_mutex_t submit_mu; /* ack_from_memory: keeps append order = queue order */
@@ -719,17 +727,23 @@ static void process_req(gw_sink *s, struct req *q)
 static void *buffer_main(void *arg)
 {
     gw_sink *s = arg;
+    wr_thread_background("weir-buffers");
     uint64_t drained = 0;
     int64_t last_scan = 0;
     pthread_mutex_lock(&s->qmu);
     for (;;) {
-        if (!s->qhead && !s->qstop && s->drain_req == drained) {
+        int lingering = s->qhead && !s->ack_mem && s->qbytes < QUEUE_WAKE_BYTES;
+        if ((!s->qhead || lingering) && !s->qstop && s->drain_req == drained) {
             struct timespec ts;
-            deadline_after(&ts, s->tick_ms);
+            deadline_after(&ts, lingering && QUEUE_LINGER_MS < s->tick_ms ? QUEUE_LINGER_MS
+                                                                           : s->tick_ms);
+            s->qsleeping = 1;
             pthread_cond_timedwait(&s->qcond, &s->qmu, &ts);
+            s->qsleeping = 0;
         }
         struct req *list = s->qhead;
         s->qhead = s->qtail = NULL;
+        s->qbytes = 0;
         uint64_t dreq = s->drain_req;
         int stop = s->qstop;
         pthread_mutex_unlock(&s->qmu);
@@ -769,11 +783,19 @@ static void enqueue(gw_sink *s, struct req *q)
         s->qhead = q;
     }
     s->qtail = q;
-    pthread_cond_signal(&s->qcond);
+    s->qbytes += q->bytes;
+    /* A busy buffer thread takes the queue before it sleeps again; a sleeping one is
+     * woken by volume (or, acknowledging from memory, at once: the answer waits). */
+    if (s->qsleeping && (s->ack_mem || s->qbytes >= QUEUE_WAKE_BYTES)) {
+        pthread_cond_signal(&s->qcond);
+    }
     pthread_mutex_unlock(&s->qmu);
 }
 
-/* Spool writer thread: hand the request on, in ack order (which is LSN order). */
+/* Spool writer thread: the lines are durable (or failed), so the request is answered
+ * here, at once, rather than after the buffer thread has copied them: one thread hop
+ * less per request, and an answer is never held behind a chunk being compressed. Then
+ * the request goes on to the buffer thread, in ack order (which is LSN order). */
 static void on_spool_ack(void *arg, int status)
 {
     struct req *q = arg;
@@ -783,6 +805,8 @@ static void on_spool_ack(void *arg, int status)
         WR_ERROR("spool failed, answering 503 until restarted: %s", why.msg);
     }
     q->status = status;
+    q->done(q->arg, status == 0 ? 0 : WR_EIO);
+    q->done = NULL;
     enqueue(q->s, q);
 }
 
@@ -953,6 +977,7 @@ static void journal_until_ok(gw_sink *s, const struct gw__pbuf *b)
 static void *flusher_main(void *arg)
 {
     gw_sink *s = arg;
+    wr_thread_background("weir-flusher");
     int64_t last_release = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -1111,6 +1136,7 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err)
         .replay = replay_cb,
         .report = report_cb,
         .cb_arg = s,
+        .preallocate = 1,
     };
     s->replaying = 1;
     s->spool = gw_spool_create(&so, err);

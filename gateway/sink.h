@@ -42,8 +42,9 @@ struct gw_sink_opts {
 };
 
 /* Called once per successful gw_sink_submit, on a sink thread: status 0 when the lines
- * are durable (fsynced) and handed to their buffers, WR_EIO when the spool failed
- * first (answer 503). Must be quick (e.g. MHD_resume_connection). */
+ * are durable (fsynced; the buffer thread takes them afterwards, in order, and a drain
+ * waits for it), WR_EIO when the spool failed first (answer 503). Must be quick (e.g.
+ * MHD_resume_connection): it runs on the spool writer, between group commits. */
 typedef void (*gw_sink_done_fn)(void *arg, int status);
 
 /* Opens the spool (replaying what it holds into the buffers, so nothing acknowledged
