@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/fsutil.h"
+#include "common/thread.h"
 
 /* Record header, little-endian as the hosts we run on:
  *   0 magic[4]  4 u32 payload length  8 u64 own position  16 u32 crc32c(payload)
@@ -33,6 +35,8 @@ static const unsigned char spool_magic[4] = {0xF7, 'w', 's', 'p'};
 #define CKPT_TMP "checkpoint.tmp"
 #define LOCK_NAME "LOCK"
 #define SEG_SUFFIX ".wal"
+#define SPARE_NAME "spare.tmp" /* the next segment, being zero-filled or ready */
+#define ZERO_CHUNK (1u << 20)
 
 const double gw_spool_fsync_bucket_le[GW_SPOOL_FSYNC_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 1e300};
@@ -65,6 +69,8 @@ struct gw_spool {
     int lock_fd;
     int fd; /* the segment being written; writer thread only after open */
     uint64_t active_start; /* start of that segment; writer thread only after open */
+    int active_prealloc;   /* that file is zero-filled ahead; writer thread only after open */
+    int prealloc;
     uint64_t segment_bytes, max_bytes, max_pending_bytes;
     uint32_t max_record_bytes;
     struct gw_spool_io io;
@@ -88,6 +94,14 @@ struct gw_spool {
     pthread_mutex_t release_mu; /* one release (checkpoint write) at a time */
     pthread_t thread;
     int thread_started;
+
+    /* Preallocation (opts.preallocate): a spare segment file zero-filled by its own
+     * thread, so the writer never waits for it. spare_ready is guarded by mu. */
+    pthread_cond_t prep_cond; /* the spare was taken, or stop */
+    int spare_ready;
+    atomic_int prep_stop;
+    pthread_t prep_thread;
+    int prep_started;
 };
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -353,12 +367,43 @@ static int list_segments(gw_spool *s, struct wr_err *err)
     return rc;
 }
 
-/* Creates the segment file starting at start and makes its name durable. */
+/* Renames a ready spare to name (replacing a file of that name) and returns it open, or
+ * -1 when there is none; the preparer is then asked for the next. The caller makes the
+ * name durable (fsync of the directory). */
+static int take_spare(gw_spool *s, const char *name)
+{
+    pthread_mutex_lock(&s->mu);
+    int ready = s->spare_ready;
+    s->spare_ready = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!ready) {
+        return -1;
+    }
+    int fd = openat(s->dir_fd, SPARE_NAME, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && renameat(s->dir_fd, SPARE_NAME, s->dir_fd, name) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (fd >= 0) {
+        s->st.prealloc_taken++;
+    }
+    pthread_cond_signal(&s->prep_cond);
+    pthread_mutex_unlock(&s->mu);
+    return fd;
+}
+
+/* Creates the segment file starting at start (the spare when one is ready) and makes its
+ * name durable. */
 static int create_segment(gw_spool *s, uint64_t start, struct wr_err *err)
 {
     char name[32];
     seg_name(name, sizeof(name), start);
-    int fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = take_spare(s, name);
+    s->active_prealloc = fd >= 0;
+    if (fd < 0) {
+        fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         return wr_err_set(err, WR_EIO, "spool: create %s/%s: %s", s->dir, name, strerror(errno));
     }
@@ -377,6 +422,29 @@ static void report(const struct gw_spool_opts *o, const char *what, uint64_t lsn
     if (o->report) {
         o->report(o->cb_arg, what, lsn, bytes);
     }
+}
+
+/* 1 when p[0, n) holds only zero bytes (a byte equal to its successor all along, and the
+ * first one zero: memcmp's vector loop does the work). */
+static int all_zero(const unsigned char *p, uint64_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0);
+}
+
+/* 1 when bytes [from, to) of the file are all zero: the unused room of a preallocated
+ * segment. 0 otherwise or when they cannot be read. */
+static int file_zero(int fd, uint64_t from, uint64_t to)
+{
+    if (to <= from) {
+        return 1;
+    }
+    void *map = mmap(NULL, (size_t)to, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        return 0;
+    }
+    int z = all_zero((const unsigned char *)map + from, to - from);
+    munmap(map, (size_t)to);
+    return z;
 }
 
 /* 1 when a whole, intact record for position base+off starts at p[off]. */
@@ -404,13 +472,15 @@ static int record_at(const unsigned char *p, uint64_t size, uint64_t off, uint64
 
 /* Scans segment i (bytes [0, limit) of the file), replays its records at or after the
  * release point, skips damage and, in the last segment, cuts a torn tail. Returns the
- * count of good bytes in the last segment through *valid, 0 or an error code. */
+ * count of good bytes in the last segment through *valid, and whether all bytes after
+ * them are zero (preallocated room, not damage) through *zero_tail; 0 or an error code. */
 static int scan_segment(gw_spool *s, const struct gw_spool_opts *o, size_t i, int fd,
-                        uint64_t limit, uint64_t *valid, struct wr_err *err)
+                        uint64_t limit, uint64_t *valid, int *zero_tail, struct wr_err *err)
 {
     uint64_t base = s->segs[i].start;
     int last = i + 1 == s->nsegs;
     *valid = 0;
+    *zero_tail = 0;
     if (limit == 0) {
         return 0;
     }
@@ -442,6 +512,10 @@ static int scan_segment(gw_spool *s, const struct gw_spool_opts *o, size_t i, in
             *valid = off;
             continue;
         }
+        if (last && all_zero(p + off, limit - off)) {
+            *zero_tail = 1;
+            break;
+        }
         /* Lost framing: look for the next intact record. */
         uint64_t q = off + 1;
         int found = 0;
@@ -466,8 +540,13 @@ static int scan_segment(gw_spool *s, const struct gw_spool_opts *o, size_t i, in
             continue;
         }
         if (last) {
-            report(o, "torn", base + off, limit - off);
-            s->st.truncated_bytes += limit - off;
+            /* What follows the torn bytes may be preallocated zeros: not counted. */
+            uint64_t end = limit;
+            while (s->prealloc && end > off && p[end - 1] == 0) {
+                end--;
+            }
+            report(o, "torn", base + off, end - off);
+            s->st.truncated_bytes += end - off;
         } else {
             report(o, "corrupt", base + off, limit - off);
             s->st.corrupt_records++;
@@ -530,6 +609,8 @@ static int recover(gw_spool *s, const struct gw_spool_opts *o, struct wr_err *er
             uint64_t span = s->segs[i + 1].start - s->segs[i].start;
             if (limit < span) {
                 report(o, "gap", s->segs[i].start + limit, span - limit);
+            } else if (limit > span && file_zero(fd, span, limit)) {
+                limit = span; /* preallocated room the segment did not use */
             } else if (limit > span) {
                 report(o, "corrupt", s->segs[i + 1].start, limit - span);
                 s->st.corrupt_records++;
@@ -538,7 +619,8 @@ static int recover(gw_spool *s, const struct gw_spool_opts *o, struct wr_err *er
             }
         }
         uint64_t valid;
-        rc = scan_segment(s, o, i, fd, limit, &valid, err);
+        int zero_tail;
+        rc = scan_segment(s, o, i, fd, limit, &valid, &zero_tail, err);
         if (rc != 0) {
             close(fd);
             return rc;
@@ -547,7 +629,11 @@ static int recover(gw_spool *s, const struct gw_spool_opts *o, struct wr_err *er
             close(fd);
             continue;
         }
-        if (valid < s->segs[i].len) {
+        s->active_prealloc = zero_tail;
+        if (zero_tail) {
+            /* Writing goes on into the zero-filled room: nothing to cut. */
+            s->segs[i].len = valid;
+        } else if (valid < s->segs[i].len) {
             if (ftruncate(fd, (off_t)valid) != 0 || fdatasync(fd) != 0) {
                 int e = errno;
                 close(fd);
@@ -622,11 +708,36 @@ static int timed_sync(gw_spool *s, int fd)
     return r;
 }
 
+/* The segment being written holds no byte yet (a fresh spool, or a cut that found no
+ * spare): the spare takes its name and place. */
+static int adopt_spare(gw_spool *s, struct wr_err *err)
+{
+    char name[32];
+    seg_name(name, sizeof(name), s->active_start);
+    int fd = take_spare(s, name);
+    if (fd < 0) {
+        return 0;
+    }
+    close(s->fd);
+    s->fd = fd;
+    s->active_prealloc = 1;
+    if (fsync(s->dir_fd) != 0) {
+        return wr_err_set(err, WR_EIO, "spool: fsync %s: %s", s->dir, strerror(errno));
+    }
+    return 0;
+}
+
 /* Writes and fsyncs one batch; 0 or WR_EIO/WR_ENOMEM with err filled. */
 static int write_batch(gw_spool *s, struct batch *b, struct wr_err *err)
 {
     size_t pos = 0, ci = 0;
     int dirty = 0;
+    if (s->prealloc && !s->active_prealloc && b->start_lsn == s->active_start) {
+        int rc = adopt_spare(s, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     while (pos < b->len) {
         uint64_t lsn = b->start_lsn + pos;
         if (ci < b->ncuts && b->cuts[ci] == lsn) {
@@ -710,6 +821,7 @@ static void rollback_batch(gw_spool *s, const struct batch *b)
 static void *writer_main(void *arg)
 {
     gw_spool *s = arg;
+    wr_thread_name("weir-spool");
     struct batch b;
     memset(&b, 0, sizeof(b));
     pthread_mutex_lock(&s->mu);
@@ -786,6 +898,72 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---- preallocation ---- */
+
+/* Writes SPARE_NAME: size zero bytes, fdatasynced. 0 when done, 1 when stopped, -1 on
+ * failure (the partial file is removed: a full disk must not stay fuller for it). */
+static int make_spare(gw_spool *s, const char *zero, uint64_t size)
+{
+    int fd = openat(s->dir_fd, SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = 0;
+    for (uint64_t off = 0; off < size && rc == 0; off += ZERO_CHUNK) {
+        if (atomic_load(&s->prep_stop)) {
+            rc = 1;
+            break;
+        }
+        size_t n = size - off < ZERO_CHUNK ? (size_t)(size - off) : ZERO_CHUNK;
+        /* Chunk by chunk to the disk: one fsync of the whole file would put tens of MiB
+         * in the device queue at once, ahead of the group commits waiting behind it. */
+        if (write_all(s, fd, zero, n, off) != 0 || wr_sync_range(fd, (long long)off, (long long)n) != 0) {
+            rc = -1;
+        }
+    }
+    if (rc == 0 && fdatasync(fd) != 0) {
+        rc = -1;
+    }
+    close(fd);
+    if (rc != 0) {
+        unlinkat(s->dir_fd, SPARE_NAME, 0);
+    }
+    return rc;
+}
+
+/* Keeps one spare ready; after a failure waits 10 s before the next try. */
+static void *prep_main(void *arg)
+{
+    gw_spool *s = arg;
+    wr_thread_background("weir-prealloc");
+    char *zero = calloc(1, ZERO_CHUNK);
+    pthread_mutex_lock(&s->mu);
+    while (zero && !atomic_load(&s->prep_stop)) {
+        if (s->spare_ready) {
+            pthread_cond_wait(&s->prep_cond, &s->mu);
+            continue;
+        }
+        uint64_t size = s->segment_bytes;
+        pthread_mutex_unlock(&s->mu);
+        int rc = make_spare(s, zero, size);
+        pthread_mutex_lock(&s->mu);
+        if (rc == 0) {
+            s->spare_ready = 1;
+        } else if (rc < 0) {
+            s->st.prealloc_failed++;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 10;
+            if (!atomic_load(&s->prep_stop)) {
+                pthread_cond_timedwait(&s->prep_cond, &s->mu, &ts);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(zero);
+    return NULL;
+}
+
 /* ---- public ---- */
 
 gw_spool *gw_spool_create(const struct gw_spool_opts *opts, struct wr_err *err)
@@ -821,6 +999,8 @@ gw_spool *gw_spool_create(const struct gw_spool_opts *opts, struct wr_err *err)
     pthread_mutex_init(&s->release_mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_cond_init(&s->prep_cond, NULL);
+    s->prealloc = opts->preallocate;
 
     if (mkdir(s->dir, 0755) != 0 && errno != EEXIST) {
         wr_err_set(err, WR_EIO, "spool: mkdir %s: %s", s->dir, strerror(errno));
@@ -842,6 +1022,7 @@ gw_spool *gw_spool_create(const struct gw_spool_opts *opts, struct wr_err *err)
         goto fail;
     }
     unlinkat(s->dir_fd, CKPT_TMP, 0);
+    unlinkat(s->dir_fd, SPARE_NAME, 0); /* perhaps half written when the last run ended */
     if (recover(s, opts, err) != 0) {
         goto fail;
     }
@@ -851,6 +1032,9 @@ gw_spool *gw_spool_create(const struct gw_spool_opts *opts, struct wr_err *err)
         goto fail;
     }
     s->thread_started = 1;
+    if (s->prealloc) {
+        s->prep_started = pthread_create(&s->prep_thread, NULL, prep_main, s) == 0;
+    }
     return s;
 fail:
     gw_spool_destroy(s);
@@ -876,6 +1060,13 @@ void gw_spool_destroy(gw_spool *s)
     if (!s) {
         return;
     }
+    if (s->prep_started) {
+        pthread_mutex_lock(&s->mu);
+        atomic_store(&s->prep_stop, 1);
+        pthread_cond_signal(&s->prep_cond);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->prep_thread, NULL);
+    }
     if (s->thread_started) {
         gw_spool_drain(s);
         pthread_mutex_lock(&s->mu);
@@ -897,6 +1088,7 @@ void gw_spool_destroy(gw_spool *s)
     free(s->segs);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->prep_cond);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->release_mu);
     free(s->dir);
@@ -1096,6 +1288,7 @@ void gw_spool_stats(gw_spool *s, struct gw_spool_stats *out)
     out->durable_lsn = s->durable_lsn;
     out->released_lsn = s->released_lsn;
     out->failed = atomic_load(&s->failed);
+    out->spare_ready = s->spare_ready;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -1149,6 +1342,11 @@ int gw_spool_metrics(gw_spool *s, struct wr_buf *out)
                  "Bytes skipped as damaged in the spool at start.", st.corrupt_bytes));
     keep(&rc, metric(out, "weir_spool_truncated_bytes_total", "counter",
                  "Bytes of a torn spool tail cut at start.", st.truncated_bytes));
+    keep(&rc, metric(out, "weir_spool_preallocated_segments_total", "counter",
+                 "Segments that began as a zero-filled spare file.", st.prealloc_taken));
+    keep(&rc, metric(out, "weir_spool_preallocation_failures_total", "counter",
+                 "Spare segment files that could not be written (e.g. disk full).",
+                 st.prealloc_failed));
     keep(&rc, metric(out, "weir_spool_failed", "gauge",
                  "1 when a write or fsync error stopped the spool.", (uint64_t)st.failed));
 

@@ -63,11 +63,16 @@ struct gw_spool_opts {
     gw_spool_report_fn report;   /* may be NULL */
     void *cb_arg;                /* passed to replay and report */
     const struct gw_spool_io *io;/* NULL in production; kept by pointer for the spool's life */
+    int preallocate;             /* 1: a background thread zero-fills the next segment file
+                                    ahead of need ("spare.tmp", one segment of disk), so a
+                                    group commit's fdatasync writes data blocks only: no
+                                    file size change, no file system journal commit */
 };
 
 /* Opens (or creates) the spool in opts->dir: takes an exclusive lock on the directory,
  * reads the checkpoint (release point and instance id; both made on first use), deletes
- * segments wholly below the release point, scans the rest, truncates a torn tail, skips
+ * segments wholly below the release point, scans the rest (the zero-filled room of a
+ * preallocated segment is free space, not damage), truncates a torn tail, skips
  * and reports corrupt records, calls opts->replay for every record at or after the
  * release point, then starts the writer thread. Returns NULL and fills err on failure
  * (WR_EAGAIN: another process holds the spool; WR_EIO: file system). */
@@ -163,6 +168,9 @@ struct gw_spool_stats {
     uint64_t corrupt_records;    /* damaged stretches skipped at open */
     uint64_t corrupt_bytes;
     uint64_t truncated_bytes;    /* torn tail cut at open */
+    uint64_t prealloc_taken;     /* segments that started as a zero-filled spare */
+    uint64_t prealloc_failed;    /* spares that could not be made (e.g. disk full) */
+    int spare_ready;             /* a zero-filled spare waits for the next segment */
     int failed;
 };
 

@@ -92,7 +92,7 @@ static int open_dirs(int dirfd, const char *rel, size_t n, int create, int follo
 static int copy_src(int fd, const struct lake__src *src)
 {
     if (src->mem) {
-        return wr_write_all(fd, src->mem, (size_t)src->len);
+        return wr_write_all_paced(fd, src->mem, (size_t)src->len, 0);
     }
     uint64_t off = src->off, left = src->len;
     /* In-kernel copy first (reflinks on filesystems that have them); fall back to

@@ -189,12 +189,13 @@ static inline void tu_on_report(void *arg, const char *what, uint64_t lsn, uint6
     r->last_bytes = bytes;
 }
 
-static inline gw_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
-                         uint64_t max_bytes)
+static inline gw_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
+                                   uint64_t max_bytes, int preallocate)
 {
     struct gw_spool_opts o;
     memset(&o, 0, sizeof(o));
     o.dir = dir;
+    o.preallocate = preallocate;
     o.segment_bytes = segment_bytes;
     o.max_bytes = max_bytes;
     o.replay = r ? tu_on_replay : NULL;
@@ -206,6 +207,12 @@ static inline gw_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t s
         fprintf(stderr, "gw_spool_create: %s\n", err.msg);
     }
     return s;
+}
+
+static inline gw_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
+                                uint64_t max_bytes)
+{
+    return tu_open_ex(dir, r, segment_bytes, max_bytes, 0);
 }
 
 #endif

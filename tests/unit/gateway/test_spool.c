@@ -945,6 +945,147 @@ static void test_metrics_text(void)
     tu_rmdir(dir);
 }
 
+
+/* Waits up to 10 s for the preparer's spare; 1 when it is ready. */
+static int wait_spare(gw_spool *s)
+{
+    for (int i = 0; i < 1000; i++) {
+        struct gw_spool_stats st;
+        gw_spool_stats(s, &st);
+        if (st.spare_ready) {
+            return 1;
+        }
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* Preallocation: the spare replaces the empty first segment and starts each new one;
+ * their zero-filled room is neither damage nor a torn tail at reopen, writing goes on
+ * into it, a torn record inside it is still cut, and a stale spare is removed at open. */
+static void test_preallocated_segments(void)
+{
+    char dir[64];
+    tu_mkdtemp(dir, sizeof(dir));
+    const uint64_t seg = 64 * 1024;
+    gw_spool *s = tu_open_ex(dir, NULL, seg, 64 * seg, 1);
+    CHECK(s != NULL);
+    if (!s) {
+        return;
+    }
+    /* Rounds of ~48 KiB (records of 44..543 B): every round but the first cuts a segment,
+     * each time with a spare ready. */
+    uint64_t lsn[1000];
+    uint32_t n = 0;
+    for (int round = 0; round < 5; round++) {
+        CHECK(wait_spare(s));
+        append_n(s, n, 160, lsn + n, 500);
+        n += 160;
+    }
+    struct gw_spool_stats st;
+    gw_spool_stats(s, &st);
+    CHECK_INT(st.prealloc_taken, (uint64_t)st.segments);
+    CHECK(st.segments >= 4);
+    CHECK_INT(st.prealloc_failed, 0);
+    uint64_t end = st.end_lsn;
+    gw_spool_destroy(s);
+    /* Every segment file is a whole preallocated one. */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int wal = 0, whole = 0;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && strcmp(de->d_name + l - 4, ".wal") == 0) {
+            char path[256];
+            struct stat sb;
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            wal++;
+            whole += stat(path, &sb) == 0 && (uint64_t)sb.st_size == seg;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    CHECK_INT(whole, wal);
+
+    /* Reopen: everything replays, nothing is reported. */
+    struct tu_replay r;
+    tu_replay_init(&r);
+    s = tu_open_ex(dir, &r, seg, 64 * seg, 1);
+    CHECK(s != NULL);
+    if (!s) {
+        return;
+    }
+    check_replay(&r, 0, n, lsn, 500);
+    CHECK_INT(r.reports, 0);
+    gw_spool_stats(s, &st);
+    CHECK_INT(st.end_lsn, end);
+    CHECK_INT(st.truncated_bytes, 0);
+    CHECK_INT(st.corrupt_records, 0);
+    tu_replay_free(&r);
+    /* Writing goes on in the last segment's room. */
+    append_n(s, n, 20, lsn + n, 500);
+    CHECK_INT(lsn[n], end);
+    n += 20;
+    gw_spool_stats(s, &st);
+    end = st.end_lsn;
+    gw_spool_destroy(s);
+
+    /* A torn record in the room: bytes after the last one, the rest still zero. Segment
+     * names are fixed-width hex, so the greatest name is the last segment. */
+    d = opendir(dir);
+    char name[64] = "";
+    while (d && (de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && strcmp(de->d_name + l - 4, ".wal") == 0 && strcmp(de->d_name, name) > 0) {
+            snprintf(name, sizeof(name), "%s", de->d_name);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    char last[256];
+    snprintf(last, sizeof(last), "%s/%s", dir, name);
+    uint64_t start = strtoull(name, NULL, 16);
+    int fd = open(last, O_WRONLY);
+    CHECK(fd >= 0);
+    static const char junk[] = "\xF7wsp\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a";
+    CHECK_INT(pwrite(fd, junk, 14, (off_t)(end - start)), 14);
+    close(fd);
+    tu_replay_init(&r);
+    s = tu_open_ex(dir, &r, seg, 64 * seg, 1);
+    CHECK(s != NULL);
+    check_replay(&r, 0, n, lsn, 500);
+    CHECK_INT(r.reports, 1);
+    CHECK_STR(r.last_what, "torn");
+    CHECK_INT(r.last_lsn, end);
+    CHECK_INT(r.last_bytes, 14);
+    uint64_t next;
+    append_n(s, n, 1, &next, 500);
+    CHECK_INT(next, end);
+    gw_spool_destroy(s);
+    tu_replay_free(&r);
+
+    /* A stale spare (a run that ended while writing it) is removed, not replayed. */
+    char spare[128];
+    snprintf(spare, sizeof(spare), "%s/spare.tmp", dir);
+    FILE *f = fopen(spare, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("\xF7wsp half a spare", f);
+        fclose(f);
+    }
+    tu_replay_init(&r);
+    s = tu_open(dir, &r, seg, 64 * seg);
+    CHECK(s != NULL);
+    CHECK_INT(r.n, n + 1);
+    CHECK_INT(r.reports, 0);
+    CHECK(access(spare, F_OK) != 0);
+    gw_spool_destroy(s);
+    tu_replay_free(&r);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     CHECK_RUN(test_append_ack_order);
@@ -965,5 +1106,6 @@ int main(void)
     CHECK_RUN(test_write_error_fails_spool);
     CHECK_RUN(test_tmpfs_enospc);
     CHECK_RUN(test_metrics_text);
+    CHECK_RUN(test_preallocated_segments);
     return CHECK_DONE();
 }
