@@ -661,7 +661,7 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
         /* Headers and the read buffer live here: a request with larger headers gets 431.
          * libmicrohttpd clears this pool between requests, so its size is paid per
          * request (64 KiB cost ~3% of the CPU of a single-event request); 16 KiB still
-         * holds about 14 KiB of headers, and bodies stream through it in chunks. */
+         * holds about 15 KiB of headers, and bodies stream through it in chunks. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

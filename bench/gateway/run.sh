@@ -106,10 +106,8 @@ start_gateway() {
     [ "$name" = gwb ] && bin=$WEIR_B
     WEIR_READY_FILE=$ready "${srv_pin[@]}" "$bin" gateway --listen 127.0.0.1:0 \
         --spool-dir "$tmp/$name/spool" --lake "file://$tmp/$name/lake" --spool-max 64GiB \
-        --flush-interval 10m --access-log debug --log-level warn --threads "$THREADS" \
+        --flush-interval 10m --access-log off --log-level warn --threads "$THREADS" \
         --max-connections 4096 --max-events 1000 "$@" >"$tmp/$name.log" 2>&1 &
-    # --access-log debug under --log-level warn: no access log. (`--access-log off` logs every
-    # request at level error: wr_log_enabled(WR_LOG_OFF) is true, reported to the gateway's owners.)
     local pid=$!
     pids+=("$pid")
     local _
@@ -331,9 +329,13 @@ profile() {
     fi
     local d=$tmp/prof-$target-$workload.txt
     {
-        echo "CPU% per thread (tid, % of one core; the per-thread symbols below tell which thread is which:"
-        echo "MHD-worker = HTTP threads, deflate/crc32_z = the sink's buffer thread, write/fsync = the spool writer):"
-        join "$tmp/threads0" "$tmp/threads1" | awk -v hz="$hz" '{printf "  %s %.0f\n", $1, 100 * ($3 - $2) / hz / 5}'
+        echo "CPU% per thread (tid, name, % of one core; MHD-worker = HTTP threads, weir-spool = the"
+        echo "spool writer, weir-buffers = compression into partition buffers, weir-flusher = lake files,"
+        echo "weir-prealloc = zero-filling the next spool segment):"
+        join "$tmp/threads0" "$tmp/threads1" | while read -r tid a b; do
+            printf '  %s %s %.0f\n' "$tid" "$(cat "/proc/$pid/task/$tid/comm" 2>/dev/null || echo '?')" \
+                "$(awk -v a="$a" -v b="$b" -v hz="$hz" 'BEGIN {print 100 * (b - a) / hz / 5}')"
+        done
         echo "Self time by library:"
         perf report -i "$tmp/perf-$target-$workload.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 || true
         echo "Top symbols (self time, % of the process's samples):"
