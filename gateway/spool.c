@@ -1325,7 +1325,8 @@ int gw_spool_metrics(gw_spool *s, struct wr_buf *out)
                              "weir_spool_refused_total{reason=\"full\"} %" PRIu64 "\n"
                              "weir_spool_refused_total{reason=\"failed\"} %" PRIu64 "\n",
                         st.refused_full, st.refused_failed));
-    keep(&rc, metric(out, "weir_spool_disk_bytes", "gauge", "Bytes in spool segment files.",
+    keep(&rc, metric(out, "weir_spool_disk_bytes", "gauge",
+                 "Record bytes in spool segment files (preallocated room and the spare not counted).",
                  st.disk_bytes));
     keep(&rc, metric(out, "weir_spool_used_bytes", "gauge",
                  "Bytes counted against the spool limit (segments and pending).", st.used_bytes));

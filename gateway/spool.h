@@ -157,7 +157,7 @@ struct gw_spool_stats {
     double fsync_seconds_sum;
     uint64_t refused_full;       /* appends refused with WR_EAGAIN */
     uint64_t refused_failed;     /* appends refused with WR_EIO */
-    uint64_t disk_bytes;         /* bytes in segment files on disk */
+    uint64_t disk_bytes;         /* record bytes in segment files (not their zero-filled room) */
     uint64_t used_bytes;         /* what counts against max_bytes (disk + pending) */
     uint64_t limit_bytes;        /* max_bytes */
     uint64_t segments;           /* segment files on disk */

@@ -73,11 +73,12 @@ static int seg_of(const struct image *im, uint64_t lsn)
     return k;
 }
 
-static void test_random_damage(void)
+/* prealloc: segments written as zero-filled spares (their room is damaged too). */
+static void random_damage(int prealloc)
 {
     char dir[64];
     tu_mkdtemp(dir, sizeof(dir));
-    gw_spool *s = tu_open(dir, NULL, SEG, 0);
+    gw_spool *s = tu_open_ex(dir, NULL, SEG, 0, prealloc);
     uint64_t lsn[N];
     size_t rlen[N];
     struct tu_acks acks;
@@ -86,9 +87,28 @@ static void test_random_damage(void)
     char rec[400];
     for (uint32_t i = 0; i < N; i++) {
         rlen[i] = tu_record(i, rec, sizeof(rec), 300);
+        if (prealloc) {
+            /* one record at a time, each after a spare is ready: every cut takes one */
+            struct gw_spool_stats st;
+            for (int w = 0; w < 500; w++) {
+                gw_spool_stats(s, &st);
+                if (st.spare_ready) {
+                    break;
+                }
+                usleep(10000);
+            }
+        }
         gw_spool_append1(s, rec, rlen[i], tu_ack, &a, &lsn[i]);
+        if (prealloc) {
+            tu_acks_wait(&acks, i + 1);
+        }
     }
     tu_acks_wait(&acks, N);
+    if (prealloc) {
+        struct gw_spool_stats st;
+        gw_spool_stats(s, &st);
+        CHECK_INT(st.prealloc_taken, st.segments);
+    }
     gw_spool_destroy(s);
     tu_acks_free(&acks);
     struct image im;
@@ -144,7 +164,7 @@ static void test_random_damage(void)
 
         struct tu_replay r;
         tu_replay_init(&r);
-        s = tu_open(dir, &r, SEG, 0);
+        s = tu_open_ex(dir, &r, SEG, 0, prealloc);
         if (!s) {
             failed_open++;
             tu_replay_free(&r);
@@ -185,8 +205,19 @@ static void test_random_damage(void)
     tu_rmdir(dir);
 }
 
+static void test_random_damage(void)
+{
+    random_damage(0);
+}
+
+static void test_random_damage_preallocated(void)
+{
+    random_damage(1);
+}
+
 int main(void)
 {
     CHECK_RUN(test_random_damage);
+    CHECK_RUN(test_random_damage_preallocated);
     return CHECK_DONE();
 }
