@@ -901,7 +901,8 @@ static void *writer_main(void *arg)
 /* ---- preallocation ---- */
 
 /* Writes SPARE_NAME: size zero bytes, fdatasynced. 0 when done, 1 when stopped, -1 on
- * failure (the partial file is removed: a full disk must not stay fuller for it). */
+ * failure (the partial file is removed: a full disk must not stay fuller for it). Plain
+ * writes, not the injectable ones: fault tests count the writer's calls. */
 static int make_spare(gw_spool *s, const char *zero, uint64_t size)
 {
     int fd = openat(s->dir_fd, SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -917,7 +918,7 @@ static int make_spare(gw_spool *s, const char *zero, uint64_t size)
         size_t n = size - off < ZERO_CHUNK ? (size_t)(size - off) : ZERO_CHUNK;
         /* Chunk by chunk to the disk: one fsync of the whole file would put tens of MiB
          * in the device queue at once, ahead of the group commits waiting behind it. */
-        if (write_all(s, fd, zero, n, off) != 0 || wr_sync_range(fd, (long long)off, (long long)n) != 0) {
+        if (wr_write_all(fd, zero, n) != 0 || wr_sync_range(fd, (long long)off, (long long)n) != 0) {
             rc = -1;
         }
     }
