@@ -209,6 +209,20 @@ static inline gw_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_
     return s;
 }
 
+/* Waits up to 10 s for a preallocating spool's spare segment; 1 once it is ready. */
+static inline int tu_wait_spare(gw_spool *s)
+{
+    for (int i = 0; i < 1000; i++) {
+        struct gw_spool_stats st;
+        gw_spool_stats(s, &st);
+        if (st.spare_ready) {
+            return 1;
+        }
+        usleep(10000);
+    }
+    return 0;
+}
+
 static inline gw_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
                                 uint64_t max_bytes)
 {

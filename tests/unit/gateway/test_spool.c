@@ -946,20 +946,6 @@ static void test_metrics_text(void)
 }
 
 
-/* Waits up to 10 s for the preparer's spare; 1 when it is ready. */
-static int wait_spare(gw_spool *s)
-{
-    for (int i = 0; i < 1000; i++) {
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
-        if (st.spare_ready) {
-            return 1;
-        }
-        usleep(10000);
-    }
-    return 0;
-}
-
 /* Preallocation: the spare replaces the empty first segment and starts each new one;
  * their zero-filled room is neither damage nor a torn tail at reopen, writing goes on
  * into it, a torn record inside it is still cut, and a stale spare is removed at open. */
@@ -978,7 +964,7 @@ static void test_preallocated_segments(void)
     uint64_t lsn[1000];
     uint32_t n = 0;
     for (int round = 0; round < 5; round++) {
-        CHECK(wait_spare(s));
+        CHECK(tu_wait_spare(s));
         append_n(s, n, 160, lsn + n, 500);
         n += 160;
     }

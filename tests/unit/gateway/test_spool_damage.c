@@ -89,14 +89,7 @@ static void random_damage(int prealloc)
         rlen[i] = tu_record(i, rec, sizeof(rec), 300);
         if (prealloc) {
             /* one record at a time, each after a spare is ready: every cut takes one */
-            struct gw_spool_stats st;
-            for (int w = 0; w < 500; w++) {
-                gw_spool_stats(s, &st);
-                if (st.spare_ready) {
-                    break;
-                }
-                usleep(10000);
-            }
+            CHECK(tu_wait_spare(s));
         }
         gw_spool_append1(s, rec, rlen[i], tu_ack, &a, &lsn[i]);
         if (prealloc) {
