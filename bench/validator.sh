@@ -6,14 +6,16 @@
 #   bench/validator.sh                 # everything (about 5 minutes on an idle core)
 #   RUNS=3 SKIP_AJV=1 bench/validator.sh   # reuse bench/out/ajv-bench.json
 #
-# Environment: BUILD (build dir, default build-bench), AJV_DIR (default
-# /work/shared/bench/ajv), SCHEMAS (default /work/shared/bench/schemas), N (events,
-# default 200000), RUNS (default 5), CPU (core to pin to, default 1), SKIP_AJV=1.
+# Environment: BUILD (build dir, default build-bench), SHARED (the shared folder beside
+# the repository, default ../shared), AJV_DIR (default $SHARED/bench/ajv), SCHEMAS
+# (default $SHARED/bench/schemas), N (events, default 200000), RUNS (default 5), CPU (core
+# to pin to, default 1), SKIP_AJV=1.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-AJV_DIR=${AJV_DIR:-/work/shared/bench/ajv}
-SCHEMAS=${SCHEMAS:-/work/shared/bench/schemas}
+SHARED=${SHARED:-$ROOT/../shared}
+AJV_DIR=${AJV_DIR:-$SHARED/bench/ajv}
+SCHEMAS=${SCHEMAS:-$SHARED/bench/schemas}
 BUILD=${BUILD:-$ROOT/build-bench}
 OUT=$ROOT/bench/out
 N=${N:-200000}

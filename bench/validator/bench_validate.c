@@ -489,8 +489,10 @@ static void print_table(struct task *tasks, int n_tasks, struct dataset *ds, int
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [--runs N] [--schemas DIR] [--ajv bench.json] [--no-jansson]\n"
+            "usage: %s [--runs N] --schemas DIR [--ajv bench.json] [--no-jansson]\n"
             "          NAME=FILE.ndjson [NAME=FILE.ndjson...]\n"
+            "DIR is the bench schemas folder (bench/validator.sh passes ../shared/bench/schemas\n"
+            "beside the repository).\n"
             "NAME is AJV's dataset name (valid, 10%%-invalid) for the comparison; FILE.labels\n"
             "beside the data, when present, is checked against the validator's verdicts.\n",
             argv0);
@@ -499,7 +501,7 @@ static void usage(const char *argv0)
 int main(int argc, char **argv)
 {
     int runs = 5;
-    const char *schema_dir = "/work/shared/bench/schemas", *ajv_path = NULL;
+    const char *schema_dir = NULL, *ajv_path = NULL;
     bool jansson = true;
     struct dataset ds[MAX_DATASETS];
     int n_ds = 0;
@@ -530,7 +532,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (n_ds == 0) {
+    if (n_ds == 0 || !schema_dir) {
         usage(argv[0]);
         return 2;
     }

@@ -1,7 +1,12 @@
 /* run_suite.c - runs the JSON Schema Test Suite against weir's validator: every
  * remotes/ file is served as http://localhost:1234/<path> through preloaded resources,
  * every instance goes through the real reader (jansson dump -> js_parse).
- * Usage: weir-suite <draft2020-12|draft7> <required|format|optional> [file-substring] */
+ * Usage: weir-suite <draft2020-12|draft7> <required|format|optional> [file-substring]
+ *
+ * What each part asserts (the README's table): required and format pass every test (and
+ * format finds the file of each of the 15 asserted formats); optional passes every test
+ * except the known misses named below, each of which must still miss (so the README's
+ * figures are a floor the run enforces, and a fixed miss is noticed). */
 #include "json/json.h"
 #include "validator/validator.h"
 
@@ -22,6 +27,44 @@ static const char *const asserted_formats[] = {
 struct tally {
     int cases, tests, passed, compile_fail;
 };
+
+/* The optional tests weir is known to fail, by file label, case and test description
+ * (test NULL: every test of the case). cross-draft needs draft 2019-09, which weir does not
+ * support; draft-07's contentEncoding/contentMediaType annotate and never assert. */
+static const struct {
+    const char *label, *cdesc, *tdesc;
+    int tests; /* how many failures the entry accounts for */
+} KNOWN_MISSES[] = {
+    {"draft2020-12/cross-draft.json", "refs to historic drafts are processed as historic drafts",
+     NULL, 1},
+    {"draft7/cross-draft.json", "refs to future drafts are processed as future drafts", NULL, 2},
+    {"draft7/content.json", "validation of string-encoded content based on media type",
+     "an invalid JSON document", 1},
+    {"draft7/content.json", "validation of binary string-encoding",
+     "an invalid base64 string (% is not a valid character)", 1},
+    {"draft7/content.json", "validation of binary-encoded media type documents",
+     "a validly-encoded invalid JSON document", 1},
+    {"draft7/content.json", "validation of binary-encoded media type documents",
+     "an invalid base64 string that is valid JSON", 1},
+};
+enum { N_KNOWN = sizeof KNOWN_MISSES / sizeof KNOWN_MISSES[0] };
+static int known_seen[N_KNOWN];
+static int unexpected_failures;
+
+/* Records one failed test; true when it is a known miss. */
+static bool note_failure(const char *label, const char *cdesc, const char *tdesc)
+{
+    for (int k = 0; k < N_KNOWN; k++) {
+        if (strcmp(KNOWN_MISSES[k].label, label) == 0 && cdesc &&
+            strcmp(KNOWN_MISSES[k].cdesc, cdesc) == 0 &&
+            (!KNOWN_MISSES[k].tdesc || (tdesc && strcmp(KNOWN_MISSES[k].tdesc, tdesc) == 0))) {
+            known_seen[k]++;
+            return true;
+        }
+    }
+    unexpected_failures++;
+    return false;
+}
 
 static int load_remotes(val_resources *rs, const char *dir, const char *rel)
 {
@@ -95,7 +138,16 @@ static void run_file(const char *path, const char *label, const struct val_opts 
         if (!s) {
             t->compile_fail++;
             t->tests += (int)json_array_size(tests);
-            printf("  FAIL %s | %s: compile error: %s\n", label, cdesc, err.msg);
+            size_t ti;
+            json_t *tc;
+            bool known = true;
+            json_array_foreach(tests, ti, tc)
+            {
+                known &= note_failure(label, cdesc,
+                                      json_string_value(json_object_get(tc, "description")));
+            }
+            printf("  %s %s | %s: compile error: %s\n", known ? "known miss" : "FAIL", label,
+                   cdesc, err.msg);
             continue;
         }
         size_t ti;
@@ -111,6 +163,7 @@ static void run_file(const char *path, const char *label, const struct val_opts 
             struct js_error jerr;
             struct js_opts jo = {0};
             if (!text || js_parse(a, text, strlen(text), &jo, &inst, &jerr) != 0) {
+                note_failure(label, cdesc, tdesc);
                 printf("  FAIL %s | %s | %s: reader refused the instance (%s)\n", label, cdesc,
                        tdesc, text ? jerr.msg : "dump failed");
                 free(text);
@@ -128,7 +181,9 @@ static void run_file(const char *path, const char *label, const struct val_opts 
                            res.errors[0].schema_path, res.errors[0].message);
                 }
             } else {
-                printf("  FAIL %s | %s | %s: expected %s, got %s%s\n", label, cdesc, tdesc,
+                bool known = note_failure(label, cdesc, tdesc);
+                printf("  %s %s | %s | %s: expected %s, got %s%s\n",
+                       known ? "known miss" : "FAIL", label, cdesc, tdesc,
                        expect ? "valid" : "invalid", got ? "valid" : "invalid",
                        consistent ? "" : " (full pass disagrees)");
             }
@@ -192,8 +247,9 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s/tests/%s", root, draft);
     struct stat st;
     if (stat(dir, &st) != 0) {
-        printf("JSON Schema Test Suite not found at %s (set WEIR_JSONSCHEMA_SUITE): skipped\n",
-               dir);
+        fprintf(stderr,
+                "skipped: JSON Schema Test Suite not found at %s (set WEIR_JSONSCHEMA_SUITE)\n",
+                dir);
         return SKIP;
     }
     val_resources *rs = val_resources_create(NULL);
@@ -216,6 +272,7 @@ int main(int argc, char **argv)
     char **files;
     size_t nf = list_json(sub, &files);
     struct tally t = {0, 0, 0, 0};
+    int formats_found = 0;
     for (size_t i = 0; i < nf; i++) {
         bool take = true;
         if (strcmp(part, "format") == 0) {
@@ -225,6 +282,7 @@ int main(int argc, char **argv)
                 snprintf(name, sizeof name, "%s.json", asserted_formats[k]);
                 take |= strcmp(files[i], name) == 0;
             }
+            formats_found += take;
         }
         if (filter && !strstr(files[i], filter)) {
             take = false;
@@ -247,8 +305,47 @@ int main(int argc, char **argv)
     val_resources_destroy(rs);
     printf("%s %s: %d/%d tests passed (%d cases, %d schemas refused)\n", draft, part, t.passed,
            t.tests, t.cases, t.compile_fail);
-    if (strcmp(part, "optional") == 0) {
-        return 0; /* report-only */
+    if (t.tests == 0) {
+        printf("FAIL: no tests found under %s\n", sub);
+        return 1;
     }
-    return t.passed == t.tests && t.tests > 0 ? 0 : 1;
+    if (!filter) {
+        /* The README's figures: tests per part and draft, and the asserted formats' files
+         * (draft-07's suite has no duration or uuid). Another suite: update both. */
+        bool d7 = strcmp(draft, "draft7") == 0;
+        int want_tests = strcmp(part, "required") == 0 ? (d7 ? 927 : 1299)
+                         : strcmp(part, "format") == 0 ? (d7 ? 499 : 586)
+                                                       : (d7 ? 118 : 162);
+        int want_formats = d7 ? 13 : 15;
+        if (t.tests != want_tests) {
+            printf("FAIL: %d tests, the README states %d (a different suite?)\n", t.tests,
+                   want_tests);
+            return 1;
+        }
+        if (strcmp(part, "format") == 0 && formats_found != want_formats) {
+            printf("FAIL: %d asserted formats have a file in %s, %d expected\n", formats_found,
+                   sub, want_formats);
+            return 1;
+        }
+    }
+    if (strcmp(part, "optional") != 0) {
+        return t.passed == t.tests ? 0 : 1;
+    }
+    /* optional: only the known misses may fail, and each of them still does. */
+    int stale = 0;
+    for (int k = 0; k < N_KNOWN; k++) {
+        bool ours = strncmp(KNOWN_MISSES[k].label, draft, strlen(draft)) == 0 &&
+                    KNOWN_MISSES[k].label[strlen(draft)] == '/';
+        bool in_filter = !filter || strstr(KNOWN_MISSES[k].label, filter);
+        if (ours && in_filter && known_seen[k] != KNOWN_MISSES[k].tests) {
+            printf("FAIL: known miss %s | %s: %d failures, %d expected (fixed? drop it from "
+                   "KNOWN_MISSES and update the README)\n",
+                   KNOWN_MISSES[k].label, KNOWN_MISSES[k].cdesc, known_seen[k],
+                   KNOWN_MISSES[k].tests);
+            stale++;
+        }
+    }
+    printf("%s optional: %d unexpected failures, %d known misses not seen as recorded\n", draft,
+           unexpected_failures, stale);
+    return unexpected_failures == 0 && stale == 0 ? 0 : 1;
 }
