@@ -5,9 +5,14 @@
 
 #include "check.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <time.h>
+
+/* Valid answers among the seeded random strings' 950,000 checks (test_random_strings). */
+enum { RANDOM_STRINGS_VALID = 42419 };
 
 struct fmt_case {
     const char *s;
@@ -246,8 +251,116 @@ static void test_oversized(void)
     free(s);
 }
 
-/* Random strings over the characters the parsers care about, for every format: they
- * must only answer (run under the sanitizers, this finds out-of-bounds reads). */
+/* Independent oracles for the formats whose grammar another implementation states in a
+ * line: libc's inet_pton for ipv4/ipv6, POSIX regular expressions for uuid and the two
+ * pointers, timegm's calendar for date. s must not contain NUL (the oracles read C
+ * strings); returns -1 for a format without an oracle. */
+static regex_t oracle_re[3];
+enum { ORE_UUID, ORE_JSON_POINTER, ORE_REL_POINTER };
+
+static void oracles_init(void)
+{
+    static const char *const pats[] = {
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        "^(/([^~]|~[01])*)*$",
+        "^(0|[1-9][0-9]*)(#|(/([^~]|~[01])*)*)$",
+    };
+    for (int k = 0; k < 3; k++) {
+        CHECK_INT(regcomp(&oracle_re[k], pats[k], REG_EXTENDED | REG_NOSUB), 0);
+    }
+}
+
+static void oracles_free(void)
+{
+    for (int k = 0; k < 3; k++) {
+        regfree(&oracle_re[k]);
+    }
+}
+
+static bool oracle_date(const char *s)
+{
+    /* Only the exact shape YYYY-MM-DD, then the calendar: a day that timegm moves to
+     * another day does not exist. */
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
+        return false;
+    }
+    for (int k = 0; k < 10; k++) {
+        if (k != 4 && k != 7 && (s[k] < '0' || s[k] > '9')) {
+            return false;
+        }
+    }
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (m < 1 || m > 12 || d < 1 || d > 31) {
+        return false;
+    }
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12};
+    time_t t = timegm(&tm);
+    struct tm back;
+    return gmtime_r(&t, &back) && back.tm_mday == d && back.tm_mon == m - 1;
+}
+
+static int oracle(enum val__fmt f, const char *s)
+{
+    unsigned char addr[16];
+    switch (f) {
+    case VAL__FMT_IPV4:
+        return inet_pton(AF_INET, s, addr) == 1;
+    case VAL__FMT_IPV6:
+        return inet_pton(AF_INET6, s, addr) == 1;
+    case VAL__FMT_UUID:
+        return regexec(&oracle_re[ORE_UUID], s, 0, NULL, 0) == 0;
+    case VAL__FMT_JSON_POINTER:
+        return regexec(&oracle_re[ORE_JSON_POINTER], s, 0, NULL, 0) == 0;
+    case VAL__FMT_RELATIVE_JSON_POINTER:
+        return regexec(&oracle_re[ORE_REL_POINTER], s, 0, NULL, 0) == 0;
+    case VAL__FMT_DATE:
+        return oracle_date(s);
+    default:
+        return -1;
+    }
+}
+
+/* One check of s (n bytes) against f, from an exact-size heap copy so a read past the end
+ * is caught under ASan; asked twice, from two copies, it must answer the same. */
+static bool check_twice(enum val__fmt f, const char *s, size_t n, int *unstable)
+{
+    bool r[2] = {false, false};
+    for (int k = 0; k < 2; k++) {
+        char *h = malloc(n ? n : 1);
+        if (!h) {
+            CHECK__FAIL("%s", "out of memory");
+            return false;
+        }
+        memcpy(h, s, n);
+        r[k] = val__fmt_check(f, h, n);
+        free(h);
+    }
+    if (r[0] != r[1]) {
+        (*unstable)++;
+    }
+    return r[0];
+}
+
+/* Where an oracle exists, weir and the oracle must agree on s (no NUL inside). */
+static void compare_oracle(enum val__fmt f, const char *s, bool got, int *disagree,
+                           int counts[2])
+{
+    int want = oracle(f, s);
+    if (want < 0) {
+        return;
+    }
+    counts[want]++;
+    if (want != (int)got && (*disagree)++ < 10) {
+        CHECK__FAIL("%s \"%s\": weir says %s, the oracle %s", val__fmt_name(f), s,
+                    got ? "valid" : "invalid", want ? "valid" : "invalid");
+    }
+}
+
+/* Random strings over the characters the parsers care about, for every format (50,000 x
+ * 19 checks): no out-of-bounds read (the sanitizers watch), the same answer twice, the
+ * oracle's answer where there is one, and the recorded number of valid answers (the
+ * generator is seeded, so a changed count is a changed verdict somewhere). */
 static void test_random_strings(void)
 {
     static const char *const atoms[] = {
@@ -256,9 +369,9 @@ static void test_random_strings(void)
         "\xe3\x80\x82", "\xd7\x90", "\xc2\xb7", "\xe2\x80\x8c", "\xf0\x9f\x98\x80",
         "\xff", "\xc3", "\xed\xa0\x80", " ", "\0", "l", "(", ")", "^", "$"};
     unsigned seed = 42;
-    int valid = 0;
+    int valid = 0, unstable = 0, disagree = 0, counts[2] = {0, 0};
     for (int it = 0; it < 50000; it++) {
-        char buf[96];
+        char buf[97];
         size_t n = 0;
         seed = seed * 1103515245u + 12345u;
         size_t parts = 1 + (seed >> 16) % 12;
@@ -269,18 +382,101 @@ static void test_random_strings(void)
             memcpy(buf + n, a, al);
             n += al;
         }
+        buf[n] = '\0';
+        bool has_nul = memchr(buf, '\0', n) != NULL;
         for (int f = 1; f <= VAL__FMT_RELATIVE_JSON_POINTER; f++) {
-            /* An exact-size heap copy so a read past the end is caught. */
-            char *h = malloc(n);
-            if (!h) {
-                continue;
+            bool got = check_twice((enum val__fmt)f, buf, n, &unstable);
+            valid += got;
+            if (!has_nul) {
+                compare_oracle((enum val__fmt)f, buf, got, &disagree, counts);
             }
-            memcpy(h, buf, n);
-            valid += val__fmt_check((enum val__fmt)f, h, n);
-            free(h);
         }
     }
-    printf("  random strings: %d format checks passed of %d\n", valid, 50000 * 19);
+    printf("  random strings: %d of %d format checks valid; oracle: %d valid, %d invalid\n",
+           valid, 50000 * 19, counts[1], counts[0]);
+    CHECK_INT(unstable, 0);
+    CHECK_INT(disagree, 0);
+    CHECK_INT(valid, RANDOM_STRINGS_VALID);
+}
+
+/* Valid strings of the formats with an oracle, mutated by one to three random edits
+ * (replace, insert, delete a byte, or repeat a piece): weir and the oracle must agree on
+ * every result, and both verdicts must be well represented. */
+static void test_mutations_against_oracles(void)
+{
+    static const struct {
+        enum val__fmt f;
+        const char *seed;
+    } seeds[] = {
+        {VAL__FMT_IPV4, "192.168.0.1"},
+        {VAL__FMT_IPV4, "255.255.255.255"},
+        {VAL__FMT_IPV4, "10.0.20.9"},
+        {VAL__FMT_IPV6, "2001:db8::1"},
+        {VAL__FMT_IPV6, "::ffff:1.2.3.4"},
+        {VAL__FMT_IPV6, "1:2:3:4:5:6:7:8"},
+        {VAL__FMT_IPV6, "fe80::a:b:0:1"},
+        {VAL__FMT_UUID, "2eb8aa08-aa98-11ea-b4aa-73b441d16380"},
+        {VAL__FMT_DATE, "2024-02-29"},
+        {VAL__FMT_DATE, "2023-12-31"},
+        {VAL__FMT_DATE, "1900-02-28"},
+        {VAL__FMT_JSON_POINTER, "/a~1b/~0c"},
+        {VAL__FMT_JSON_POINTER, "/0/x"},
+        {VAL__FMT_RELATIVE_JSON_POINTER, "12/a~0"},
+        {VAL__FMT_RELATIVE_JSON_POINTER, "0#"},
+    };
+    static const char alphabet[] = "0123456789abcdefABCDEFxZ:.-/~#% \xff";
+    unsigned seed = 7;
+    int unstable = 0, disagree = 0, counts[2] = {0, 0};
+    for (int it = 0; it < 200000; it++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t si = (seed >> 16) % (sizeof seeds / sizeof seeds[0]);
+        char buf[128];
+        size_t n = strlen(seeds[si].seed);
+        memcpy(buf, seeds[si].seed, n);
+        seed = seed * 1103515245u + 12345u;
+        int edits = 1 + (int)((seed >> 16) % 3);
+        for (int e = 0; e < edits; e++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 16;
+            size_t at = n ? (r >> 2) % n : 0;
+            char c = alphabet[(r >> 8) % (sizeof alphabet - 1)];
+            switch (r % 4) {
+            case 0: /* replace */
+                if (n) {
+                    buf[at] = c;
+                }
+                break;
+            case 1: /* insert */
+                if (n < 60) {
+                    memmove(buf + at + 1, buf + at, n - at);
+                    buf[at] = c;
+                    n++;
+                }
+                break;
+            case 2: /* delete */
+                if (n) {
+                    memmove(buf + at, buf + at + 1, n - at - 1);
+                    n--;
+                }
+                break;
+            default: { /* repeat the tail from at (up to 8 bytes) */
+                size_t len = n - at < 8 ? n - at : 8;
+                if (n + len < 60) {
+                    memmove(buf + at + len, buf + at, n - at);
+                    n += len;
+                }
+                break;
+            }
+            }
+        }
+        buf[n] = '\0';
+        bool got = check_twice(seeds[si].f, buf, n, &unstable);
+        compare_oracle(seeds[si].f, buf, got, &disagree, counts);
+    }
+    printf("  mutations: 200000 checks, oracle: %d valid, %d invalid\n", counts[1], counts[0]);
+    CHECK_INT(unstable, 0);
+    CHECK_INT(disagree, 0);
+    CHECK(counts[1] > 10000 && counts[0] > 10000);
 }
 
 /* Prints the cost of typical checks (a figure for the report, not a timed assertion). */
@@ -369,7 +565,10 @@ int main(void)
     CHECK_RUN(test_regex_format);
     CHECK_RUN(test_embedded_nul_and_bad_utf8);
     CHECK_RUN(test_oversized);
+    oracles_init();
     CHECK_RUN(test_random_strings);
+    CHECK_RUN(test_mutations_against_oracles);
+    oracles_free();
     CHECK_RUN(test_figures);
     val__regex_thread_cleanup();
     return CHECK_DONE();
