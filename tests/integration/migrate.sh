@@ -69,18 +69,46 @@ expect_rc 1 "migrate with a changed migration"
 expect_err_line "migrate with a changed migration" "0001_registry.sql was changed"
 sql "UPDATE weir_migrations SET sha256 = '$sum' WHERE version = 1"
 
-# A migrator holding the lock makes the next one wait, not fail.
-"$PSQL" -X -q -At "$WEIR_DATABASE_URL" -c "SELECT pg_advisory_lock(7295634101)" -c "SELECT pg_sleep(2)" >/dev/null &
+# A migrator holding the lock makes the next one wait, not fail. A psql session takes the
+# lock and keeps it until told; `weir migrate` must be seen waiting for it (an ungranted
+# advisory lock in this database), still running, and finish with 0 once it is released.
+wait_for() { # wait_for WHAT SECONDS CMD...: until CMD succeeds, or fail at the deadline
+    local what=$1 end=$((SECONDS + $2))
+    shift 2
+    until "$@"; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            fail "$what: not within the deadline"
+            return 1
+        fi
+        sleep 0.05
+    done
+    ok
+}
+advisory_locks() { # advisory_locks granted|waiting: this database's count
+    local cond=granted
+    [ "$1" = waiting ] && cond="NOT granted"
+    sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND $cond
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+}
+lock_count_is() { [ "$(advisory_locks "$1")" = "$2" ]; }
+mkfifo "$TMP/holder.in"
+"$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$WEIR_DATABASE_URL" <"$TMP/holder.in" >"$TMP/holder.out" 2>&1 &
 holder=$!
-for ((i = 0; i < 100; i++)); do # until the holder has it (a loaded machine is slow)
-    [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
-    sleep 0.05
-done
-start=$(date +%s%N)
-run "$WEIR" migrate
-elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-wait $holder
-expect_rc 0 "migrate while the lock is held"
-check "migrate waited for the lock (${elapsed_ms} ms)" [ "$elapsed_ms" -ge 300 ]
+exec 9>"$TMP/holder.in"
+echo "SELECT pg_advisory_lock(7295634101);" >&9
+wait_for "the holder has the lock" 20 lock_count_is granted 1
+"$WEIR" migrate >"$TMP/waiter.out" 2>"$TMP/waiter.err" &
+waiter=$!
+wait_for "migrate waits for the held lock" 20 lock_count_is waiting 1
+check "migrate is still running while the lock is held" kill -0 "$waiter"
+echo "SELECT pg_advisory_unlock(7295634101);" >&9
+exec 9>&- # end of input: the holder's psql exits
+wait "$waiter"
+expect_eq "migrate after the lock is released: exit" "$?" 0
+expect_eq "migrate after the lock is released: output" "$(cat "$TMP/waiter.out")" "0 migrations applied"
+check "migrate after the lock is released: no sanitizer report" \
+    file_lacks "$TMP/waiter.err" "runtime error:"
+wait "$holder"
+expect_eq "the holder session ended cleanly ($(cat "$TMP/holder.out"))" "$?" 0
 
 finish
