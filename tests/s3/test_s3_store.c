@@ -569,7 +569,7 @@ int main(int argc, char **argv)
                 why[strcspn(why, "\n")] = '\0';
             }
             fclose(f);
-            printf("SKIP: no S3 server: %s\n", why);
+            fprintf(stderr, "skipped: no S3 server: %s\n", why);
             return 77;
         }
         fprintf(stderr, "no %s/env: %s\n", cdir, why);
@@ -583,6 +583,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(only, "bench") == 0) {
         return bench(argc > 4 ? argv[4] : "file:///tmp/weir-lake-bench");
+    }
+    if (strcmp(only, "all") != 0 && strcmp(only, "basic") != 0 &&
+        strcmp(only, "multipart") != 0 && strcmp(only, "outage") != 0) {
+        /* an unknown case would otherwise run only the bucket test and pass */
+        fprintf(stderr, "unknown case %s: all, basic, multipart, outage or bench\n", only);
+        return 2;
     }
     CHECK_RUN(test_create_bucket);
     if (strcmp(only, "all") == 0 || strcmp(only, "basic") == 0) {
