@@ -141,7 +141,7 @@ class Extra:
     """A second gateway on the same database, with its own spool, lake, ready file and log,
     for the tests that must start, stop or drain one without touching E's."""
 
-    def __init__(self, name, *args):
+    def __init__(self, name, *args, conn_timeout="3s"):
         self.name = name
         self.dir = os.path.join(E.tmp, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -152,7 +152,7 @@ class Extra:
             self.proc = subprocess.Popen(
                 [WEIR, "gateway", "--listen", "127.0.0.1:0", "--spool-dir",
                  os.path.join(self.dir, "spool"), "--lake", "file://" + os.path.join(self.dir, "lake"),
-                 "--flush-interval", "1s", "--connection-timeout", "3s", *args],
+                 "--flush-interval", "1s", "--connection-timeout", conn_timeout, *args],
                 env=env, stdout=log, stderr=log)
         self.port = None
 
@@ -597,7 +597,7 @@ def test_schema_reload_by_ttl_without_notify():
         assert_eq(psql_notifications(["SET session_replication_role = replica", insert]), 0,
                   "no NOTIFY with the trigger off")
         wait_until("a row inserted without NOTIFY goes live within the 2 s TTL",
-                   lambda: g.request("POST", "/v1/events", ev)[0] == 202, 2.0 + 1.0)
+                   lambda: g.request("POST", "/v1/events", ev)[0] == 202, 2.0 + 2.0)
         took = time.time() - t0
         print(f"  live by TTL after {took * 1000:.0f} ms")
         assert_eq(g.stop(), 0, "ttl gateway drains")
@@ -645,8 +645,9 @@ def test_readyz_before_the_first_registry_load():
 
 def test_readyz_during_drain():
     # A request held open (its body not sent yet) keeps the drain waiting; meanwhile a
-    # kept-alive connection sees /readyz 503 and a POST 503 with Retry-After.
-    g = Extra("drain")
+    # kept-alive connection sees /readyz 503 and a POST 503 with Retry-After. The long
+    # connection timeout leaves the end of the held request to the test.
+    g = Extra("drain", conn_timeout="60s")
     try:
         g.wait_listening(30)
         wait_until("drain gateway ready", lambda: g.request("GET", "/readyz", key=None)[0] == 200, 10)
