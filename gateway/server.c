@@ -12,6 +12,7 @@
 #include "gateway/metrics.h"
 #include "gateway/ratelimit.h"
 #include "gateway/sink.h"
+#include "registry/metrics.h"
 #include "registry/registry.h"
 #include "registry/snapshot.h"
 
@@ -386,34 +387,7 @@ static enum MHD_Result metrics_get(struct gw_req *r)
     struct wr_buf b;
     wr_buf_init(&b, 16 << 20);
     gw_metrics_render(&s->metrics, &b);
-    struct reg_loader_stats ls;
-    reg_loader_stats(s->loader, &ls);
-    int64_t now = wr_time_now_ms();
-    wr_buf_printf(&b, "# HELP weir_registry_snapshot_generation Registry snapshots loaded since start.\n"
-                      "# TYPE weir_registry_snapshot_generation gauge\n");
-    if (r->snap) {
-        struct reg_snapshot_info info;
-        reg_snapshot_info(r->snap, &info);
-        wr_buf_printf(&b, "weir_registry_snapshot_generation %llu\n"
-                          "# HELP weir_registry_snapshot_age_seconds Age of the current snapshot.\n"
-                          "# TYPE weir_registry_snapshot_age_seconds gauge\n"
-                          "weir_registry_snapshot_age_seconds %.3f\n"
-                          "# HELP weir_registry_broken_schemas Stored schema versions that do not compile.\n"
-                          "# TYPE weir_registry_broken_schemas gauge\n"
-                          "weir_registry_broken_schemas %zu\n"
-                          "# HELP weir_registry_keys API keys in the snapshot.\n"
-                          "# TYPE weir_registry_keys gauge\nweir_registry_keys %zu\n",
-                      (unsigned long long)info.generation, (double)(now - info.loaded_at_ms) / 1e3,
-                      info.broken, info.keys);
-    } else {
-        wr_buf_printf(&b, "weir_registry_snapshot_generation 0\n");
-    }
-    wr_buf_printf(&b, "# HELP weir_registry_reload_failures_total Failed registry reloads.\n"
-                      "# TYPE weir_registry_reload_failures_total counter\n"
-                      "weir_registry_reload_failures_total %llu\n"
-                      "# HELP weir_registry_connected Whether the loader holds a Postgres connection.\n"
-                      "# TYPE weir_registry_connected gauge\nweir_registry_connected %d\n",
-                  (unsigned long long)ls.reload_failures, ls.connected ? 1 : 0);
+    reg_metrics_render(s->loader, r->snap, wr_time_now_ms(), &b);
     gw_sink_metrics(s->sink, &b);
     enum MHD_Result ok =
         send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
