@@ -26,31 +26,62 @@ struct ev_error {
     const char *message;
 };
 
-static int invalid_json(struct wr_buf *resp, const char *msg, const struct js_error *e)
+size_t gw_text_utf8_copy(char *dst, size_t cap, const char *src, size_t len)
 {
-    wr_buf_clear(resp);
-    char text[200];
-    if (e) {
-        snprintf(text, sizeof text, "%s at line %u column %u", e->msg, e->line, e->column);
-    } else {
-        snprintf(text, sizeof text, "%s", msg);
+    size_t o = 0, i = 0;
+    if (cap == 0) {
+        return 0;
     }
-    wr_buf_printf(resp, "{\"error\":\"invalid_json\",\"message\":\"");
-    wr_buf_json_escape(resp, text, strlen(text));
-    wr_buf_printf(resp, "\"}");
-    return 400;
+    while (i < len) {
+        size_t start = i;
+        uint32_t cp;
+        if (wr_utf8_next((const unsigned char *)src, len, &i, &cp) && cp != 0) {
+            if (o + (i - start) >= cap) {
+                break;
+            }
+            memcpy(dst + o, src + start, i - start);
+            o += i - start;
+        } else {
+            if (o + 1 >= cap) {
+                break;
+            }
+            dst[o++] = '?';
+            i = start + 1;
+        }
+    }
+    dst[o] = '\0';
+    return o;
 }
 
-static int too_large(struct wr_buf *resp, const char *msg)
+static enum gw_parse_code invalid_json(struct gw_parse_error *pe, const char *msg,
+                                       const struct js_error *e)
 {
-    wr_buf_clear(resp);
-    wr_buf_printf(resp, "{\"error\":\"too_large\",\"message\":\"%s\"}", msg);
-    return 413;
+    char text[sizeof pe->message];
+    int n;
+    if (e) {
+        n = snprintf(text, sizeof text, "%s at line %u column %u", e->msg, e->line, e->column);
+    } else {
+        n = snprintf(text, sizeof text, "%s", msg);
+    }
+    pe->code = GW_PARSE_INVALID_JSON;
+    gw_text_utf8_copy(pe->message, sizeof pe->message, text,
+                      n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    return pe->code;
 }
 
-int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
-                    const struct gw_limits *lim, struct gw_batch *b, struct wr_buf *resp)
+static enum gw_parse_code too_large(struct gw_parse_error *pe, const char *msg)
 {
+    pe->code = GW_PARSE_TOO_LARGE;
+    snprintf(pe->message, sizeof pe->message, "%s", msg);
+    return pe->code;
+}
+
+enum gw_parse_code gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
+                                   const struct gw_limits *lim, struct gw_batch *b,
+                                   struct gw_parse_error *pe)
+{
+    pe->code = GW_PARSE_OK;
+    pe->message[0] = '\0';
     memset(b, 0, sizeof *b);
     b->body = body;
     b->len = len;
@@ -60,52 +91,52 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
         struct js_val *doc;
         int rc = js_parse(a, body, len, &opts, &doc, &e);
         if (rc == WR_ENOMEM) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         if (rc != 0) {
-            return invalid_json(resp, NULL, &e);
+            return invalid_json(pe, NULL, &e);
         }
         if (doc->type == JS_OBJECT) {
             const struct js_val **one = wr_arena_alloc(a, sizeof *one);
             if (!one) {
-                return too_large(resp, "request too large to parse");
+                return too_large(pe, "request too large to parse");
             }
             one[0] = doc;
             b->events = one;
             b->n = 1;
             b->single = true;
-            return 200;
+            return GW_PARSE_OK;
         }
         if (doc->type != JS_ARRAY) {
-            return invalid_json(resp, "the body must be an event object or an array of them", NULL);
+            return invalid_json(pe, "the body must be an event object or an array of them", NULL);
         }
         if (doc->n > lim->max_events) {
-            return too_large(resp, "more events than the per-request limit");
+            return too_large(pe, "more events than the per-request limit");
         }
         if (doc->n == 0) {
-            return invalid_json(resp, "the batch is empty", NULL);
+            return invalid_json(pe, "the batch is empty", NULL);
         }
         const struct js_val **evs = wr_arena_alloc(a, doc->n * sizeof *evs);
         if (!evs) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         for (uint32_t i = 0; i < doc->n; i++) {
             if (doc->u.items[i].type != JS_OBJECT) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "element %u of the batch is not an object", i);
-                return invalid_json(resp, msg, NULL);
+                return invalid_json(pe, msg, NULL);
             }
             evs[i] = &doc->u.items[i];
         }
         b->events = evs;
         b->n = doc->n;
-        return 200;
+        return GW_PARSE_OK;
     }
     size_t cap = 64, n = 0, pos = 0;
     const struct js_val **evs = wr_arena_alloc(a, cap * sizeof *evs);
     for (;;) {
         if (!evs) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         struct js_val *v;
         int rc = js_parse_next(a, body, len, &pos, &opts, &v, &e);
@@ -113,15 +144,15 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
             break;
         }
         if (rc == WR_ENOMEM) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         if (rc != 0) {
-            return invalid_json(resp, NULL, &e);
+            return invalid_json(pe, NULL, &e);
         }
         if (v->type != JS_OBJECT) {
             char msg[96];
             snprintf(msg, sizeof msg, "NDJSON value %zu is not an object", n + 1);
-            return invalid_json(resp, msg, NULL);
+            return invalid_json(pe, msg, NULL);
         }
         /* NDJSON: the next value must start on a new line. */
         size_t k = pos;
@@ -142,10 +173,10 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
             le.line = line;
             le.column = col;
             snprintf(le.msg, sizeof le.msg, "expected a new line after a value");
-            return invalid_json(resp, NULL, &le);
+            return invalid_json(pe, NULL, &le);
         }
         if (n == lim->max_events) {
-            return too_large(resp, "more events than the per-request limit");
+            return too_large(pe, "more events than the per-request limit");
         }
         if (n == cap) {
             const struct js_val **bigger = wr_arena_alloc(a, 2 * cap * sizeof *bigger);
@@ -161,11 +192,11 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
         evs[n++] = v;
     }
     if (n == 0) {
-        return invalid_json(resp, "the body holds no events", NULL);
+        return invalid_json(pe, "the body holds no events", NULL);
     }
     b->events = evs;
     b->n = n;
-    return 200;
+    return GW_PARSE_OK;
 }
 
 static bool is_name(const struct js_member *m, const char *name)
