@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/text.h"
+#include "lake/envelope.h"
 #include "registry/registry.h"
 #include "validator/validator.h"
 
@@ -220,27 +221,6 @@ static bool event_id_ok(const struct js_val *v)
     return true;
 }
 
-/* Appends raw JSON text with its insignificant line breaks turned into spaces: a JSON
- * string cannot hold a raw line break, so any there is whitespace, and a stored line
- * must stay one line. */
-static int append_one_line(struct wr_buf *b, const char *p, size_t len)
-{
-    /* Compact bodies (the common case) have no line break at all: one copy. memchr is
-     * vectorised, so the searches cost little next to the copy. */
-    const char *end = p + len;
-    for (;;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *cr = memchr(p, '\r', (size_t)((nl ? nl : end) - p));
-        const char *brk = cr ? cr : nl;
-        if (!brk) {
-            return wr_buf_append(b, p, (size_t)(end - p));
-        }
-        if (wr_buf_append(b, p, (size_t)(brk - p)) || wr_buf_putc(b, ' ')) {
-            return WR_ENOMEM;
-        }
-        p = brk + 1;
-    }
-}
 static void render_errors(struct wr_buf *b, const struct ev_error *errs, size_t n)
 {
     wr_buf_putc(b, '[');
@@ -305,14 +285,7 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
     wr_buf_init(&entries, 8 << 20);
     bool all_forbidden = true;
     int rc = 0;
-    /* What follows the per-event envelope fields is the same for the whole request. */
-    struct wr_buf tail;
-    wr_buf_init(&tail, 4096);
-    wr_buf_printf(&tail, ",\"received_at\":\"%s\",\"source\":\"", received);
-    wr_buf_json_escape(&tail, key->name, strlen(key->name));
-    if (wr_buf_append(&tail, "\",\"payload\":", 12) != 0) {
-        rc = WR_ENOMEM;
-    }
+    size_t source_len = strlen(key->name);
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         const struct js_val *ev = b->events[i];
         struct ev_error errs[MAX_ERRORS_PER_EVENT];
@@ -449,25 +422,19 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
             } else {
                 wr_uuid7(uuid);
             }
-            /* Plain appends: this runs once per accepted event, printf would dominate it.
-             * The envelope's strings need no escaping: their patterns exclude " and \. */
-            char num[16];
-            int numlen = snprintf(num, sizeof num, "%d", resolved);
-            wr_buf_append(&line, "{\"event_type\":\"", 15);
-            wr_buf_append(&line, type->u.s, type->n);
-            wr_buf_append(&line, "\",\"schema_version\":", 19);
-            wr_buf_append(&line, num, (size_t)numlen);
-            wr_buf_append(&line, ",\"event_id\":\"", 13);
-            wr_buf_append(&line, idp, idlen);
-            wr_buf_putc(&line, '"');
+            /* The stored line has one definition: lake/envelope.h. */
+            struct lake_env_rec er;
+            memset(&er, 0, sizeof er);
+            lake_env_set_str(&er, LAKE_ENV_EVENT_TYPE, type->u.s, type->n);
+            lake_env_set_int(&er, LAKE_ENV_SCHEMA_VERSION, resolved);
+            lake_env_set_str(&er, LAKE_ENV_EVENT_ID, idp, idlen);
             if (occurred) {
-                wr_buf_append(&line, ",\"occurred_at\":\"", 16);
-                wr_buf_append(&line, occurred->u.s, occurred->n);
-                wr_buf_putc(&line, '"');
+                lake_env_set_str(&er, LAKE_ENV_OCCURRED_AT, occurred->u.s, occurred->n);
             }
-            wr_buf_append(&line, tail.p, tail.len);
-            append_one_line(&line, b->body + payload->src_off, payload->src_len);
-            if (wr_buf_putc(&line, '}') != 0) {
+            lake_env_set_str(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+            lake_env_set_str(&er, LAKE_ENV_SOURCE, key->name, source_len);
+            lake_env_set_str(&er, LAKE_ENV_PAYLOAD, b->body + payload->src_off, payload->src_len);
+            if (lake_env_write(&line, &er) != 0) {
                 rc = WR_ENOMEM;
                 break;
             }
@@ -498,14 +465,19 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         wr_buf_printf(&entries, ",\"errors\":");
         wr_buf_append(&entries, errjson.p, errjson.len);
         wr_buf_putc(&entries, '}');
-        wr_buf_printf(&line, "{\"event\":");
-        append_one_line(&line, b->body + ev->src_off, ev->src_len);
-        wr_buf_printf(&line, ",\"source\":\"");
-        wr_buf_json_escape(&line, key->name, strlen(key->name));
-        wr_buf_printf(&line, "\",\"received_at\":\"%s\",\"errors\":", received);
-        wr_buf_append(&line, errjson.p, errjson.len);
-        if (wr_buf_putc(&line, '}') != 0 ||
-            !push_line(a, v, b->n, GW_LINE_REJECTED, "", 0, received_at_ms, &line)) {
+        /* An event too large to store whole keeps its first bytes (lake/envelope.h). */
+        struct lake_env_rec rr;
+        memset(&rr, 0, sizeof rr);
+        lake_env_set_str(&rr, LAKE_REJ_EVENT, b->body + ev->src_off, ev->src_len);
+        lake_env_set_str(&rr, LAKE_REJ_SOURCE, key->name, source_len);
+        lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p ? errjson.p : "[]",
+                         errjson.p ? errjson.len : 2);
+        int wrc = errjson.p ? lake_rej_write(&line, &rr, lim->max_event_bytes) : WR_ENOMEM;
+        if (wrc == WR_ELIMIT) {
+            wrc = lake_rej_write(&line, &rr, 1); /* no room for it whole: its first bytes */
+        }
+        if (wrc != 0 || !push_line(a, v, b->n, GW_LINE_REJECTED, "", 0, received_at_ms, &line)) {
             rc = WR_ENOMEM;
         }
     }
@@ -518,7 +490,6 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         wr_buf_putc(resp, ']');
     }
     wr_buf_putc(resp, '}');
-    wr_buf_free(&tail);
     wr_buf_free(&line);
     wr_buf_free(&errjson);
     wr_buf_free(&entries);
@@ -529,44 +500,35 @@ struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t le
                                         const char *source, int64_t received_at_ms,
                                         const char *message)
 {
-    /* Keep what is needed to see what went wrong, not whole megabytes of garbage. */
-    size_t keep = len > 65536 ? 65536 : len;
-    struct wr_buf b;
-    wr_buf_init(&b, 8 * keep + 4096);
     char received[WR_RFC3339_MS_LEN + 1];
     wr_time_format_ms(received_at_ms, received);
-    wr_buf_printf(&b, "{\"raw\":\"");
-    while (keep > 0 && keep < len && ((unsigned char)body[keep] & 0xc0) == 0x80) {
-        keep--; /* do not cut a character in two */
+    struct wr_buf errs, b;
+    wr_buf_init(&errs, 4096);
+    wr_buf_init(&b, 6 * LAKE_REJ_RAW_MAX_BYTES + 8192);
+    wr_buf_printf(&errs, "[{\"code\":\"invalid_json\",\"instance_path\":\"\",\"message\":\"");
+    wr_buf_json_escape(&errs, message, strlen(message));
+    int rc = wr_buf_append(&errs, "\"}]", 3);
+    if (rc == 0) {
+        /* The text as sent, cut to LAKE_REJ_RAW_MAX_BYTES: enough to see what went wrong. */
+        struct lake_env_rec rr;
+        memset(&rr, 0, sizeof rr);
+        lake_env_set_str(&rr, LAKE_REJ_RAW, body, len);
+        lake_env_set_str(&rr, LAKE_REJ_SOURCE, source, strlen(source));
+        lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errs.p, errs.len);
+        rc = lake_rej_write(&b, &rr, 0);
     }
-    if (wr_utf8_valid(body, keep)) {
-        wr_buf_json_escape(&b, body, keep);
-    } else {
-        /* Not text: each byte outside ASCII is kept as \u00XX so the line stays JSON. */
-        for (size_t i = 0; i < keep; i++) {
-            unsigned char c = (unsigned char)body[i];
-            if (c >= 0x80) {
-                wr_buf_printf(&b, "\\u%04x", c);
-            } else {
-                wr_buf_json_escape(&b, body + i, 1);
-            }
-        }
-    }
-    wr_buf_printf(&b, "\",\"truncated\":%s,\"source\":\"", keep < len ? "true" : "false");
-    wr_buf_json_escape(&b, source, strlen(source));
-    wr_buf_printf(&b, "\",\"received_at\":\"%s\",\"errors\":[{\"code\":\"invalid_json\","
-                      "\"instance_path\":\"\",\"message\":\"", received);
-    wr_buf_json_escape(&b, message, strlen(message));
-    int rc = wr_buf_printf(&b, "\"}]}");
-    struct gw_line *l = wr_arena_alloc(a, sizeof *l);
-    char *p = rc == 0 && l ? wr_arena_alloc(a, b.len) : NULL;
+    struct gw_line *l = rc == 0 ? wr_arena_alloc(a, sizeof *l) : NULL;
+    char *p = l ? wr_arena_alloc(a, b.len) : NULL;
     if (!p) {
+        wr_buf_free(&errs);
         wr_buf_free(&b);
         return NULL;
     }
     memcpy(p, b.p, b.len);
     *l = (struct gw_line){.kind = GW_LINE_REJECTED, .event_type = "", .received_at_ms = received_at_ms,
                           .p = p, .len = b.len};
+    wr_buf_free(&errs);
     wr_buf_free(&b);
     return l;
 }
