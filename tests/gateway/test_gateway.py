@@ -452,6 +452,33 @@ def test_schemas_endpoint():
     assert_eq(E.request("GET", "/v1/schemas/signup", key="scoped")[0], 200, "inside its scopes")
 
 
+def test_bad_option_values_are_usage_errors():
+    for args in (["gateway", "--s3-addressing", "bogus"], ["curate", "--s3-addressing", "bogus"],
+                 ["up", "--no-gateway", "--s3-addressing", "bogus"],
+                 ["gateway", "--s3-endpoint", "ftp://x"], ["gateway", "--umask", "9"],
+                 ["key", "list", "--umask", "0777x"],
+                 ["gateway", "--trusted-proxies", "10.0.0.0/40"],
+                 ["gateway", "--header-timeout", "2h"]):
+        r = subprocess.run([WEIR, *args], capture_output=True, text=True, env=E.env, timeout=60,
+                           cwd=E.tmp)
+        assert_eq(r.returncode, 2, " ".join(args) + ": " + r.stderr)
+        assert_true(args[-2] in r.stderr, "names the option: " + r.stderr)
+
+
+def test_process_hardening():
+    # The running gateway: no core dumps, owner-only files (the default umask 077).
+    limits = open(f"/proc/{E.proc.pid}/limits").read()
+    core = [l for l in limits.splitlines() if l.startswith("Max core file size")][0].split()
+    assert_eq(core[4:6], ["0", "0"], "RLIMIT_CORE 0: " + " ".join(core))
+    nofile = [l for l in limits.splitlines() if l.startswith("Max open files")][0].split()
+    assert_eq(nofile[3], nofile[4], "soft descriptor limit raised to the hard one")
+    for root, dirs, files in os.walk(E.spool):
+        for d in dirs:
+            assert_eq(os.stat(os.path.join(root, d)).st_mode & 0o077, 0, "spool folder " + d)
+        for f in files:
+            assert_eq(os.stat(os.path.join(root, f)).st_mode & 0o077, 0, "spool file " + f)
+
+
 def test_refusals_answered_before_the_body():
     key = "Authorization: Bearer " + E.keys["all"]
     for lines, status in [([], b"401"), (["Authorization: Bearer weir_nope"], b"401"),
