@@ -71,8 +71,10 @@ class Gateway:
         for name, args in [("good", []), ("attacker", []), ("limited", ["--rate", "1"])]:
             self.keys[name] = self.weir("key", "create", "--name", name, *args)
 
-    def start(self):
+    def start(self, *extra):
         ready = os.path.join(self.tmp, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
         self.log = open(os.path.join(self.tmp, "gateway.log"), "ab")
 
         def low_fd_limit():
@@ -82,7 +84,7 @@ class Gateway:
             [WEIR, "gateway", "--listen", "127.0.0.1:0", "--spool-dir", self.spool,
              "--lake", "file://" + self.lake, "--flush-interval", "1s", "--threads", "2",
              "--header-timeout", f"{HEADER_TIMEOUT_S}s", "--min-body-rate", "1KiB",
-             "--connection-timeout", "30s"],
+             "--connection-timeout", "30s", *extra],
             env=dict(self.env, WEIR_DATABASE_URL=self.db, WEIR_READY_FILE=ready),
             stdout=self.log, stderr=self.log, preexec_fn=low_fd_limit)
         deadline = time.time() + 30
@@ -306,6 +308,28 @@ def test_slow_bodies():
     assert_good_served(client, "slow bodies")
 
 
+def metric(name):
+    s = G.connect(GOOD)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        out += c
+    s.close()
+    for line in out.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_cuts_are_counted():
+    assert_true(metric('weir_http_connections_closed_total{reason="per_ip_limit"}') > 0, "per_ip_limit")
+    assert_true(metric('weir_http_connections_closed_total{reason="header_timeout"}') > 0, "header_timeout")
+    assert_true(metric('weir_http_connections_closed_total{reason="slow_body"}') > 0, "slow_body")
+
+
 def count_rejected(source):
     n = 0
     for root, _, files in os.walk(os.path.join(G.lake, "rejected")):
@@ -355,6 +379,38 @@ def test_non_json_flood_under_rate_limit():
     if elapsed <= 1.0:
         assert_true(stored <= 2, "at most 2 stored in one second")
     FLOOD["stored"] = stored
+
+
+def test_trusted_proxy_is_exempt():
+    """Restarted with a cap of 8 per address and 127.0.0.1 as a trusted proxy: 20
+    connections from the proxy are all served, the 9th from 127.0.0.2 is not."""
+    rc = G.stop()
+    assert_true(rc == 0, f"drained and exited 0 before the restart (got {rc})")
+    G.start("--max-connections-per-ip", "8", "--trusted-proxies", "127.0.0.1/32, ::1")
+
+    def open_and_ask(source, n):
+        conns, served = [], 0
+        for _ in range(n):
+            s = G.connect(source)
+            conns.append(s)
+            try:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                served += s.recv(100).startswith(b"HTTP/1.1 200")
+            except OSError:
+                pass
+        return conns, served
+
+    proxy, served_proxy = open_and_ask(ATTACKER, 20)
+    other, served_other = open_and_ask(GOOD, 12)
+    for s in proxy + other:
+        s.close()
+    assert_true(served_proxy == 20, f"every connection of the trusted proxy is served ({served_proxy})")
+    assert_true(served_other == 8, f"8 connections of an untrusted address are served ({served_other})")
+    # The gateway sees the closes asynchronously: wait for the slots to come back.
+    deadline = time.time() + 3
+    while good_event() != 202:
+        assert_true(time.time() < deadline, "202 once they are gone")
+        time.sleep(0.05)
 
 
 # --- the run ----------------------------------------------------------------------------
