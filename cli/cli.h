@@ -53,6 +53,7 @@ struct weir_cfg {
     const char *access_log;
     const char *instance_id;
     bool unsafe_ack_from_memory;
+    const char *cors_origins;
     /* up */
     const char *schemas_dir;
     bool no_gateway;
@@ -60,6 +61,10 @@ struct weir_cfg {
     const char *name;
     const char *event_types;
     long long rate;
+    bool publishable;
+    const char *origins;
+    bool require_origin;
+    long long ip_rate;
     /* schema */
     long long version;
     /* validate */

@@ -63,6 +63,14 @@ static const struct wr_opt key_create_opts[] = {
     {"event-types", NULL, WR_OPT_STRING, "", OFF(event_types),
      "comma-separated event types it may send (empty: all)"},
     {"rate", NULL, WR_OPT_INT, "0", OFF(rate), "events per second (0: unlimited)"},
+    {"publishable", NULL, WR_OPT_BOOL, "false", OFF(publishable),
+     "a browser key (weir_pk_...): may travel in the `key` query parameter"},
+    {"origins", NULL, WR_OPT_STRING, NULL, OFF(origins),
+     "publishable: comma-separated page origins, scheme://host[:port] or scheme://*.domain"},
+    {"require-origin", NULL, WR_OPT_BOOL, "false", OFF(require_origin),
+     "publishable: refuse requests with neither Origin nor Referer"},
+    {"ip-rate", NULL, WR_OPT_INT, "20", OFF(ip_rate),
+     "publishable: events per second per client address (0: no limit)"},
     {0},
 };
 
@@ -82,9 +90,10 @@ static void print_key_row(const struct reg_key_info *k, void *arg)
     } else {
         snprintf(rate, sizeof rate, "unlimited");
     }
-    printf("%-20s %-14s %-24s %-10s %-8s %s\n", k->name, k->prefix,
-           *k->event_types ? k->event_types : "*", rate, k->revoked ? "revoked" : "active",
-           k->created_at);
+    printf("%-20s %-15s %-11s %-24s %-10s %-8s %-20s %s\n", k->name, k->prefix,
+           k->publishable ? "publishable" : "secret", *k->event_types ? k->event_types : "*",
+           rate, k->revoked ? "revoked" : "active", k->created_at,
+           k->publishable ? k->origins : "-");
 }
 
 int cmd_key(int argc, char **argv)
@@ -107,6 +116,19 @@ int cmd_key(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "--name: '%s' is not a key name (letters, digits, '.', "
                         "'_', '-'; at most 128)", cfg.name);
     }
+    if (which == 0 && !cfg.publishable && (cfg.origins || cfg.require_origin)) {
+        return cli_fail(EXIT_USAGE, "--origins and --require-origin are for --publishable keys");
+    }
+    if (which == 0 && cfg.publishable) {
+        char norm[4096];
+        struct wr_err oerr = {0};
+        if (cfg.ip_rate < 0) {
+            return cli_fail(EXIT_USAGE, "--ip-rate: %lld is below 0", cfg.ip_rate);
+        }
+        if (reg_origins_normalize(cfg.origins, norm, sizeof norm, &oerr) != 0) {
+            return cli_fail(EXIT_USAGE, "%s", oerr.msg);
+        }
+    }
     bool started;
     PGconn *c = cli_connect(&cfg, &started);
     if (!c) {
@@ -115,15 +137,20 @@ int cmd_key(int argc, char **argv)
     struct wr_err err = {0};
     rc = EXIT_OK;
     if (which == 0) {
-        char secret[REG_KEY_LEN + 1];
-        if (reg_key_create(c, cfg.name, cfg.event_types, cfg.rate, secret, &err) == 0) {
+        /* A publishable key is no secret (it sits in web pages), but shown the same way. */
+        char secret[REG_PK_LEN + 1];
+        struct reg_pub_opts pub = {cfg.origins, cfg.require_origin, cfg.ip_rate};
+        int crc = cfg.publishable ? reg_key_create_publishable(c, cfg.name, cfg.event_types, cfg.rate,
+                                                               &pub, secret, &err)
+                                  : reg_key_create(c, cfg.name, cfg.event_types, cfg.rate, secret, &err);
+        if (crc == 0) {
             puts(secret);
         } else {
             rc = cli_fail(err.code == WR_EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
         }
     } else if (which == 1) {
-        printf("%-20s %-14s %-24s %-10s %-8s %s\n", "NAME", "PREFIX", "EVENT_TYPES", "RATE",
-               "STATUS", "CREATED_AT");
+        printf("%-20s %-15s %-11s %-24s %-10s %-8s %-20s %s\n", "NAME", "PREFIX", "KIND",
+               "EVENT_TYPES", "RATE", "STATUS", "CREATED_AT", "ORIGINS");
         if (reg_key_list(c, print_key_row, NULL, &err) != 0) {
             rc = cli_fail(EXIT_FAIL, "%s", err.msg);
         }

@@ -43,6 +43,8 @@ const struct wr_opt cli_gateway_opts[] = {
      "comma-separated CIDR list of reverse proxies in front of the gateway"},
     {"connection-timeout", "WEIR_CONNECTION_TIMEOUT", WR_OPT_DURATION, "30s",
      OFF(conn_timeout_ms), "idle connections are closed after this"},
+    {"cors-origins", "WEIR_CORS_ORIGINS", WR_OPT_STRING, NULL, OFF(cors_origins),
+     "extra origins allowed by CORS, beside those of the publishable keys (browser.md)"},
     {"header-timeout", "WEIR_HEADER_TIMEOUT", WR_OPT_DURATION, "10s", OFF(header_timeout_ms),
      "deadline for a whole request head (request line and headers)"},
     {"min-body-rate", "WEIR_MIN_BODY_RATE", WR_OPT_SIZE, "1KiB", OFF(min_body_rate),
@@ -100,6 +102,9 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     if (cfg->trusted_proxies && gw_trusted_proxies_check(cfg->trusted_proxies, &err) != 0) {
         return cli_fail(EXIT_USAGE, "%s", err.msg);
     }
+    if (cfg->cors_origins && gw_cors_origins_check(cfg->cors_origins, &err) != 0) {
+        return cli_fail(EXIT_USAGE, "%s", err.msg);
+    }
     int s3rc = cli_s3_opts(cfg, &g->s3);
     if (s3rc >= 0) {
         return s3rc;
@@ -131,6 +136,7 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->conn_timeout_ms = cfg->conn_timeout_ms;
     g->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
     g->trusted_proxies = cfg->trusted_proxies;
+    g->cors_origins = cfg->cors_origins;
     g->header_timeout_ms = cfg->header_timeout_ms;
     g->min_body_rate = cfg->min_body_rate;
     g->threads = (unsigned)cfg->threads;

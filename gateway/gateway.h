@@ -30,6 +30,7 @@ struct gw_config {
     unsigned max_connections;        /* capped at start by the descriptors left */
     unsigned max_connections_per_ip; /* 0: no cap; peers in trusted_proxies are exempt */
     const char *trusted_proxies;     /* comma-separated CIDR list (browser.md); NULL: none */
+    const char *cors_origins;        /* extra CORS origins (browser.md); NULL: none */
     int64_t conn_timeout_ms;         /* idle connection timeout */
     int64_t header_timeout_ms;       /* deadline of a whole request head; 0: none */
     uint64_t min_body_rate;          /* bytes/s a body must keep up after a grace of
@@ -43,6 +44,10 @@ struct gw_config {
 /* Checks a --trusted-proxies value (comma-separated IPv4/IPv6 addresses or CIDR blocks).
  * Returns 0, or WR_EINVAL with err naming the bad entry. */
 int gw_trusted_proxies_check(const char *list, struct wr_err *err);
+
+/* Checks a --cors-origins value (comma-separated origins, exact scheme://host[:port] or
+ * a "*.domain" wildcard after the scheme). Returns 0, or WR_EINVAL naming the entry. */
+int gw_cors_origins_check(const char *list, struct wr_err *err);
 
 /* Runs the gateway until SIGTERM or SIGINT, then drains (stops accepting, flushes every
  * buffer) and returns 0; returns an error code (with err filled) when it cannot start

@@ -3,6 +3,8 @@
  * HTTP side itself is server.c; connection admission and deadlines are conns.c. */
 #include "server_int.h"
 
+#include "browser.h"
+
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -162,11 +164,13 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     struct reg_loader_opts lo = {.conninfo = cfg->database_url, .ttl_ms = cfg->schema_ttl_ms,
                                  .format_annotate = cfg->format_annotate};
     s->rl = gw_ratelimit_create();
-    s->conns = s->rl ? gw__conns_create(cfg, err) : NULL;
+    s->iprate = s->rl ? gw_iprate_create() : NULL;
+    s->cors = s->iprate ? gw_cors_create(cfg->cors_origins, err) : NULL;
+    s->conns = s->cors ? gw__conns_create(cfg, err) : NULL;
     s->sink = s->conns ? gw_sink_create(&so, err) : NULL;
     s->loader = s->sink ? reg_loader_create(&lo, err) : NULL;
     if (!s->loader) {
-        if (!s->rl) {
+        if (!s->rl || !s->iprate) {
             wr_err_set(err, WR_ENOMEM, "out of memory");
         }
         rc = err->code ? err->code : WR_EIO;
@@ -179,6 +183,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, gw__conns_accept, s->conns, gw__on_request, s,
+        /* First, so that libmicrohttpd's own start-up messages come through it too. */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
         MHD_OPTION_CONNECTION_LIMIT, max_conns,
@@ -190,8 +196,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, gw__on_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, gw__on_uri, s,
         MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (!s->mhd) {
         rc = wr_err_set(err, WR_EIO, "cannot listen on %s (in use, or not an address of this "
@@ -242,6 +248,8 @@ out:
     gw_sink_destroy(s->sink);
     gw__conns_destroy(s->conns);
     gw_ratelimit_destroy(s->rl);
+    gw_cors_destroy(s->cors);
+    gw_iprate_destroy(s->iprate);
     free(s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

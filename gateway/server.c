@@ -4,6 +4,8 @@
  * signals and drain are run.c; connection admission and deadlines are conns.c. */
 #include "server_int.h"
 
+#include "browser.h"
+
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -24,7 +26,10 @@
 /* Per-request arena cap: parse nodes of an 8 MiB body plus lines and errors. */
 #define ARENA_CAP_FACTOR 12
 
-enum route { R_NOT_FOUND, R_EVENTS, R_SCHEMAS, R_HEALTHZ, R_READYZ, R_METRICS, R_BAD_METHOD };
+enum route {
+    R_NOT_FOUND, R_EVENTS, R_SCHEMAS, R_HEALTHZ, R_READYZ, R_METRICS, R_BAD_METHOD,
+    R_PIXEL, R_TRACKER, R_PREFLIGHT /* browser.md */
+};
 
 enum req_state { S_READING, S_WAITING, S_RESUMED };
 
@@ -49,6 +54,15 @@ struct gw_req {
     bool answered;        /* a response was queued before the body ended */
     atomic_int sink_status;
     size_t accepted, rejected;
+    bool started;         /* the access handler has seen the request */
+    /* browser.md: the raw query string (copied by gw__on_uri, never logged), the page
+     * origin, and whether the answer carries the CORS headers. */
+    char *query;
+    size_t query_len;
+    bool query_too_long;
+    bool has_origin, cors;
+    char origin[256];
+    const char *reject_message; /* the rejected-zone reason of a pixel that is no event */
 };
 
 /* --- responses ------------------------------------------------------------------ */
@@ -72,8 +86,45 @@ static void utf8_scrub(char *p, size_t len)
     }
 }
 
+static const char *pixel_result(struct gw_req *r, int status)
+{
+    switch (status) {
+    case 202: return r->accepted ? "accepted" : "rejected";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 413: return "too_large";
+    case 429: return "rate_limited";
+    case 503: return "unavailable";
+    default: return "rejected";
+    }
+}
+
+/* The pixel's answer, whatever happened: the GIF, and the outcome in Weir-Result. The
+ * underlying status stays in r->status for the metrics and the access log. */
+static enum MHD_Result send_gif(struct gw_req *r, int status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof gw_pixel_gif, (void *)gw_pixel_gif, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "image/gif");
+    MHD_add_response_header(resp, "Cache-Control", "no-store, max-age=0");
+    MHD_add_response_header(resp, "Weir-Result", pixel_result(r, status));
+    if (r->cors) {
+        gw_cors_headers(resp, r->origin, false);
+    }
+    r->status = status;
+    enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result send_json(struct gw_req *r, int status, char *body, size_t len)
 {
+    if (r->route == R_PIXEL) {
+        return send_gif(r, status);
+    }
     utf8_scrub(body, len);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -92,6 +143,9 @@ static enum MHD_Result send_json(struct gw_req *r, int status, char *body, size_
     }
     if (status == 401) {
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    }
+    if (r->cors) {
+        gw_cors_headers(resp, r->origin, false);
     }
     if (r->retry_after > 0) {
         char v[32];
@@ -135,6 +189,9 @@ static enum MHD_Result send_text(struct gw_req *r, int status, const char *type,
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", type);
+    if (r->cors) {
+        gw_cors_headers(resp, r->origin, false);
+    }
     r->status = status;
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -142,6 +199,35 @@ static enum MHD_Result send_text(struct gw_req *r, int status, const char *type,
 }
 
 /* --- auth -------------------------------------------------------------------------- */
+
+/* The key of the `key` query parameter (browser.md): only a publishable key may travel
+ * in a URL. A secret one is refused with its own message, and every copy of it this
+ * process holds (ours, libmicrohttpd's parsed argument) is wiped. */
+static const struct reg_key_rec *query_key(struct gw_req *r)
+{
+    char buf[256];
+    size_t n = 0;
+    if (!r->query || gw_query_param(r->query, r->query_len, "key", buf, sizeof buf, &n) != GW_Q_FOUND) {
+        return NULL;
+    }
+    const char *arg = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "key");
+    if (arg) {
+        explicit_bzero((char *)arg, strlen(arg));
+    }
+    const struct reg_key_rec *k = NULL;
+    if (n > 8 && strncmp(buf, REG_PK_PREFIX, 8) == 0) {
+        unsigned char sha[32];
+        reg_key_hash(buf, n, sha);
+        k = reg_snapshot_key(r->snap, sha);
+        k = k && !k->revoked && k->publishable ? k : NULL;
+    } else {
+        r->message = "secret keys go in the Authorization or X-Api-Key header, never in a URL; "
+                     "the key query parameter takes publishable keys (weir_pk_...)";
+    }
+    explicit_bzero(buf, sizeof buf);
+    gw_query_wipe(r->query, r->query_len, "key");
+    return k;
+}
 
 /* The key of the request, or NULL. Call once per request: it wipes the secret. */
 static const struct reg_key_rec *authenticate(struct gw_req *r)
@@ -156,8 +242,11 @@ static const struct reg_key_rec *authenticate(struct gw_req *r)
     } else {
         secret = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Api-Key");
     }
-    if (!secret || !*secret || !r->snap) {
+    if (!r->snap) {
         return NULL;
+    }
+    if (!secret || !*secret) {
+        return query_key(r);
     }
     unsigned char sha[32];
     size_t n = strlen(secret);
@@ -167,6 +256,27 @@ static const struct reg_key_rec *authenticate(struct gw_req *r)
     explicit_bzero((char *)secret, n);
     const struct reg_key_rec *k = reg_snapshot_key(r->snap, sha);
     return k && !k->revoked ? k : NULL;
+}
+
+/* Authenticates the request and, for a publishable key, checks its page origin
+ * (browser.md). Returns 0 with r->key set, or the refusal status with r->error set. */
+static int auth_check(struct gw_req *r)
+{
+    r->key = authenticate(r);
+    if (!r->key) {
+        r->error = "unauthorized";
+        return 401;
+    }
+    if (r->key->publishable) {
+        if (r->has_origin ? !reg_key_origin_allowed(r->key, r->origin, strlen(r->origin))
+                          : r->key->require_origin) {
+            r->error = "origin_not_allowed";
+            r->message = r->has_origin ? "this key may not be used from this origin"
+                                       : "this key needs an Origin or Referer";
+            return 403;
+        }
+    }
+    return 0;
 }
 
 /* --- the events endpoint -------------------------------------------------------------- */
@@ -195,19 +305,28 @@ static int events_headers(struct gw_req *r)
         r->message = "the registry is not loaded yet";
         return 503;
     }
-    r->key = authenticate(r);
-    if (!r->key) {
-        r->error = "unauthorized";
-        return 401;
+    if (r->query_too_long) {
+        r->error = "too_large";
+        r->message = "the query string is over 8 KiB";
+        return 413;
+    }
+    int st = auth_check(r);
+    if (st) {
+        return st;
+    }
+    if (r->route == R_PIXEL) {
+        return 0;
     }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    if (ct && media_is(ct, "application/json")) {
+    /* text/plain is what sendBeacon sends for a string, and what spares a page the
+     * preflight: read as JSON (browser.md). */
+    if (ct && (media_is(ct, "application/json") || media_is(ct, "text/plain"))) {
         r->ndjson = false;
     } else if (ct && (media_is(ct, "application/x-ndjson") || media_is(ct, "application/jsonl"))) {
         r->ndjson = true;
     } else {
         r->error = "unsupported_media_type";
-        r->message = "Content-Type must be application/json or application/x-ndjson";
+        r->message = "Content-Type must be application/json, text/plain or application/x-ndjson";
         return 415;
     }
     const char *ce = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Encoding");
@@ -248,6 +367,17 @@ static void sink_done(void *arg, int status)
 static bool rate_take(struct gw_req *r, uint64_t n)
 {
     struct gw_server *s = r->srv;
+    if (r->key->publishable && r->key->ip_rate > 0) {
+        unsigned char addr[16];
+        long long retry = 1;
+        if (gw_client_addr(r->conn, gw__conns_trusted16, s->conns, addr) &&
+            !gw_iprate_take(s->iprate, r->key->name, addr, sizeof addr, r->key->ip_rate, n,
+                            wr_time_mono_ns(), &retry)) {
+            atomic_fetch_add(&s->metrics.rate_limited_events, n);
+            r->retry_after = retry;
+            return false;
+        }
+    }
     r->has_rate = r->key->rate > 0;
     if (!r->has_rate) {
         return true;
@@ -306,7 +436,14 @@ static enum MHD_Result events_complete(struct gw_req *r)
     struct gw_batch batch;
     struct gw_parse_error pe;
     wr_buf_init(&r->resp, 64 << 20);
-    enum gw_parse_code pc = gw_ingest_parse(r->arena, body, len, r->ndjson, &s->limits, &batch, &pe);
+    enum gw_parse_code pc = GW_PARSE_INVALID_JSON;
+    if (r->reject_message) {
+        /* A pixel whose parameters make no event: rejected as a body that is not JSON. */
+        pe.code = GW_PARSE_INVALID_JSON;
+        snprintf(pe.message, sizeof pe.message, "%s", r->reject_message);
+    } else {
+        pc = gw_ingest_parse(r->arena, body, len, r->ndjson, &s->limits, &batch, &pe);
+    }
     struct gw_line *lines = NULL;
     size_t n_lines = 0;
     if (pc == GW_PARSE_TOO_LARGE) {
@@ -396,9 +533,9 @@ static enum MHD_Result schemas_get(struct gw_req *r, const char *type)
         r->retry_after = 1;
         return send_error(r, 503, "unavailable", "the registry is not loaded yet");
     }
-    r->key = authenticate(r);
-    if (!r->key) {
-        return send_error(r, 401, "unauthorized", NULL);
+    int st = auth_check(r);
+    if (st) {
+        return send_error(r, st, r->error, r->message);
     }
     /* A key sees the schemas of the event types it may send, no others. */
     if (!reg_key_allows(r->key, type, strlen(type))) {
@@ -440,14 +577,117 @@ static enum MHD_Result metrics_get(struct gw_req *r)
     return ok;
 }
 
+/* --- browser endpoints (browser.md) ----------------------------------------------------- */
+
+/* GET /v1/p.gif once the head is in: the query becomes the body of one event, which then
+ * takes events_complete's road (validation, the spool's fsync, suspension). */
+static enum MHD_Result pixel_complete(struct gw_req *r)
+{
+    char message[120];
+    enum gw_pixel_code pc = gw_pixel_event(r->query ? r->query : "", r->query_len,
+                                           r->srv->limits.max_depth, &r->body, message,
+                                           sizeof message);
+    if (pc != GW_PIXEL_OK) {
+        /* Not an event: the offending text goes to the rejected zone as a body that is not
+         * JSON would (an empty text still fails the parse). */
+        r->reject_message = pc == GW_PIXEL_BAD_ESCAPE ? "a query parameter has bad "
+                                                        "percent-encoding"
+                                                      : "the payload parameter is not JSON";
+    }
+    r->ndjson = false;
+    r->gzip = false;
+    return events_complete(r);
+}
+
+/* OPTIONS: the CORS preflight, answered from the live keys and --cors-origins. */
+static enum MHD_Result preflight(struct gw_req *r)
+{
+    if (!r->cors) {
+        return send_error(r, 403, "origin_not_allowed", "this origin may not send events here");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return MHD_NO;
+    }
+    gw_cors_headers(resp, r->origin, true);
+    r->status = 204;
+    enum MHD_Result ok = MHD_queue_response(r->conn, 204, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* GET /v1/weir.js: the embedded tracker, 304 when the client has this version. */
+static enum MHD_Result tracker_get(struct gw_req *r)
+{
+    const char *js, *etag;
+    size_t len;
+    gw_tracker(&js, &len, &etag);
+    const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+    bool fresh = inm && (strstr(inm, etag) || strcmp(inm, "*") == 0);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(fresh ? 0 : len, (void *)js, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return MHD_NO;
+    }
+    if (!fresh) {
+        MHD_add_response_header(resp, "Content-Type", "text/javascript; charset=utf-8");
+    }
+    MHD_add_response_header(resp, "ETag", etag);
+    MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
+    /* A page on any origin may load the script (it holds nothing secret). */
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    r->status = fresh ? 304 : 200;
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK (cls = server): the first look at a request, with its raw
+ * URI. The request object starts here so that the query string is seen as sent (its
+ * length, its percent-encoding); libmicrohttpd frees nothing of it (gw__on_completed
+ * does). */
+void *gw__on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)conn;
+    struct gw_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        return NULL;
+    }
+    r->srv = cls;
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (q) {
+        size_t n = strlen(q + 1);
+        if (n > GW_QUERY_MAX) {
+            r->query_too_long = true;
+        } else {
+            r->query = malloc(n + 1);
+            if (r->query) {
+                memcpy(r->query, q + 1, n + 1);
+                r->query_len = n;
+            }
+        }
+    }
+    return r;
+}
+
 /* --- the access handler -------------------------------------------------------------- */
 
 static enum route route_of(const char *method, const char *url, const char **tail)
 {
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool post = strcmp(method, "POST") == 0;
+    bool options = strcmp(method, "OPTIONS") == 0;
+    if (options && strncmp(url, "/v1/", 4) == 0) {
+        return R_PREFLIGHT;
+    }
     if (strcmp(url, "/v1/events") == 0) {
         return post ? R_EVENTS : R_BAD_METHOD;
+    }
+    if (strcmp(url, "/v1/p.gif") == 0) {
+        return get ? R_PIXEL : R_BAD_METHOD;
+    }
+    if (strcmp(url, "/v1/weir.js") == 0) {
+        return get ? R_TRACKER : R_BAD_METHOD;
     }
     if (strncmp(url, "/v1/schemas/", 12) == 0 && url[12]) {
         *tail = url + 12;
@@ -474,12 +714,15 @@ enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const cha
     struct gw_server *s = cls;
     struct gw_req *r = *con_cls;
     const char *tail = NULL;
-    if (!r) {
-        r = calloc(1, sizeof *r);
+    if (!r || !r->started) {
         if (!r) {
-            return MHD_NO;
+            r = calloc(1, sizeof *r);
+            if (!r) {
+                return MHD_NO;
+            }
+            *con_cls = r;
         }
-        *con_cls = r;
+        r->started = true;
         atomic_fetch_add(&s->active, 1);
         r->srv = s;
         r->conn = conn;
@@ -488,7 +731,13 @@ enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const cha
         r->route = route_of(method, url, &tail);
         wr_buf_init(&r->body, s->cfg->max_body_bytes);
         gw__conns_head_done(conn);
-        if (r->route == R_EVENTS && (r->status = events_headers(r)) != 0) {
+        /* Every answer to an allowed origin says so, errors included (browser.md). */
+        r->has_origin = gw_request_origin(conn, r->origin, sizeof r->origin);
+        r->cors = r->has_origin &&
+                  MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL &&
+                  gw_cors_allowed(s->cors, r->snap, r->origin);
+        if ((r->route == R_EVENTS || r->route == R_PIXEL) &&
+            (r->status = events_headers(r)) != 0) {
             /* Refused from the headers alone: answered now, before any byte of the body
              * is read. Queued on this first call, the answer also stops libmicrohttpd
              * from sending "100 Continue", and it closes the connection after it. */
@@ -518,11 +767,16 @@ enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const cha
     }
     switch (r->route) {
     case R_EVENTS:
+    case R_PIXEL:
         if (r->state == S_WAITING) {
             r->state = S_RESUMED;
             return events_resumed(r);
         }
-        return events_complete(r);
+        return r->route == R_PIXEL ? pixel_complete(r) : events_complete(r);
+    case R_PREFLIGHT:
+        return preflight(r);
+    case R_TRACKER:
+        return tracker_get(r);
     case R_SCHEMAS:
         route_of(method, url, &tail);
         return schemas_get(r, tail);
@@ -551,12 +805,20 @@ void gw__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) {
         return;
     }
+    if (!r->started) {
+        /* Seen by gw__on_uri only (the head never completed). */
+        free(r->query);
+        free(r);
+        *con_cls = NULL;
+        return;
+    }
     int64_t dur = wr_time_mono_ns() - r->t0_ns;
     gw_metrics_request(&s->metrics, r->status ? r->status : 499, dur);
-    if (r->route == R_EVENTS && wr_log_enabled(s->cfg->access_log_level)) {
+    if ((r->route == R_EVENTS || r->route == R_PIXEL) && wr_log_enabled(s->cfg->access_log_level)) {
+        /* Never the query string: it may hold a key. */
         struct wr_logline l;
         wr_logline_begin(&l, s->cfg->access_log_level, "request");
-        wr_logline_str(&l, "path", "/v1/events");
+        wr_logline_str(&l, "path", r->route == R_PIXEL ? "/v1/p.gif" : "/v1/events");
         wr_logline_int(&l, "status", r->status);
         wr_logline_int(&l, "accepted", (int64_t)r->accepted);
         wr_logline_int(&l, "rejected", (int64_t)r->rejected);
@@ -574,6 +836,10 @@ void gw__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     wr_arena_destroy(r->arena);
     wr_buf_free(&r->body);
     wr_buf_free(&r->resp);
+    if (r->query) {
+        explicit_bzero(r->query, r->query_len);
+        free(r->query);
+    }
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);

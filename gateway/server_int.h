@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 
 typedef struct gw_conns gw_conns;
+typedef struct gw_cors gw_cors;     /* browser.h */
+typedef struct gw_iprate gw_iprate; /* browser.h */
 
 struct gw_server {
     const struct gw_config *cfg;
@@ -31,6 +33,8 @@ struct gw_server {
     gw_sink *sink;
     gw_ratelimit *rl;
     gw_conns *conns;
+    gw_cors *cors;     /* --cors-origins */
+    gw_iprate *iprate; /* --ip-rate of publishable keys */
     struct gw_metrics metrics;
     struct gw_limits limits;
     atomic_int active; /* requests between first call and completion */
@@ -46,6 +50,8 @@ enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const cha
                                void **con_cls);
 void gw__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe);
+/* MHD_OPTION_URI_LOG_CALLBACK: starts the request object with the raw query string. */
+void *gw__on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* ---- conns.c: admission per client address, head deadline, minimum body rate ------- */
 
@@ -69,6 +75,9 @@ void gw__conns_head_done(struct MHD_Connection *conn); /* the head is in: body p
 void gw__conns_body(struct MHD_Connection *conn, size_t bytes);
 void gw__conns_busy(struct MHD_Connection *conn);      /* the body is in: no deadline */
 void gw__conns_idle(struct MHD_Connection *conn);      /* answered: the next head's turn */
+
+/* True when addr (16 bytes, IPv4 mapped) is in --trusted-proxies (cls = gw_conns). */
+bool gw__conns_trusted16(void *c, const unsigned char addr[16]);
 
 /* The connection counters (refused per address, heads late, bodies too slow, open). */
 void gw__conns_metrics(gw_conns *c, struct wr_buf *out);

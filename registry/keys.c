@@ -83,8 +83,11 @@ static int types_array(const char *types, char *out, size_t outlen, struct wr_er
     return 0;
 }
 
-int reg_key_create(PGconn *c, const char *name, const char *event_types, long long rate,
-                   char secret[REG_KEY_LEN + 1], struct wr_err *err)
+/* Both kinds of key: pub NULL makes a secret key ("weir_" + 43), else a publishable one
+ * ("weir_pk_" + 43, with its origins); secret holds REG_PK_LEN + 1 bytes at least when
+ * pub is set. */
+static int key_create(PGconn *c, const char *name, const char *event_types, long long rate,
+                      const struct reg_pub_opts *pub, char *secret, struct wr_err *err)
 {
     if (!reg_key_name_valid(name)) {
         return wr_err_set(err, WR_EINVAL, "--name: '%s' is not a key name "
@@ -98,24 +101,45 @@ int reg_key_create(PGconn *c, const char *name, const char *event_types, long lo
     if (rc) {
         return rc;
     }
+    char origins[4096] = "{}";
+    char ipratebuf[24] = "0";
+    if (pub) {
+        if (pub->ip_rate < 0 || pub->ip_rate > 1000000000) {
+            return wr_err_set(err, WR_EINVAL, "--ip-rate: %lld is not between 0 and 1000000000",
+                              pub->ip_rate);
+        }
+        rc = reg_origins_normalize(pub->origins, origins, sizeof origins, err);
+        if (rc) {
+            return rc;
+        }
+        snprintf(ipratebuf, sizeof ipratebuf, "%lld", pub->ip_rate);
+    }
+    const char *kp = pub ? REG_PK_PREFIX : REG_KEY_PREFIX;
+    size_t kpl = strlen(kp), klen = pub ? REG_PK_LEN : REG_KEY_LEN;
     unsigned char raw[32];
     wr_random_bytes(raw, sizeof raw);
-    memcpy(secret, REG_KEY_PREFIX, 5);
-    b64url(raw, sizeof raw, secret + 5);
+    memcpy(secret, kp, kpl);
+    b64url(raw, sizeof raw, secret + kpl);
     unsigned char digest[32];
-    reg_key_hash(secret, REG_KEY_LEN, digest);
+    reg_key_hash(secret, klen, digest);
     char hexdigest[67] = "\\x";
     wr_hex(digest, 32, hexdigest + 2);
-    char prefix[13];
-    memcpy(prefix, secret, 12);
-    prefix[12] = '\0';
+    /* The prefix shows what follows the kind marker, so two keys can be told apart. */
+    char prefix[16];
+    size_t pfl = kpl + 7;
+    memcpy(prefix, secret, pfl);
+    prefix[pfl] = '\0';
     char ratebuf[24];
     snprintf(ratebuf, sizeof ratebuf, "%lld", rate);
-    const char *params[] = {name, hexdigest, prefix, types, rate > 0 ? ratebuf : NULL};
+    const char *params[] = {name, hexdigest, prefix, types, rate > 0 ? ratebuf : NULL,
+                            pub ? "publishable" : "secret", origins,
+                            pub && pub->require_origin ? "true" : "false", ipratebuf};
     PGresult *r = PQexecParams(c,
                                "INSERT INTO api_keys (name, key_sha256, key_prefix, event_types,"
-                               " rate_limit) VALUES ($1, $2::bytea, $3, $4::text[], $5::integer)",
-                               5, NULL, params, NULL, NULL, 0);
+                               " rate_limit, kind, origins, require_origin, ip_rate)"
+                               " VALUES ($1, $2::bytea, $3, $4::text[], $5::integer, $6,"
+                               " $7::text[], $8::boolean, $9::integer)",
+                               9, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (state && strcmp(state, "23505") == 0) {
@@ -129,14 +153,28 @@ int reg_key_create(PGconn *c, const char *name, const char *event_types, long lo
     return rc;
 }
 
+int reg_key_create(PGconn *c, const char *name, const char *event_types, long long rate,
+                   char secret[REG_KEY_LEN + 1], struct wr_err *err)
+{
+    return key_create(c, name, event_types, rate, NULL, secret, err);
+}
+
+int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types,
+                               long long rate, const struct reg_pub_opts *pub,
+                               char secret[REG_PK_LEN + 1], struct wr_err *err)
+{
+    return key_create(c, name, event_types, rate, pub, secret, err);
+}
+
 int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), void *arg,
                  struct wr_err *err)
 {
     PGresult *r = reg_exec(c, PGRES_TUPLES_OK, err,
                            "SELECT name, key_prefix, array_to_string(event_types, ','),"
                            " coalesce(rate_limit, 0), revoked,"
-                           " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-                           " FROM api_keys ORDER BY name",
+                           " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                           " kind = 'publishable', array_to_string(origins, ','), require_origin,"
+                           " ip_rate FROM api_keys ORDER BY name",
                            0, NULL);
     if (!r) {
         return WR_EDB;
@@ -149,6 +187,10 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
             .rate = strtoll(PQgetvalue(r, i, 3), NULL, 10),
             .revoked = PQgetvalue(r, i, 4)[0] == 't',
             .created_at = PQgetvalue(r, i, 5),
+            .publishable = PQgetvalue(r, i, 6)[0] == 't',
+            .origins = PQgetvalue(r, i, 7),
+            .require_origin = PQgetvalue(r, i, 8)[0] == 't',
+            .ip_rate = strtoll(PQgetvalue(r, i, 9), NULL, 10),
         };
         fn(&k, arg);
     }

@@ -34,6 +34,9 @@ int reg_migrate(PGconn *c, int *applied, struct wr_err *err);
 
 #define REG_KEY_PREFIX "weir_"
 #define REG_KEY_LEN 48 /* "weir_" + 43 base64url characters of 32 random bytes */
+/* Publishable (browser) keys, shared/spec/browser.md: a secret key never starts so. */
+#define REG_PK_PREFIX "weir_pk_"
+#define REG_PK_LEN 51 /* "weir_pk_" + 43 base64url characters of 32 random bytes */
 
 struct reg_key_info {
     const char *name;
@@ -42,6 +45,10 @@ struct reg_key_info {
     long long rate;          /* events per second; 0 = unlimited */
     bool revoked;
     const char *created_at;
+    bool publishable;
+    const char *origins;  /* comma-separated; "" for a secret key */
+    bool require_origin;
+    long long ip_rate;    /* events per second per client address; 0 = none */
 };
 
 /* True when s is a valid key name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
@@ -52,6 +59,28 @@ bool reg_key_name_valid(const char *s);
  * NUL) into secret; only its SHA-256 is stored. WR_EINVAL for a bad or taken name. */
 int reg_key_create(PGconn *c, const char *name, const char *event_types, long long rate,
                    char secret[REG_KEY_LEN + 1], struct wr_err *err);
+
+/* What a publishable key adds (browser.md). */
+struct reg_pub_opts {
+    const char *origins;  /* comma-separated origin patterns, at least one */
+    bool require_origin;  /* refuse requests that carry neither Origin nor Referer */
+    long long ip_rate;    /* events/s per client address; 0 = none */
+};
+
+/* Like reg_key_create, for a publishable key: the secret is REG_PK_LEN characters
+ * starting with REG_PK_PREFIX. WR_EINVAL (err names the option) for a bad or empty
+ * origin list or ip_rate. */
+int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types,
+                               long long rate, const struct reg_pub_opts *pub,
+                               char secret[REG_PK_LEN + 1], struct wr_err *err);
+
+/* Origin patterns (origins.c): exact "scheme://host[:port]" or "scheme://" + "*.domain[:port]"
+ * (any subdomain, never the bare domain). reg_origins_normalize checks a comma-separated
+ * list and writes it lower-cased as a Postgres array literal into out; WR_EINVAL naming
+ * the bad entry, or an empty list. */
+int reg_origins_normalize(const char *csv, char *out, size_t outlen, struct wr_err *err);
+/* True when origin[0, len) (as a browser sends it in Origin) matches pattern. */
+bool reg_origin_match(const char *pattern, const char *origin, size_t len);
 
 /* Calls fn for every key, ordered by name; never exposes a secret. */
 int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), void *arg,

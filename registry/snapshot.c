@@ -93,6 +93,12 @@ const struct reg_key_rec *reg_snapshot_key(const reg_snapshot *s, const unsigned
     }
 }
 
+const struct reg_key_rec *reg_snapshot_keys(const reg_snapshot *s, size_t *n)
+{
+    *n = s->n_keys;
+    return s->keys;
+}
+
 bool reg_key_allows(const struct reg_key_rec *k, const char *t, size_t len)
 {
     if (k->n_event_types == 0) {
@@ -169,6 +175,10 @@ static void snapshot_free(reg_snapshot *s)
             free((char *)s->keys[i].event_types[t]);
         }
         free((char **)s->keys[i].event_types);
+        for (size_t t = 0; t < s->keys[i].n_origins; t++) {
+            free((char *)s->keys[i].origins[t]);
+        }
+        free((char **)s->keys[i].origins);
     }
     free(s->keys);
     free(s->key_index);
@@ -297,11 +307,22 @@ static int split_types(const char *csv, struct reg_key_rec *k)
     return 0;
 }
 
+/* The origins of a publishable key: split_types' way, into k->origins. */
+static int split_origins(const char *csv, struct reg_key_rec *k)
+{
+    struct reg_key_rec tmp = {0};
+    int rc = split_types(csv, &tmp);
+    k->origins = tmp.event_types;
+    k->n_origins = tmp.n_event_types;
+    return rc;
+}
+
 static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
 {
     PGresult *r = reg_exec(c, PGRES_TUPLES_OK, err,
                            "SELECT name, encode(key_sha256, 'hex'), array_to_string(event_types, ','),"
-                           " coalesce(rate_limit, 0), revoked FROM api_keys",
+                           " coalesce(rate_limit, 0), revoked, kind = 'publishable',"
+                           " array_to_string(origins, ','), require_origin, ip_rate FROM api_keys",
                            0, NULL);
     if (!r) {
         return WR_EDB;
@@ -327,7 +348,11 @@ static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
         k->name = strdup(PQgetvalue(r, i, 0));
         k->rate = strtoll(PQgetvalue(r, i, 3), NULL, 10);
         k->revoked = PQgetvalue(r, i, 4)[0] == 't';
-        if (!k->name || split_types(PQgetvalue(r, i, 2), k) != 0) {
+        k->publishable = PQgetvalue(r, i, 5)[0] == 't';
+        k->require_origin = PQgetvalue(r, i, 7)[0] == 't';
+        k->ip_rate = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+        if (!k->name || split_types(PQgetvalue(r, i, 2), k) != 0 ||
+            split_origins(PQgetvalue(r, i, 6), k) != 0) {
             PQclear(r);
             return wr_err_set(err, WR_ENOMEM, "out of memory");
         }

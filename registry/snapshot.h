@@ -22,6 +22,12 @@ struct reg_key_rec {
     size_t n_event_types;
     long long rate; /* events per second, 0 = unlimited */
     bool revoked;
+    /* Publishable keys (browser.md); a secret key has publishable false, no origins. */
+    bool publishable;
+    bool require_origin;
+    long long ip_rate;                /* events/s per client address, 0 = none */
+    const char *const *origins;       /* n_origins patterns (reg_origin_match) */
+    size_t n_origins;
 };
 
 enum reg_lookup {
@@ -32,6 +38,13 @@ enum reg_lookup {
 
 /* The key whose secret hashes to sha256, or NULL. Compares in constant time. */
 const struct reg_key_rec *reg_snapshot_key(const reg_snapshot *s, const unsigned char sha256[32]);
+
+/* Every key of the snapshot (revoked ones included), *n of them; for scans such as
+ * "does any active publishable key allow this origin". */
+const struct reg_key_rec *reg_snapshot_keys(const reg_snapshot *s, size_t *n);
+
+/* True when k is an active publishable key whose origins allow origin[0, len). */
+bool reg_key_origin_allowed(const struct reg_key_rec *k, const char *origin, size_t len);
 
 /* True when the key may send event type t (len bytes). */
 bool reg_key_allows(const struct reg_key_rec *k, const char *t, size_t len);

@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libpcre2-dev libzstd-dev libdeflate-dev postgresql postgresql-contrib)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(clang libclang-rt-14-dev python3 curl procps
-         radosgw ceph-mon ceph-osd wrk nginx-light s3cmd)
+         radosgw ceph-mon ceph-osd wrk nginx-light s3cmd
+         chromium) # headless, driven by tests/browser (puppeteer-core, never a downloaded browser)
   # The image may carry a newer Node.js than Debian's; only add Debian's when none is there.
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the npm packages the tests use (DuckDB and other Parquet readers), from the
-# lock files: ours in tests/tools, and the shared checkers beside the repo. Idempotent.
+# Installs the npm packages the tests use (DuckDB and other Parquet readers; puppeteer-core
+# for the headless Chromium test), from the lock files: ours in tests/tools and
+# tests/browser, and the shared checkers beside the repo. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 install() {
@@ -15,6 +16,7 @@ install() {
   fi
 }
 install tests/tools
+install tests/browser
 shared=${WEIR_SHARED:-../shared}
 [[ -d $shared/bench/duckdb ]] && install "$shared/bench/duckdb"
 exit 0

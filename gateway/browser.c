@@ -1,0 +1,438 @@
+/* browser.c - query strings, page origins, CORS, the per-address rate of publishable
+ * keys and the client address (browser.h). */
+#include "browser.h"
+
+#include "gateway/gateway.h"
+
+#include "common/text.h"
+#include "registry/registry.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- query strings ------------------------------------------------------------------ */
+
+/* Decodes s[0, len) into out (len + 1 bytes); false on a bad escape. */
+static bool pct_decode(const char *s, size_t len, char *out, size_t *outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (ch == '+') {
+            out[o++] = ' ';
+        } else if (ch == '%') {
+            if (i + 2 >= len) {
+                return false;
+            }
+            int h = wr_hexval((unsigned char)s[i + 1]), l = wr_hexval((unsigned char)s[i + 2]);
+            if (h < 0 || l < 0) {
+                return false;
+            }
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else {
+            out[o++] = ch;
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return true;
+}
+
+int gw_query_param(const char *q, size_t qlen, const char *name, char *out, size_t cap,
+                   size_t *outlen)
+{
+    size_t nl = strlen(name), i = 0;
+    while (i < qlen) {
+        size_t end = i;
+        while (end < qlen && q[end] != '&') {
+            end++;
+        }
+        const char *eq = memchr(q + i, '=', end - i);
+        size_t klen = eq ? (size_t)(eq - (q + i)) : end - i;
+        /* Parameter names of the API are plain ASCII: compared undecoded. */
+        if (klen == nl && memcmp(q + i, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : q + end;
+            size_t vlen = (size_t)(q + end - v);
+            if (vlen + 1 > cap || !pct_decode(v, vlen, out, outlen)) {
+                return GW_Q_BAD_ESCAPE;
+            }
+            return GW_Q_FOUND;
+        }
+        i = end + 1;
+    }
+    return GW_Q_ABSENT;
+}
+
+void gw_query_wipe(char *q, size_t qlen, const char *name)
+{
+    size_t nl = strlen(name), i = 0;
+    while (i < qlen) {
+        size_t end = i;
+        while (end < qlen && q[end] != '&') {
+            end++;
+        }
+        if (end - i > nl && memcmp(q + i, name, nl) == 0 && q[i + nl] == '=') {
+            memset(q + i + nl + 1, 'x', end - i - nl - 1);
+        }
+        i = end + 1;
+    }
+}
+
+int gw_query_each(const char *q, size_t qlen, char *scratch,
+                  void (*fn)(void *arg, const char *name, size_t nlen, const char *v, size_t vlen),
+                  void *arg, const char **bad, size_t *bad_len)
+{
+    size_t i = 0;
+    char *nbuf = scratch, *vbuf = scratch + qlen + 1;
+    while (i < qlen) {
+        size_t end = i;
+        while (end < qlen && q[end] != '&') {
+            end++;
+        }
+        if (end > i) {
+            const char *eq = memchr(q + i, '=', end - i);
+            size_t klen = eq ? (size_t)(eq - (q + i)) : end - i;
+            const char *v = eq ? eq + 1 : q + end;
+            size_t vlen = (size_t)(q + end - v), nl, vl;
+            if (!pct_decode(q + i, klen, nbuf, &nl) || !pct_decode(v, vlen, vbuf, &vl)) {
+                *bad = q + i;
+                *bad_len = end - i;
+                return GW_Q_BAD_ESCAPE;
+            }
+            fn(arg, nbuf, nl, vbuf, vl);
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+/* ---- origins and CORS --------------------------------------------------------------- */
+
+bool gw_request_origin(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const char *o = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    size_t n;
+    if (o) {
+        n = strlen(o);
+    } else {
+        const char *ref = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Referer");
+        if (!ref) {
+            return false;
+        }
+        const char *sep = strstr(ref, "://");
+        if (!sep || sep == ref) {
+            return false;
+        }
+        const char *host = sep + 3;
+        o = ref;
+        n = (size_t)(host - ref) + strcspn(host, "/?#");
+        if (n == (size_t)(host - ref)) {
+            return false;
+        }
+    }
+    if (n + 1 > cap) {
+        /* Longer than any origin we could list: kept as a name that matches none. */
+        n = cap - 1;
+    }
+    memcpy(out, o, n);
+    out[n] = '\0';
+    return true;
+}
+
+#define CORS_MAX 64
+
+struct gw_cors {
+    char *patterns[CORS_MAX];
+    size_t n;
+};
+
+static int cors_parse(const char *list, gw_cors *c, struct wr_err *err)
+{
+    if (!list || !*list) {
+        return 0;
+    }
+    char norm[8192];
+    struct wr_err e = {0};
+    if (reg_origins_normalize(list, norm, sizeof norm, &e) != 0) {
+        const char *m = strncmp(e.msg, "--origins: ", 11) == 0 ? e.msg + 11 : e.msg;
+        return wr_err_set(err, WR_EINVAL, "--cors-origins: %s", m);
+    }
+    /* norm is "{a,b,c}": origins hold no comma or brace. */
+    char *p = norm + 1;
+    norm[strlen(norm) - 1] = '\0';
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (c) {
+            if (c->n == CORS_MAX) {
+                return wr_err_set(err, WR_EINVAL, "--cors-origins: more than %d origins", CORS_MAX);
+            }
+            c->patterns[c->n] = strndup(p, len);
+            if (!c->patterns[c->n]) {
+                return wr_err_set(err, WR_ENOMEM, "out of memory");
+            }
+            c->n++;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+int gw_cors_origins_check(const char *list, struct wr_err *err)
+{
+    return cors_parse(list, NULL, err);
+}
+
+gw_cors *gw_cors_create(const char *list, struct wr_err *err)
+{
+    gw_cors *c = calloc(1, sizeof *c);
+    if (!c) {
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (cors_parse(list, c, err) != 0) {
+        gw_cors_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gw_cors_destroy(gw_cors *c)
+{
+    if (!c) {
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->patterns[i]);
+    }
+    free(c);
+}
+
+bool gw_cors_allowed(const gw_cors *c, const reg_snapshot *snap, const char *origin)
+{
+    size_t len = strlen(origin);
+    if (len == 0 || strcmp(origin, "null") == 0) {
+        return false;
+    }
+    for (size_t i = 0; c && i < c->n; i++) {
+        if (reg_origin_match(c->patterns[i], origin, len)) {
+            return true;
+        }
+    }
+    if (!snap) {
+        return false;
+    }
+    size_t n;
+    const struct reg_key_rec *keys = reg_snapshot_keys(snap, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (reg_key_origin_allowed(&keys[i], origin, len)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void gw_cors_headers(struct MHD_Response *resp, const char *origin, bool preflight)
+{
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(resp, "Vary", "Origin");
+    if (preflight) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, GET, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Content-Type, Content-Encoding, Authorization, X-Api-Key");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    } else {
+        /* The outcome headers of the API, readable by the page's script. */
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                "Retry-After, RateLimit-Limit, RateLimit-Remaining, "
+                                "RateLimit-Reset, Weir-Result");
+    }
+}
+
+/* ---- per-client-address rate ----------------------------------------------------------- */
+
+#define IPRATE_SLOTS 16384 /* a power of two */
+#define IPRATE_PROBE 8
+
+struct ipbucket {
+    uint64_t tag; /* 0 = empty */
+    double tokens;
+    int64_t last_ns;
+    long long rate;
+};
+
+struct gw_iprate {
+    pthread_mutex_t lock;
+    struct ipbucket slots[IPRATE_SLOTS];
+};
+
+gw_iprate *gw_iprate_create(void)
+{
+    gw_iprate *r = calloc(1, sizeof *r);
+    if (r) {
+        pthread_mutex_init(&r->lock, NULL);
+    }
+    return r;
+}
+
+void gw_iprate_destroy(gw_iprate *r)
+{
+    if (r) {
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+    }
+}
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Tokens after refilling to now (capacity: one second's worth). */
+static double refilled(const struct ipbucket *b, int64_t now_ns)
+{
+    double t = b->tokens + (double)(now_ns - b->last_ns) / 1e9 * (double)b->rate;
+    return t > (double)b->rate ? (double)b->rate : t;
+}
+
+bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, size_t alen,
+                    long long rate, uint64_t n, int64_t now_ns, long long *retry_s)
+{
+    if (rate <= 0) {
+        return true;
+    }
+    uint64_t tag = fnv(fnv(1469598103934665603ull, (const unsigned char *)key, strlen(key) + 1),
+                       addr, alen);
+    tag |= 1; /* never 0 */
+    pthread_mutex_lock(&r->lock);
+    struct ipbucket *b = NULL, *victim = NULL;
+    for (size_t i = 0; i < IPRATE_PROBE; i++) {
+        struct ipbucket *s = &r->slots[(tag + i) & (IPRATE_SLOTS - 1)];
+        if (s->tag == tag) {
+            b = s;
+            break;
+        }
+        /* An empty slot or a bucket full again (idle for a second) costs nothing to
+         * reuse; otherwise the least recently used one goes. */
+        if (!victim || s->tag == 0 || refilled(s, now_ns) >= (double)s->rate ||
+            (victim->tag != 0 && s->last_ns < victim->last_ns &&
+             refilled(victim, now_ns) < (double)victim->rate)) {
+            victim = s;
+        }
+    }
+    if (!b) {
+        b = victim;
+        b->tag = tag;
+        b->tokens = (double)rate;
+        b->last_ns = now_ns;
+    }
+    b->rate = rate;
+    b->tokens = refilled(b, now_ns);
+    b->last_ns = now_ns;
+    /* As ratelimit.c: refused below one whole token (empty or in debt). */
+    bool ok = b->tokens >= 1.0;
+    if (ok) {
+        b->tokens -= (double)n;
+    } else if (retry_s) {
+        *retry_s = (long long)ceil((1.0 - b->tokens) / (double)rate);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+/* ---- the client address ----------------------------------------------------------------- */
+
+static bool text_addr16(const char *s, size_t len, unsigned char out[16])
+{
+    char buf[64];
+    while (len && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
+        len--;
+    }
+    if (len == 0 || len >= sizeof buf) {
+        return false;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    struct in_addr a4;
+    if (inet_pton(AF_INET, buf, &a4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a4, 4);
+        return true;
+    }
+    return inet_pton(AF_INET6, buf, out) == 1;
+}
+
+struct last_xff {
+    const char *v;
+};
+
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    if (strcasecmp(key, "X-Forwarded-For") == 0) {
+        ((struct last_xff *)cls)->v = value;
+    }
+    return MHD_YES;
+}
+
+bool gw_client_addr(struct MHD_Connection *conn,
+                    bool (*trusted)(void *arg, const unsigned char addr[16]), void *arg,
+                    unsigned char out[16])
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) {
+        return false;
+    }
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return false;
+    }
+    if (!trusted || !trusted(arg, out)) {
+        return true;
+    }
+    struct last_xff x = {NULL};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, last_xff, &x);
+    if (!x.v) {
+        return true;
+    }
+    /* Right to left: each trusted hop vouches for the one on its left; the first
+     * address that is not a trusted proxy is the client. */
+    size_t end = strlen(x.v);
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && x.v[start - 1] != ',') {
+            start--;
+        }
+        unsigned char hop[16];
+        if (!text_addr16(x.v + start, end - start, hop)) {
+            break;
+        }
+        memcpy(out, hop, 16);
+        if (!trusted(arg, hop)) {
+            break;
+        }
+        end = start ? start - 1 : 0;
+    }
+    return true;
+}
