@@ -114,6 +114,15 @@ enum gw_pixel_code {
 enum gw_pixel_code gw_pixel_event(const char *q, size_t qlen, unsigned max_depth,
                                   struct wr_buf *out, char *message, size_t mcap);
 
+/* The outcomes of Weir-Result, counted in weir_pixel_requests_total{result}. */
+enum gw_pixel_result {
+    GW_PX_ACCEPTED, GW_PX_REJECTED, GW_PX_UNAUTHORIZED, GW_PX_FORBIDDEN, GW_PX_RATE_LIMITED,
+    GW_PX_UNAVAILABLE, GW_PX_TOO_LARGE, GW_PX_NRESULTS
+};
+extern const char *const gw_pixel_result_names[GW_PX_NRESULTS];
+/* Renders weir_pixel_requests_total from counts[GW_PX_NRESULTS]. */
+void gw_pixel_metrics(const _Atomic uint64_t *counts, struct wr_buf *out);
+
 /* The 43-byte transparent 1x1 GIF. */
 extern const unsigned char gw_pixel_gif[43];
 

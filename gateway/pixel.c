@@ -3,8 +3,10 @@
 #include "browser.h"
 
 #include "common/arena.h"
+#include "common/prom.h"
 #include "json/json.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,20 @@ const unsigned char gw_pixel_gif[43] = {
     0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
     0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
     0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+const char *const gw_pixel_result_names[GW_PX_NRESULTS] = {
+    "accepted", "rejected", "unauthorized", "forbidden", "rate_limited", "unavailable", "too_large",
+};
+
+void gw_pixel_metrics(const _Atomic uint64_t *counts, struct wr_buf *out)
+{
+    wr_prom_family(out, "weir_pixel_requests_total", WR_PROM_COUNTER,
+                   "GET /v1/p.gif answers, by their Weir-Result.");
+    for (int i = 0; i < GW_PX_NRESULTS; i++) {
+        struct wr_prom_label l[] = {{"result", gw_pixel_result_names[i]}};
+        wr_prom_sample(out, "weir_pixel_requests_total", l, 1, atomic_load(&counts[i]));
+    }
+}
 
 #define SEEN_MAX 32
 

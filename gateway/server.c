@@ -86,16 +86,16 @@ static void utf8_scrub(char *p, size_t len)
     }
 }
 
-static const char *pixel_result(struct gw_req *r, int status)
+static enum gw_pixel_result pixel_result(struct gw_req *r, int status)
 {
     switch (status) {
-    case 202: return r->accepted ? "accepted" : "rejected";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 413: return "too_large";
-    case 429: return "rate_limited";
-    case 503: return "unavailable";
-    default: return "rejected";
+    case 202: return r->accepted ? GW_PX_ACCEPTED : GW_PX_REJECTED;
+    case 401: return GW_PX_UNAUTHORIZED;
+    case 403: return GW_PX_FORBIDDEN;
+    case 413: return GW_PX_TOO_LARGE;
+    case 429: return GW_PX_RATE_LIMITED;
+    case 503: return GW_PX_UNAVAILABLE;
+    default: return GW_PX_REJECTED;
     }
 }
 
@@ -110,7 +110,9 @@ static enum MHD_Result send_gif(struct gw_req *r, int status)
     }
     MHD_add_response_header(resp, "Content-Type", "image/gif");
     MHD_add_response_header(resp, "Cache-Control", "no-store, max-age=0");
-    MHD_add_response_header(resp, "Weir-Result", pixel_result(r, status));
+    enum gw_pixel_result res = pixel_result(r, status);
+    atomic_fetch_add(&r->srv->pixel_results[res], 1);
+    MHD_add_response_header(resp, "Weir-Result", gw_pixel_result_names[res]);
     if (r->cors) {
         gw_cors_headers(resp, r->origin, false);
     }
@@ -569,6 +571,7 @@ static enum MHD_Result metrics_get(struct gw_req *r)
     wr_buf_init(&b, 16 << 20);
     gw_metrics_render(&s->metrics, &b);
     gw__conns_metrics(s->conns, &b);
+    gw_pixel_metrics(s->pixel_results, &b);
     reg_metrics_render(s->loader, r->snap, wr_time_now_ms(), &b);
     gw_sink_metrics(s->sink, &b);
     enum MHD_Result ok =
@@ -684,7 +687,8 @@ static enum route route_of(const char *method, const char *url, const char **tai
         return post ? R_EVENTS : R_BAD_METHOD;
     }
     if (strcmp(url, "/v1/p.gif") == 0) {
-        return get ? R_PIXEL : R_BAD_METHOD;
+        /* GET only: a HEAD (a link checker) stores nothing. */
+        return strcmp(method, "GET") == 0 ? R_PIXEL : R_BAD_METHOD;
     }
     if (strcmp(url, "/v1/weir.js") == 0) {
         return get ? R_TRACKER : R_BAD_METHOD;

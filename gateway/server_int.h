@@ -10,6 +10,7 @@
 #define WEIR_GW_SERVER_INT_H
 
 #include "common/err.h"
+#include "gateway/browser.h"
 #include "gateway/gateway.h"
 #include "gateway/ingest.h"
 #include "gateway/metrics.h"
@@ -23,8 +24,6 @@
 #include <sys/socket.h>
 
 typedef struct gw_conns gw_conns;
-typedef struct gw_cors gw_cors;     /* browser.h */
-typedef struct gw_iprate gw_iprate; /* browser.h */
 
 struct gw_server {
     const struct gw_config *cfg;
@@ -35,6 +34,7 @@ struct gw_server {
     gw_conns *conns;
     gw_cors *cors;     /* --cors-origins */
     gw_iprate *iprate; /* --ip-rate of publishable keys */
+    _Atomic uint64_t pixel_results[GW_PX_NRESULTS];
     struct gw_metrics metrics;
     struct gw_limits limits;
     atomic_int active; /* requests between first call and completion */

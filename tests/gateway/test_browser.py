@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -319,6 +320,13 @@ def test_pixel_outcomes():
     assert_eq(results, ["accepted", "rate_limited", "rate_limited"], "pixel over --ip-rate 1")
     st, _, _, _ = req("POST", "/v1/p.gif")
     assert_eq(st, 405, "POST on the pixel")
+    st, _, _, _ = req("HEAD", pixel_path(pk("web"), event_type="page_view", payload=pv))
+    assert_eq(st, 405, "HEAD on the pixel stores nothing")
+    text = E.request("GET", "/metrics", key=None)[3].decode()
+    for result, least in [("accepted", 1), ("rejected", 4), ("unauthorized", 2), ("forbidden", 3),
+                          ("rate_limited", 2)]:
+        m = re.search(r'^weir_pixel_requests_total\{result="%s"\} (\d+)$' % result, text, re.M)
+        assert_true(m and int(m.group(1)) >= least, f"pixel {result} counted in /metrics")
 
 
 def test_preflight_and_cors_on_pixel():
