@@ -327,8 +327,10 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
                 char *path = wr_arena_strndup(a, ip.p ? ip.p : "/", ip.len);
                 wr_buf_free(&ip);
                 ADD_ERR(GW_R_ENVELOPE, path ? path : "", NULL, NULL,
-                        "unknown envelope field (allowed: event_type, schema_version, "
-                        "event_id, occurred_at, payload)");
+                        is_name(mem, "context")
+                            ? "context is made by the gateway, never sent by a client"
+                            : "unknown envelope field (allowed: event_type, schema_version, "
+                              "event_id, occurred_at, payload)");
             }
         }
         long long want_version = 0;
@@ -434,6 +436,9 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
             lake_env_set_str(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
             lake_env_set_str(&er, LAKE_ENV_SOURCE, key->name, source_len);
             lake_env_set_str(&er, LAKE_ENV_PAYLOAD, b->body + payload->src_off, payload->src_len);
+            if (b->context) {
+                lake_env_set_str(&er, LAKE_ENV_CONTEXT, b->context, b->context_len);
+            }
             if (lake_env_write(&line, &er) != 0) {
                 rc = WR_ENOMEM;
                 break;

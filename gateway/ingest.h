@@ -27,6 +27,10 @@ struct gw_batch {
     const struct js_val *const *events; /* n entries (objects or not: checked later) */
     size_t n;
     bool single; /* one object sent alone (403/422 rules of a single event) */
+    /* The `context` object the gateway made for this request (browser.md), stored with
+     * each accepted event; NULL: none. Set by the caller after gw_ingest_parse. */
+    const char *context;
+    size_t context_len;
 };
 
 /* Why a body could not become a batch. */

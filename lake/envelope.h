@@ -36,7 +36,8 @@ enum lake_env_kind {
     X(OCCURRED_AT, "occurred_at", LAKE_ENV_STR, 0)           \
     X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)           \
     X(SOURCE, "source", LAKE_ENV_STR, 1)                     \
-    X(PAYLOAD, "payload", LAKE_ENV_JSON, 1)
+    X(PAYLOAD, "payload", LAKE_ENV_JSON, 1)                  \
+    X(CONTEXT, "context", LAKE_ENV_JSON, 0)
 
 enum lake_env_field {
 #define LAKE_ENV__ENUM(id, name, kind, req) LAKE_ENV_##id,

@@ -267,6 +267,8 @@ static void test_round_trip(void)
     lake_env_set_str(&r, LAKE_ENV_SOURCE, src, sizeof src - 1);
     lake_env_set_str(&r, LAKE_ENV_OCCURRED_AT, "2026-11-21T09:59:59Z", 20);
     lake_env_set_str(&r, LAKE_ENV_PAYLOAD, "{\"n\":[1,{\"s\":\"x\\ny\"}],\"b\":true}", 31);
+    static const char ctx[] = "{\"ip\":\"192.0.2.0\",\"ua\":{\"bot\":false}}";
+    lake_env_set_str(&r, LAKE_ENV_CONTEXT, ctx, sizeof ctx - 1);
     struct wr_buf b;
     wr_buf_init(&b, 1 << 20);
     CHECK_INT(lake_env_write(&b, &r), 0);
@@ -294,7 +296,7 @@ static void test_round_trip(void)
         }
     }
     unsigned all = (1u << LAKE_ENV_NFIELDS) - 1;
-    all &= ~(1u << LAKE_ENV_PAYLOAD) & ~(1u << LAKE_ENV_SCHEMA_VERSION);
+    all &= ~(1u << LAKE_ENV_PAYLOAD) & ~(1u << LAKE_ENV_SCHEMA_VERSION) & ~(1u << LAKE_ENV_CONTEXT);
     all &= ~(1u << LAKE_ENV_SOURCE); /* it has escapes: the scan defers */
     struct lake_env_str s[LAKE_ENV_NFIELDS];
     CHECK_INT(lake_env_scan(b.p, b.len, all, s), (int)all);
