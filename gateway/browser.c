@@ -137,8 +137,9 @@ bool gw_request_origin(struct MHD_Connection *conn, char *out, size_t cap)
         }
     }
     if (n + 1 > cap) {
-        /* Longer than any origin we could list: kept as a name that matches none. */
-        n = cap - 1;
+        /* Longer than any origin we could list: an origin that matches none (never a cut
+         * one, whose end could look like a listed domain). */
+        n = 0;
     }
     memcpy(out, o, n);
     out[n] = '\0';

@@ -53,7 +53,8 @@ int gw_query_each(const char *q, size_t qlen, char *scratch,
 
 /* The page origin of a request: its Origin header, else the origin part of its Referer
  * (scheme://host[:port]). Writes it into out (cap bytes) and returns true; false when
- * neither header is there (or the Referer has no origin). "null" is returned as is. */
+ * neither header is there (or the Referer has no origin). "null" is returned as is; an
+ * origin that does not fit is returned empty, which matches no pattern. */
 bool gw_request_origin(struct MHD_Connection *conn, char *out, size_t cap);
 
 typedef struct gw_cors gw_cors;

@@ -317,6 +317,12 @@ static int events_headers(struct gw_req *r)
         return st;
     }
     if (r->route == R_PIXEL) {
+        /* No body: only the drain can still refuse it. */
+        if (atomic_load(&s->draining)) {
+            r->retry_after = 5;
+            r->error = "unavailable";
+            return 503;
+        }
         return 0;
     }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");

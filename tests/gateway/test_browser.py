@@ -164,6 +164,9 @@ def test_origin_checks():
     assert_eq(ok({"Referer": "https://evil.example.com/"})[0], 403, "bad Referer")
     assert_eq(ok({"Origin": "https://deep.sub.example.net"})[0], 202, "wildcard subdomain")
     assert_eq(ok({"Origin": "https://example.net"})[0], 403, "wildcard is not the bare domain")
+    # an origin longer than any we keep, whose first 255 bytes end like a listed domain
+    long_origin = "https://" + "a" * (255 - len("https://") - len(".example.net")) + ".example.net.evil.com"
+    assert_eq(ok({"Origin": long_origin})[0], 403, "a long origin is never cut into a listed one")
     assert_eq(ok({})[0], 202, "no Origin nor Referer: accepted (mail pixels, noscript)")
     st, _, body, _ = req("POST", events_path(pk("strict")), ev)
     assert_eq((st, body["error"]), (403, "origin_not_allowed"), "--require-origin without any")
