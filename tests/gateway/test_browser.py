@@ -360,6 +360,14 @@ def test_tracker_script():
     assert_eq(st, 200, "another ETag gets the script")
 
 
+def test_drain_last():
+    # last: a clean drain (exit 0; under ASan no leak report either) after all of the above
+    rc = E.stop_gateway()
+    log = open(os.path.join(E.tmp, "gateway.log"), errors="replace").read()
+    assert_eq(rc, 0, "drain exits 0: " + log[-800:])
+    assert_true("Sanitizer" not in log and "runtime error" not in log, "no sanitizer report")
+
+
 def setup():
     tg.setup()
     for name, args in [("web", ["--origins", SHOP + ",https://*.example.net"]),
