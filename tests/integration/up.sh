@@ -163,6 +163,11 @@ if [ "$(id -u)" -eq 0 ]; then
     run "$WEIR" up --no-gateway --pg-dir "$TMP/private/pg" --schemas-dir "$REPO/schemas"
     expect_rc 1 "weir up in a folder postgres cannot reach"
     expect_err_line "weir up in a folder postgres cannot reach" "cannot reach"
+    # The same with the defaults, started from such a folder (./var/pg below a 0700 one).
+    mkdir -m 700 "$TMP/private/cwd"
+    run bash -c "cd '$TMP/private/cwd' && '$WEIR' up --no-gateway"
+    expect_rc 1 "weir up started in a folder postgres cannot reach"
+    expect_err_line "weir up started in a folder postgres cannot reach" "cannot reach"
 fi
 # A path too long for a Unix socket is refused up front.
 long=$TMP/$(printf 'd%.0s' {1..90})
