@@ -13,7 +13,10 @@ quick=0
 [[ ${1:-} == --quick ]] && quick=1
 scripts/deps.sh --test
 data=$(scripts/test-data.sh) || exit 1
-mapfile -t data_opts <<<"$data"
+data_opts=()
+while IFS= read -r opt; do
+  [[ -n $opt ]] && data_opts+=("$opt")
+done <<<"$data"
 jobs=$(nproc)
 export CTEST_OUTPUT_ON_FAILURE=1
 rc=0
