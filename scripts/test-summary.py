@@ -2,8 +2,8 @@
 """Skip bookkeeping of the test suite (Python 3 standard library only).
 
   test-summary.py BUILD:JUNIT.xml...   prints every skipped test of each run with its
-      reason (the lines of its output that say SKIP or skipped), and with CI=true exits 1 when a skipped test
-      is not listed in tests/skips-allowed.txt for that build.
+      reason (the lines of its output that say SKIP or skipped), and with CI=true exits 1
+      when a skipped test is not listed in tests/skips-allowed.txt for that build.
   test-summary.py --check-skip77 BUILD_DIR   exits 1 naming every ctest of BUILD_DIR
       without SKIP_RETURN_CODE 77 (the ctest test_skip77 runs this).
 """
