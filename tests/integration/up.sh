@@ -129,31 +129,59 @@ expect_rc 0 "a copied weir: schema list"
 for t in page_view signup api_metric frontend_error; do
     check "built-in example schema $t loaded" matches "$OUT" "(^|"$'\n'")$t +1 active "
 done
-(
-    cd "$TMP/alone" || exit 1
-    WEIR_READY_FILE=$TMP/alone/ready exec ./weir up --listen 127.0.0.1:0 --flush-interval 1s \
-        >"$TMP/alone/up.out" 2>"$TMP/alone/up.err"
-) &
-upid=$!
-CLEANUPS+=("kill -9 $upid 2>/dev/null")
-for _ in $(seq 600); do
-    [ -s "$TMP/alone/ready" ] && break
-    kill -0 "$upid" 2>/dev/null || break
-    sleep 0.1
-done
-port=$(cat "$TMP/alone/ready" 2>/dev/null)
-check "a copied weir serves the gateway (ready file)" matches "$port" '^[0-9]+$'
-if [[ $port =~ ^[0-9]+$ ]]; then
-    status=$(curl -sS -o "$TMP/alone/resp" -w '%{http_code}' "http://127.0.0.1:$port/v1/events" \
-        -H "Authorization: Bearer $akey" -H 'Content-Type: application/json' \
-        -d '{"event_type":"signup","payload":{"user_id":7,"plan":"team","method":"github"}}')
-    expect_eq "a copied weir accepts an event" "$status" 202
-fi
-kill -INT "$upid" 2>/dev/null
-wait "$upid"
-expect_eq "a copied weir exits 0 on SIGINT" "$?" 0
-lines=$(find "$TMP/alone/var/lake" -name '*.gz' -exec zcat {} + 2>/dev/null | grep -c '"user_id":7')
-expect_eq "the event is in the copied weir's ./var/lake" "$lines" 1
+# serve_and_post WHAT USER_ID CMD...: runs CMD in the copied weir's folder until it
+# serves, posts one signup with USER_ID, stops it with SIGINT (Ctrl-C), and checks the
+# 202, the exit status 0 and the event in ./var/lake.
+serve_and_post() {
+    local what=$1 uid=$2
+    shift 2
+    rm -f "$TMP/alone/ready"
+    (
+        cd "$TMP/alone" || exit 1
+        WEIR_READY_FILE=$TMP/alone/ready exec "$@" >"$TMP/alone/serve.out" 2>"$TMP/alone/serve.err"
+    ) &
+    local spid=$!
+    CLEANUPS+=("kill -9 $spid 2>/dev/null")
+    for _ in $(seq 600); do
+        [ -s "$TMP/alone/ready" ] && break
+        kill -0 "$spid" 2>/dev/null || break
+        sleep 0.1
+    done
+    local port
+    port=$(cat "$TMP/alone/ready" 2>/dev/null)
+    check "$what serves (ready file)" matches "$port" '^[0-9]+$'
+    # The port is written when the socket listens; events are taken once the registry is
+    # loaded, which /readyz reports.
+    local ready=
+    if [[ $port =~ ^[0-9]+$ ]]; then
+        for _ in $(seq 300); do
+            ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+            [ "$ready" == 200 ] && break
+            sleep 0.1
+        done
+    fi
+    expect_eq "$what is ready" "$ready" 200
+    if [[ $port =~ ^[0-9]+$ ]]; then
+        local status
+        status=$(curl -sS -o "$TMP/alone/resp" -w '%{http_code}' "http://127.0.0.1:$port/v1/events" \
+            -H "Authorization: Bearer $akey" -H 'Content-Type: application/json' \
+            -d "{\"event_type\":\"signup\",\"payload\":{\"user_id\":$uid,\"plan\":\"team\",\"method\":\"github\"}}")
+        expect_eq "$what accepts an event" "$status" 202
+    fi
+    kill -INT "$spid" 2>/dev/null
+    wait "$spid"
+    expect_eq "$what exits 0 on SIGINT" "$?" 0
+    local lines
+    lines=$(find "$TMP/alone/var/lake" -name '*.gz' -exec zcat {} + 2>/dev/null | grep -c "\"user_id\":$uid[,}]")
+    expect_eq "$what: the event is in ./var/lake" "$lines" 1
+}
+# `weir gateway` connects to the embedded cluster but does not start it: started here.
+run "$FIX" start "$PA"
+expect_rc 0 "start the copied weir's cluster"
+serve_and_post "a copied weir gateway" 7 ./weir gateway --listen 127.0.0.1:0
+run "$FIX" stop "$PA"
+expect_rc 0 "stop the copied weir's cluster"
+serve_and_post "a copied weir up" 8 ./weir up --listen 127.0.0.1:0
 run "$FIX" running "$PA"
 expect_rc 1 "the copied weir stopped its cluster"
 
