@@ -64,6 +64,13 @@ while [ ! -s "$TMP/ready" ]; do
     ((SECONDS < deadline)) || die "no gateway within the deadline"
     sleep 0.2
 done
+# A user pastes the curl seconds later; the test waits for what those seconds give:
+# the registry loaded, which /readyz reports.
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" == 200 ]; do
+    kill -0 "$UPPID" 2>/dev/null || die "scripts/up.sh exited before it was ready"
+    ((SECONDS < deadline)) || die "/readyz never said 200"
+    sleep 0.2
+done
 key=$(sed -n 's/^  \(weir_[A-Za-z0-9_-]*\)$/\1/p' "$TMP/up.out")
 [[ $key =~ ^weir_[A-Za-z0-9_-]{43}$ ]] || die "no demo key printed"
 # The printed curl: from its first line to the line without a trailing backslash.
