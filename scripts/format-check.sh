@@ -8,6 +8,9 @@
 # list only shrinks; a new file must be clean from its first commit.
 #   scripts/format-check.sh          check (exit 1 naming each file, with a diff excerpt)
 #   scripts/format-check.sh --fix F  reformat file F in place (then drop it from the list)
+#   scripts/format-check.sh --relist  rewrite the list as the files that differ today (for
+#                                     a merge that brings many files at once; say so in
+#                                     the commit, the list is meant to shrink)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CF=${CLANG_FORMAT:-clang-format}
@@ -20,6 +23,16 @@ if [[ ${1:-} == --fix ]]; then
     exec "$CF" -i "$@"
 fi
 legacy=scripts/format-legacy.txt
+if [[ ${1:-} == --relist ]]; then
+    {
+        sed -n '/^#/p' "$legacy"
+        git ls-files -co --exclude-standard '*.c' '*.h' | while IFS= read -r f; do
+            [ -f "$f" ] && ! "$CF" "$f" | cmp -s - "$f" && echo "$f"
+        done
+    } >"$legacy.tmp" && mv "$legacy.tmp" "$legacy"
+    echo "format-check: $(grep -vc '^#' "$legacy") files listed in $legacy"
+    exit 0
+fi
 declare -A listed=()
 while read -r f; do
     [[ -z $f || $f == \#* ]] || listed[$f]=1
