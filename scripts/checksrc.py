@@ -18,6 +18,9 @@ Violations that predate the check are listed in scripts/checksrc-known.txt (file
 call text, no line numbers); they still print, as "known", and an entry that no longer
 matches anything fails the check, so the list only shrinks.
 Usage: checksrc.py [--root DIR] [FILES...]   exit 0 clean, 1 new violations or stale list.
+       checksrc.py --relist   rewrites scripts/checksrc-known.txt as today's violations (a
+                              merge that moves files; say so in the commit: the list is
+                              meant to shrink, never to take new code).
 """
 import os
 import re
@@ -158,6 +161,9 @@ def main(argv):
     args = argv[1:]
     if args[:1] == ["--root"]:
         root, args = args[1], args[2:]
+    relist = args[:1] == ["--relist"]
+    if relist:
+        args = []
     if args:
         files = args
     else:
@@ -173,6 +179,8 @@ def main(argv):
                 if ln.strip() and not ln.startswith("#"):
                     rel, _, text = ln.partition(": ")
                     known[(rel.strip(), text.strip())] = 0
+    if relist:
+        known = {}
     new = []
     for rel in sorted(files):
         path = rel if os.path.isabs(rel) else os.path.join(root, rel)
@@ -185,6 +193,15 @@ def main(argv):
                 print(f"{v[0]}:{v[1]}: known: {v[2]}: {v[4]}")
             else:
                 new.append(v)
+    if relist:
+        with open(known_path, encoding="utf-8") as f:
+            head = [ln for ln in f if ln.startswith("#")]
+        with open(known_path, "w", encoding="utf-8") as f:
+            f.writelines(head)
+            for key in sorted({(v[0], v[3]) for v in new}):
+                f.write(f"{key[0]}: {key[1]}\n")
+        print(f"checksrc: {len({(v[0], v[3]) for v in new})} entries in {known_path}")
+        return 0
     for rel, line, name, text, why in new:
         print(f"{rel}:{line}: {name}: {why}\n    {text}", file=sys.stderr)
     stale = [k for k, seen in known.items() if seen == 0 and (args == [] or k[0] in args)]
