@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libpq-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
       libpcre2-dev libzstd-dev libdeflate-dev postgresql postgresql-contrib)
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(clang libclang-rt-14-dev python3 curl procps
+  pkgs+=(clang libclang-rt-14-dev clang-format python3 curl procps locales
          radosgw ceph-mon ceph-osd wrk nginx-light s3cmd)
   # The image may carry a newer Node.js than Debian's; only add Debian's when none is there.
   command -v node >/dev/null || pkgs+=(nodejs)

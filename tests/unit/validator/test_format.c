@@ -479,43 +479,6 @@ static void test_mutations_against_oracles(void)
     CHECK(counts[1] > 10000 && counts[0] > 10000);
 }
 
-/* Prints the cost of typical checks (a figure for the report, not a timed assertion). */
-static void test_figures(void)
-{
-    static const struct {
-        enum val__fmt f;
-        const char *s;
-    } cases[] = {
-        {VAL__FMT_DATE_TIME, "2024-05-01T12:34:56.789+02:00"},
-        {VAL__FMT_DATE, "2024-05-01"},
-        {VAL__FMT_EMAIL, "first.last@mail.example.com"},
-        {VAL__FMT_HOSTNAME, "api.eu-west-1.example.com"},
-        {VAL__FMT_HOSTNAME, "xn--bcher-kva.example"},
-        {VAL__FMT_IDN_HOSTNAME, "b\xc3\xbc" "cher.example"},
-        {VAL__FMT_IPV4, "192.168.100.200"},
-        {VAL__FMT_IPV6, "2001:db8:85a3::8a2e:370:7334"},
-        {VAL__FMT_URI, "https://example.com/a/b/c?x=1&y=2#frag"},
-        {VAL__FMT_UUID, "2eb8aa08-aa98-11ea-b4aa-73b441d16380"},
-        {VAL__FMT_DURATION, "P1Y2M3DT4H5M6S"},
-        {VAL__FMT_REGEX, "^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$"},
-    };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        size_t n = strlen(cases[k].s);
-        CHECK(val__fmt_check(cases[k].f, cases[k].s, n));
-        int iters = 200000;
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        int ok = 0;
-        for (int i = 0; i < iters; i++) {
-            ok += val__fmt_check(cases[k].f, cases[k].s, n);
-        }
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / iters;
-        CHECK_INT(ok, iters);
-        printf("  figure: %-13s %-45s %8.0f ns/check\n", val__fmt_name(cases[k].f), cases[k].s, ns);
-    }
-}
-
 /* Host name checks build their Unicode tables on first use: several threads start
  * cold at once and all must get the same answers. Runs first, before any IDN check. */
 static void *cold_worker(void *p)
@@ -569,7 +532,6 @@ int main(void)
     CHECK_RUN(test_random_strings);
     CHECK_RUN(test_mutations_against_oracles);
     oracles_free();
-    CHECK_RUN(test_figures);
     val__regex_thread_cleanup();
     return CHECK_DONE();
 }
