@@ -15,9 +15,11 @@
 
 typedef struct gw_sink gw_sink;
 
+/* Where a line goes. The spool stores its own kind bytes (spool/record.h); these values
+ * are not on any disk. */
 enum gw_line_kind {
-    GW_LINE_ACCEPTED = 'a', /* -> raw/event_type=<t>/dt=/hr=/ */
-    GW_LINE_REJECTED = 'r'  /* -> rejected/dt=/hr=/ (event_type unused) */
+    GW_LINE_ACCEPTED = 1, /* -> raw/event_type=<t>/dt=/hr=/ */
+    GW_LINE_REJECTED = 2  /* -> rejected/dt=/hr=/ (event_type unused) */
 };
 
 /* One JSON line (without the trailing newline) and where it belongs. */
@@ -43,7 +45,9 @@ struct gw_sink_opts {
 
 /* Called once per successful gw_sink_submit, on a sink thread: status 0 when the lines
  * are durable (fsynced; the buffer thread takes them afterwards, in order, and a drain
- * waits for it), WR_EIO when the spool failed first (answer 503). Must be quick (e.g.
+ * waits for it); WR_EAGAIN when a transient error (EMFILE, ENFILE, ENOSPC, EIO) kept
+ * them out of the spool (answer 503 + Retry-After; the spool recovers by itself);
+ * WR_EIO when the spool failed for good (503). Must be quick (e.g.
  * MHD_resume_connection): it runs on the spool writer, between group commits. */
 typedef void (*gw_sink_done_fn)(void *arg, int status);
 
@@ -59,7 +63,8 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err);
 int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_done_fn done,
                    void *arg);
 
-/* True while lines can be taken (spool open, not failed, not draining). Thread-safe. */
+/* True while lines can be taken: not draining, and the spool can write (not failed, not
+ * held by a transient error; /readyz). Thread-safe. */
 bool gw_sink_ready(gw_sink *s);
 
 /* Stops taking lines, delivers every pending done callback, flushes every buffer to the

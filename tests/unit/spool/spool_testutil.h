@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/spool.h"
+#include "spool/spool.h"
 
 /* Makes an empty scratch directory; returns its path (static storage per call site). */
 static inline void tu_mkdtemp(char *out, size_t cap)
@@ -189,10 +189,10 @@ static inline void tu_on_report(void *arg, const char *what, uint64_t lsn, uint6
     r->last_bytes = bytes;
 }
 
-static inline gw_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
+static inline sp_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
                                    uint64_t max_bytes, int preallocate)
 {
-    struct gw_spool_opts o;
+    struct sp_spool_opts o;
     memset(&o, 0, sizeof(o));
     o.dir = dir;
     o.preallocate = preallocate;
@@ -202,19 +202,19 @@ static inline gw_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_
     o.report = r ? tu_on_report : NULL;
     o.cb_arg = r;
     struct wr_err err = {0};
-    gw_spool *s = gw_spool_create(&o, &err);
+    sp_spool *s = sp_spool_create(&o, &err);
     if (!s) {
-        fprintf(stderr, "gw_spool_create: %s\n", err.msg);
+        fprintf(stderr, "sp_spool_create: %s\n", err.msg);
     }
     return s;
 }
 
 /* Waits up to 10 s for a preallocating spool's spare segment; 1 once it is ready. */
-static inline int tu_wait_spare(gw_spool *s)
+static inline int tu_wait_spare(sp_spool *s)
 {
     for (int i = 0; i < 1000; i++) {
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
+        struct sp_spool_stats st;
+        sp_spool_stats(s, &st);
         if (st.spare_ready) {
             return 1;
         }
@@ -223,7 +223,7 @@ static inline int tu_wait_spare(gw_spool *s)
     return 0;
 }
 
-static inline gw_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
+static inline sp_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
                                 uint64_t max_bytes)
 {
     return tu_open_ex(dir, r, segment_bytes, max_bytes, 0);

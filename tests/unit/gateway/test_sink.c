@@ -737,7 +737,7 @@ static void test_journal_of_another_epoch(void)
     put_jline(f, "R 0000000000000000");
     put_jline(f, "I 0123456789abcdef");
     snprintf(body, sizeof(body), "F a %" PRId64 " 0000000000000000 00000000ffffffff epoch",
-             gw__hour_of_ms(now));
+             sp_hour_of_ms(now));
     put_jline(f, body);
     fclose(f);
     fflush(NULL);
@@ -840,26 +840,26 @@ static void test_codec_and_buffer(void)
     struct gw_line l = {.kind = GW_LINE_ACCEPTED, .event_type = "t", .event_type_len = 1,
                         .received_at_ms = -1, .p = "{}", .len = 2};
     size_t n = gw__rec_size(&l);
-    CHECK_INT(n, GW__REC_HDR + 3);
+    CHECK_INT(n, SP_REC_HDR + 3);
     gw__rec_encode(&l, out);
-    struct gw__rec r;
-    CHECK_INT(gw__rec_decode(out, n, &r), 0);
+    struct sp_rec r;
+    CHECK_INT(sp_rec_decode(out, n, &r), 0);
     CHECK_INT(r.received_at_ms, -1);
-    CHECK_INT(gw__hour_of_ms(-1), -1);
-    CHECK_INT(gw__hour_of_ms(0), 0);
-    CHECK_INT(gw__hour_of_ms(HOUR_MS), 1);
+    CHECK_INT(sp_hour_of_ms(-1), -1);
+    CHECK_INT(sp_hour_of_ms(0), 0);
+    CHECK_INT(sp_hour_of_ms(HOUR_MS), 1);
     CHECK_MEM(r.line, r.line_len, "{}", 2);
-    CHECK_INT(gw__rec_decode(out, 5, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, 5, &r), WR_EINVAL);
     out[0] = 'z';
-    CHECK_INT(gw__rec_decode(out, n, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, n, &r), WR_EINVAL);
     out[0] = 'r'; /* rejected with an event type: not ours */
-    CHECK_INT(gw__rec_decode(out, n, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, n, &r), WR_EINVAL);
     out[0] = 'a';
     out[9] = (char)0xff; /* event type longer than the record */
-    CHECK_INT(gw__rec_decode(out, n, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, n, &r), WR_EINVAL);
 
     /* A buffer whose output cap is tiny refuses, and one with room round-trips. */
-    struct gw__pkey k = {.kind = 'a', .hour = 1, .et_len = 1, .event_type = "t"};
+    struct sp_part k = {.kind = 'a', .hour = 1, .et_len = 1, .event_type = "t"};
     struct libdeflate_compressor *cz = libdeflate_alloc_compressor(1);
     CHECK(cz != NULL);
     struct gw__pbuf *b = gw__pbuf_create(&k, 24, 1024, 3000);
