@@ -109,6 +109,10 @@ void gw_sink_metrics(gw_sink *s, struct wr_buf *out)
     m_one(out, "weir_sink_replay_skipped_lines_total", "counter",
           "Lines found in the spool at start that the lake already had.",
           gw__get64(&s->replay_skipped));
+    m_one(out, "weir_sink_unplaceable_records_total", "counter",
+          "Spool records that could not be placed in the lake as they were (bad event type "
+          "or time, damaged), written to rejected/ with the reason.",
+          gw__get64(&s->unplaceable));
     m_one(out, "weir_sink_late_lines_total", "counter",
           "Lines buffered after their hour had closed (a new file in a closed hour).",
           gw__get64(&s->late_lines));

@@ -32,7 +32,7 @@ struct ckpt_fill {
 static int ckpt_fill(void *arg, int fd)
 {
     struct ckpt_fill *c = arg;
-    return sp__write_all(c->s, fd, c->body, c->len, 0);
+    return sp__write_all(c->s, fd, c->body, c->len, 0, NULL);
 }
 
 static int ckpt_sync(void *arg, int fd)

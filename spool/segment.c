@@ -57,8 +57,11 @@ int sp__io_fdatasync(sp_spool *s, int fd)
     return fdatasync(fd);
 }
 
-int sp__write_all(sp_spool *s, int fd, const char *p, size_t len, uint64_t off)
+int sp__write_all(sp_spool *s, int fd, const char *p, size_t len, uint64_t off, size_t *written)
 {
+    if (written) {
+        *written = 0;
+    }
     while (len > 0) {
         ssize_t n = sp__io_pwrite(s, fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR) {
@@ -73,6 +76,9 @@ int sp__write_all(sp_spool *s, int fd, const char *p, size_t len, uint64_t off)
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
+        if (written) {
+            *written += (size_t)n;
+        }
     }
     return 0;
 }
@@ -208,13 +214,22 @@ int sp__create_segment(sp_spool *s, uint64_t start, struct wr_err *err)
     if (fd < 0) {
         fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, SP__FILE_MODE);
     }
+    /* errno survives the error path: the writer tells transient errors from the rest. */
     if (fd < 0) {
-        return wr_err_set(err, WR_EIO, "spool: create %s/%s: %s", s->dir, name, strerror(errno));
+        int e = errno;
+        wr_err_set(err, WR_EIO, "spool: create %s/%s: %s", s->dir, name, strerror(e));
+        errno = e;
+        return WR_EIO;
     }
     if (fsync(s->dir_fd) != 0) {
         int e = errno;
         close(fd);
-        return wr_err_set(err, WR_EIO, "spool: fsync %s: %s", s->dir, strerror(e));
+        /* Not in the segment list: removed here, or a retry at this position would find
+         * the name taken. */
+        unlinkat(s->dir_fd, name, 0);
+        wr_err_set(err, WR_EIO, "spool: fsync %s: %s", s->dir, strerror(e));
+        errno = e;
+        return WR_EIO;
     }
     return fd;
 }

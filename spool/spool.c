@@ -197,6 +197,7 @@ void sp_spool_stats(sp_spool *s, struct sp_spool_stats *out)
     out->durable_lsn = s->durable_lsn;
     out->released_lsn = s->released_lsn;
     out->failed = atomic_load(&s->failed);
+    out->stalled = atomic_load(&s->stalled);
     out->spare_ready = s->spare_ready;
     pthread_mutex_unlock(&s->mu);
 }
@@ -232,8 +233,12 @@ int sp_spool_metrics(sp_spool *s, struct wr_buf *out)
     keep(&rc, wr_buf_printf(out, "# HELP weir_spool_refused_total Appends refused, by reason.\n"
                              "# TYPE weir_spool_refused_total counter\n"
                              "weir_spool_refused_total{reason=\"full\"} %" PRIu64 "\n"
-                             "weir_spool_refused_total{reason=\"failed\"} %" PRIu64 "\n",
-                        st.refused_full, st.refused_failed));
+                             "weir_spool_refused_total{reason=\"failed\"} %" PRIu64 "\n"
+                             "weir_spool_refused_total{reason=\"unwritable\"} %" PRIu64 "\n",
+                        st.refused_full, st.refused_failed, st.refused_unwritable));
+    keep(&rc, metric(out, "weir_spool_transient_errors_total", "counter",
+                 "Group commits refused by a transient error (EMFILE, ENFILE, ENOSPC, EIO), cut back.",
+                 st.transient_errors));
     keep(&rc, metric(out, "weir_spool_disk_bytes", "gauge",
                  "Record bytes in spool segment files (preallocated room and the spare not counted).",
                  st.disk_bytes));
@@ -258,7 +263,8 @@ int sp_spool_metrics(sp_spool *s, struct wr_buf *out)
                  "Spare segment files that could not be written (e.g. disk full).",
                  st.prealloc_failed));
     keep(&rc, metric(out, "weir_spool_failed", "gauge",
-                 "1 when a write or fsync error stopped the spool.", (uint64_t)st.failed));
+                 "1 while the spool cannot write: failed for good, or held by a transient error.",
+                 (uint64_t)(st.failed || st.stalled)));
 
     keep(&rc, wr_buf_printf(out, "# HELP weir_spool_fsync_seconds Latency of the spool's fdatasync.\n"
                              "# TYPE weir_spool_fsync_seconds histogram\n"));

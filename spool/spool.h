@@ -52,7 +52,8 @@
 #include "common/err.h"
 
 /* Positions (LSNs) are byte offsets in the log as if all segments were one file: 64-bit,
- * strictly increasing across segments and restarts. A record at lsn with payload len
+ * strictly increasing across segments and restarts (the positions of records answered
+ * WR_EAGAIN, never stored, are given again). A record at lsn with payload len
  * bytes ends at sp_spool_record_end(lsn, len), which is where the next record starts. */
 #define SP_SPOOL_HEADER_BYTES 24u
 #define sp_spool_record_end(lsn, len) ((uint64_t)(lsn) + SP_SPOOL_HEADER_BYTES + (uint64_t)(len))
@@ -65,9 +66,12 @@
 typedef struct sp_spool sp_spool;
 
 /* Called on the writer thread, exactly once per successful sp_spool_append, in append
- * order: status 0 when every record of that append is fsynced, WR_EIO when the spool
- * failed before they were (then they must be treated as not stored: answer 503). Must
- * not block long nor call sp_spool_drain/destroy; may call sp_spool_append. */
+ * order: status 0 when every record of that append is fsynced; WR_EAGAIN when a
+ * transient error (EMFILE, ENFILE, ENOSPC, EIO on open or write, its bytes cut back)
+ * kept them out (not stored: answer 503 + Retry-After; the spool probes with backoff and
+ * takes appends again once it can write); WR_EIO when the spool failed for good before
+ * they were (not stored: answer 503). Must not block long nor call sp_spool_drain or
+ * destroy; may call sp_spool_append. */
 typedef void (*sp_spool_ack_fn)(void *arg, int status);
 
 /* Recovery: called at open for every intact record at or after the release point, in
@@ -132,7 +136,8 @@ void sp_spool_destroy(sp_spool *s);
  * thread when they are all durable (or the spool failed). n may be 0: the ack then
  * comes once everything appended before is durable. On error nothing is appended and
  * ack is never called:
- *   WR_EAGAIN  spool full (max_bytes or max_pending_bytes) or draining: 503 + Retry-After
+ *   WR_EAGAIN  spool full (max_bytes or max_pending_bytes), draining, or held by a
+ *              transient error (sp_spool_writable): 503 + Retry-After
  *   WR_EIO     the spool has failed (a write or fsync error): 503, not ready
  *   WR_ELIMIT  a record is larger than max_record_bytes
  *   WR_EINVAL  bad arguments (NULL ack, NULL record with len > 0)
@@ -203,6 +208,8 @@ struct sp_spool_stats {
     double fsync_seconds_sum;
     uint64_t refused_full;       /* appends refused with WR_EAGAIN */
     uint64_t refused_failed;     /* appends refused with WR_EIO */
+    uint64_t refused_unwritable; /* appends refused with WR_EAGAIN during a transient error */
+    uint64_t transient_errors;   /* batches answered WR_EAGAIN by a transient error */
     uint64_t disk_bytes;         /* record bytes in segment files (not their zero-filled room) */
     uint64_t used_bytes;         /* what counts against max_bytes (disk + pending) */
     uint64_t limit_bytes;        /* max_bytes */
@@ -217,7 +224,8 @@ struct sp_spool_stats {
     uint64_t prealloc_taken;     /* segments that started as a zero-filled spare */
     uint64_t prealloc_failed;    /* spares that could not be made (e.g. disk full) */
     int spare_ready;             /* a zero-filled spare waits for the next segment */
-    int failed;
+    int failed;                  /* for good */
+    int stalled;                 /* held by a transient error until a probe writes */
 };
 
 /* Fills *out with the current counters. Thread-safe. */

@@ -135,11 +135,15 @@ void sp__seg_name(char *out, size_t cap, uint64_t start);
 double sp__now_seconds(void);
 ssize_t sp__io_pwrite(sp_spool *s, int fd, const void *p, size_t len, off_t off);
 int sp__io_fdatasync(sp_spool *s, int fd);
-int sp__write_all(sp_spool *s, int fd, const char *p, size_t len, uint64_t off);
+/* pwrite all len bytes at off through the hooks; *written (when not NULL) counts the
+ * bytes that reached the file, also on failure. 0, or -1 with errno set. */
+int sp__write_all(sp_spool *s, int fd, const char *p, size_t len, uint64_t off, size_t *written);
 int sp__grow(void **p, size_t *cap, size_t need, size_t elem);
 void sp__batch_free(struct batch *b);
 int sp__list_segments(sp_spool *s, struct wr_err *err);
 int sp__take_spare(sp_spool *s, const char *name);
+/* Opens a new segment file at start (the spare when ready) and makes its name durable:
+ * the fd, or WR_EIO with err filled and errno kept from the failed call. */
 int sp__create_segment(sp_spool *s, uint64_t start, struct wr_err *err);
 
 /* checkpoint.c: the release point and instance id, replaced atomically. */

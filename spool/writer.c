@@ -75,14 +75,53 @@ static int adopt_spare(sp_spool *s, struct wr_err *err)
     return 0;
 }
 
-/* Writes and fsyncs one batch; 0 or WR_EIO/WR_ENOMEM with err filled. */
-static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err)
+/* How a batch failed: what the writer needs to tell a transient error from the rest. */
+struct wfail {
+    int eno;   /* errno of the failed call */
+    int wrote; /* some byte of the batch reached a segment file */
+    int sync;  /* an fdatasync failed: the kernel may have dropped dirty pages */
+};
+
+static int is_transient(int eno)
+{
+    return eno == EMFILE || eno == ENFILE || eno == ENOSPC || eno == EIO;
+}
+
+/* After a failure cut the active segment's fd loose (s->fd < 0): reopens the last
+ * segment for writing. */
+static int reopen_active(sp_spool *s, struct wr_err *err)
+{
+    char name[32];
+    pthread_mutex_lock(&s->mu);
+    uint64_t start = s->segs[s->nsegs - 1].start;
+    pthread_mutex_unlock(&s->mu);
+    sp__seg_name(name, sizeof(name), start);
+    int fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        wr_err_set(err, WR_EIO, "spool: open %s/%s: %s", s->dir, name, strerror(e));
+        errno = e;
+        return WR_EIO;
+    }
+    s->fd = fd;
+    s->active_start = start;
+    s->active_prealloc = 0;
+    return 0;
+}
+
+/* Writes and fsyncs one batch; 0 or WR_EIO/WR_ENOMEM with err and *f filled. */
+static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err, struct wfail *f)
 {
     size_t pos = 0, ci = 0;
     int dirty = 0;
+    if (s->fd < 0 && reopen_active(s, err) != 0) {
+        f->eno = errno;
+        return WR_EIO;
+    }
     if (s->prealloc && !s->active_prealloc && b->start_lsn == s->active_start) {
         int rc = adopt_spare(s, err);
         if (rc != 0) {
+            f->eno = errno;
             return rc;
         }
     }
@@ -92,12 +131,15 @@ static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err)
             /* The old segment is synced before the new one gets a byte, so a crash can
              * leave a torn tail only in the last segment. */
             if (dirty && timed_sync(s, s->fd) != 0) {
+                f->eno = errno;
+                f->sync = 1;
                 return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SP__SEG_SUFFIX ": %s",
-                                  s->dir, s->active_start, strerror(errno));
+                                  s->dir, s->active_start, strerror(f->eno));
             }
             dirty = 0;
             int fd = sp__create_segment(s, lsn, err);
             if (fd < 0) {
+                f->eno = errno;
                 return fd;
             }
             close(s->fd);
@@ -112,15 +154,22 @@ static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err)
             }
             pthread_mutex_unlock(&s->mu);
             if (g != 0) {
+                f->eno = ENOMEM;
                 return wr_err_set(err, WR_ENOMEM, "spool: out of memory adding a segment");
             }
             ci++;
         }
         size_t stop = ci < b->ncuts ? (size_t)(b->cuts[ci] - b->start_lsn) : b->len;
         uint64_t file_off = lsn - s->active_start;
-        if (sp__write_all(s, s->fd, b->data + pos, stop - pos, file_off) != 0) {
+        size_t written = 0;
+        int w = sp__write_all(s, s->fd, b->data + pos, stop - pos, file_off, &written);
+        if (written > 0) {
+            f->wrote = 1;
+        }
+        if (w != 0) {
+            f->eno = errno;
             return wr_err_set(err, WR_EIO, "spool: write %s/%016" PRIx64 SP__SEG_SUFFIX ": %s", s->dir,
-                              s->active_start, strerror(errno));
+                              s->active_start, strerror(f->eno));
         }
         dirty = 1;
         pthread_mutex_lock(&s->mu);
@@ -130,24 +179,31 @@ static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err)
         pos = stop;
     }
     if (dirty && timed_sync(s, s->fd) != 0) {
+        f->eno = errno;
+        f->sync = 1;
         return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SP__SEG_SUFFIX ": %s", s->dir,
-                          s->active_start, strerror(errno));
+                          s->active_start, strerror(f->eno));
     }
     return 0;
 }
 
-/* Best effort after a failed batch: every append of it is answered 503, so none of its
- * records may come back at the next start (a client retrying would get duplicates).
- * Segments the batch created are removed, the one it started in is cut back to where
- * the batch began. Nothing here can fail louder than the spool already has. */
-static void rollback_batch(sp_spool *s, const struct batch *b)
+/* After a failed batch: every append of it is answered 503, so none of its records may
+ * come back at the next start (a client retrying would get duplicates). Segments the
+ * batch created are removed, the one it started in is cut back to where the batch began,
+ * and the writer's fd is let go when its file is gone. Returns 1 when all of that is
+ * durable (the positions may then be used again), 0 when some step failed. */
+static int rollback_batch(sp_spool *s, const struct batch *b, int wrote)
 {
     char name[64];
+    int clean = 1, removed = 0;
     pthread_mutex_lock(&s->mu);
     while (s->nsegs > 1 && s->segs[s->nsegs - 1].start > b->start_lsn) {
         sp__seg_name(name, sizeof name, s->segs[s->nsegs - 1].start);
-        unlinkat(s->dir_fd, name, 0);
+        if (unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT) {
+            clean = 0;
+        }
         s->nsegs--;
+        removed = 1;
     }
     uint64_t seg_start = s->nsegs ? s->segs[s->nsegs - 1].start : b->start_lsn;
     uint64_t keep = b->start_lsn > seg_start ? b->start_lsn - seg_start : 0;
@@ -155,15 +211,84 @@ static void rollback_batch(sp_spool *s, const struct batch *b)
         s->segs[s->nsegs - 1].len = keep;
     }
     pthread_mutex_unlock(&s->mu);
-    sp__seg_name(name, sizeof name, seg_start);
-    int fd = openat(s->dir_fd, name, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (ftruncate(fd, (off_t)keep) == 0) {
-            fdatasync(fd);
-        }
-        close(fd);
+    if (s->fd >= 0 && s->active_start != seg_start) {
+        close(s->fd); /* its file was just removed */
+        s->fd = -1;
     }
-    fsync(s->dir_fd);
+    if (wrote) {
+        /* The writer's own fd when it is this file: after EMFILE no other can be opened. */
+        sp__seg_name(name, sizeof name, seg_start);
+        int own = s->fd >= 0 && s->active_start == seg_start;
+        int fd = own ? s->fd : openat(s->dir_fd, name, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 || fdatasync(fd) != 0) {
+            clean = 0;
+        }
+        if (fd >= 0 && !own) {
+            close(fd);
+        }
+        if (own) {
+            s->active_prealloc = 0; /* its zero-filled room went with the cut */
+        }
+    }
+    if ((wrote || removed) && fsync(s->dir_fd) != 0) {
+        clean = 0;
+    }
+    return clean;
+}
+
+/* The write test of a stalled spool: the active segment can be opened, a new file
+ * created, one segment of room reserved (so writing does not stall again at once on a
+ * nearly full disk), and a block written and synced through the I/O hooks. 0 when all
+ * of it worked, else errno. */
+static int probe(sp_spool *s, struct wr_err *err)
+{
+    if (s->fd < 0 && reopen_active(s, err) != 0) {
+        return errno;
+    }
+    int fd = openat(s->dir_fd, SP__PROBE_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    SP__FILE_MODE);
+    if (fd < 0) {
+        int e = errno;
+        wr_err_set(err, WR_EIO, "spool: create %s/%s: %s", s->dir, SP__PROBE_NAME, strerror(e));
+        return e;
+    }
+    static const char block[4096];
+    int e = posix_fallocate(fd, 0, (off_t)s->segment_bytes);
+    const char *what = "reserve a segment in";
+    if (e == 0) {
+        what = "write";
+        size_t written;
+        if (sp__write_all(s, fd, block, sizeof(block), 0, &written) != 0 ||
+            sp__io_fdatasync(s, fd) != 0) {
+            e = errno ? errno : EIO;
+        }
+    } else if (e == EOPNOTSUPP || e == EINVAL) {
+        e = 0; /* a file system without fallocate: the block write below decides */
+        size_t written;
+        if (sp__write_all(s, fd, block, sizeof(block), 0, &written) != 0 ||
+            sp__io_fdatasync(s, fd) != 0) {
+            e = errno ? errno : EIO;
+        }
+    }
+    close(fd);
+    unlinkat(s->dir_fd, SP__PROBE_NAME, 0);
+    if (e != 0) {
+        wr_err_set(err, WR_EIO, "spool: probe: %s %s/%s: %s", what, s->dir, SP__PROBE_NAME,
+                   strerror(e));
+    }
+    return e;
+}
+
+/* The failed batch and everything appended after it are answered WR_EAGAIN, and their
+ * positions are taken back: the next record goes where the failed batch began. Caller
+ * holds mu; the waiters to answer are moved to *late. */
+static void take_back(sp_spool *s, const struct batch *b, struct batch *late)
+{
+    *late = s->pending;
+    memset(&s->pending, 0, sizeof(s->pending));
+    s->end_lsn = b->start_lsn;
+    s->end_seg_start = s->segs[s->nsegs - 1].start;
+    s->pending.start_lsn = b->start_lsn;
 }
 
 void *sp__writer_main(void *arg)
@@ -174,6 +299,31 @@ void *sp__writer_main(void *arg)
     memset(&b, 0, sizeof(b));
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        while (atomic_load(&s->stalled) && !s->stopping) {
+            /* Appends are refused meanwhile; probe after each backoff. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += s->stall_ms / 1000;
+            ts.tv_nsec += (long)(s->stall_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&s->work, &s->mu, &ts) != ETIMEDOUT || s->stopping) {
+                continue;
+            }
+            pthread_mutex_unlock(&s->mu);
+            struct wr_err perr = {0};
+            int e = probe(s, &perr);
+            pthread_mutex_lock(&s->mu);
+            if (e == 0) {
+                s->stall_ms = 0;
+                atomic_store(&s->stalled, 0);
+            } else {
+                s->fail_err = perr;
+                s->stall_ms = s->stall_ms * 2 > SP__STALL_MAX_MS ? SP__STALL_MAX_MS : s->stall_ms * 2;
+            }
+        }
         while (s->pending.len == 0 && s->pending.nw == 0 && !s->stopping) {
             pthread_cond_wait(&s->work, &s->mu);
         }
@@ -194,21 +344,30 @@ void *sp__writer_main(void *arg)
 
         int status = 0;
         struct wr_err werr = {0};
+        struct wfail wf = {0, 0, 0};
         if (failed) {
             status = WR_EIO;
-        } else if (write_batch(s, &b, &werr) != 0) {
-            /* A failed write or fsync is not retried: after an fsync error Linux may
-             * have dropped the dirty pages, so nothing here can be promised again. */
-            status = WR_EIO;
+        } else if (write_batch(s, &b, &werr, &wf) != 0) {
+            /* After an fsync error Linux may have dropped the dirty pages, so nothing
+             * written before can be promised again: failed for good. A write or open
+             * that ran out of a resource (descriptors, space) or hit an I/O error is
+             * transient once its bytes are cut back durably: answer 503, probe, go on. */
+            int clean = rollback_batch(s, &b, wf.wrote);
+            status = !wf.sync && clean && is_transient(wf.eno) ? WR_EAGAIN : WR_EIO;
         }
 
-        if (status != 0 && !failed) {
-            rollback_batch(s, &b);
-        }
+        struct batch late;
+        memset(&late, 0, sizeof(late));
         pthread_mutex_lock(&s->mu);
-        if (status != 0 && !failed) {
+        if (status == WR_EIO && !failed) {
             s->fail_err = werr;
             atomic_store(&s->failed, 1);
+        } else if (status == WR_EAGAIN) {
+            s->fail_err = werr;
+            s->st.transient_errors++;
+            s->stall_ms = SP__STALL_MIN_MS;
+            atomic_store(&s->stalled, 1);
+            take_back(s, &b, &late);
         }
         if (status == 0) {
             s->durable_lsn = b.start_lsn + b.len;
@@ -225,6 +384,10 @@ void *sp__writer_main(void *arg)
         for (size_t i = 0; i < b.nw; i++) {
             b.w[i].ack(b.w[i].arg, status);
         }
+        for (size_t i = 0; i < late.nw; i++) {
+            late.w[i].ack(late.w[i].arg, WR_EAGAIN);
+        }
+        sp__batch_free(&late);
 
         /* Keep the spent buffer for the next swap unless a burst made it large. */
         if (b.cap > (8u << 20)) {
@@ -348,6 +511,11 @@ int sp_spool_append(sp_spool *s, const struct iovec *recs, size_t n, sp_spool_ac
     if (atomic_load(&s->failed)) {
         s->st.refused_failed++;
         rc = WR_EIO;
+        goto out;
+    }
+    if (atomic_load(&s->stalled)) {
+        s->st.refused_unwritable++;
+        rc = WR_EAGAIN;
         goto out;
     }
     uint64_t used = s->end_lsn - s->segs[0].start;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "spool/spool.h"
 
 /* Makes an empty scratch directory; returns its path (static storage per call site). */
@@ -227,6 +228,47 @@ static inline sp_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t s
                                 uint64_t max_bytes)
 {
     return tu_open_ex(dir, r, segment_bytes, max_bytes, 0);
+}
+
+/* Appends records first..first+n-1 one request each (tu_record, span bytes) and
+ * checks that every one is acknowledged with 0. */
+static inline void tu_append_n(sp_spool *s, uint32_t first, uint32_t n, uint64_t *lsns, size_t span)
+{
+    struct tu_acks acks;
+    tu_acks_init(&acks, n);
+    struct tu_ack_arg a = {&acks, 0};
+    char rec[4096];
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = tu_record(first + i, rec, sizeof(rec), span);
+        int rc = sp_spool_append1(s, rec, len, tu_ack, &a, lsns ? &lsns[i] : NULL);
+        CHECK_INT(rc, 0);
+        if (rc != 0) {
+            n = i;
+            break;
+        }
+    }
+    tu_acks_wait(&acks, n);
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK_INT(acks.status[i], 0);
+    }
+    tu_acks_free(&acks);
+}
+
+/* r holds exactly records first..first+n-1 at the given positions. */
+static inline void tu_check_replay(const struct tu_replay *r, uint32_t first, uint32_t n,
+                         const uint64_t *lsns, size_t span)
+{
+    CHECK_INT(r->n, n);
+    char rec[4096];
+    int ok = 1;
+    for (uint32_t i = 0; i < n && i < r->n; i++) {
+        size_t len = tu_record(first + i, rec, sizeof(rec), span);
+        ok &= r->len[i] == len && memcmp(r->p[i], rec, len) == 0;
+        if (lsns) {
+            ok &= r->lsn[i] == lsns[first + i];
+        }
+    }
+    CHECK(ok);
 }
 
 #endif

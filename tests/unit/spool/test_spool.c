@@ -221,45 +221,6 @@ static void test_concurrent_group_commit(void)
 }
 
 /* Appends n generated records (indexes from first) and waits for their acks. */
-static void append_n(sp_spool *s, uint32_t first, uint32_t n, uint64_t *lsns, size_t span)
-{
-    struct tu_acks acks;
-    tu_acks_init(&acks, n);
-    struct tu_ack_arg a = {&acks, 0};
-    char rec[4096];
-    for (uint32_t i = 0; i < n; i++) {
-        size_t len = tu_record(first + i, rec, sizeof(rec), span);
-        int rc = sp_spool_append1(s, rec, len, tu_ack, &a, lsns ? &lsns[i] : NULL);
-        CHECK_INT(rc, 0);
-        if (rc != 0) {
-            n = i;
-            break;
-        }
-    }
-    tu_acks_wait(&acks, n);
-    for (uint32_t i = 0; i < n; i++) {
-        CHECK_INT(acks.status[i], 0);
-    }
-    tu_acks_free(&acks);
-}
-
-/* r holds exactly records first..first+n-1 at the given positions. */
-static void check_replay(const struct tu_replay *r, uint32_t first, uint32_t n,
-                         const uint64_t *lsns, size_t span)
-{
-    CHECK_INT(r->n, n);
-    char rec[4096];
-    int ok = 1;
-    for (uint32_t i = 0; i < n && i < r->n; i++) {
-        size_t len = tu_record(first + i, rec, sizeof(rec), span);
-        ok &= r->len[i] == len && memcmp(r->p[i], rec, len) == 0;
-        if (lsns) {
-            ok &= r->lsn[i] == lsns[first + i];
-        }
-    }
-    CHECK(ok);
-}
-
 /* One request of many records (past the append's on-stack checksum array). */
 static void test_append_large_request(void)
 {
@@ -288,7 +249,7 @@ static void test_append_large_request(void)
     struct tu_replay r;
     tu_replay_init(&r);
     s = tu_open(dir, &r, 8192, 0);
-    check_replay(&r, 0, N, lsn, 100);
+    tu_check_replay(&r, 0, N, lsn, 100);
     sp_spool_destroy(s);
     tu_replay_free(&r);
     tu_acks_free(&acks);
@@ -305,7 +266,7 @@ static void test_reopen_replays_unreleased(void)
         return;
     }
     uint64_t lsn[300];
-    append_n(s, 0, 300, lsn, 500);
+    tu_append_n(s, 0, 300, lsn, 500);
     CHECK_INT(sp_spool_release(s, lsn[120]), 0);
     char inst[17];
     memcpy(inst, sp_spool_instance_id(s), 17);
@@ -315,7 +276,7 @@ static void test_reopen_replays_unreleased(void)
     tu_replay_init(&r);
     s = tu_open(dir, &r, 0, 0);
     CHECK(s != NULL);
-    check_replay(&r, 120, 180, lsn, 500);
+    tu_check_replay(&r, 120, 180, lsn, 500);
     CHECK_STR(sp_spool_instance_id(s), inst);
     struct sp_spool_stats st;
     sp_spool_stats(s, &st);
@@ -323,7 +284,7 @@ static void test_reopen_replays_unreleased(void)
     CHECK_INT(st.replayed_records, 180);
     /* New records continue the positions. */
     uint64_t next;
-    append_n(s, 300, 1, &next, 500);
+    tu_append_n(s, 300, 1, &next, 500);
     CHECK_INT(next, st.end_lsn);
     sp_spool_destroy(s);
     tu_replay_free(&r);
@@ -354,7 +315,7 @@ static void test_release_deletes_segments(void)
     }
     enum { N = 400 };
     uint64_t lsn[N];
-    append_n(s, 0, N, lsn, 300);
+    tu_append_n(s, 0, N, lsn, 300);
     int before = tu_count_segments(dir);
     CHECK(before > 10);
     struct sp_spool_stats st;
@@ -380,7 +341,7 @@ static void test_release_deletes_segments(void)
     tu_replay_init(&r);
     s = tu_open(dir, &r, 4096, 0);
     CHECK(s != NULL);
-    check_replay(&r, 250, N - 250, lsn, 300);
+    tu_check_replay(&r, 250, N - 250, lsn, 300);
     CHECK_INT(tu_count_segments(dir), after);
     /* Releasing everything leaves only the segment being written. */
     sp_spool_stats(s, &st);
@@ -404,7 +365,7 @@ static void test_stale_segments_removed_at_open(void)
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 1024, 0);
     uint64_t lsn[60];
-    append_n(s, 0, 60, lsn, 100);
+    tu_append_n(s, 0, 60, lsn, 100);
     sp_spool_destroy(s);
     /* Copy the first segment aside, release, then put it back. */
     char p0[128], keep[128];
@@ -419,7 +380,7 @@ static void test_stale_segments_removed_at_open(void)
     struct tu_replay r;
     tu_replay_init(&r);
     s = tu_open(dir, &r, 1024, 0);
-    check_replay(&r, 40, 20, lsn, 100);
+    tu_check_replay(&r, 40, 20, lsn, 100);
     CHECK(access(p0, F_OK) != 0);
     sp_spool_destroy(s);
     tu_replay_free(&r);
@@ -460,7 +421,7 @@ static void test_torn_tail_every_offset(void)
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 0, 0);
     uint64_t lsn[5];
-    append_n(s, 0, 5, lsn, 200);
+    tu_append_n(s, 0, 5, lsn, 200);
     struct sp_spool_stats st;
     sp_spool_stats(s, &st);
     uint64_t end = st.end_lsn;
@@ -495,12 +456,12 @@ static void test_torn_tail_every_offset(void)
         if (cut == lsn[4] + 7) {
             /* Once per run: the freed position is reused and the result replays. */
             uint64_t again;
-            append_n(s, 4, 1, &again, 200);
+            tu_append_n(s, 4, 1, &again, 200);
             CHECK_INT(again, lsn[4]);
             sp_spool_destroy(s);
             tu_replay_free(&r);
             s = tu_open(dir, &r, 0, 0);
-            check_replay(&r, 0, 5, lsn, 200);
+            tu_check_replay(&r, 0, 5, lsn, 200);
         }
         sp_spool_destroy(s);
         tu_replay_free(&r);
@@ -528,7 +489,7 @@ static void test_corrupt_middle_record(void)
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 0, 0);
     uint64_t lsn[5];
-    append_n(s, 0, 5, lsn, 200);
+    tu_append_n(s, 0, 5, lsn, 200);
     sp_spool_destroy(s);
     char seg[128];
     snprintf(seg, sizeof(seg), "%s/%016x.wal", dir, 0);
@@ -579,7 +540,7 @@ static void test_hostile_segments(void)
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 1024, 0);
     uint64_t lsn[40];
-    append_n(s, 0, 40, lsn, 100);
+    tu_append_n(s, 0, 40, lsn, 100);
     sp_spool_destroy(s);
     CHECK(tu_count_segments(dir) >= 3);
     /* The second segment goes missing: its positions are a gap, the rest replays. */
@@ -628,7 +589,7 @@ static void test_hostile_segments(void)
     CHECK_STR(r.last_what, "torn");
     CHECK_INT(r.last_bytes, sizeof(junk));
     uint64_t next;
-    append_n(s, 100, 1, &next, 100);
+    tu_append_n(s, 100, 1, &next, 100);
     CHECK_INT(next, st.end_lsn);
     sp_spool_destroy(s);
     tu_replay_free(&r);
@@ -641,7 +602,7 @@ static void test_checkpoint_damaged(void)
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 0, 0);
     uint64_t lsn[10];
-    append_n(s, 0, 10, lsn, 100);
+    tu_append_n(s, 0, 10, lsn, 100);
     CHECK_INT(sp_spool_release(s, lsn[5]), 0);
     char inst[17];
     memcpy(inst, sp_spool_instance_id(s), 17);
@@ -660,7 +621,7 @@ static void test_checkpoint_damaged(void)
     CHECK(s != NULL);
     CHECK_STR(r.last_what, "checkpoint");
     /* Everything still on disk comes back, under a new name. */
-    check_replay(&r, 0, 10, lsn, 100);
+    tu_check_replay(&r, 0, 10, lsn, 100);
     CHECK(strcmp(sp_spool_instance_id(s), inst) != 0);
     sp_spool_destroy(s);
     tu_replay_free(&r);
@@ -672,7 +633,7 @@ static void test_replay_abort_and_lock(void)
     char dir[64];
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 0, 0);
-    append_n(s, 0, 10, NULL, 100);
+    tu_append_n(s, 0, 10, NULL, 100);
     /* A second opener of the same directory is refused while the first holds it. */
     struct sp_spool_opts o;
     memset(&o, 0, sizeof(o));
@@ -691,7 +652,7 @@ static void test_replay_abort_and_lock(void)
     /* Nothing was lost by the aborted open. */
     tu_replay_init(&r);
     s = tu_open(dir, &r, 0, 0);
-    check_replay(&r, 0, 10, NULL, 100);
+    tu_check_replay(&r, 0, 10, NULL, 100);
     sp_spool_destroy(s);
     tu_replay_free(&r);
 
@@ -766,160 +727,13 @@ static void test_record_too_large(void)
     tu_rmdir(dir);
 }
 
-/* Fault injection: the n-th write or fsync fails. */
-struct fault {
-    int fail_fsync_after; /* -1 never */
-    int fail_write_after;
-    int fsyncs, writes;
-    int err;
-};
-
-static ssize_t fault_pwrite(void *arg, int fd, const void *p, size_t len, off_t off)
-{
-    struct fault *f = arg;
-    if (f->fail_write_after >= 0 && f->writes++ >= f->fail_write_after) {
-        errno = f->err;
-        return -1;
-    }
-    return pwrite(fd, p, len, off);
-}
-
-static int fault_fdatasync(void *arg, int fd)
-{
-    struct fault *f = arg;
-    if (f->fail_fsync_after >= 0 && f->fsyncs++ >= f->fail_fsync_after) {
-        errno = f->err;
-        return -1;
-    }
-    return fdatasync(fd);
-}
-
-static void run_io_error(int fsync_fails)
-{
-    char dir[64];
-    tu_mkdtemp(dir, sizeof(dir));
-    struct fault f = {-1, -1, 0, 0, EIO};
-    struct sp_spool_io io = {fault_pwrite, fault_fdatasync, &f};
-    struct sp_spool_opts o;
-    memset(&o, 0, sizeof(o));
-    o.dir = dir;
-    o.io = &io;
-    sp_spool *s = sp_spool_create(&o, &no_err);
-    CHECK(s != NULL);
-    if (!s) {
-        return;
-    }
-    append_n(s, 0, 5, NULL, 100);
-    if (fsync_fails) {
-        f.fail_fsync_after = 0;
-    } else {
-        f.fail_write_after = 0;
-        f.err = ENOSPC;
-    }
-    struct tu_acks acks;
-    tu_acks_init(&acks, 16);
-    struct tu_ack_arg a = {&acks, 7};
-    CHECK_INT(sp_spool_append1(s, "doomed", 6, tu_ack, &a, NULL), 0);
-    tu_acks_wait(&acks, 1);
-    CHECK_INT(acks.status[0], WR_EIO);
-    CHECK_INT(sp_spool_failed(s), 1);
-    CHECK_INT(sp_spool_append1(s, "later", 5, tu_ack, &a, NULL), WR_EIO);
-    struct sp_spool_stats st;
-    sp_spool_stats(s, &st);
-    CHECK_INT(st.failed, 1);
-    CHECK_INT(st.refused_failed, 1);
-    CHECK(st.durable_lsn < st.end_lsn);
-    struct wr_err why;
-    sp_spool_failure(s, &why);
-    CHECK_INT(why.code, WR_EIO);
-    CHECK(strstr(why.msg, fsync_fails ? "fdatasync" : "write") != NULL);
-    CHECK(strstr(why.msg, fsync_fails ? "Input/output error" : "No space left") != NULL);
-    sp_spool_destroy(s);
-    CHECK_INT(acks.n, 1);
-    tu_acks_free(&acks);
-
-    /* The acknowledged records are intact after a restart on healthy I/O. */
-    struct tu_replay r;
-    tu_replay_init(&r);
-    s = tu_open(dir, &r, 0, 0);
-    /* The failed record may or may not be there (never acknowledged either way). */
-    CHECK(r.n == 5 || r.n == 6);
-    struct tu_replay first5 = r;
-    first5.n = r.n < 5 ? r.n : 5;
-    check_replay(&first5, 0, 5, NULL, 100);
-    sp_spool_destroy(s);
-    tu_replay_free(&r);
-    tu_rmdir(dir);
-}
-
-static void test_fsync_error_fails_spool(void)
-{
-    run_io_error(1);
-}
-
-static void test_write_error_fails_spool(void)
-{
-    run_io_error(0);
-}
-
-/* A real full disk: a tiny tmpfs (skipped where mounting is not allowed). */
-static void test_tmpfs_enospc(void)
-{
-    char dir[64];
-    tu_mkdtemp(dir, sizeof(dir));
-    if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
-        printf("test_tmpfs_enospc: skipped, cannot mount tmpfs: %s\n", strerror(errno));
-        tu_rmdir(dir);
-        return;
-    }
-    char sub[96];
-    snprintf(sub, sizeof(sub), "%s/spool", dir);
-    sp_spool *s = tu_open(sub, NULL, 1 << 20, 16 << 20);
-    CHECK(s != NULL);
-    if (s) {
-        struct tu_acks acks;
-        tu_acks_init(&acks, 4096);
-        struct tu_ack_arg a = {&acks, 0};
-        char rec[1000];
-        memset(rec, 'z', sizeof(rec));
-        size_t sent = 0;
-        int rc = 0;
-        for (int i = 0; i < 200 && rc == 0; i++) {
-            rc = sp_spool_append1(s, rec, sizeof(rec), tu_ack, &a, NULL);
-            if (rc == 0) {
-                sent++;
-                tu_acks_wait(&acks, sent);
-                if (acks.status[sent - 1] != 0) {
-                    break;
-                }
-            }
-        }
-        CHECK(sent < 200);
-        CHECK_INT(acks.status[sent - 1], WR_EIO);
-        CHECK_INT(sp_spool_failed(s), 1);
-        CHECK_INT(sp_spool_append1(s, rec, 10, tu_ack, &a, NULL), WR_EIO);
-        sp_spool_destroy(s);
-        tu_acks_free(&acks);
-        /* Every acknowledged record is readable after restart. */
-        struct tu_replay r;
-        tu_replay_init(&r);
-        s = tu_open(sub, &r, 1 << 20, 16 << 20);
-        CHECK(s != NULL);
-        CHECK(r.n >= sent - 1);
-        sp_spool_destroy(s);
-        tu_replay_free(&r);
-    }
-    umount(dir);
-    rmdir(dir);
-}
-
 static void test_metrics_text(void)
 {
     char dir[64];
     tu_mkdtemp(dir, sizeof(dir));
     sp_spool *s = tu_open(dir, NULL, 0, 0);
     uint64_t lsn[20];
-    append_n(s, 0, 20, lsn, 100);
+    tu_append_n(s, 0, 20, lsn, 100);
     CHECK_INT(sp_spool_durable_lsn(s), sp_spool_record_end(lsn[19], tu_record(19, (char[200]){0}, 200, 100)));
     struct wr_buf b;
     wr_buf_init(&b, 64 * 1024);
@@ -965,7 +779,7 @@ static void test_preallocated_segments(void)
     uint32_t n = 0;
     for (int round = 0; round < 5; round++) {
         CHECK(tu_wait_spare(s));
-        append_n(s, n, 160, lsn + n, 500);
+        tu_append_n(s, n, 160, lsn + n, 500);
         n += 160;
     }
     struct sp_spool_stats st;
@@ -1002,7 +816,7 @@ static void test_preallocated_segments(void)
     if (!s) {
         return;
     }
-    check_replay(&r, 0, n, lsn, 500);
+    tu_check_replay(&r, 0, n, lsn, 500);
     CHECK_INT(r.reports, 0);
     sp_spool_stats(s, &st);
     CHECK_INT(st.end_lsn, end);
@@ -1010,7 +824,7 @@ static void test_preallocated_segments(void)
     CHECK_INT(st.corrupt_records, 0);
     tu_replay_free(&r);
     /* Writing goes on in the last segment's room. */
-    append_n(s, n, 20, lsn + n, 500);
+    tu_append_n(s, n, 20, lsn + n, 500);
     CHECK_INT(lsn[n], end);
     n += 20;
     sp_spool_stats(s, &st);
@@ -1041,13 +855,13 @@ static void test_preallocated_segments(void)
     tu_replay_init(&r);
     s = tu_open_ex(dir, &r, seg, 64 * seg, 1);
     CHECK(s != NULL);
-    check_replay(&r, 0, n, lsn, 500);
+    tu_check_replay(&r, 0, n, lsn, 500);
     CHECK_INT(r.reports, 1);
     CHECK_STR(r.last_what, "torn");
     CHECK_INT(r.last_lsn, end);
     CHECK_INT(r.last_bytes, 14);
     uint64_t next;
-    append_n(s, n, 1, &next, 500);
+    tu_append_n(s, n, 1, &next, 500);
     CHECK_INT(next, end);
     sp_spool_destroy(s);
     tu_replay_free(&r);
@@ -1088,9 +902,6 @@ int main(void)
     CHECK_RUN(test_replay_abort_and_lock);
     CHECK_RUN(test_spool_full);
     CHECK_RUN(test_record_too_large);
-    CHECK_RUN(test_fsync_error_fails_spool);
-    CHECK_RUN(test_write_error_fails_spool);
-    CHECK_RUN(test_tmpfs_enospc);
     CHECK_RUN(test_metrics_text);
     CHECK_RUN(test_preallocated_segments);
     return CHECK_DONE();
