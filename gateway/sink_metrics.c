@@ -59,11 +59,8 @@ void gw_sink_metrics(gw_sink *s, struct wr_buf *out)
     if (!s || !out) {
         return;
     }
+    /* The backlog not yet in the lake is the spool's weir_spool_unreleased_bytes. */
     sp_spool_metrics(s->spool, out);
-    struct sp_spool_stats st;
-    sp_spool_stats(s->spool, &st);
-    m_one(out, "weir_sink_unreleased_bytes", "gauge",
-          "Spool bytes not yet known to be in the lake.", st.end_lsn - st.released_lsn);
     pthread_mutex_lock(&s->mu);
     uint64_t nopen = s->nopen, nclosed = s->nclosed + (s->inflight ? 1 : 0);
     pthread_mutex_unlock(&s->mu);

@@ -81,6 +81,7 @@ sp_spool *sp_spool_create(const struct sp_spool_opts *opts, struct wr_err *err)
     }
     unlinkat(s->dir_fd, SP__CKPT_TMP, 0);
     unlinkat(s->dir_fd, SP__SPARE_NAME, 0); /* perhaps half written when the last run ended */
+    unlinkat(s->dir_fd, SP__PROBE_NAME, 0);
     if (sp__recover(s, opts, err) != 0) {
         goto fail;
     }

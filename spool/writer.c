@@ -253,17 +253,13 @@ static int probe(sp_spool *s, struct wr_err *err)
         return e;
     }
     static const char block[4096];
-    int e = posix_fallocate(fd, 0, (off_t)s->segment_bytes);
     const char *what = "reserve a segment in";
+    int e = posix_fallocate(fd, 0, (off_t)s->segment_bytes);
+    if (e == EOPNOTSUPP || e == EINVAL) {
+        e = 0; /* a file system without fallocate: the block write decides alone */
+    }
     if (e == 0) {
         what = "write";
-        size_t written;
-        if (sp__write_all(s, fd, block, sizeof(block), 0, &written) != 0 ||
-            sp__io_fdatasync(s, fd) != 0) {
-            e = errno ? errno : EIO;
-        }
-    } else if (e == EOPNOTSUPP || e == EINVAL) {
-        e = 0; /* a file system without fallocate: the block write below decides */
         size_t written;
         if (sp__write_all(s, fd, block, sizeof(block), 0, &written) != 0 ||
             sp__io_fdatasync(s, fd) != 0) {

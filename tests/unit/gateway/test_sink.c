@@ -70,7 +70,7 @@ static void test_routing_and_names(void)
     CHECK_INT(gw_sink_drain(s, 10000), 0);
     CHECK(!gw_sink_ready(s));
     CHECK_INT(gw_sink_submit(s, ls, 1, st_done_cb, &d), WR_EAGAIN);
-    CHECK_INT(st_metric(s, "weir_sink_unreleased_bytes"), 0);
+    CHECK_INT(st_metric(s, "weir_spool_unreleased_bytes"), 0);
     gw_sink_destroy(s);
 
     struct st_lake L;
@@ -238,7 +238,7 @@ static void test_lake_failure_then_recovery(void)
     CHECK_INT(d.ok, 5); /* durable in the spool even though the lake is down */
     CHECK_INT(gw_sink_drain(s, 300), WR_EAGAIN);
     CHECK(st_metric(s, "weir_sink_flushes_total{result=\"failed\"}") >= 1);
-    CHECK(st_metric(s, "weir_sink_unreleased_bytes") > 0);
+    CHECK(st_metric(s, "weir_spool_unreleased_bytes") > 0);
     gw_sink_destroy(s);
 
     /* The lake comes back: a new sink on the same spool replays and writes everything. */
@@ -251,7 +251,7 @@ static void test_lake_failure_then_recovery(void)
     }
     CHECK_INT(st_metric(s, "weir_sink_replayed_lines_total"), 50);
     CHECK_INT(gw_sink_drain(s, 10000), 0);
-    CHECK_INT(st_metric(s, "weir_sink_unreleased_bytes"), 0);
+    CHECK_INT(st_metric(s, "weir_spool_unreleased_bytes"), 0);
     gw_sink_destroy(s);
     struct st_lake L;
     st_lake_read(&L, e.lake);
