@@ -9,9 +9,14 @@
  *   sink_metrics.c the metrics text (any thread)
  *   buffers.c      one partition buffer (gzip members), used by the buffer thread
  *
- * Lock order (never the other way): drain_mu -> submit_mu -> qmu -> mu. The spool's own
- * lock is taken inside any of them (sp_spool_* calls) and never calls back into the sink
- * with it held, except the ack, which takes qmu only. */
+ * Locks. drain_mu (one drain at a time) is taken first; submit_mu (ack_from_memory only:
+ * append order = queue order) next; under either of them a thread may take qmu, mu or call
+ * the spool (whose release_mu and mu it takes inside). qmu (the ack queue), mu (the buffer
+ * table, closed queue, release point) and the spool's locks (its release_mu before its
+ * mu) are leaves: no thread holds two of these groups at once. The spool delivers acks with none of its locks held; the ack takes
+ * qmu only. Waits: qcond/qdone on qmu, fcond/fidle on mu (CLOCK_MONOTONIC). No lock is
+ * held across a disk write or a lake put, except the spool's release_mu (its checkpoint).
+ */
 #ifndef WEIR_GW_SINK_INT_H
 #define WEIR_GW_SINK_INT_H
 
