@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "gateway/line.h"
 #include "lake/lake.h"
 
 #include <stdbool.h>
@@ -14,23 +15,6 @@
 #include <stdint.h>
 
 typedef struct gw_sink gw_sink;
-
-/* Where a line goes. The spool stores its own kind bytes (spool/record.h); these values
- * are not on any disk. */
-enum gw_line_kind {
-    GW_LINE_ACCEPTED = 1, /* -> raw/event_type=<t>/dt=/hr=/ */
-    GW_LINE_REJECTED = 2  /* -> rejected/dt=/hr=/ (event_type unused) */
-};
-
-/* One JSON line (without the trailing newline) and where it belongs. */
-struct gw_line {
-    int kind;                  /* enum gw_line_kind */
-    const char *event_type;    /* accepted lines: the validated event type */
-    size_t event_type_len;
-    int64_t received_at_ms;    /* partition (dt, hr) comes from this, UTC */
-    const char *p;             /* the line, len bytes; copied by gw_sink_submit */
-    size_t len;
-};
 
 struct gw_sink_opts {
     const char *spool_dir;
