@@ -20,6 +20,7 @@
 
 #include "common/crc32c.h"
 #include "common/fsutil.h"
+#include "common/prom.h"
 #include "common/thread.h"
 
 /* ---- public ---- */
@@ -211,93 +212,70 @@ static void keep(int *rc, int r)
     }
 }
 
-static int metric(struct wr_buf *out, const char *name, const char *type, const char *help,
-                  uint64_t v)
-{
-    return wr_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name,
-                         type, name, v);
-}
-
 int sp_spool_metrics(sp_spool *s, struct wr_buf *out)
 {
     struct sp_spool_stats st;
     sp_spool_stats(s, &st);
     int rc = 0;
-    keep(&rc, metric(out, "weir_spool_appended_records_total", "counter",
-                 "Records accepted by the spool since start.", st.appended_records));
-    keep(&rc, metric(out, "weir_spool_appended_bytes_total", "counter",
-                 "Payload bytes accepted by the spool since start.", st.appended_bytes));
-    keep(&rc, metric(out, "weir_spool_written_bytes_total", "counter",
-                 "Framed bytes written to spool segments since start.", st.written_bytes));
-    keep(&rc, metric(out, "weir_spool_fsyncs_total", "counter",
-                 "fdatasync calls of the spool writer (group commits).", st.fsyncs));
-    keep(&rc, wr_buf_printf(out, "# HELP weir_spool_refused_total Appends refused, by reason.\n"
-                             "# TYPE weir_spool_refused_total counter\n"
-                             "weir_spool_refused_total{reason=\"full\"} %" PRIu64 "\n"
-                             "weir_spool_refused_total{reason=\"failed\"} %" PRIu64 "\n"
-                             "weir_spool_refused_total{reason=\"unwritable\"} %" PRIu64 "\n",
-                        st.refused_full, st.refused_failed, st.refused_unwritable));
-    keep(&rc, metric(out, "weir_spool_transient_errors_total", "counter",
-                 "Group commits refused by a transient error (EMFILE, ENFILE, ENOSPC, EIO), cut back.",
-                 st.transient_errors));
-    keep(&rc, metric(out, "weir_spool_disk_bytes", "gauge",
-                 "Record bytes in spool segment files (preallocated room and the spare not counted).",
-                 st.disk_bytes));
-    keep(&rc, metric(out, "weir_spool_used_bytes", "gauge",
-                 "Bytes counted against the spool limit (segments and pending).", st.used_bytes));
-    keep(&rc, metric(out, "weir_spool_limit_bytes", "gauge", "The spool size limit.", st.limit_bytes));
-    keep(&rc, metric(out, "weir_spool_segments", "gauge", "Spool segment files on disk.", st.segments));
-    keep(&rc, metric(out, "weir_spool_unreleased_bytes", "gauge",
-                 "Bytes appended but not yet released (not yet in the lake).",
-                 st.end_lsn - st.released_lsn));
-    keep(&rc, metric(out, "weir_spool_replayed_records_total", "counter",
-                 "Records replayed from the spool at start.", st.replayed_records));
-    keep(&rc, metric(out, "weir_spool_corrupt_records_total", "counter",
-                 "Damaged stretches skipped in the spool at start.", st.corrupt_records));
-    keep(&rc, metric(out, "weir_spool_corrupt_bytes_total", "counter",
-                 "Bytes skipped as damaged in the spool at start.", st.corrupt_bytes));
-    keep(&rc, metric(out, "weir_spool_truncated_bytes_total", "counter",
-                 "Bytes of a torn spool tail cut at start.", st.truncated_bytes));
-    keep(&rc, metric(out, "weir_spool_preallocated_segments_total", "counter",
-                 "Segments that began as a zero-filled spare file.", st.prealloc_taken));
-    keep(&rc, metric(out, "weir_spool_preallocation_failures_total", "counter",
-                 "Spare segment files that could not be written (e.g. disk full).",
-                 st.prealloc_failed));
-    keep(&rc, metric(out, "weir_spool_failed", "gauge",
-                 "1 while the spool cannot write: failed for good, or held by a transient error.",
-                 (uint64_t)(st.failed || st.stalled)));
-
-    keep(&rc, wr_buf_printf(out, "# HELP weir_spool_fsync_seconds Latency of the spool's fdatasync.\n"
-                             "# TYPE weir_spool_fsync_seconds histogram\n"));
-    uint64_t cum = 0;
-    for (int b = 0; b < SP_SPOOL_FSYNC_BUCKETS; b++) {
-        cum += st.fsync_hist[b];
-        if (b + 1 < SP_SPOOL_FSYNC_BUCKETS) {
-            keep(&rc, wr_buf_printf(out, "weir_spool_fsync_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                                sp_spool_fsync_bucket_le[b], cum));
-        } else {
-            keep(&rc, wr_buf_printf(out, "weir_spool_fsync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                                cum));
-        }
+    keep(&rc, wr_prom_counter(out, "weir_spool_appended_records_total",
+                              "Records accepted by the spool since start.", st.appended_records));
+    keep(&rc, wr_prom_counter(out, "weir_spool_appended_bytes_total",
+                              "Payload bytes accepted by the spool since start.", st.appended_bytes));
+    keep(&rc, wr_prom_counter(out, "weir_spool_written_bytes_total",
+                              "Framed bytes written to spool segments since start.", st.written_bytes));
+    keep(&rc, wr_prom_counter(out, "weir_spool_fsyncs_total",
+                              "fdatasync calls of the spool writer (group commits).", st.fsyncs));
+    keep(&rc, wr_prom_family(out, "weir_spool_refused_total", WR_PROM_COUNTER,
+                             "Appends refused, by reason."));
+    static const char *const reasons[] = {"full", "failed", "unwritable"};
+    const uint64_t refused[] = {st.refused_full, st.refused_failed, st.refused_unwritable};
+    for (size_t i = 0; i < 3; i++) {
+        struct wr_prom_label l = {"reason", reasons[i]};
+        keep(&rc, wr_prom_sample(out, "weir_spool_refused_total", &l, 1, refused[i]));
     }
-    keep(&rc, wr_buf_printf(out, "weir_spool_fsync_seconds_sum %.6f\nweir_spool_fsync_seconds_count %"
-                             PRIu64 "\n", st.fsync_seconds_sum, cum));
-
-    keep(&rc, wr_buf_printf(out, "# HELP weir_spool_batch_records Records made durable per group "
-                             "commit.\n# TYPE weir_spool_batch_records histogram\n"));
-    cum = 0;
-    for (int b = 0; b < SP_SPOOL_BATCH_BUCKETS; b++) {
-        cum += st.batch_hist[b];
-        if (b + 1 < SP_SPOOL_BATCH_BUCKETS) {
-            keep(&rc, wr_buf_printf(out, "weir_spool_batch_records_bucket{le=\"%u\"} %" PRIu64 "\n",
-                                1u << b, cum));
-        } else {
-            keep(&rc, wr_buf_printf(out, "weir_spool_batch_records_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                                cum));
-        }
+    keep(&rc, wr_prom_counter(out, "weir_spool_transient_errors_total",
+                              "Group commits refused by a transient error (EMFILE, ENFILE, ENOSPC, "
+                              "EIO), cut back.",
+                              st.transient_errors));
+    keep(&rc, wr_prom_gauge(out, "weir_spool_disk_bytes",
+                            "Record bytes in spool segment files (preallocated room and the spare "
+                            "not counted).",
+                            st.disk_bytes));
+    keep(&rc, wr_prom_gauge(out, "weir_spool_used_bytes",
+                            "Bytes counted against the spool limit (segments and pending).",
+                            st.used_bytes));
+    keep(&rc, wr_prom_gauge(out, "weir_spool_limit_bytes", "The spool size limit.", st.limit_bytes));
+    keep(&rc, wr_prom_gauge(out, "weir_spool_segments", "Spool segment files on disk.", st.segments));
+    keep(&rc, wr_prom_gauge(out, "weir_spool_unreleased_bytes",
+                            "Bytes appended but not yet released (not yet in the lake).",
+                            st.end_lsn - st.released_lsn));
+    keep(&rc, wr_prom_counter(out, "weir_spool_replayed_records_total",
+                              "Records replayed from the spool at start.", st.replayed_records));
+    keep(&rc, wr_prom_counter(out, "weir_spool_corrupt_records_total",
+                              "Damaged stretches skipped in the spool at start.", st.corrupt_records));
+    keep(&rc, wr_prom_counter(out, "weir_spool_corrupt_bytes_total",
+                              "Bytes skipped as damaged in the spool at start.", st.corrupt_bytes));
+    keep(&rc, wr_prom_counter(out, "weir_spool_truncated_bytes_total",
+                              "Bytes of a torn spool tail cut at start.", st.truncated_bytes));
+    keep(&rc, wr_prom_counter(out, "weir_spool_preallocated_segments_total",
+                              "Segments that began as a zero-filled spare file.", st.prealloc_taken));
+    keep(&rc, wr_prom_counter(out, "weir_spool_preallocation_failures_total",
+                              "Spare segment files that could not be written (e.g. disk full).",
+                              st.prealloc_failed));
+    keep(&rc, wr_prom_gauge(out, "weir_spool_failed",
+                            "1 while the spool cannot write: failed for good, or held by a "
+                            "transient error.",
+                            (uint64_t)(st.failed || st.stalled)));
+    /* Both histograms: the last bucket is +Inf, so n_le is one less than the buckets. */
+    keep(&rc, wr_prom_histogram(out, "weir_spool_fsync_seconds",
+                                "Latency of the spool's fdatasync.", sp_spool_fsync_bucket_le,
+                                st.fsync_hist, SP_SPOOL_FSYNC_BUCKETS - 1, st.fsync_seconds_sum));
+    double batch_le[SP_SPOOL_BATCH_BUCKETS - 1];
+    for (int b = 0; b + 1 < SP_SPOOL_BATCH_BUCKETS; b++) {
+        batch_le[b] = (double)(1u << b);
     }
-    keep(&rc, wr_buf_printf(out, "weir_spool_batch_records_sum %" PRIu64
-                             "\nweir_spool_batch_records_count %" PRIu64 "\n",
-                        st.batch_records_sum, cum));
+    keep(&rc, wr_prom_histogram(out, "weir_spool_batch_records",
+                                "Records made durable per group commit.", batch_le, st.batch_hist,
+                                SP_SPOOL_BATCH_BUCKETS - 1, (double)st.batch_records_sum));
     return rc;
 }
