@@ -41,8 +41,8 @@ typedef void (*gw_sink_done_fn)(void *arg, int status);
 gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err);
 
 /* Copies n lines into the spool's pending batch and returns at once; done(arg, status)
- * follows on a sink thread. Returns 0; WR_EAGAIN when the spool is full or the sink is
- * draining (answer 503 + Retry-After; done is not called); WR_EIO when the spool has
+ * follows on a sink thread. Returns 0; WR_EAGAIN when the spool is full, held by a
+ * transient error, or the sink is draining (answer 503 + Retry-After; done is not called); WR_EIO when the spool has
  * failed (503); WR_ELIMIT when a line is too large. Thread-safe. */
 int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_done_fn done,
                    void *arg);

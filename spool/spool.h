@@ -138,7 +138,8 @@ void sp_spool_destroy(sp_spool *s);
  * ack is never called:
  *   WR_EAGAIN  spool full (max_bytes or max_pending_bytes), draining, or held by a
  *              transient error (sp_spool_writable): 503 + Retry-After
- *   WR_EIO     the spool has failed (a write or fsync error): 503, not ready
+ *   WR_EIO     the spool has failed for good (an fsync error, or a write error it could
+ *              not cut back): 503, not ready
  *   WR_ELIMIT  a record is larger than max_record_bytes
  *   WR_EINVAL  bad arguments (NULL ack, NULL record with len > 0)
  * Thread-safe: any number of threads may append at once. */
@@ -180,8 +181,9 @@ int sp_spool_failed(const sp_spool *s);
  * Lock-free. */
 int sp_spool_writable(const sp_spool *s);
 
-/* Copies why the spool failed into *out (code WR_EIO or WR_ENOMEM and a message naming
- * the file and the system error); code 0 and an empty message while it has not. For
+/* Copies why the spool failed, or why it is held by a transient error, into *out (code
+ * WR_EIO or WR_ENOMEM and a message naming the file and the system error; the last one
+ * seen); code 0 and an empty message while it never has. For
  * the one log line of the caller. Thread-safe. */
 void sp_spool_failure(sp_spool *s, struct wr_err *out);
 
