@@ -11,7 +11,9 @@
 #include "spool/record.h"
 #include "spool/spool.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #define HOUR_MS 3600000LL
 #define T10 1763719200000LL /* 2025-11-21T10:00:00Z */
@@ -71,6 +73,22 @@ static int lines_are_json(const struct st_file *f)
     }
     wr_arena_destroy(a);
     return ok;
+}
+
+/* f's data is not NUL-terminated. */
+static int has(const struct st_file *f, const char *s)
+{
+    return memmem(f->data, f->len, s, strlen(s)) != NULL;
+}
+
+static size_t count_of(const struct st_file *f, const char *s)
+{
+    size_t n = 0, sl = strlen(s);
+    for (const char *p = f->data, *end = f->data + f->len;
+         (p = memmem(p, (size_t)(end - p), s, sl)) != NULL; p += sl) {
+        n++;
+    }
+    return n;
 }
 
 static const struct st_file *find_file(const struct st_lake *L, const char *prefix, int nth)
@@ -136,9 +154,7 @@ static void test_unplaceable_records_to_rejected(void)
         } else {
             CHECK(strncmp(f->path, "rejected/", 9) == 0);
             rej_lines += lines;
-            for (const char *p = f->data; (p = strstr(p, "\"code\":\"unplaceable\"")); p++) {
-                unplaceable++;
-            }
+            unplaceable += (long)count_of(f, "\"code\":\"unplaceable\"");
         }
     }
     CHECK_INT(raw_lines, 2);  /* n=1 from the spool, n=10 submitted */
@@ -149,13 +165,13 @@ static void test_unplaceable_records_to_rejected(void)
     const struct st_file *f70 = find_file(&L, "rejected/dt=1970-01-01/hr=00/", 0);
     CHECK(f10 != NULL && f70 != NULL);
     if (f10 && f70) {
-        CHECK(strstr(f10->data, "event type is not a lake key segment") != NULL);
-        CHECK(strstr(f10->data, "\"raw\":\"{\\\"n\\\":2}\"") != NULL);
-        CHECK(strstr(f10->data, "\\u00ff\\u00fe") != NULL); /* bytes that are no UTF-8 */
-        CHECK(strstr(f10->data, "{\"n\":4}") != NULL);
-        CHECK(strstr(f70->data, "received_at_ms is outside years 0..9999") != NULL);
-        CHECK(strstr(f70->data, "\"received_at\":\"1970-01-01T00:00:00.000Z\"") != NULL);
-        CHECK(strstr(f70->data, "not a gateway record") != NULL);
+        CHECK(has(f10, "event type is not a lake key segment"));
+        CHECK(has(f10, "\"raw\":\"{\\\"n\\\":2}\""));
+        CHECK(has(f10, "\\u00ff\\u00fe")); /* bytes that are no UTF-8 */
+        CHECK(has(f10, "{\"n\":4}"));
+        CHECK(has(f70, "received_at_ms is outside years 0..9999"));
+        CHECK(has(f70, "\"received_at\":\"1970-01-01T00:00:00.000Z\""));
+        CHECK(has(f70, "not a gateway record"));
     }
     st_lake_free(&L);
 
@@ -170,6 +186,36 @@ static void test_unplaceable_records_to_rejected(void)
     CHECK_INT(st_lake_lines(&L), 7);
     st_lake_free(&L);
     st_env_free(&e);
+}
+
+/* Opens /dev/null until the descriptor limit is reached; returns how many it holds. */
+static int hold_fds(int *held, int n, int cap)
+{
+    while (n < cap) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            break;
+        }
+        held[n++] = fd;
+    }
+    return n;
+}
+
+/* Waits up to 10 s until the spool's preallocated spare is whole (its thread then idles
+ * and opens or closes nothing until the spare is taken). */
+static int wait_spare(const char *spool, off_t size)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/spare.tmp", spool);
+    for (int i = 0; i < 1000; i++) {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && sb.st_size == size) {
+            st_sleep_ms(20); /* its close follows the last write */
+            return 1;
+        }
+        st_sleep_ms(10);
+    }
+    return 0;
 }
 
 /* Waits up to 10 s for gw_sink_ready(s) == want. */
@@ -200,28 +246,37 @@ static void test_emfile_then_recovery(void)
         st_env_free(&e);
         return;
     }
+    /* Lines of the current hour and a long interval: no buffer is flushed during the
+     * test, so no other thread opens or closes a descriptor while the limit is low. */
+    int64_t now = wr_time_now_ms();
     enum { MAXN = 200 };
     static int status_of[MAXN];
     struct st_done d;
     st_done_init(&d);
     char buf[1200];
     long n = 0;
-    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", T10, n++, 1000, buf, sizeof(buf)), &d), 0);
+    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n++, 1000, buf, sizeof(buf)), &d), 0);
     status_of[0] = 1;
 
+    CHECK(wait_spare(e.spool, 8192));
     struct rlimit old;
     CHECK_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
     int lowest = dup(0);
     CHECK(lowest >= 0);
     close(lowest);
     struct rlimit low = old;
-    low.rlim_cur = (rlim_t)lowest; /* no new descriptor can be opened */
+    low.rlim_cur = (rlim_t)lowest + 16;
     CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    /* Every free slot held (again before each line, should another thread have closed
+     * one): no new descriptor can be opened. */
+    int held[64], nheld = hold_fds(held, 0, 64);
+    CHECK(nheld > 0);
     /* Lines until one is refused: the segment after the first 8 KiB cannot be opened. */
     int refused_submit = 0;
     while (n < MAXN) {
+        nheld = hold_fds(held, nheld, 64);
         long before = d.ok + d.eio + d.other;
-        int rc = st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", T10, n, 1000, buf, sizeof(buf)), &d);
+        int rc = st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n, 1000, buf, sizeof(buf)), &d);
         if (rc != 0) {
             refused_submit = rc;
             n++;
@@ -236,18 +291,21 @@ static void test_emfile_then_recovery(void)
     CHECK_INT(d.eio, 0);
     CHECK_INT(refused_submit, 0);
     CHECK(!gw_sink_ready(s)); /* /readyz: 503 while the spool cannot write */
-    CHECK_INT(gw_sink_submit(s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", T10, MAXN, 10,
+    CHECK_INT(gw_sink_submit(s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", now, MAXN, 10,
                                                          buf, sizeof(buf))},
                              1, st_done_cb, &d),
               WR_EAGAIN);
     CHECK_INT(st_metric(s, "weir_spool_failed"), 1);
     CHECK_INT(st_metric(s, "weir_sink_failed"), 0);
 
+    while (nheld > 0) {
+        close(held[--nheld]);
+    }
     CHECK_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
     CHECK(wait_ready(s, 1)); /* no restart */
     long ok_before = d.ok;
     for (int k = 0; k < 20 && n < MAXN; k++) {
-        CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", T10, n, 1000, buf, sizeof(buf)), &d),
+        CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n, 1000, buf, sizeof(buf)), &d),
                   0);
         status_of[n++] = 1;
     }
