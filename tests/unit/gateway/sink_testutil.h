@@ -271,4 +271,94 @@ static inline long st_lake_lines(const struct st_lake *L)
     return n;
 }
 
+/* A sink on a fresh spool directory and file:// lake. */
+struct st_env {
+    char spool[256], lake[256], url[300];
+};
+
+static inline void st_env_init(struct st_env *e)
+{
+    st_mkdtemp(e->spool, sizeof(e->spool), "spool");
+    st_mkdtemp(e->lake, sizeof(e->lake), "lake");
+    snprintf(e->url, sizeof(e->url), "file://%s", e->lake);
+}
+
+static inline void st_env_free(struct st_env *e)
+{
+    st_rmrf(e->spool);
+    st_rmrf(e->lake);
+}
+
+static inline gw_sink *st_open_sink(const struct st_env *e, uint64_t flush_bytes, int64_t interval_ms)
+{
+    struct gw_sink_opts o = {
+        .spool_dir = e->spool,
+        .lake_url = e->url,
+        .flush_bytes = flush_bytes,
+        .flush_interval_ms = interval_ms,
+    };
+    struct wr_err err = {0};
+    gw_sink *s = gw_sink_create(&o, &err);
+    if (!s) {
+        fprintf(stderr, "gw_sink_create: %s\n", err.msg);
+    }
+    return s;
+}
+
+/* A line {"n":N,"pad":"..."} in buf. */
+static inline struct gw_line st_mk(int kind, const char *et, int64_t t, long n, size_t pad, char *buf,
+                         size_t cap)
+{
+    int k = snprintf(buf, cap, "{\"n\":%ld,\"pad\":\"", n);
+    size_t len = (size_t)k;
+    for (size_t i = 0; i < pad && len + 3 < cap; i++) {
+        buf[len++] = (char)('a' + (n + (long)i) % 26);
+    }
+    buf[len++] = '"';
+    buf[len++] = '}';
+    struct gw_line l = {
+        .kind = kind,
+        .event_type = et,
+        .event_type_len = et ? strlen(et) : 0,
+        .received_at_ms = t,
+        .p = buf,
+        .len = len,
+    };
+    return l;
+}
+
+/* Submits one request of one line and waits for its done; returns the submit code. */
+static inline int st_submit1(gw_sink *s, struct gw_line l, struct st_done *d)
+{
+    long before;
+    pthread_mutex_lock(&d->mu);
+    before = d->ok + d->eio + d->other;
+    pthread_mutex_unlock(&d->mu);
+    int rc = gw_sink_submit(s, &l, 1, st_done_cb, d);
+    if (rc == 0) {
+        st_done_wait(d, before + 1);
+    }
+    return rc;
+}
+
+/* Value of one metric line ("name{labels} value") in text, or -1. */
+static inline long long st_metric(gw_sink *s, const char *name)
+{
+    struct wr_buf b;
+    wr_buf_init(&b, 1 << 20);
+    gw_sink_metrics(s, &b);
+    long long v = -1;
+    size_t nl = strlen(name);
+    for (const char *p = b.p; p && *p;) {
+        const char *e = strchr(p, '\n');
+        if (strncmp(p, name, nl) == 0 && p[nl] == ' ') {
+            v = strtoll(p + nl + 1, NULL, 10);
+            break;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    wr_buf_free(&b);
+    return v;
+}
+
 #endif

@@ -53,7 +53,7 @@ static void child_ack(void *arg, int status)
 }
 
 struct child_thread {
-    gw_spool *s;
+    sp_spool *s;
     uint32_t round, t;
 };
 
@@ -75,7 +75,7 @@ static void *child_writer(void *arg)
             v[k].iov_len = tu_record(ids[k], bufs[k], sizeof(bufs[k]), 600);
         }
         r.done = 0;
-        if (gw_spool_append(ct->s, v, n, child_ack, &r, lsn) != 0) {
+        if (sp_spool_append(ct->s, v, n, child_ack, &r, lsn) != 0) {
             _exit(4);
         }
         pthread_mutex_lock(&r.mu);
@@ -103,7 +103,7 @@ static void *child_writer(void *arg)
 static void child_main(const char *dir, uint32_t round, int exit_after)
 {
     child_exit_after = exit_after;
-    gw_spool *s = tu_open(dir, NULL, SEG_BYTES, 64 << 20);
+    sp_spool *s = tu_open(dir, NULL, SEG_BYTES, 64 << 20);
     if (!s) {
         _exit(6);
     }
@@ -118,10 +118,10 @@ static void child_main(const char *dir, uint32_t round, int exit_after)
     /* The flusher's part: release three quarters of what is durable, now and then. */
     for (;;) {
         usleep(2000);
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
+        struct sp_spool_stats st;
+        sp_spool_stats(s, &st);
         uint64_t target = st.durable_lsn / 4 * 3;
-        if (target > st.released_lsn && gw_spool_release(s, target) == 0) {
+        if (target > st.released_lsn && sp_spool_release(s, target) == 0) {
             pthread_mutex_lock(&child_mu);
             send_msg(MSG_RELEASED, 0, target);
             pthread_mutex_unlock(&child_mu);
@@ -208,14 +208,14 @@ static void run_rounds(int rounds)
 
         struct tu_replay r;
         tu_replay_init(&r);
-        gw_spool *s = tu_open(dir, &r, SEG_BYTES, 64 << 20);
+        sp_spool *s = tu_open(dir, &r, SEG_BYTES, 64 << 20);
         CHECK(s != NULL);
         if (!s) {
             tu_replay_free(&r);
             break;
         }
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
+        struct sp_spool_stats st;
+        sp_spool_stats(s, &st);
         CHECK(st.released_lsn >= confirmed_release);
         int missing = 0, bad = 0;
         char rec[700];
@@ -247,7 +247,7 @@ static void run_rounds(int rounds)
                r.reports, missing, bad);
         total_missing += missing;
         total_bad += bad;
-        gw_spool_destroy(s);
+        sp_spool_destroy(s);
         tu_replay_free(&r);
     }
     CHECK_INT(total_missing, 0);
@@ -272,7 +272,7 @@ struct plm {
     struct acked *acked;
     size_t nacked, cap;
     atomic_int stop;
-    gw_spool *s;
+    sp_spool *s;
 };
 
 static void copy_file(const char *from, const char *to)
@@ -371,7 +371,7 @@ static void *plm_writer_main(void *arg)
             v[k].iov_len = tu_record(q.ids[k], bufs[k], sizeof(bufs[k]), 600);
         }
         q.done = 0;
-        if (gw_spool_append(pw->m->s, v, q.n, plm_ack, &q, q.lsn) != 0) {
+        if (sp_spool_append(pw->m->s, v, q.n, plm_ack, &q, q.lsn) != 0) {
             break;
         }
         pthread_mutex_lock(&q.mu);
@@ -421,14 +421,14 @@ static void test_power_loss_model(void)
         pthread_mutex_init(&m.mu, NULL);
         m.cap = 1 << 18;
         m.acked = calloc(m.cap, sizeof(*m.acked));
-        struct gw_spool_io io = {NULL, plm_fdatasync, &m};
-        struct gw_spool_opts o;
+        struct sp_spool_io io = {NULL, plm_fdatasync, &m};
+        struct sp_spool_opts o;
         memset(&o, 0, sizeof(o));
         o.dir = dir;
         o.segment_bytes = 8192;
         o.io = &io;
         struct wr_err err = {0};
-        m.s = gw_spool_create(&o, &err);
+        m.s = sp_spool_create(&o, &err);
         CHECK(m.s != NULL);
         if (!m.s) {
             return;
@@ -457,12 +457,12 @@ static void test_power_loss_model(void)
         for (int t = 0; t < THREADS; t++) {
             pthread_join(th[t], NULL);
         }
-        gw_spool_destroy(m.s);
+        sp_spool_destroy(m.s);
         power_cut(dir, m.shadow);
 
         struct tu_replay r;
         tu_replay_init(&r);
-        gw_spool *s = tu_open(dir, &r, 8192, 0);
+        sp_spool *s = tu_open(dir, &r, 8192, 0);
         CHECK(s != NULL);
         int missing = 0, bad = 0;
         char rec[700];
@@ -479,7 +479,7 @@ static void test_power_loss_model(void)
                "%d missing, %d bad\n", round, m.nacked, r.n, r.reports, missing, bad);
         CHECK_INT(missing, 0);
         CHECK_INT(bad, 0);
-        gw_spool_destroy(s);
+        sp_spool_destroy(s);
         tu_replay_free(&r);
         free(m.acked);
         pthread_mutex_destroy(&m.mu);

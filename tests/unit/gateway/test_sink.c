@@ -19,95 +19,6 @@
 #define T10 1763719200000LL
 #define T11 (T10 + HOUR_MS)
 
-struct env {
-    char spool[256], lake[256], url[300];
-};
-
-static void env_init(struct env *e)
-{
-    st_mkdtemp(e->spool, sizeof(e->spool), "spool");
-    st_mkdtemp(e->lake, sizeof(e->lake), "lake");
-    snprintf(e->url, sizeof(e->url), "file://%s", e->lake);
-}
-
-static void env_free(struct env *e)
-{
-    st_rmrf(e->spool);
-    st_rmrf(e->lake);
-}
-
-static gw_sink *open_sink(const struct env *e, uint64_t flush_bytes, int64_t interval_ms)
-{
-    struct gw_sink_opts o = {
-        .spool_dir = e->spool,
-        .lake_url = e->url,
-        .flush_bytes = flush_bytes,
-        .flush_interval_ms = interval_ms,
-    };
-    struct wr_err err = {0};
-    gw_sink *s = gw_sink_create(&o, &err);
-    if (!s) {
-        fprintf(stderr, "gw_sink_create: %s\n", err.msg);
-    }
-    return s;
-}
-
-/* A line {"n":N,"pad":"..."} in buf. */
-static struct gw_line mk(int kind, const char *et, int64_t t, long n, size_t pad, char *buf,
-                         size_t cap)
-{
-    int k = snprintf(buf, cap, "{\"n\":%ld,\"pad\":\"", n);
-    size_t len = (size_t)k;
-    for (size_t i = 0; i < pad && len + 3 < cap; i++) {
-        buf[len++] = (char)('a' + (n + (long)i) % 26);
-    }
-    buf[len++] = '"';
-    buf[len++] = '}';
-    struct gw_line l = {
-        .kind = kind,
-        .event_type = et,
-        .event_type_len = et ? strlen(et) : 0,
-        .received_at_ms = t,
-        .p = buf,
-        .len = len,
-    };
-    return l;
-}
-
-/* Submits one request of one line and waits for its done; returns the submit code. */
-static int submit1(gw_sink *s, struct gw_line l, struct st_done *d)
-{
-    long before;
-    pthread_mutex_lock(&d->mu);
-    before = d->ok + d->eio + d->other;
-    pthread_mutex_unlock(&d->mu);
-    int rc = gw_sink_submit(s, &l, 1, st_done_cb, d);
-    if (rc == 0) {
-        st_done_wait(d, before + 1);
-    }
-    return rc;
-}
-
-/* Value of one metric line ("name{labels} value") in text, or -1. */
-static long long metric(gw_sink *s, const char *name)
-{
-    struct wr_buf b;
-    wr_buf_init(&b, 1 << 20);
-    gw_sink_metrics(s, &b);
-    long long v = -1;
-    size_t nl = strlen(name);
-    for (const char *p = b.p; p && *p;) {
-        const char *e = strchr(p, '\n');
-        if (strncmp(p, name, nl) == 0 && p[nl] == ' ') {
-            v = strtoll(p + nl + 1, NULL, 10);
-            break;
-        }
-        p = e ? e + 1 : NULL;
-    }
-    wr_buf_free(&b);
-    return v;
-}
-
 /* Reads the "n" of each line of f into counts[n] (n < max); returns lines seen. */
 static long count_ns(const struct st_file *f, int *counts, long max)
 {
@@ -130,12 +41,12 @@ static long count_ns(const struct st_file *f, int *counts, long max)
 
 static void test_routing_and_names(void)
 {
-    struct env e;
-    env_init(&e);
-    gw_sink *s = open_sink(&e, 0, 0);
+    struct st_env e;
+    st_env_init(&e);
+    gw_sink *s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     CHECK(gw_sink_ready(s));
@@ -148,7 +59,7 @@ static void test_routing_and_names(void)
     for (long n = 0; n < 60; n++) {
         int ti = (int)(n % 3);
         int64_t t = (n / 3) % 2 ? T11 + n * 1000 : T10 + 59 * 60000 + n;
-        ls[n] = mk(ti == 2 ? GW_LINE_REJECTED : GW_LINE_ACCEPTED, types[ti], t, n, 20, bufs[n],
+        ls[n] = st_mk(ti == 2 ? GW_LINE_REJECTED : GW_LINE_ACCEPTED, types[ti], t, n, 20, bufs[n],
                    sizeof(bufs[n]));
     }
     for (int r = 0; r < 10; r++) {
@@ -159,7 +70,7 @@ static void test_routing_and_names(void)
     CHECK_INT(gw_sink_drain(s, 10000), 0);
     CHECK(!gw_sink_ready(s));
     CHECK_INT(gw_sink_submit(s, ls, 1, st_done_cb, &d), WR_EAGAIN);
-    CHECK_INT(metric(s, "weir_sink_unreleased_bytes"), 0);
+    CHECK_INT(st_metric(s, "weir_spool_unreleased_bytes"), 0);
     gw_sink_destroy(s);
 
     struct st_lake L;
@@ -201,17 +112,17 @@ static void test_routing_and_names(void)
         CHECK_INT(counts[n], 1);
     }
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 static void test_flush_by_size(void)
 {
-    struct env e;
-    env_init(&e);
-    gw_sink *s = open_sink(&e, 1000, 600000);
+    struct st_env e;
+    st_env_init(&e);
+    gw_sink *s = st_open_sink(&e, 1000, 600000);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
@@ -220,16 +131,16 @@ static void test_flush_by_size(void)
     char buf[256];
     for (long n = 0; n < 100; n++) {
         /* ~100 bytes a line: a file per ~10 lines. */
-        CHECK_INT(submit1(s, mk(GW_LINE_ACCEPTED, "ev", now, n, 80, buf, sizeof(buf)), &d), 0);
+        CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n, 80, buf, sizeof(buf)), &d), 0);
     }
     /* The files appear without a drain. */
     long long files = 0;
     for (int i = 0; i < 200 && files < 9; i++) {
-        files = metric(s, "weir_sink_files_total{zone=\"raw\"}");
+        files = st_metric(s, "weir_sink_files_total{zone=\"raw\"}");
         st_sleep_ms(10);
     }
     CHECK(files >= 9);
-    CHECK(metric(s, "weir_sink_buffers_closed_total{reason=\"size\"}") >= 9);
+    CHECK(st_metric(s, "weir_sink_buffers_closed_total{reason=\"size\"}") >= 9);
     CHECK_INT(gw_sink_drain(s, 10000), 0);
     gw_sink_destroy(s);
     struct st_lake L;
@@ -246,60 +157,60 @@ static void test_flush_by_size(void)
         CHECK_INT(counts[n], 1);
     }
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 static void test_flush_by_age_and_hour(void)
 {
-    struct env e;
-    env_init(&e);
-    gw_sink *s = open_sink(&e, 0, 100);
+    struct st_env e;
+    st_env_init(&e);
+    gw_sink *s = st_open_sink(&e, 0, 100);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
     st_done_init(&d);
     char buf[256];
-    CHECK_INT(submit1(s, mk(GW_LINE_ACCEPTED, "ev", wr_time_now_ms(), 1, 10, buf, sizeof(buf)), &d),
+    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", wr_time_now_ms(), 1, 10, buf, sizeof(buf)), &d),
               0);
     long long files = 0;
     for (int i = 0; i < 300 && files < 1; i++) {
-        files = metric(s, "weir_sink_files_total{zone=\"raw\"}");
+        files = st_metric(s, "weir_sink_files_total{zone=\"raw\"}");
         st_sleep_ms(10);
     }
     CHECK_INT(files, 1);
-    CHECK(metric(s, "weir_sink_buffers_closed_total{reason=\"age\"}") +
-              metric(s, "weir_sink_buffers_closed_total{reason=\"hour\"}") >= 1);
+    CHECK(st_metric(s, "weir_sink_buffers_closed_total{reason=\"age\"}") +
+              st_metric(s, "weir_sink_buffers_closed_total{reason=\"hour\"}") >= 1);
     gw_sink_destroy(s);
 
     /* A long interval: a line of an hour that has ended is flushed at once anyway. */
-    s = open_sink(&e, 0, 600000);
+    s = st_open_sink(&e, 0, 600000);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     int64_t past = wr_time_now_ms() - 2 * HOUR_MS;
-    CHECK_INT(submit1(s, mk(GW_LINE_REJECTED, NULL, past, 2, 10, buf, sizeof(buf)), &d), 0);
+    CHECK_INT(st_submit1(s, st_mk(GW_LINE_REJECTED, NULL, past, 2, 10, buf, sizeof(buf)), &d), 0);
     files = 0;
     for (int i = 0; i < 300 && files < 1; i++) {
-        files = metric(s, "weir_sink_files_total{zone=\"rejected\"}");
+        files = st_metric(s, "weir_sink_files_total{zone=\"rejected\"}");
         st_sleep_ms(10);
     }
     CHECK_INT(files, 1);
-    CHECK_INT(metric(s, "weir_sink_buffers_closed_total{reason=\"hour\"}"), 1);
-    CHECK_INT(metric(s, "weir_sink_late_lines_total"), 1);
+    CHECK_INT(st_metric(s, "weir_sink_buffers_closed_total{reason=\"hour\"}"), 1);
+    CHECK_INT(st_metric(s, "weir_sink_late_lines_total"), 1);
     gw_sink_destroy(s);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 /* A lake that refuses puts: "raw" is a regular file, so no raw/... key can be made. */
 static void test_lake_failure_then_recovery(void)
 {
-    struct env e;
-    env_init(&e);
+    struct st_env e;
+    st_env_init(&e);
     char raw[512];
     snprintf(raw, sizeof(raw), "%s/raw", e.lake);
     FILE *f = fopen(raw, "w");
@@ -307,10 +218,10 @@ static void test_lake_failure_then_recovery(void)
     if (f) {
         fclose(f);
     }
-    gw_sink *s = open_sink(&e, 0, 0);
+    gw_sink *s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
@@ -318,7 +229,7 @@ static void test_lake_failure_then_recovery(void)
     static char bufs[50][128];
     struct gw_line ls[50];
     for (long n = 0; n < 50; n++) {
-        ls[n] = mk(GW_LINE_ACCEPTED, n % 2 ? "a" : "b", T10 + n, n, 30, bufs[n], sizeof(bufs[n]));
+        ls[n] = st_mk(GW_LINE_ACCEPTED, n % 2 ? "a" : "b", T10 + n, n, 30, bufs[n], sizeof(bufs[n]));
     }
     for (int r = 0; r < 5; r++) {
         CHECK_INT(gw_sink_submit(s, ls + r * 10, 10, st_done_cb, &d), 0);
@@ -326,21 +237,21 @@ static void test_lake_failure_then_recovery(void)
     CHECK_INT(st_done_wait(&d, 5), 5);
     CHECK_INT(d.ok, 5); /* durable in the spool even though the lake is down */
     CHECK_INT(gw_sink_drain(s, 300), WR_EAGAIN);
-    CHECK(metric(s, "weir_sink_flushes_total{result=\"failed\"}") >= 1);
-    CHECK(metric(s, "weir_sink_unreleased_bytes") > 0);
+    CHECK(st_metric(s, "weir_sink_flushes_total{result=\"failed\"}") >= 1);
+    CHECK(st_metric(s, "weir_spool_unreleased_bytes") > 0);
     gw_sink_destroy(s);
 
     /* The lake comes back: a new sink on the same spool replays and writes everything. */
     CHECK_INT(unlink(raw), 0);
-    s = open_sink(&e, 0, 0);
+    s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
-    CHECK_INT(metric(s, "weir_sink_replayed_lines_total"), 50);
+    CHECK_INT(st_metric(s, "weir_sink_replayed_lines_total"), 50);
     CHECK_INT(gw_sink_drain(s, 10000), 0);
-    CHECK_INT(metric(s, "weir_sink_unreleased_bytes"), 0);
+    CHECK_INT(st_metric(s, "weir_spool_unreleased_bytes"), 0);
     gw_sink_destroy(s);
     struct st_lake L;
     st_lake_read(&L, e.lake);
@@ -357,20 +268,20 @@ static void test_lake_failure_then_recovery(void)
     st_lake_free(&L);
 
     /* A third start replays nothing: everything was released. */
-    s = open_sink(&e, 0, 0);
+    s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (s) {
-        CHECK_INT(metric(s, "weir_sink_replayed_lines_total"), 0);
+        CHECK_INT(st_metric(s, "weir_sink_replayed_lines_total"), 0);
         gw_sink_destroy(s);
     }
-    env_free(&e);
+    st_env_free(&e);
 }
 
 /* S3 at a closed port: puts fail, lines stay in the spool; a file lake later takes them. */
 static void test_s3_unreachable(void)
 {
-    struct env e;
-    env_init(&e);
+    struct st_env e;
+    st_env_init(&e);
     struct lake_s3_opts s3 = {
         .endpoint = "http://127.0.0.1:9",
         .access_key = "test",
@@ -384,16 +295,16 @@ static void test_s3_unreachable(void)
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "%s\n", err.msg);
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
     st_done_init(&d);
     char buf[128];
-    CHECK_INT(submit1(s, mk(GW_LINE_ACCEPTED, "ev", T10, 7, 10, buf, sizeof(buf)), &d), 0);
+    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", T10, 7, 10, buf, sizeof(buf)), &d), 0);
     CHECK_INT(gw_sink_drain(s, 300), WR_EAGAIN);
     gw_sink_destroy(s);
-    s = open_sink(&e, 0, 0);
+    s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (s) {
         CHECK_INT(gw_sink_drain(s, 10000), 0);
@@ -403,13 +314,13 @@ static void test_s3_unreachable(void)
     st_lake_read(&L, e.lake);
     CHECK_INT(st_lake_lines(&L), 1);
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 static void test_spool_full(void)
 {
-    struct env e;
-    env_init(&e);
+    struct st_env e;
+    st_env_init(&e);
     char raw[512];
     snprintf(raw, sizeof(raw), "%s/raw", e.lake);
     FILE *f = fopen(raw, "w");
@@ -421,7 +332,7 @@ static void test_spool_full(void)
     gw_sink *s = gw_sink_create(&o, &err);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
@@ -430,7 +341,7 @@ static void test_spool_full(void)
     int rc = 0;
     long sent = 0;
     for (long n = 0; n < 1000 && rc == 0; n++) {
-        rc = gw_sink_submit(s, (struct gw_line[]){mk(GW_LINE_ACCEPTED, "ev", T10, n, 1000, buf,
+        rc = gw_sink_submit(s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", T10, n, 1000, buf,
                                                      sizeof(buf))},
                             1, st_done_cb, &d);
         sent += rc == 0;
@@ -442,7 +353,7 @@ static void test_spool_full(void)
     CHECK_INT(gw_sink_drain(s, 200), WR_EAGAIN);
     gw_sink_destroy(s);
     unlink(raw);
-    s = open_sink(&e, 0, 0);
+    s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (s) {
         CHECK_INT(gw_sink_drain(s, 10000), 0);
@@ -452,7 +363,7 @@ static void test_spool_full(void)
     st_lake_read(&L, e.lake);
     CHECK_INT(st_lake_lines(&L), sent);
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 struct inst_arg {
@@ -467,7 +378,7 @@ static void *inst_main(void *arg)
     st_done_init(&d);
     char buf[128];
     for (long n = 0; n < 200; n++) {
-        struct gw_line l = mk(GW_LINE_ACCEPTED, "shared", T10, a->base + n, 10, buf, sizeof(buf));
+        struct gw_line l = st_mk(GW_LINE_ACCEPTED, "shared", T10, a->base + n, 10, buf, sizeof(buf));
         if (gw_sink_submit(a->s, &l, 1, st_done_cb, &d) != 0) {
             break;
         }
@@ -478,11 +389,11 @@ static void *inst_main(void *arg)
 
 static void test_two_instances(void)
 {
-    struct env e1, e2;
-    env_init(&e1);
-    env_init(&e2);
+    struct st_env e1, e2;
+    st_env_init(&e1);
+    st_env_init(&e2);
     snprintf(e2.url, sizeof(e2.url), "%s", e1.url); /* one lake */
-    gw_sink *s1 = open_sink(&e1, 500, 0), *s2 = open_sink(&e2, 500, 0);
+    gw_sink *s1 = st_open_sink(&e1, 500, 0), *s2 = st_open_sink(&e2, 500, 0);
     CHECK(s1 && s2);
     if (s1 && s2) {
         pthread_t t1, t2;
@@ -493,8 +404,8 @@ static void test_two_instances(void)
         pthread_join(t2, NULL);
         CHECK_INT(gw_sink_drain(s1, 10000), 0);
         CHECK_INT(gw_sink_drain(s2, 10000), 0);
-        long long f1 = metric(s1, "weir_sink_files_total{zone=\"raw\"}");
-        long long f2 = metric(s2, "weir_sink_files_total{zone=\"raw\"}");
+        long long f1 = st_metric(s1, "weir_sink_files_total{zone=\"raw\"}");
+        long long f2 = st_metric(s2, "weir_sink_files_total{zone=\"raw\"}");
         struct st_lake L;
         st_lake_read(&L, e1.lake);
         CHECK_INT((long long)L.n, f1 + f2); /* no name written twice */
@@ -511,24 +422,24 @@ static void test_two_instances(void)
     }
     gw_sink_destroy(s1);
     gw_sink_destroy(s2);
-    env_free(&e1);
+    st_env_free(&e1);
     st_rmrf(e2.spool);
 }
 
 static void test_refused_input(void)
 {
-    struct env e;
-    env_init(&e);
-    gw_sink *s = open_sink(&e, 0, 0);
+    struct st_env e;
+    st_env_init(&e);
+    gw_sink *s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
     st_done_init(&d);
     char buf[128];
-    struct gw_line l = mk(GW_LINE_ACCEPTED, "ev", T10, 1, 10, buf, sizeof(buf));
+    struct gw_line l = st_mk(GW_LINE_ACCEPTED, "ev", T10, 1, 10, buf, sizeof(buf));
     struct gw_line bad = l;
     bad.kind = 'x';
     CHECK_INT(gw_sink_submit(s, &bad, 1, st_done_cb, &d), WR_EINVAL);
@@ -601,19 +512,19 @@ static void test_refused_input(void)
     CHECK(gw_sink_create(&o, &err) == NULL);
     CHECK_INT(err.code, WR_EAGAIN);
     gw_sink_destroy(a);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 /* A crash while one partition's buffer is open and another's were flushed (and the spool
  * released past the open one's neighbours): the child exits without draining. */
 static void test_crash_with_open_buffer(void)
 {
-    struct env e;
-    env_init(&e);
+    struct st_env e;
+    st_env_init(&e);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        gw_sink *s = open_sink(&e, 500, 600000);
+        gw_sink *s = st_open_sink(&e, 500, 600000);
         if (!s) {
             _exit(3);
         }
@@ -621,13 +532,13 @@ static void test_crash_with_open_buffer(void)
         st_done_init(&d);
         char buf[256];
         int64_t now = wr_time_now_ms();
-        submit1(s, mk(GW_LINE_ACCEPTED, "open", now, 0, 10, buf, sizeof(buf)), &d);
+        st_submit1(s, st_mk(GW_LINE_ACCEPTED, "open", now, 0, 10, buf, sizeof(buf)), &d);
         for (long n = 1; n < 200; n++) {
-            submit1(s, mk(GW_LINE_ACCEPTED, "busy", now, n, 50, buf, sizeof(buf)), &d);
+            st_submit1(s, st_mk(GW_LINE_ACCEPTED, "busy", now, n, 50, buf, sizeof(buf)), &d);
         }
-        submit1(s, mk(GW_LINE_ACCEPTED, "open", now, 200, 10, buf, sizeof(buf)), &d);
+        st_submit1(s, st_mk(GW_LINE_ACCEPTED, "open", now, 200, 10, buf, sizeof(buf)), &d);
         /* Wait for the busy partition's files (and the releases after them). */
-        for (int i = 0; i < 500 && metric(s, "weir_sink_queued_files") != 0; i++) {
+        for (int i = 0; i < 500 && st_metric(s, "weir_sink_queued_files") != 0; i++) {
             st_sleep_ms(10);
         }
         st_sleep_ms(300);
@@ -636,12 +547,12 @@ static void test_crash_with_open_buffer(void)
     int status = 0;
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    gw_sink *s = open_sink(&e, 0, 0);
+    gw_sink *s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (s) {
-        CHECK(metric(s, "weir_sink_replayed_lines_total") >= 2);
+        CHECK(st_metric(s, "weir_sink_replayed_lines_total") >= 2);
         /* The busy partition's flushed lines above the release point: the journal knows. */
-        CHECK(metric(s, "weir_sink_replay_skipped_lines_total") > 0);
+        CHECK(st_metric(s, "weir_sink_replay_skipped_lines_total") > 0);
         CHECK_INT(gw_sink_drain(s, 10000), 0);
         gw_sink_destroy(s);
     }
@@ -657,25 +568,25 @@ static void test_crash_with_open_buffer(void)
         CHECK_INT(counts[n], 1);
     }
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 /* A damaged journal: a torn last line and a line with a bad CRC are skipped, the rest
  * still counts, and the sink starts. */
 static void test_damaged_journal(void)
 {
-    struct env e;
-    env_init(&e);
-    gw_sink *s = open_sink(&e, 0, 0);
+    struct st_env e;
+    st_env_init(&e);
+    gw_sink *s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
     st_done_init(&d);
     char buf[128];
-    CHECK_INT(submit1(s, mk(GW_LINE_ACCEPTED, "j", T10, 1, 10, buf, sizeof(buf)), &d), 0);
+    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "j", T10, 1, 10, buf, sizeof(buf)), &d), 0);
     gw_sink_destroy(s);
     char path[512];
     snprintf(path, sizeof(path), "%s/sink.journal", e.spool);
@@ -687,11 +598,11 @@ static void test_damaged_journal(void)
         fputs("1234abcd F a 12 00000000", f); /* torn */
         fclose(f);
     }
-    s = open_sink(&e, 0, 0);
+    s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (s) {
-        CHECK_INT(metric(s, "weir_sink_replayed_lines_total"), 0);
-        CHECK_INT(submit1(s, mk(GW_LINE_ACCEPTED, "j", T10, 2, 10, buf, sizeof(buf)), &d), 0);
+        CHECK_INT(st_metric(s, "weir_sink_replayed_lines_total"), 0);
+        CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "j", T10, 2, 10, buf, sizeof(buf)), &d), 0);
         CHECK_INT(gw_sink_drain(s, 10000), 0);
         gw_sink_destroy(s);
     }
@@ -710,7 +621,7 @@ static void test_damaged_journal(void)
     st_lake_read(&L, e.lake);
     CHECK_INT(st_lake_lines(&L), 2);
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 static void put_jline(FILE *f, const char *body)
@@ -722,14 +633,14 @@ static void put_jline(FILE *f, const char *body)
  * its ranges must not hide the new epoch's lines from a replay. */
 static void test_journal_of_another_epoch(void)
 {
-    struct env e;
-    env_init(&e);
+    struct st_env e;
+    st_env_init(&e);
     char path[512];
     snprintf(path, sizeof(path), "%s/sink.journal", e.spool);
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (!f) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     int64_t now = wr_time_now_ms();
@@ -737,13 +648,13 @@ static void test_journal_of_another_epoch(void)
     put_jline(f, "R 0000000000000000");
     put_jline(f, "I 0123456789abcdef");
     snprintf(body, sizeof(body), "F a %" PRId64 " 0000000000000000 00000000ffffffff epoch",
-             gw__hour_of_ms(now));
+             sp_hour_of_ms(now));
     put_jline(f, body);
     fclose(f);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        gw_sink *s = open_sink(&e, 0, 600000);
+        gw_sink *s = st_open_sink(&e, 0, 600000);
         if (!s) {
             _exit(3);
         }
@@ -751,17 +662,17 @@ static void test_journal_of_another_epoch(void)
         st_done_init(&d);
         char buf[128];
         for (long n = 0; n < 20; n++) {
-            submit1(s, mk(GW_LINE_ACCEPTED, "epoch", now, n, 10, buf, sizeof(buf)), &d);
+            st_submit1(s, st_mk(GW_LINE_ACCEPTED, "epoch", now, n, 10, buf, sizeof(buf)), &d);
         }
         _exit(d.ok == 20 ? 0 : 4); /* a crash: nothing flushed */
     }
     int status = 0;
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    gw_sink *s = open_sink(&e, 0, 0);
+    gw_sink *s = st_open_sink(&e, 0, 0);
     CHECK(s != NULL);
     if (s) {
-        CHECK_INT(metric(s, "weir_sink_replayed_lines_total"), 20);
+        CHECK_INT(st_metric(s, "weir_sink_replayed_lines_total"), 20);
         CHECK_INT(gw_sink_drain(s, 10000), 0);
         gw_sink_destroy(s);
     }
@@ -769,20 +680,20 @@ static void test_journal_of_another_epoch(void)
     st_lake_read(&L, e.lake);
     CHECK_INT(st_lake_lines(&L), 20);
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 static void test_ack_from_memory_and_metrics(void)
 {
-    struct env e;
-    env_init(&e);
+    struct st_env e;
+    st_env_init(&e);
     struct gw_sink_opts o = {.spool_dir = e.spool, .lake_url = e.url, .ack_from_memory = true,
                              .instance_id = "bench-1"};
     struct wr_err err = {0};
     gw_sink *s = gw_sink_create(&o, &err);
     CHECK(s != NULL);
     if (!s) {
-        env_free(&e);
+        st_env_free(&e);
         return;
     }
     struct st_done d;
@@ -792,7 +703,7 @@ static void test_ack_from_memory_and_metrics(void)
     int64_t now = wr_time_now_ms();
     for (long n = 0; n < 100; n++) {
         /* This hour: a closed one would be flushed between requests. */
-        ls[n] = mk(GW_LINE_ACCEPTED, "m", now, n, 10, bufs[n], sizeof(bufs[n]));
+        ls[n] = st_mk(GW_LINE_ACCEPTED, "m", now, n, 10, bufs[n], sizeof(bufs[n]));
     }
     for (int r = 0; r < 10; r++) {
         CHECK_INT(gw_sink_submit(s, ls + r * 10, 10, st_done_cb, &d), 0);
@@ -830,7 +741,7 @@ static void test_ack_from_memory_and_metrics(void)
     }
     CHECK_INT(st_lake_lines(&L), 100);
     st_lake_free(&L);
-    env_free(&e);
+    st_env_free(&e);
 }
 
 /* The record codec and the buffers alone. */
@@ -840,26 +751,26 @@ static void test_codec_and_buffer(void)
     struct gw_line l = {.kind = GW_LINE_ACCEPTED, .event_type = "t", .event_type_len = 1,
                         .received_at_ms = -1, .p = "{}", .len = 2};
     size_t n = gw__rec_size(&l);
-    CHECK_INT(n, GW__REC_HDR + 3);
+    CHECK_INT(n, SP_REC_HDR + 3);
     gw__rec_encode(&l, out);
-    struct gw__rec r;
-    CHECK_INT(gw__rec_decode(out, n, &r), 0);
+    struct sp_rec r;
+    CHECK_INT(sp_rec_decode(out, n, &r), 0);
     CHECK_INT(r.received_at_ms, -1);
-    CHECK_INT(gw__hour_of_ms(-1), -1);
-    CHECK_INT(gw__hour_of_ms(0), 0);
-    CHECK_INT(gw__hour_of_ms(HOUR_MS), 1);
+    CHECK_INT(sp_hour_of_ms(-1), -1);
+    CHECK_INT(sp_hour_of_ms(0), 0);
+    CHECK_INT(sp_hour_of_ms(HOUR_MS), 1);
     CHECK_MEM(r.line, r.line_len, "{}", 2);
-    CHECK_INT(gw__rec_decode(out, 5, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, 5, &r), WR_EINVAL);
     out[0] = 'z';
-    CHECK_INT(gw__rec_decode(out, n, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, n, &r), WR_EINVAL);
     out[0] = 'r'; /* rejected with an event type: not ours */
-    CHECK_INT(gw__rec_decode(out, n, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, n, &r), WR_EINVAL);
     out[0] = 'a';
     out[9] = (char)0xff; /* event type longer than the record */
-    CHECK_INT(gw__rec_decode(out, n, &r), WR_EINVAL);
+    CHECK_INT(sp_rec_decode(out, n, &r), WR_EINVAL);
 
     /* A buffer whose output cap is tiny refuses, and one with room round-trips. */
-    struct gw__pkey k = {.kind = 'a', .hour = 1, .et_len = 1, .event_type = "t"};
+    struct sp_part k = {.kind = 'a', .hour = 1, .et_len = 1, .event_type = "t"};
     struct libdeflate_compressor *cz = libdeflate_alloc_compressor(1);
     CHECK(cz != NULL);
     struct gw__pbuf *b = gw__pbuf_create(&k, 24, 1024, 3000);

@@ -93,7 +93,7 @@ static void bench_gzip(void)
         {4, 256u << 10}, {5, 256u << 10}, {6, 256u << 10},
     };
     for (size_t ri = 0; ri < sizeof(runs) / sizeof(runs[0]); ri++) {
-        struct gw__pkey k = {.kind = 'a', .hour = 1, .et_len = 2, .event_type = "pv"};
+        struct sp_part k = {.kind = 'a', .hour = 1, .et_len = 2, .event_type = "pv"};
         struct libdeflate_compressor *cz = libdeflate_alloc_compressor(runs[ri].level);
         int64_t t0 = wr_time_mono_ns();
         uint64_t gz = 0;

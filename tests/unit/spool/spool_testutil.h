@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/spool.h"
+#include "check.h"
+#include "spool/spool.h"
 
 /* Makes an empty scratch directory; returns its path (static storage per call site). */
 static inline void tu_mkdtemp(char *out, size_t cap)
@@ -189,10 +190,10 @@ static inline void tu_on_report(void *arg, const char *what, uint64_t lsn, uint6
     r->last_bytes = bytes;
 }
 
-static inline gw_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
+static inline sp_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
                                    uint64_t max_bytes, int preallocate)
 {
-    struct gw_spool_opts o;
+    struct sp_spool_opts o;
     memset(&o, 0, sizeof(o));
     o.dir = dir;
     o.preallocate = preallocate;
@@ -202,19 +203,19 @@ static inline gw_spool *tu_open_ex(const char *dir, struct tu_replay *r, uint64_
     o.report = r ? tu_on_report : NULL;
     o.cb_arg = r;
     struct wr_err err = {0};
-    gw_spool *s = gw_spool_create(&o, &err);
+    sp_spool *s = sp_spool_create(&o, &err);
     if (!s) {
-        fprintf(stderr, "gw_spool_create: %s\n", err.msg);
+        fprintf(stderr, "sp_spool_create: %s\n", err.msg);
     }
     return s;
 }
 
 /* Waits up to 10 s for a preallocating spool's spare segment; 1 once it is ready. */
-static inline int tu_wait_spare(gw_spool *s)
+static inline int tu_wait_spare(sp_spool *s)
 {
     for (int i = 0; i < 1000; i++) {
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
+        struct sp_spool_stats st;
+        sp_spool_stats(s, &st);
         if (st.spare_ready) {
             return 1;
         }
@@ -223,10 +224,51 @@ static inline int tu_wait_spare(gw_spool *s)
     return 0;
 }
 
-static inline gw_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
+static inline sp_spool *tu_open(const char *dir, struct tu_replay *r, uint64_t segment_bytes,
                                 uint64_t max_bytes)
 {
     return tu_open_ex(dir, r, segment_bytes, max_bytes, 0);
+}
+
+/* Appends records first..first+n-1 one request each (tu_record, span bytes) and
+ * checks that every one is acknowledged with 0. */
+static inline void tu_append_n(sp_spool *s, uint32_t first, uint32_t n, uint64_t *lsns, size_t span)
+{
+    struct tu_acks acks;
+    tu_acks_init(&acks, n);
+    struct tu_ack_arg a = {&acks, 0};
+    char rec[4096];
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = tu_record(first + i, rec, sizeof(rec), span);
+        int rc = sp_spool_append1(s, rec, len, tu_ack, &a, lsns ? &lsns[i] : NULL);
+        CHECK_INT(rc, 0);
+        if (rc != 0) {
+            n = i;
+            break;
+        }
+    }
+    tu_acks_wait(&acks, n);
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK_INT(acks.status[i], 0);
+    }
+    tu_acks_free(&acks);
+}
+
+/* r holds exactly records first..first+n-1 at the given positions. */
+static inline void tu_check_replay(const struct tu_replay *r, uint32_t first, uint32_t n,
+                         const uint64_t *lsns, size_t span)
+{
+    CHECK_INT(r->n, n);
+    char rec[4096];
+    int ok = 1;
+    for (uint32_t i = 0; i < n && i < r->n; i++) {
+        size_t len = tu_record(first + i, rec, sizeof(rec), span);
+        ok &= r->len[i] == len && memcmp(r->p[i], rec, len) == 0;
+        if (lsns) {
+            ok &= r->lsn[i] == lsns[first + i];
+        }
+    }
+    CHECK(ok);
 }
 
 #endif

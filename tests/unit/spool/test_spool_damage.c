@@ -78,7 +78,7 @@ static void random_damage(int prealloc)
 {
     char dir[64];
     tu_mkdtemp(dir, sizeof(dir));
-    gw_spool *s = tu_open_ex(dir, NULL, SEG, 0, prealloc);
+    sp_spool *s = tu_open_ex(dir, NULL, SEG, 0, prealloc);
     uint64_t lsn[N];
     size_t rlen[N];
     struct tu_acks acks;
@@ -91,18 +91,18 @@ static void random_damage(int prealloc)
             /* one record at a time, each after a spare is ready: every cut takes one */
             CHECK(tu_wait_spare(s));
         }
-        gw_spool_append1(s, rec, rlen[i], tu_ack, &a, &lsn[i]);
+        sp_spool_append1(s, rec, rlen[i], tu_ack, &a, &lsn[i]);
         if (prealloc) {
             tu_acks_wait(&acks, i + 1);
         }
     }
     tu_acks_wait(&acks, N);
     if (prealloc) {
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
+        struct sp_spool_stats st;
+        sp_spool_stats(s, &st);
         CHECK_INT(st.prealloc_taken, st.segments);
     }
-    gw_spool_destroy(s);
+    sp_spool_destroy(s);
     tu_acks_free(&acks);
     struct image im;
     save_image(dir, &im);
@@ -136,7 +136,7 @@ static void random_damage(int prealloc)
             bytes[sg][off] ^= (char)(1 + rng() % 255);
             uint64_t pos = im.start[sg] + off;
             for (int i = 0; i < N; i++) {
-                if (pos >= lsn[i] && pos < gw_spool_record_end(lsn[i], rlen[i])) {
+                if (pos >= lsn[i] && pos < sp_spool_record_end(lsn[i], rlen[i])) {
                     touched[i] = 1;
                 }
             }
@@ -144,7 +144,7 @@ static void random_damage(int prealloc)
         if (rng() % 3 == 0 && len[last] > 0) {
             size_t cut = (size_t)(rng() % len[last]);
             for (int i = 0; i < N; i++) {
-                if (gw_spool_record_end(lsn[i], rlen[i]) > im.start[last] + cut) {
+                if (sp_spool_record_end(lsn[i], rlen[i]) > im.start[last] + cut) {
                     touched[i] = 1;
                 }
             }
@@ -185,7 +185,7 @@ static void random_damage(int prealloc)
                         round, i, seg_of(&im, lsn[i]));
             }
         }
-        gw_spool_destroy(s);
+        sp_spool_destroy(s);
         tu_replay_free(&r);
     }
     CHECK_INT(failed_open, 0);
