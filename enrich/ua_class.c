@@ -47,7 +47,13 @@ static const char *const desktop_os[] = {
 static const char *const mobile_os[] = {
     "iOS", "Android", "Windows Phone", "Windows Mobile", "Windows CE", "BlackBerry OS",
     "BlackBerry Tablet OS", "Symbian OS", "Symbian^3", "SymbianOS", "KaiOS", "Firefox OS",
-    "Tizen", "Sailfish", "webOS", "Bada", "MeeGo", "Maemo", "HarmonyOS", "ATV OS X", NULL};
+    "Sailfish", "Bada", "MeeGo", "Maemo", "HarmonyOS", "ATV OS X", NULL};
+
+/* Televisions, set-top boxes and consoles are "other" whatever their OS says. */
+static const char *const tv_marks[] = {
+    "SMART-TV", "SmartTV", "Smart TV", "SMARTTV", "GoogleTV", "AppleTV", "Apple TV", "CrKey",
+    "BRAVIA", "Web0S", "WebOS TV", "HbbTV", "Roku", "AFTB", "AFTS", "AFTM", "PlayStation", "Xbox",
+    "Nintendo", NULL};
 
 static bool in_list_nocase(const char *s, const char *const *list)
 {
@@ -136,6 +142,11 @@ static bool is_desktop_os(const char *os)
 static enum en_device device_class(const struct en_uap *u, const char *ua, size_t len)
 {
     bool android = strcmp(u->os_family, "Android") == 0;
+    for (size_t i = 0; tv_marks[i]; i++) {
+        if (contains(ua, len, tv_marks[i])) {
+            return EN_DEV_OTHER;
+        }
+    }
     if (contains(ua, len, "iPad") || contains_nocase(ua, len, "tablet") || contains(ua, len, "Kindle") ||
         contains(ua, len, "Silk/") || contains(ua, len, "PlayBook") ||
         strcmp(u->os_family, "BlackBerry Tablet OS") == 0) {
