@@ -195,6 +195,33 @@ static void put_ua(struct jw *j, const struct en_ua *ua)
     puts_(j, ua->bot ? "\",\"bot\":true}" : "\",\"bot\":false}");
 }
 
+/* A coordinate with 4 decimals (11 m, what the databases hold), trailing zeros dropped;
+ * integer arithmetic because printf's float path costs a microsecond here. */
+static void put_coord(struct jw *j, double v)
+{
+    char num[24], *p = num + sizeof num;
+    long long x = llround(fabs(v) * 10000.0);
+    int frac = (int)(x % 10000), digits = 4;
+    long long whole = x / 10000;
+    while (digits > 1 && frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    for (int i = 0; i < digits; i++) {
+        *--p = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    *--p = '.';
+    do {
+        *--p = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole);
+    if (v < 0 && x != 0) {
+        *--p = '-';
+    }
+    put(j, p, (size_t)(num + sizeof num - p));
+}
+
 static void put_geo(struct jw *j, const struct en_geo *g)
 {
     bool first = true;
@@ -211,14 +238,11 @@ static void put_geo(struct jw *j, const struct en_geo *g)
         put_key(j, &first, "city");
         put_str(j, g->city, strlen(g->city));
     }
-    if (g->has_location && isfinite(g->lat) && isfinite(g->lon)) {
-        char num[64];
-        int n = snprintf(num, sizeof num, "%.4f", g->lat);
+    if (g->has_location && isfinite(g->lat) && isfinite(g->lon) && fabs(g->lat) <= 90 && fabs(g->lon) <= 180) {
         put_key(j, &first, "lat");
-        put(j, num, n > 0 && (size_t)n < sizeof num ? (size_t)n : 0);
-        n = snprintf(num, sizeof num, "%.4f", g->lon);
+        put_coord(j, g->lat);
         put_key(j, &first, "lon");
-        put(j, num, n > 0 && (size_t)n < sizeof num ? (size_t)n : 0);
+        put_coord(j, g->lon);
     }
     put(j, "}", 1);
 }

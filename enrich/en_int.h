@@ -43,6 +43,25 @@ struct en_ua_parser {
  * never inside a UTF-8 sequence. Returns the bytes copied. */
 size_t en__copy_cut(char *dst, size_t cap, const char *src, size_t len);
 
+/* What every match of a pattern contains: for each of ngroups groups, one of its runs
+ * of bytes (ASCII lowercased, at most EN_LIT_MAX each). Group g holds runs
+ * [gend[g-1], gend[g]) (from 0 for g == 0). ngroups == 0 when nothing is known (the
+ * pattern may match anything, or uses syntax the scan does not understand). */
+#define EN_LIT_MAX 32
+#define EN_REQ_MAX 64
+#define EN_REQ_GROUPS 4
+struct en__req {
+    size_t n, ngroups;
+    size_t gend[EN_REQ_GROUPS];
+    uint8_t len[EN_REQ_MAX];
+    char lit[EN_REQ_MAX][EN_LIT_MAX];
+};
+void en__required(const char *re, size_t len, struct en__req *out);
+
+/* For the tests: how many rules match ua but would be skipped by the prefilter (must
+ * be 0: the prefilter may only skip rules that cannot match). */
+size_t en__prefilter_misses(en_ua_parser *p, const char *ua, size_t len);
+
 /* A fast non-cryptographic 64-bit hash for the UA cache. */
 uint64_t en__hash(const void *p, size_t len);
 

@@ -13,10 +13,107 @@
  * devices 3 (device, brand, model). */
 #define EN_REPS 5
 
+struct en_lit {
+    char s[EN_LIT_MAX];
+    uint8_t len;
+    uint16_t tri[3]; /* bloom bits of its first, middle and last trigram (len >= 3) */
+};
+
 struct en_rule {
     pcre2_code *re;
     char *rep[EN_REPS]; /* NULL when the rule names none */
+    struct en_lit *lits;  /* the runs of every group, lowercased (ua_lit.c) */
+    uint16_t gend[EN_REQ_GROUPS]; /* group g is lits[gend[g-1], gend[g]) */
+    uint16_t ngroups;     /* 0: no prefilter, always run the regex */
 };
+
+/* The prefilter's view of one subject: lowercased, and a 4096-bit bloom filter of its
+ * trigrams, so most rules are ruled out with three bit tests. */
+struct prefilter {
+    char lc[EN_UA_MATCH_MAX];
+    size_t len;
+    uint64_t bloom[64];
+};
+
+static uint16_t trigram(const char *p)
+{
+    uint32_t v = (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8 |
+                 (uint32_t)(unsigned char)p[2] << 16;
+    return (uint16_t)((v * 0x9e3779b1u) >> 20);
+}
+
+static void prefilter_init(struct prefilter *f, const char *s, size_t len)
+{
+    f->len = len;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        f->lc[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    memset(f->bloom, 0, sizeof f->bloom);
+    for (size_t i = 0; i + 3 <= len; i++) {
+        uint16_t t = trigram(f->lc + i);
+        f->bloom[t >> 6] |= 1ull << (t & 63);
+    }
+}
+
+static bool lit_present(const struct prefilter *f, const struct en_lit *l)
+{
+    if (l->len >= 3) {
+        for (int k = 0; k < 3; k++) {
+            if (!(f->bloom[l->tri[k] >> 6] & (1ull << (l->tri[k] & 63)))) {
+                return false;
+            }
+        }
+    }
+    return memmem(f->lc, f->len, l->s, l->len) != NULL;
+}
+
+/* False when the rule cannot match the subject: a group has none of its runs in it. */
+static bool prefilter_may_match(const struct prefilter *f, const struct en_rule *r)
+{
+    for (size_t g = 0, i = 0; g < r->ngroups; g++) {
+        bool any = false;
+        for (; i < r->gend[g]; i++) {
+            if (!any && lit_present(f, &r->lits[i])) {
+                any = true;
+            }
+        }
+        if (!any) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Fills rule->lits from the pattern; on out of memory the rule simply has none. */
+static void prefilter_compile(struct en_rule *rule, const char *re, size_t len)
+{
+    struct en__req *req = malloc(sizeof *req);
+    if (!req) {
+        return;
+    }
+    en__required(re, len, req);
+    if (req->ngroups) {
+        rule->lits = calloc(req->n, sizeof *rule->lits);
+    }
+    if (rule->lits) {
+        for (size_t i = 0; i < req->n; i++) {
+            struct en_lit *l = &rule->lits[i];
+            memcpy(l->s, req->lit[i], req->len[i]);
+            l->len = req->len[i];
+            if (l->len >= 3) {
+                l->tri[0] = trigram(l->s);
+                l->tri[1] = trigram(l->s + (l->len - 3) / 2);
+                l->tri[2] = trigram(l->s + l->len - 3);
+            }
+        }
+        for (size_t g = 0; g < req->ngroups; g++) {
+            rule->gend[g] = (uint16_t)req->gend[g];
+        }
+        rule->ngroups = (uint16_t)req->ngroups;
+    }
+    free(req);
+}
 
 struct en_rule_list {
     struct en_rule *r;
@@ -39,6 +136,7 @@ static void list_free(struct en_rule_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         pcre2_code_free(l->r[i].re);
+        free(l->r[i].lits);
         for (int k = 0; k < EN_REPS; k++) {
             free(l->r[i].rep[k]);
         }
@@ -139,6 +237,7 @@ static int load_list(yaml_document_t *doc, yaml_node_t *seq, const char *name, c
             return wr_err_set(err, WR_EINVAL, "%s: %s rule %zu (line %lu): %s at offset %zu", path, name, i + 1,
                               (unsigned long)regex->start_mark.line + 1, (const char *)msg, (size_t)eoff);
         }
+        prefilter_compile(rule, (const char *)regex->data.scalar.value, regex->data.scalar.length);
         /* Without JIT (not built in) the interpreter runs the same rules, slower. */
         (void)pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE);
     }
@@ -321,10 +420,15 @@ static void field(char *dst, size_t cap, const struct en_rule *rule, int s, int 
 }
 
 static const struct en_rule *first_match(const struct en_rule_list *l, struct en__match *mm,
-                                         const char *s, size_t len, struct subject *m)
+                                         const struct prefilter *f, const char *s, size_t len,
+                                         struct subject *m)
 {
     for (size_t i = 0; i < l->n; i++) {
-        int rc = pcre2_match(l->r[i].re, (PCRE2_SPTR)s, len, 0, 0, mm->md, mm->mctx);
+        int rc;
+        if (!prefilter_may_match(f, &l->r[i])) {
+            continue;
+        }
+        rc = pcre2_match(l->r[i].re, (PCRE2_SPTR)s, len, 0, 0, mm->md, mm->mctx);
         if (rc > 0) {
             m->s = s;
             m->ov = pcre2_get_ovector_pointer(mm->md);
@@ -348,6 +452,7 @@ void en_ua_parse_raw(en_ua_parser *p, const char *ua, size_t len, struct en_uap 
     const en_ua_rules *r = p->rules;
     const struct en_rule *rule;
     struct subject m;
+    struct prefilter f;
     memset(out, 0, sizeof *out);
     if (!ua) {
         ua = "";
@@ -356,7 +461,8 @@ void en_ua_parse_raw(en_ua_parser *p, const char *ua, size_t len, struct en_uap 
     if (len > EN_UA_MATCH_MAX) {
         len = EN_UA_MATCH_MAX;
     }
-    rule = first_match(&r->ua, mm, ua, len, &m);
+    prefilter_init(&f, ua, len);
+    rule = first_match(&r->ua, mm, &f, ua, len, &m);
     if (rule) {
         field(out->ua_family, sizeof out->ua_family, rule, 0, 1, &m);
         field(out->ua_major, sizeof out->ua_major, rule, 1, 2, &m);
@@ -366,7 +472,7 @@ void en_ua_parse_raw(en_ua_parser *p, const char *ua, size_t len, struct en_uap 
     if (!out->ua_family[0]) {
         memcpy(out->ua_family, "Other", 6);
     }
-    rule = first_match(&r->os, mm, ua, len, &m);
+    rule = first_match(&r->os, mm, &f, ua, len, &m);
     if (rule) {
         field(out->os_family, sizeof out->os_family, rule, 0, 1, &m);
         field(out->os_major, sizeof out->os_major, rule, 1, 2, &m);
@@ -377,7 +483,7 @@ void en_ua_parse_raw(en_ua_parser *p, const char *ua, size_t len, struct en_uap 
     if (!out->os_family[0]) {
         memcpy(out->os_family, "Other", 6);
     }
-    rule = first_match(&r->dev, mm, ua, len, &m);
+    rule = first_match(&r->dev, mm, &f, ua, len, &m);
     if (rule) {
         field(out->dev_family, sizeof out->dev_family, rule, 0, 1, &m);
         field(out->dev_brand, sizeof out->dev_brand, rule, 1, 0, &m);
@@ -386,4 +492,25 @@ void en_ua_parse_raw(en_ua_parser *p, const char *ua, size_t len, struct en_uap 
     if (!out->dev_family[0]) {
         memcpy(out->dev_family, "Other", 6);
     }
+}
+
+size_t en__prefilter_misses(en_ua_parser *p, const char *ua, size_t len)
+{
+    const struct en_rule_list *lists[3] = {&p->rules->ua, &p->rules->os, &p->rules->dev};
+    struct prefilter f;
+    size_t bad = 0;
+    if (len > EN_UA_MATCH_MAX) {
+        len = EN_UA_MATCH_MAX;
+    }
+    prefilter_init(&f, ua, len);
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < lists[k]->n; i++) {
+            const struct en_rule *r = &lists[k]->r[i];
+            int rc = pcre2_match(r->re, (PCRE2_SPTR)ua, len, 0, 0, p->m.md, p->m.mctx);
+            if (rc >= 0 && !prefilter_may_match(&f, r)) {
+                bad++;
+            }
+        }
+    }
+    return bad;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "enrich/en_int.h"
 #include "enrich/enrich.h"
 
 static en_ua_rules *rules;
@@ -224,6 +225,53 @@ static void test_cache_churn(void)
     en_ua_parser_destroy(p);
 }
 
+/* The prefilter's requirement of a pattern as text: groups joined by " & ", runs of a
+ * group by "|"; "" when nothing is required. */
+static const char *req(const char *re)
+{
+    static char out[4096];
+    struct en__req r;
+    size_t n = 0, i = 0;
+    en__required(re, strlen(re), &r);
+    out[0] = '\0';
+    for (size_t g = 0; g < r.ngroups; g++) {
+        n += (size_t)snprintf(out + n, sizeof out - n, "%s", g ? " & " : "");
+        for (; i < r.gend[g]; i++) {
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s%.*s", i > (g ? r.gend[g - 1] : 0) ? "|" : "",
+                                  (int)r.len[i], r.lit[i]);
+        }
+    }
+    return out;
+}
+
+static void test_prefilter_requirements(void)
+{
+    CHECK_STR(req("(Chrome)/(\\d+)\\.(\\d+)"), "chrome/");
+    CHECK_STR(req("Foo|Bar"), "foo|bar");
+    CHECK_STR(req("^(bPod|Pocket Casts|Player FM)$"), "bpod|pocket casts|player fm");
+    CHECK_STR(req("(?:Mail |)Outlook"), "outlook");
+    CHECK_STR(req("a?bcd"), "bcd");
+    CHECK_STR(req("abc(def)?ghij"), "ghij");
+    CHECK_STR(req("x(?i)YZ"), "xyz");
+    CHECK_STR(req("(ab)+cde"), "cde");
+    CHECK_STR(req("(abc)+d"), "abc");
+    CHECK_STR(req("a{2}bb"), "bb");
+    CHECK_STR(req("a{0,2}bb"), "bb");
+    CHECK_STR(req("[abc]def\\.g"), "def.g");
+    CHECK_STR(req("(?<=x)abc"), "abc");
+    CHECK_STR(req("{notquant"), "{notquant");
+    CHECK_STR(req("; {0,2}(Acer |ACER )([^;/]{1,100}?)(?: Build|\\) AppleWebKit)"),
+              "; & acer |acer  &  build|) applewebkit");
+    /* Nothing required: an empty alternative, or syntax the scan does not know. */
+    CHECK_STR(req("(a|)b"), "b");
+    CHECK_STR(req("a|"), "");
+    CHECK_STR(req("\\x41BC"), "");
+    CHECK_STR(req("\\QABC\\E"), "");
+    CHECK_STR(req(".*"), "");
+    CHECK_STR(req("(unclosed"), "");
+    CHECK_STR(req("*a"), "");
+}
+
 static char *write_tmp(const char *text)
 {
     static char path[64];
@@ -330,6 +378,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_cache_lru);
     CHECK_RUN(test_cache_churn);
     CHECK_RUN(test_load_errors);
+    CHECK_RUN(test_prefilter_requirements);
     en_ua_rules_destroy(rules);
     return CHECK_DONE();
 }

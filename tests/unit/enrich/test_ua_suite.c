@@ -2,13 +2,15 @@
  * conformance suites: user agents, OSes, devices). Usage:
  *   test_enrich_ua_suite REGEXES.yaml UAPCORE_DIR
  * Passes at 99% of the cases of every kind, as the reference ports do; every miss is
- * printed ("MISS file: string: field got X want Y") for the README's list. */
+ * printed ("MISS file: string: field got X want Y") for the README's list. It also
+ * checks the prefilter on every 5th string: no rule that matches may be skipped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "enrich/en_int.h"
 #include "enrich/enrich.h"
 
 enum kind { K_UA, K_OS, K_DEV };
@@ -66,6 +68,8 @@ static int same(const char *file, const char *ua, const char *field, const char 
     return 0;
 }
 
+static size_t prefilter_checked, prefilter_bad;
+
 static int run_suite(en_ua_parser *p, const char *dir, const struct suite *s, size_t *cases, size_t *passed)
 {
     char path[4096];
@@ -102,6 +106,14 @@ static int run_suite(en_ua_parser *p, const char *dir, const struct suite *s, si
             continue;
         }
         en_ua_parse_raw(p, ua, strlen(ua), &r);
+        if (*cases % 5 == 0) {
+            size_t bad = en__prefilter_misses(p, ua, strlen(ua));
+            if (bad) {
+                printf("PREFILTER %s: %s: %zu matching rules skipped\n", s->file, ua, bad);
+            }
+            prefilter_bad += bad;
+            prefilter_checked++;
+        }
         if (s->kind == K_UA) {
             ok &= same(s->file, ua, "family", r.ua_family, get(&doc, m, "family"));
             ok &= same(s->file, ua, "major", r.ua_major, get(&doc, m, "major"));
@@ -166,6 +178,11 @@ int main(int argc, char **argv)
         if (!cases[k] || pct < 99.0) {
             failed = 1;
         }
+    }
+    printf("prefilter: %zu strings against every rule, %zu matching rules skipped\n", prefilter_checked,
+           prefilter_bad);
+    if (prefilter_bad) {
+        failed = 1;
     }
     en_ua_parser_destroy(p);
     en_ua_rules_destroy(rules);
