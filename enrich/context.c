@@ -99,6 +99,24 @@ void en_worker_destroy(en_worker *w)
     free(w);
 }
 
+void en_worker_stats(const en_worker *w, uint64_t *ua_cache_hits, uint64_t *ua_cache_misses)
+{
+    en_ua_parser_stats(w->ua, ua_cache_hits, ua_cache_misses);
+}
+
+int en_client_addr(const en_enricher *e, const struct en_request *req, struct en_addr *out)
+{
+    struct en_addr peer;
+    const char *hdr = e->fwd_header == EN_FWD_FORWARDED ? req->forwarded : req->xff;
+    size_t hdr_len = e->fwd_header == EN_FWD_FORWARDED ? req->forwarded_len : req->xff_len;
+    if (!req->peer || en_addr_from_sockaddr(req->peer, &peer) != 0) {
+        return WR_EINVAL;
+    }
+    en_client_ip(e->trusted, e->fwd_header, &peer, hdr, hdr_len, out);
+    explicit_bzero(&peer, sizeof peer);
+    return 0;
+}
+
 /* ---- a checked JSON writer over the caller's buffer ---- */
 
 struct jw {
@@ -252,15 +270,12 @@ int en_context_render(en_worker *w, const struct en_request *req, char *buf, siz
     const en_enricher *e = w->e;
     struct jw j = {buf, cap, 0, false};
     bool first = true;
-    struct en_addr peer, client;
+    struct en_addr client;
     struct en_geo geo;
     put(&j, "{", 1);
 
     memset(&geo, 0, sizeof geo);
-    if (req->peer && en_addr_from_sockaddr(req->peer, &peer) == 0) {
-        const char *hdr = e->fwd_header == EN_FWD_FORWARDED ? req->forwarded : req->xff;
-        size_t hdr_len = e->fwd_header == EN_FWD_FORWARDED ? req->forwarded_len : req->xff_len;
-        en_client_ip(e->trusted, e->fwd_header, &peer, hdr, hdr_len, &client);
+    if (en_client_addr(e, req, &client) == 0) {
         /* Geo reads the full address; it is shaped (or dropped) right after. */
         if (e->geo && en_geo_lookup(e->geo, &client, &geo) != 0) {
             memset(&geo, 0, sizeof geo);
@@ -275,7 +290,6 @@ int en_context_render(en_worker *w, const struct en_request *req, char *buf, siz
             put_str(&j, text, n);
             explicit_bzero(text, sizeof text);
         }
-        explicit_bzero(&peer, sizeof peer);
         explicit_bzero(&client, sizeof client);
     }
 

@@ -191,6 +191,14 @@ struct en_request {
     const char *origin; size_t origin_len;       /* only for publishable keys */
 };
 
+/* The client address of req under e's trusted proxies and forwarding header (what
+ * context.ip is made from before --ip-mode), for the per-IP rate limit. Returns 0, or
+ * WR_EINVAL when req has no usable peer. The caller must not log or store *out. */
+int en_client_addr(const en_enricher *e, const struct en_request *req, struct en_addr *out);
+
+/* w's UA cache counters since it was created (for metrics); thread of w only. */
+void en_worker_stats(const en_worker *w, uint64_t *ua_cache_hits, uint64_t *ua_cache_misses);
+
 /* Renders the context JSON object for one request into buf[0, cap) in the spec's field
  * order: ip, user_agent, ua, geo, origin (each absent when it has no value). Always
  * valid JSON: invalid UTF-8 becomes U+FFFD and control bytes are \u-escaped. Returns

@@ -285,6 +285,40 @@ static void test_geo(void)
     CHECK_STR(render(&c, &r), "{}");
 }
 
+static void test_client_addr_and_stats(void)
+{
+    struct peer p;
+    struct en_config c = config();
+    struct wr_err err = {0};
+    struct en_request r = req_ua(peer(&p, "10.0.0.5"), chrome);
+    struct en_addr a;
+    char text[64], out[EN_CONTEXT_MAX];
+    en_enricher *e;
+    en_worker *w;
+    uint64_t hits, misses;
+    int n;
+    c.trusted_proxies = "10.0.0.0/8";
+    e = en_create(&c, &err);
+    w = en_worker_create(e, &err);
+    r.xff = "198.51.100.99";
+    r.xff_len = strlen(r.xff);
+    CHECK_INT(en_client_addr(e, &r, &a), 0);
+    en_addr_format(&a, text, sizeof text);
+    /* The full address, for the per-IP limit; context.ip is still truncated. */
+    CHECK_STR(text, "198.51.100.99");
+    n = en_context_render(w, &r, out, sizeof out);
+    CHECK(n > 0 && memmem(out, (size_t)n, "\"ip\":\"198.51.100.0\"", 19) != NULL);
+    CHECK(en_context_render(w, &r, out, sizeof out) > 0);
+    CHECK(en_context_render(w, &r, out, sizeof out) > 0);
+    en_worker_stats(w, &hits, &misses);
+    CHECK_INT(hits, 2);
+    CHECK_INT(misses, 1);
+    r.peer = NULL;
+    CHECK_INT(en_client_addr(e, &r, &a), WR_EINVAL);
+    en_worker_destroy(w);
+    en_destroy(e);
+}
+
 static void test_bad_config(void)
 {
     struct wr_err err = {0};
@@ -381,6 +415,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_worst_case_fits);
     CHECK_RUN(test_small_buffers);
     CHECK_RUN(test_geo);
+    CHECK_RUN(test_client_addr_and_stats);
     CHECK_RUN(test_bad_config);
     CHECK_RUN(test_threads);
     return CHECK_DONE();
