@@ -48,7 +48,7 @@ size_t en__copy_cut(char *dst, size_t cap, const char *src, size_t len);
  * [gend[g-1], gend[g]) (from 0 for g == 0). ngroups == 0 when nothing is known (the
  * pattern may match anything, or uses syntax the scan does not understand). */
 #define EN_LIT_MAX 32
-#define EN_REQ_MAX 64
+#define EN_REQ_MAX 512
 #define EN_REQ_GROUPS 4
 struct en__req {
     size_t n, ngroups;

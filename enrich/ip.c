@@ -88,16 +88,81 @@ void en_addr_truncate(struct en_addr *a)
     }
 }
 
+/* Decimal of v (0-255) at p; returns the bytes written. */
+static size_t put_dec(char *p, unsigned v)
+{
+    size_t n = 0;
+    if (v >= 100) {
+        p[n++] = (char)('0' + v / 100);
+    }
+    if (v >= 10) {
+        p[n++] = (char)('0' + v / 10 % 10);
+    }
+    p[n++] = (char)('0' + v % 10);
+    return n;
+}
+
 size_t en_addr_format(const struct en_addr *a, char *out, size_t cap)
 {
+    /* By hand rather than inet_ntop, whose printf costs a fifth of a cached enrichment.
+     * IPv6 as RFC 5952 says: lowercase, no leading zeros, the longest run of two or
+     * more zero groups (the first of equals) as "::". */
+    char tmp[48];
+    size_t n = 0;
     if (cap == 0) {
         return 0;
     }
-    if (!inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->b, out, (socklen_t)cap)) {
+    if (a->family == 4) {
+        for (int i = 0; i < 4; i++) {
+            if (i) {
+                tmp[n++] = '.';
+            }
+            n += put_dec(tmp + n, a->b[i]);
+        }
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        unsigned w[8];
+        int best = -1, best_len = 0;
+        for (int i = 0; i < 8; i++) {
+            w[i] = (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
+        }
+        for (int i = 0; i < 8;) {
+            int j = i;
+            while (j < 8 && w[j] == 0) {
+                j++;
+            }
+            if (j - i > best_len && j - i >= 2) {
+                best = i;
+                best_len = j - i;
+            }
+            i = j > i ? j : i + 1;
+        }
+        for (int i = 0; i < 8; i++) {
+            if (i == best) {
+                tmp[n++] = ':';
+                tmp[n++] = ':';
+                i += best_len - 1;
+                continue;
+            }
+            if (i && !(best >= 0 && i == best + best_len)) {
+                tmp[n++] = ':';
+            }
+            for (int shift = 12, started = 0; shift >= 0; shift -= 4) {
+                unsigned d = (w[i] >> shift) & 15;
+                if (d || started || shift == 0) {
+                    tmp[n++] = hex[d];
+                    started = 1;
+                }
+            }
+        }
+    }
+    if (n >= cap) {
         out[0] = '\0';
         return 0;
     }
-    return strlen(out);
+    memcpy(out, tmp, n);
+    out[n] = '\0';
+    return n;
 }
 
 static bool prefix_equal(const struct en_addr *a, const struct en_addr *net, unsigned prefix)

@@ -13,10 +13,12 @@
  * devices 3 (device, brand, model). */
 #define EN_REPS 5
 
+/* One run of a rule's requirement, as the bit tests that find it in a subject. */
 struct en_lit {
-    char s[EN_LIT_MAX];
     uint8_t len;
-    uint16_t tri[3]; /* bloom bits of its first, middle and last trigram (len >= 3) */
+    uint8_t ntri;
+    uint16_t bi;                   /* len 1: the byte; len 2: the bigram */
+    uint16_t tri[EN_LIT_MAX - 2];  /* len >= 3: bloom bits of every trigram */
 };
 
 struct en_rule {
@@ -27,11 +29,14 @@ struct en_rule {
     uint16_t ngroups;     /* 0: no prefilter, always run the regex */
 };
 
-/* The prefilter's view of one subject: lowercased, and a 4096-bit bloom filter of its
- * trigrams, so most rules are ruled out with three bit tests. */
+/* The prefilter's view of one subject: lowercased, its bytes and bigrams exactly, and
+ * a 4096-bit bloom filter of its trigrams. A run is "present" when every bit it needs
+ * is set: never a false "absent", rarely a false "present" (the regex then decides). */
 struct prefilter {
     char lc[EN_UA_MATCH_MAX];
     size_t len;
+    uint64_t bytes[4];
+    uint64_t bigrams[1024];
     uint64_t bloom[64];
 };
 
@@ -42,6 +47,16 @@ static uint16_t trigram(const char *p)
     return (uint16_t)((v * 0x9e3779b1u) >> 20);
 }
 
+static uint16_t bigram(const char *p)
+{
+    return (uint16_t)((unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1]);
+}
+
+static bool bit(const uint64_t *set, unsigned i)
+{
+    return set[i >> 6] & (1ull << (i & 63));
+}
+
 static void prefilter_init(struct prefilter *f, const char *s, size_t len)
 {
     f->len = len;
@@ -49,23 +64,37 @@ static void prefilter_init(struct prefilter *f, const char *s, size_t len)
         char c = s[i];
         f->lc[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
     }
+    memset(f->bytes, 0, sizeof f->bytes);
+    memset(f->bigrams, 0, sizeof f->bigrams);
     memset(f->bloom, 0, sizeof f->bloom);
-    for (size_t i = 0; i + 3 <= len; i++) {
-        uint16_t t = trigram(f->lc + i);
-        f->bloom[t >> 6] |= 1ull << (t & 63);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)f->lc[i];
+        f->bytes[c >> 6] |= 1ull << (c & 63);
+        if (i + 2 <= len) {
+            uint16_t b = bigram(f->lc + i);
+            f->bigrams[b >> 6] |= 1ull << (b & 63);
+        }
+        if (i + 3 <= len) {
+            uint16_t t = trigram(f->lc + i);
+            f->bloom[t >> 6] |= 1ull << (t & 63);
+        }
     }
 }
 
 static bool lit_present(const struct prefilter *f, const struct en_lit *l)
 {
-    if (l->len >= 3) {
-        for (int k = 0; k < 3; k++) {
-            if (!(f->bloom[l->tri[k] >> 6] & (1ull << (l->tri[k] & 63)))) {
-                return false;
-            }
+    if (l->len == 1) {
+        return bit(f->bytes, l->bi);
+    }
+    if (!bit(f->bigrams, l->bi)) {
+        return false;
+    }
+    for (unsigned k = 0; k < l->ntri; k++) {
+        if (!bit(f->bloom, l->tri[k])) {
+            return false;
         }
     }
-    return memmem(f->lc, f->len, l->s, l->len) != NULL;
+    return true;
 }
 
 /* False when the rule cannot match the subject: a group has none of its runs in it. */
@@ -97,18 +126,32 @@ static void prefilter_compile(struct en_rule *rule, const char *re, size_t len)
         rule->lits = calloc(req->n, sizeof *rule->lits);
     }
     if (rule->lits) {
-        for (size_t i = 0; i < req->n; i++) {
-            struct en_lit *l = &rule->lits[i];
-            memcpy(l->s, req->lit[i], req->len[i]);
-            l->len = req->len[i];
-            if (l->len >= 3) {
-                l->tri[0] = trigram(l->s);
-                l->tri[1] = trigram(l->s + (l->len - 3) / 2);
-                l->tri[2] = trigram(l->s + l->len - 3);
-            }
-        }
+        /* The groups most likely to fail first: longest shortest-run, then fewest runs. */
+        size_t order[EN_REQ_GROUPS], score[EN_REQ_GROUPS], at = 0;
         for (size_t g = 0; g < req->ngroups; g++) {
-            rule->gend[g] = (uint16_t)req->gend[g];
+            size_t from = g ? req->gend[g - 1] : 0, k;
+            score[g] = EN_LIT_MAX + 1;
+            for (size_t i = from; i < req->gend[g]; i++) {
+                score[g] = req->len[i] < score[g] ? req->len[i] : score[g];
+            }
+            score[g] = score[g] * 1024 + (1023 - (req->gend[g] - from));
+            for (k = g; k > 0 && score[order[k - 1]] < score[g]; k--) {
+                order[k] = order[k - 1];
+            }
+            order[k] = g;
+        }
+        for (size_t o = 0; o < req->ngroups; o++) {
+            size_t g = order[o], from = g ? req->gend[g - 1] : 0;
+            for (size_t i = from; i < req->gend[g]; i++) {
+                struct en_lit *l = &rule->lits[at++];
+                const char *run = req->lit[i];
+                l->len = req->len[i];
+                l->bi = l->len == 1 ? (uint16_t)(unsigned char)run[0] : bigram(run);
+                for (size_t k = 0; k + 3 <= l->len; k++) {
+                    l->tri[l->ntri++] = trigram(run + k);
+                }
+            }
+            rule->gend[o] = (uint16_t)at;
         }
         rule->ngroups = (uint16_t)req->ngroups;
     }

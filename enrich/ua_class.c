@@ -75,30 +75,25 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-/* ASCII case-insensitive search of needle (lowercase) in s[0, len). */
-static bool contains_nocase(const char *s, size_t len, const char *needle)
+/* s[0, len) with ASCII letters lowercased, for the searches without case. */
+struct lower {
+    char s[EN_UA_MATCH_MAX];
+    size_t len;
+};
+
+static void lower_init(struct lower *l, const char *s, size_t len)
 {
-    size_t n = strlen(needle);
-    if (n > len) {
-        return false;
+    l->len = len;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        l->s[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
     }
-    for (size_t i = 0; i + n <= len; i++) {
-        size_t k = 0;
-        while (k < n) {
-            char c = s[i + k];
-            if (c >= 'A' && c <= 'Z') {
-                c = (char)(c - 'A' + 'a');
-            }
-            if (c != needle[k]) {
-                break;
-            }
-            k++;
-        }
-        if (k == n) {
-            return true;
-        }
-    }
-    return false;
+}
+
+/* needle (lowercase) anywhere in l. */
+static bool contains_nocase(const struct lower *l, const char *needle)
+{
+    return memmem(l->s, l->len, needle, strlen(needle)) != NULL;
 }
 
 static bool contains(const char *s, size_t len, const char *needle)
@@ -112,7 +107,7 @@ static bool has_prefix_nocase(const char *s, size_t len, const char *prefix)
     return len >= n && strncasecmp(s, prefix, n) == 0;
 }
 
-static bool is_bot(const struct en_uap *u, const char *ua, size_t len)
+static bool is_bot(const struct en_uap *u, const char *ua, size_t len, const struct lower *lc)
 {
     if (strcmp(u->dev_family, "Spider") == 0 || in_list_nocase(u->ua_family, lib_families)) {
         return true;
@@ -123,7 +118,7 @@ static bool is_bot(const struct en_uap *u, const char *ua, size_t len)
         }
     }
     for (size_t i = 0; monitor_marks[i]; i++) {
-        if (contains_nocase(ua, len, monitor_marks[i])) {
+        if (contains_nocase(lc, monitor_marks[i])) {
             return true;
         }
     }
@@ -139,7 +134,7 @@ static bool is_desktop_os(const char *os)
     return in_list(os, desktop_os);
 }
 
-static enum en_device device_class(const struct en_uap *u, const char *ua, size_t len)
+static enum en_device device_class(const struct en_uap *u, const char *ua, size_t len, const struct lower *lc)
 {
     bool android = strcmp(u->os_family, "Android") == 0;
     for (size_t i = 0; tv_marks[i]; i++) {
@@ -147,7 +142,7 @@ static enum en_device device_class(const struct en_uap *u, const char *ua, size_
             return EN_DEV_OTHER;
         }
     }
-    if (contains(ua, len, "iPad") || contains_nocase(ua, len, "tablet") || contains(ua, len, "Kindle") ||
+    if (contains(ua, len, "iPad") || contains_nocase(lc, "tablet") || contains(ua, len, "Kindle") ||
         contains(ua, len, "Silk/") || contains(ua, len, "PlayBook") ||
         strcmp(u->os_family, "BlackBerry Tablet OS") == 0) {
         return EN_DEV_TABLET;
@@ -189,6 +184,7 @@ void en_ua_classify(const struct en_uap *u, const char *ua, size_t len, struct e
 {
     const char *bv[3] = {u->ua_major, u->ua_minor, u->ua_patch};
     const char *ov[4] = {u->os_major, u->os_minor, u->os_patch, u->os_patch_minor};
+    struct lower lc;
     if (len > EN_UA_MATCH_MAX) {
         len = EN_UA_MATCH_MAX;
     }
@@ -197,8 +193,9 @@ void en_ua_classify(const struct en_uap *u, const char *ua, size_t len, struct e
     en__copy_cut(out->os, sizeof out->os, u->os_family, strlen(u->os_family));
     join_version(out->browser_version, sizeof out->browser_version, bv, 3);
     join_version(out->os_version, sizeof out->os_version, ov, 4);
-    out->bot = is_bot(u, ua, len);
-    out->device = out->bot ? EN_DEV_BOT : device_class(u, ua, len);
+    lower_init(&lc, ua, len);
+    out->bot = is_bot(u, ua, len, &lc);
+    out->device = out->bot ? EN_DEV_BOT : device_class(u, ua, len, &lc);
 }
 
 const char *en_device_name(enum en_device d)

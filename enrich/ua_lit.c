@@ -102,8 +102,6 @@ static size_t best_group(const struct en__req *r)
 static void alternation(const char *p, const char *end, int depth, struct en__req *out)
 {
     struct en__req *alt = malloc(sizeof *alt);
-    uint8_t len[EN_REQ_MAX];
-    char lit[EN_REQ_MAX][EN_LIT_MAX];
     size_t n = 0;
     memset(out, 0, sizeof *out);
     if (!alt) {
@@ -125,22 +123,24 @@ static void alternation(const char *p, const char *end, int depth, struct en__re
         }
         required(p, (size_t)(q - p), depth + 1, alt);
         g = best_group(alt);
-        if (g == alt->ngroups) {
+        from = g < alt->ngroups ? group_start(alt, g) : 0;
+        if (g == alt->ngroups || n + alt->gend[g] - from > EN_REQ_MAX) {
             free(alt);
+            out->n = 0;
             return;
         }
-        from = group_start(alt, g);
-        if (n + alt->gend[g] - from > EN_REQ_MAX) {
-            free(alt);
-            return;
-        }
-        memcpy(len + n, alt->len + from, alt->gend[g] - from);
-        memcpy(lit + n, alt->lit + from, (alt->gend[g] - from) * sizeof lit[0]);
+        /* The runs gather in out itself: one group, closed below. */
+        memcpy(out->len + n, alt->len + from, alt->gend[g] - from);
+        memcpy(out->lit + n, alt->lit + from, (alt->gend[g] - from) * sizeof out->lit[0]);
         n += alt->gend[g] - from;
         p = q + 1;
     }
     free(alt);
-    add_group(out, len, (const char (*)[EN_LIT_MAX])lit, n);
+    if (n) {
+        out->n = n;
+        out->gend[0] = n;
+        out->ngroups = 1;
+    }
 }
 
 static void consider_set(struct lx *x, const char *body, const char *close)
@@ -328,6 +328,14 @@ static void sequence(struct lx *x, const char *end)
             continue;
         }
         if (c == '[') {
+            /* [Ss]: one letter in either case, a literal for a caseless comparison. */
+            const char *p = x->p;
+            if (end - p >= 4 && p[3] == ']' && p[1] != p[2] && ((p[1] | 0x20) == (p[2] | 0x20)) &&
+                (p[1] | 0x20) >= 'a' && (p[1] | 0x20) <= 'z') {
+                x->p += 4;
+                c = p[1];
+                goto literal;
+            }
             non_literal(x, skip_class(x->p, end), end);
             continue;
         }
@@ -360,6 +368,7 @@ static void sequence(struct lx *x, const char *end)
             x->p++;
         }
         /* x->p is past a literal byte c (or the escaped n). */
+    literal:
         {
             char lit = c == '\\' ? x->p[-1] : c;
             if (quantifier(&x->p, end, &min)) {

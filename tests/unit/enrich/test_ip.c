@@ -225,6 +225,53 @@ static void test_truncate(void)
     CHECK_STR(fmt(&a), "203.0.113.0");
 }
 
+/* The formatter agrees with inet_ntop on every shape of zero runs. */
+static void test_format(void)
+{
+    static const char *const v6[] = {"::", "::1", "1::", "2001:db8::", "2001:db8:0:1:1:1:1:1",
+                                     "2001:0:0:1::1", "1:0:0:2:0:0:0:3", "fe80::1:2:3:4", "1:2:3:4:5:6:7:8",
+                                     "0:1:0:1:0:1:0:1", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7::",
+                                     "abcd:ef01:2345:6789:abcd:ef01:2345:6789", "1:0:0:2::3"};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+        struct en_addr a = A(v6[i]);
+        char want[64];
+        inet_ntop(AF_INET6, a.b, want, sizeof want);
+        CHECK_STR(fmt(&a), want);
+    }
+    /* Every address of a few random /64s and v4s, against inet_ntop. */
+    for (unsigned i = 0, seed = 1; i < 20000; i++) {
+        struct en_addr a;
+        char want[64], got[64];
+        memset(&a, 0, sizeof a);
+        a.family = i % 2 ? 6 : 4;
+        for (int k = 0; k < 16; k++) {
+            seed = seed * 1103515245u + 12345u;
+            /* Mostly zero bytes, so runs of zero groups of every length appear. */
+            a.b[k] = (seed >> 16) % 3 == 0 ? (uint8_t)(seed >> 8) : 0;
+        }
+        if (a.family == 4) {
+            memset(a.b + 4, 0, 12);
+            inet_ntop(AF_INET, a.b, want, sizeof want);
+        } else {
+            if (a.b[0] == 0 && a.b[1] == 0 && a.b[2] == 0 && a.b[3] == 0 && a.b[4] == 0 && a.b[5] == 0 &&
+                a.b[6] == 0 && a.b[7] == 0 && a.b[8] == 0 && a.b[9] == 0) {
+                a.b[0] = 1; /* glibc writes ::a.b.c.d forms there; weir never stores them */
+            }
+            inet_ntop(AF_INET6, a.b, want, sizeof want);
+        }
+        en_addr_format(&a, got, sizeof got);
+        bad += strcmp(got, want) != 0;
+    }
+    CHECK_INT(bad, 0);
+    {
+        struct en_addr a = A("2001:db8::1");
+        char small[4];
+        CHECK_INT(en_addr_format(&a, small, sizeof small), 0);
+        CHECK_STR(small, "");
+    }
+}
+
 int main(void)
 {
     CHECK_RUN(test_addr_parse);
@@ -236,5 +283,6 @@ int main(void)
     CHECK_RUN(test_many_hops);
     CHECK_RUN(test_forwarded);
     CHECK_RUN(test_truncate);
+    CHECK_RUN(test_format);
     return CHECK_DONE();
 }
