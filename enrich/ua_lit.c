@@ -281,6 +281,10 @@ static void group(struct lx *x, const char *end)
         while (q < close && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '-')) {
             q++;
         }
+        if ((q == close || *q == ':') && memchr(body + 1, 'x', (size_t)(q - body - 1))) {
+            x->abort = true; /* extended mode: spaces and comments are not literals */
+            return;
+        }
         if (q == close && q > body + 1) {
             x->p = after; /* an option setting consumes nothing */
             return;

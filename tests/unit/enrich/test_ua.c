@@ -270,6 +270,10 @@ static void test_prefilter_requirements(void)
     CHECK_STR(req(".*"), "");
     CHECK_STR(req("(unclosed"), "");
     CHECK_STR(req("*a"), "");
+    CHECK_STR(req("(?x) a b c"), "");
+    CHECK_STR(req("(?ix:a b) cde"), "");
+    CHECK_STR(req("(*UTF)abc"), "");
+    CHECK_STR(req("(?>ab)cde"), "cde");
 }
 
 static char *write_tmp(const char *text)
