@@ -272,6 +272,34 @@ static void test_format(void)
     }
 }
 
+/* Random bytes from a header alphabet: never a crash (ASan watches), and the answer is
+ * the peer or an address the header really holds. */
+static void test_random_headers(void)
+{
+    static const char alpha[] = "0123456789abcdef.:[], ;=\"forFOR-x\t";
+    struct wr_err err = {0};
+    en_cidrs *c = en_cidrs_parse("10.0.0.0/8 ::/0", &err);
+    struct en_addr peer = A("10.0.0.1"), out;
+    unsigned seed = 99;
+    int odd = 0;
+    for (int i = 0; i < 20000; i++) {
+        char h[96];
+        size_t n;
+        seed = seed * 1103515245u + 12345u;
+        n = (seed >> 16) % sizeof h;
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            h[k] = alpha[(seed >> 16) % (sizeof alpha - 1)];
+        }
+        en_client_ip(c, i % 2 ? EN_FWD_FORWARDED : EN_FWD_XFF, &peer, h, n, &out);
+        if (!(out.family == 4 || out.family == 6)) {
+            odd++;
+        }
+    }
+    CHECK_INT(odd, 0);
+    en_cidrs_destroy(c);
+}
+
 int main(void)
 {
     CHECK_RUN(test_addr_parse);
@@ -284,5 +312,6 @@ int main(void)
     CHECK_RUN(test_forwarded);
     CHECK_RUN(test_truncate);
     CHECK_RUN(test_format);
+    CHECK_RUN(test_random_headers);
     return CHECK_DONE();
 }

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "enrich/en_int.h"
+#include "enrich/en_int.h" /* PCRE2 too, for the prefilter test */
 #include "enrich/enrich.h"
 
 static en_ua_rules *rules;
@@ -276,6 +276,82 @@ static void test_prefilter_requirements(void)
     CHECK_STR(req("(?>ab)cde"), "cde");
 }
 
+/* True when every group of r has a run in s (lowercased): the prefilter's promise. */
+static bool req_holds(const struct en__req *r, const char *s, size_t len)
+{
+    char lc[64];
+    for (size_t i = 0; i < len; i++) {
+        lc[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+    }
+    for (size_t g = 0, i = 0; g < r->ngroups; g++) {
+        bool any = false;
+        for (; i < r->gend[g]; i++) {
+            any = any || memmem(lc, len, r->lit[i], r->len[i]) != NULL;
+        }
+        if (!any) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Random patterns from a regex alphabet: the scan never reads past its input (ASan),
+ * and whenever PCRE2 matches a random string, the string holds what the scan claims. */
+static void test_prefilter_random(void)
+{
+    static const char alpha[] = "abcab()[]|?*+{}01,\\.^$-:!<=dAB ";
+    static const char subj_alpha[] = "abcABC01 -:.!<=";
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    unsigned seed = 3;
+    int bad = 0, compiled = 0, matched = 0;
+    for (int i = 0; i < 30000; i++) {
+        char *re;
+        size_t n;
+        struct en__req r;
+        pcre2_code *code;
+        int ecode;
+        PCRE2_SIZE eoff;
+        seed = seed * 1103515245u + 12345u;
+        n = (seed >> 16) % 16;
+        re = malloc(n ? n : 1); /* exactly n bytes, so a read past the end is caught */
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            re[k] = alpha[(seed >> 16) % (sizeof alpha - 1)];
+        }
+        en__required(re, n, &r);
+        if (r.ngroups > EN_REQ_GROUPS || r.n > EN_REQ_MAX) {
+            bad++;
+        }
+        code = pcre2_compile((PCRE2_SPTR)re, n, i % 2 ? PCRE2_CASELESS : 0, &ecode, &eoff, NULL);
+        if (code) {
+            compiled++;
+            for (int t = 0; t < 40; t++) {
+                char subj[24];
+                size_t sl;
+                seed = seed * 1103515245u + 12345u;
+                sl = (seed >> 16) % sizeof subj;
+                for (size_t k = 0; k < sl; k++) {
+                    seed = seed * 1103515245u + 12345u;
+                    subj[k] = subj_alpha[(seed >> 16) % (sizeof subj_alpha - 1)];
+                }
+                if (pcre2_match(code, (PCRE2_SPTR)subj, sl, 0, 0, md, NULL) >= 0) {
+                    matched++;
+                    if (!req_holds(&r, subj, sl)) {
+                        bad++;
+                        fprintf(stderr, "prefilter unsound: /%.*s/ on \"%.*s\"\n", (int)n, re, (int)sl, subj);
+                    }
+                }
+            }
+            pcre2_code_free(code);
+        }
+        free(re);
+    }
+    CHECK_INT(bad, 0);
+    CHECK(compiled > 1000);
+    CHECK(matched > 1000);
+    pcre2_match_data_free(md);
+}
+
 static char *write_tmp(const char *text)
 {
     static char path[64];
@@ -383,6 +459,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_cache_churn);
     CHECK_RUN(test_load_errors);
     CHECK_RUN(test_prefilter_requirements);
+    CHECK_RUN(test_prefilter_random);
     en_ua_rules_destroy(rules);
     return CHECK_DONE();
 }
