@@ -7,8 +7,11 @@
  * that enriches owns one en_worker (its PCRE2 match data, JIT stack and UA cache);
  * a worker is never shared, so no lock is taken on the request path.
  * Privacy: the full client address lives only on the stack of en_context_render (and
- * en_client_ip's caller); with --ip-mode truncate or drop it is never written into
- * any output, struct or cache here. */
+ * of the callers of en_client_ip / en_client_addr); with --ip-mode truncate or drop it
+ * is never written into any output, struct, cache or log here.
+ * Failures: constructors return NULL and fill a wr_err whose message names the option
+ * (--trusted-proxies, --ua-regexes, --geoip-db) for the CLI to print and exit 2; the
+ * request path cannot fail except for a caller's buffer that is too small. */
 #ifndef WEIR_ENRICH_H
 #define WEIR_ENRICH_H
 
@@ -41,8 +44,11 @@ typedef struct en_cidrs en_cidrs;
  * prefix (WR_EINVAL, err->msg names the item, for the CLI to exit 2). Returns a new
  * read-only list (free with en_cidrs_destroy) or NULL. Thread-safe once built. */
 en_cidrs *en_cidrs_parse(const char *text, struct wr_err *err);
+/* Frees c; NULL is a no-op. */
 void en_cidrs_destroy(en_cidrs *c);
+/* The number of ranges (0 for NULL), for the startup log. */
 size_t en_cidrs_count(const en_cidrs *c);
+/* True when a is in one of c's ranges (a v4 address only in v4 ranges); false for NULL c. */
 bool en_cidrs_contains(const en_cidrs *c, const struct en_addr *a);
 
 /* Parses one textual address (IPv4, IPv6, IPv4-mapped IPv6 normalized to v4) of len
@@ -64,7 +70,9 @@ void en_client_ip(const en_cidrs *trusted, enum en_fwd_header which,
 /* Applies --ip-mode truncate in place: IPv4 keeps /24, IPv6 keeps /48, the rest zeros. */
 void en_addr_truncate(struct en_addr *a);
 
-/* Text form of a (inet_ntop) into out (at least 46 bytes); returns its length. */
+/* Text form of a into out, NUL-terminated (IPv6 as RFC 5952: lowercase, "::" for the
+ * longest zero run); returns its length, or 0 with out = "" when cap is too small (46
+ * bytes always suffice). */
 size_t en_addr_format(const struct en_addr *a, char *out, size_t cap);
 
 /* ---- user agents (ua.c, ua_cache.c) ---- */
@@ -84,7 +92,7 @@ struct en_uap {
     char dev_family[256], dev_brand[64], dev_model[256];
 };
 
-/* What `context.ua` says. */
+/* What `context.ua` says (an empty version is rendered as null). */
 struct en_ua {
     char browser[64];          /* uap-core family, "Other" when unknown */
     char browser_version[48];  /* "major[.minor[.patch]]", "" when unknown */
@@ -102,12 +110,14 @@ typedef struct en_ua_rules en_ua_rules;
  * does not compile; WR_EIO when unreadable). */
 #define EN_UA_DEFAULT_REGEXES "/usr/share/uap-core/regexes.yaml"
 en_ua_rules *en_ua_load(const char *path, struct wr_err *err);
+/* Frees r after every parser made from it; NULL is a no-op. */
 void en_ua_rules_destroy(en_ua_rules *r);
 /* Rule counts (user agent, os, device), for the startup log. */
 void en_ua_rules_counts(const en_ua_rules *r, size_t *ua, size_t *os, size_t *dev);
 
 /* A per-thread parser: match data, a JIT stack and an LRU cache of `entries` distinct
- * strings (0 = no cache). Never share one between threads. NULL on out of memory. */
+ * strings (0 = no cache). Keeps r, which must outlive it. Never share one between
+ * threads. NULL on out of memory. _destroy(NULL) is a no-op. */
 typedef struct en_ua_parser en_ua_parser;
 en_ua_parser *en_ua_parser_create(const en_ua_rules *r, size_t entries, struct wr_err *err);
 void en_ua_parser_destroy(en_ua_parser *p);
@@ -123,9 +133,11 @@ void en_ua_parse(en_ua_parser *p, const char *ua, size_t len, struct en_ua *out,
 /* Cache statistics since creation. */
 void en_ua_parser_stats(const en_ua_parser *p, uint64_t *hits, uint64_t *misses);
 
-/* The device class and bot flag of a raw result and its string (browser.md). */
+/* The device class and bot flag of a raw result and its string (browser.md), with the
+ * versions joined. Pure, thread-safe. */
 void en_ua_classify(const struct en_uap *u, const char *ua, size_t len, struct en_ua *out);
 
+/* "desktop", "mobile", "tablet", "bot" or "other". */
 const char *en_device_name(enum en_device d);
 
 /* ---- geo (geo.c) ---- */
@@ -136,6 +148,7 @@ typedef struct en_geo_db en_geo_db;
  * mapped; lookups are thread-safe. NULL with err (WR_EIO/WR_EINVAL with the library's
  * message) when it cannot be opened. */
 en_geo_db *en_geo_open(const char *path, struct wr_err *err);
+/* Unmaps g; NULL is a no-op. */
 void en_geo_close(en_geo_db *g);
 
 struct en_geo {
@@ -147,19 +160,20 @@ struct en_geo {
     double lat, lon;
 };
 
-/* Looks a up. Returns 0 (g->found false when the database has no record) or WR_EIO
- * when the database is corrupt. */
+/* Looks a up (thread-safe). Returns 0 (out->found false when the database has no
+ * record, or a is v6 and the database v4 only) or WR_EIO when the database is corrupt. */
 int en_geo_lookup(const en_geo_db *g, const struct en_addr *a, struct en_geo *out);
 
 /* ---- the context object (context.c) ---- */
 
+/* The gateway's options, one field each. */
 struct en_config {
-    const char *trusted_proxies;   /* CIDR list, NULL/"" = none */
-    enum en_fwd_header fwd_header; /* default EN_FWD_XFF */
-    enum en_ip_mode ip_mode;       /* default EN_IP_TRUNCATE */
-    bool store_user_agent;         /* default true */
-    const char *ua_regexes;        /* NULL = EN_UA_DEFAULT_REGEXES */
-    const char *geoip_db;          /* NULL/"" = no geo */
+    const char *trusted_proxies;   /* --trusted-proxies: CIDR list, NULL/"" = none */
+    enum en_fwd_header fwd_header; /* which header the proxies set; default EN_FWD_XFF */
+    enum en_ip_mode ip_mode;       /* --ip-mode; default EN_IP_TRUNCATE */
+    bool store_user_agent;         /* --store-user-agent; default true */
+    const char *ua_regexes;        /* --ua-regexes; NULL = EN_UA_DEFAULT_REGEXES */
+    const char *geoip_db;          /* --geoip-db; NULL/"" = no geo */
     size_t ua_cache_entries;       /* per worker; 0 = EN_UA_CACHE_DEFAULT */
 };
 #define EN_UA_CACHE_DEFAULT 512
@@ -175,9 +189,11 @@ typedef struct en_worker en_worker;
  * err: WR_EINVAL for a bad --trusted-proxies or a bad regexes file (msg names the
  * option), WR_EIO for an unreadable file. */
 en_enricher *en_create(const struct en_config *c, struct wr_err *err);
+/* Frees e after all its workers; NULL is a no-op. */
 void en_destroy(en_enricher *e);
 
-/* One per enriching thread; destroy every worker before the enricher. */
+/* One per enriching thread (keeps e); destroy every worker before the enricher. NULL on
+ * out of memory; _destroy(NULL) is a no-op. */
 en_worker *en_worker_create(en_enricher *e, struct wr_err *err);
 void en_worker_destroy(en_worker *w);
 
