@@ -2,6 +2,7 @@
  * (LISTEN/NOTIFY + TTL), compiling only the schema versions whose text changed. */
 #include "snapshot.h"
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -10,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <time.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -320,9 +320,9 @@ static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
     for (int i = 0; i < rows; i++) {
         struct reg_key_rec *k = &s->keys[s->n_keys++];
         const char *hex = PQgetvalue(r, i, 1);
-        for (int b = 0; b < 32; b++) {
-            /* Postgres' encode(..., 'hex') gives 64 valid digits. */
-            k->sha256[b] = (unsigned char)(wr_hexval(hex[2 * b]) * 16 + wr_hexval(hex[2 * b + 1]));
+        if (strlen(hex) != 64 || wr_unhex(hex, 32, k->sha256) != 0) {
+            /* A hash that is not 32 bytes matches no presented key: keep it unusable. */
+            memset(k->sha256, 0, sizeof k->sha256);
         }
         k->name = strdup(PQgetvalue(r, i, 0));
         k->rate = strtoll(PQgetvalue(r, i, 3), NULL, 10);
@@ -402,7 +402,8 @@ static void *loader_main(void *arg)
 {
     reg_loader *l = arg;
     PGconn *c = NULL;
-    int64_t backoff_ms = 100;
+    struct wr_backoff bo;
+    wr_backoff_init(&bo, 100, 5000, false);
     while (!atomic_load(&l->stop)) {
         struct wr_err err = {0};
         if (!c) {
@@ -423,15 +424,15 @@ static void *loader_main(void *arg)
             l->stats.reload_failures++;
             l->stats.connected = false;
             pthread_mutex_unlock(&l->lock);
+            int64_t wait_ms = wr_backoff_next_ms(&bo);
             WR_WARN("registry reload failed, keeping the last snapshot; retry in %lld ms: %s",
-                    (long long)backoff_ms, err.msg);
+                    (long long)wait_ms, err.msg);
             PQfinish(c);
             c = NULL;
-            wait_for(l, -1, backoff_ms);
-            backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+            wait_for(l, -1, wait_ms);
             continue;
         }
-        backoff_ms = 100;
+        wr_backoff_reset(&bo);
         pthread_mutex_lock(&l->lock);
         l->stats.connected = true;
         pthread_mutex_unlock(&l->lock);
@@ -441,10 +442,10 @@ static void *loader_main(void *arg)
                  (unsigned long long)info.generation, info.event_types, info.versions,
                  info.broken, info.keys);
         /* Wait for a NOTIFY or the TTL, then reload. */
-        int64_t deadline = wr_time_mono_ns() / 1000000 + l->opts.ttl_ms;
+        int64_t deadline = wr_deadline_in_ms(l->opts.ttl_ms);
         bool reload = false;
         while (!reload && !atomic_load(&l->stop)) {
-            int64_t left = deadline - wr_time_mono_ns() / 1000000;
+            int64_t left = wr_deadline_left_ms(deadline);
             if (left <= 0) {
                 break;
             }
@@ -480,7 +481,7 @@ reg_loader *reg_loader_create(const struct reg_loader_opts *opts, struct wr_err 
     }
     l->conninfo = strdup(opts->conninfo);
     pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->ready_cond, NULL);
+    wr_cond_init_mono(&l->ready_cond);
     if (!l->conninfo || pipe2(l->wake, O_CLOEXEC) != 0) {
         free(l->conninfo);
         free(l);
@@ -529,17 +530,10 @@ reg_snapshot *reg_loader_acquire(reg_loader *l)
 
 bool reg_loader_wait_ready(reg_loader *l, int64_t timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    int64_t deadline = wr_deadline_in_ms(timeout_ms);
     pthread_mutex_lock(&l->lock);
     while (!l->current) {
-        if (pthread_cond_timedwait(&l->ready_cond, &l->lock, &ts) == ETIMEDOUT) {
+        if (wr_cond_wait_until(&l->ready_cond, &l->lock, deadline) == ETIMEDOUT) {
             break;
         }
     }
