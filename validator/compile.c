@@ -1156,7 +1156,7 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
         op->u.en.items = x->u.items;
         op->u.en.n = x->n;
         if (x->n > 8) {
-            uint32_t *h = wr_arena_alloc(c->pa, x->n * sizeof *h);
+            uint64_t *h = wr_arena_alloc(c->pa, x->n * sizeof *h);
             if (!h) {
                 return fail(c, WR_ENOMEM, "out of memory");
             }
@@ -1739,6 +1739,7 @@ static val_schema *compile_internal(const json_t *schema, const struct val_opts 
     atomic_init(&c.s->refs, 1);
     c.s->arena = c.pa;
     c.s->max_depth = opts->max_depth ? opts->max_depth : 512;
+    c.s->max_steps = opts->max_steps;
     enum val_dialect d = opts->default_dialect;
     unsigned vocab = VAL__V_ALL;
     const char *id = json_is_object(schema) ? json_string_value(json_object_get(schema, "$id")) : NULL;
