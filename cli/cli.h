@@ -20,6 +20,8 @@ struct weir_cfg {
     const char *database_url;
     const char *log_level;
     const char *pg_dir;
+    const char *umask;
+    bool allow_core_dumps;
     /* lake */
     const char *lake;
     const char *s3_endpoint;
@@ -42,6 +44,10 @@ struct weir_cfg {
     uint64_t max_event_bytes;
     long long max_depth;
     long long max_connections;
+    long long max_connections_per_ip;
+    const char *trusted_proxies;
+    int64_t header_timeout_ms;
+    uint64_t min_body_rate;
     int64_t conn_timeout_ms;
     long long threads;
     const char *access_log;
@@ -86,6 +92,16 @@ int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 
  * Prints the error and returns NULL on failure. */
 PGconn *cli_connect(const struct weir_cfg *cfg, bool *started);
 void cli_disconnect(const struct weir_cfg *cfg, PGconn *c, bool started);
+
+struct lake_s3_opts;
+/* Fills o from the S3 options of cfg (lake_s3_opts_parse). Returns -1 to go on, or the
+ * exit status after printing the error (2: a bad value). */
+int cli_s3_opts(const struct weir_cfg *cfg, struct lake_s3_opts *o);
+
+/* The process settings every subcommand gets before it does anything: the umask
+ * (WEIR_UMASK, default 077) and core dumps off unless WEIR_ALLOW_CORE_DUMPS. main() calls
+ * it with the environment's values; cli_parse again with the flags. Returns -1 or 2. */
+int cli_process_setup(const char *umask, bool allow_core_dumps);
 
 struct gw_config;
 /* Checks the gateway options of cfg and fills g (pointing into cfg). Returns -1 to go on,

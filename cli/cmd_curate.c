@@ -129,19 +129,9 @@ int cmd_curate(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "--codec: '%s' is not zstd, gzip or none", cc.codec);
     }
     struct lake_s3_opts s3;
-    memset(&s3, 0, sizeof s3);
-    s3.endpoint = cfg->s3_endpoint;
-    s3.region = cfg->s3_region;
-    s3.access_key = cfg->aws_access_key_id;
-    s3.secret_key = cfg->aws_secret_access_key;
-    s3.session_token = cfg->aws_session_token;
-    if (cfg->s3_addressing && strcmp(cfg->s3_addressing, "path") == 0) {
-        s3.addressing = LAKE_S3_ADDR_PATH;
-    } else if (cfg->s3_addressing && strcmp(cfg->s3_addressing, "virtual") == 0) {
-        s3.addressing = LAKE_S3_ADDR_VHOST;
-    } else if (cfg->s3_addressing && strcmp(cfg->s3_addressing, "auto") != 0) {
-        return cli_fail(EXIT_USAGE, "--s3-addressing: '%s' is not path, virtual or auto",
-                        cfg->s3_addressing);
+    int src = cli_s3_opts(cfg, &s3);
+    if (src >= 0) {
+        return src;
     }
     bool started;
     PGconn *pg = cli_connect(cfg, &started);

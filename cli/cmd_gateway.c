@@ -36,8 +36,17 @@ const struct wr_opt cli_gateway_opts[] = {
     {"max-depth", "WEIR_MAX_DEPTH", WR_OPT_INT, "64", OFF(max_depth), "JSON nesting depth"},
     {"max-connections", "WEIR_MAX_CONNECTIONS", WR_OPT_INT, "1024", OFF(max_connections),
      "concurrent HTTP connections"},
+    {"max-connections-per-ip", "WEIR_MAX_CONNECTIONS_PER_IP", WR_OPT_INT, "64",
+     OFF(max_connections_per_ip),
+     "concurrent connections from one client address (0: no cap; trusted proxies exempt)"},
+    {"trusted-proxies", "WEIR_TRUSTED_PROXIES", WR_OPT_STRING, NULL, OFF(trusted_proxies),
+     "comma-separated CIDR list of reverse proxies in front of the gateway"},
     {"connection-timeout", "WEIR_CONNECTION_TIMEOUT", WR_OPT_DURATION, "30s",
-     OFF(conn_timeout_ms), "idle or slow connections are closed after this"},
+     OFF(conn_timeout_ms), "idle connections are closed after this"},
+    {"header-timeout", "WEIR_HEADER_TIMEOUT", WR_OPT_DURATION, "10s", OFF(header_timeout_ms),
+     "deadline for a whole request head (request line and headers)"},
+    {"min-body-rate", "WEIR_MIN_BODY_RATE", WR_OPT_SIZE, "1KiB", OFF(min_body_rate),
+     "bytes per second a request body must keep up after --header-timeout of grace (0: off)"},
     {"threads", "WEIR_THREADS", WR_OPT_INT, "0", OFF(threads),
      "HTTP threads (0: one per core)"},
     {"access-log", "WEIR_ACCESS_LOG", WR_OPT_STRING, "debug", OFF(access_log),
@@ -75,6 +84,7 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
         {"max-events", cfg->max_events, 1, 1000000},
         {"max-depth", cfg->max_depth, 2, 10000},
         {"max-connections", cfg->max_connections, 1, 1000000},
+        {"max-connections-per-ip", cfg->max_connections_per_ip, 0, 1000000},
         {"threads", cfg->threads, 0, 1024},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
@@ -82,6 +92,17 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
             return cli_fail(EXIT_USAGE, "--%s: %lld is not between %lld and %lld",
                             ranges[i].name, ranges[i].v, ranges[i].lo, ranges[i].hi);
         }
+    }
+    if (cfg->header_timeout_ms < 0 || cfg->header_timeout_ms > 3600000) {
+        return cli_fail(EXIT_USAGE, "--header-timeout: must be between 0 and 1h");
+    }
+    struct wr_err err = {0};
+    if (cfg->trusted_proxies && gw_trusted_proxies_check(cfg->trusted_proxies, &err) != 0) {
+        return cli_fail(EXIT_USAGE, "%s", err.msg);
+    }
+    int s3rc = cli_s3_opts(cfg, &g->s3);
+    if (s3rc >= 0) {
+        return s3rc;
     }
     if (cfg->flush_interval_ms <= 0 || cfg->schema_ttl_ms <= 0 || cfg->conn_timeout_ms < 1000) {
         return cli_fail(EXIT_USAGE, "--flush-interval and --schema-ttl must be positive, "
@@ -94,12 +115,6 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->database_url = database_url;
     g->listen = cfg->listen;
     g->lake = cfg->lake;
-    g->s3_endpoint = cfg->s3_endpoint;
-    g->s3_region = cfg->s3_region;
-    g->s3_addressing = cfg->s3_addressing;
-    g->aws_access_key_id = cfg->aws_access_key_id;
-    g->aws_secret_access_key = cfg->aws_secret_access_key;
-    g->aws_session_token = cfg->aws_session_token;
     g->spool_dir = cfg->spool_dir;
     g->instance_id = cfg->instance_id;
     g->spool_max_bytes = cfg->spool_max_bytes;
@@ -114,6 +129,10 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->max_depth = (unsigned)cfg->max_depth;
     g->max_connections = (unsigned)cfg->max_connections;
     g->conn_timeout_ms = cfg->conn_timeout_ms;
+    g->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
+    g->trusted_proxies = cfg->trusted_proxies;
+    g->header_timeout_ms = cfg->header_timeout_ms;
+    g->min_body_rate = cfg->min_body_rate;
     g->threads = (unsigned)cfg->threads;
     g->access_log_level = access;
     g->ready_file = wr_env("WEIR_READY_FILE");

@@ -150,7 +150,9 @@ int cmd_up(int argc, char **argv)
         char *slash = strrchr(parent, '/');
         if (slash && slash != parent) {
             *slash = '\0';
-            if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(parent, 0755) == 0) {
+                chmod(parent, 0755); /* the postgres user passes through, whatever the umask */
+            } else if (errno != EEXIST) {
                 return cli_fail(EXIT_FAIL, "mkdir %s: %s", parent, strerror(errno));
             }
         }

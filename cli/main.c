@@ -3,12 +3,16 @@
 #include "cli.h"
 
 #include "common/log.h"
+#include "lake/lake.h"
 #include "registry/registry.h"
 
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #define OFF(f) offsetof(struct weir_cfg, f)
 
@@ -19,6 +23,10 @@ const struct wr_opt cli_common_opts[] = {
      "folder of the embedded Postgres cluster"},
     {"log-level", "WEIR_LOG_LEVEL", WR_OPT_STRING, "info", OFF(log_level),
      "debug, info, warn, error or off"},
+    {"umask", "WEIR_UMASK", WR_OPT_STRING, "077", OFF(umask),
+     "file mode mask of every file and folder weir creates (octal; 077: owner only)"},
+    {"allow-core-dumps", "WEIR_ALLOW_CORE_DUMPS", WR_OPT_BOOL, "false", OFF(allow_core_dumps),
+     "let the process dump core (off by default: a dump would hold keys and events)"},
     {0},
 };
 
@@ -71,6 +79,58 @@ int cli_parse(const struct wr_cmd *cmd, int argc, char **argv, struct weir_cfg *
                             "or off", cfg->log_level);
         }
         wr_log_level = level;
+    }
+    if (cfg->umask && (rc = cli_process_setup(cfg->umask, cfg->allow_core_dumps)) >= 0) {
+        return rc;
+    }
+    /* Every subcommand with S3 options refuses a bad one, whether it reaches S3 or not. */
+    if (cfg->s3_addressing) {
+        struct lake_s3_opts s3;
+        if ((rc = cli_s3_opts(cfg, &s3)) >= 0) {
+            return rc;
+        }
+    }
+    return -1;
+}
+
+int cli_process_setup(const char *mask, bool allow_core_dumps)
+{
+    if (mask) {
+        unsigned long v = 0;
+        size_t n = strlen(mask);
+        bool ok = n >= 1 && n <= 4;
+        for (size_t i = 0; ok && i < n; i++) {
+            ok = mask[i] >= '0' && mask[i] <= '7';
+            v = v * 8 + (unsigned long)(mask[i] - '0');
+        }
+        if (!ok || v > 0777) {
+            return cli_fail(EXIT_USAGE, "--umask: '%s' is not an octal mode such as 077", mask);
+        }
+        umask((mode_t)v);
+    }
+    /* A core dump would hold API key secrets, S3 credentials and events in clear. Both
+     * switches: RLIMIT_CORE for the dump itself, PR_SET_DUMPABLE also for ptrace and
+     * /proc/PID/mem of other users' processes. */
+    struct rlimit rl = {0, 0};
+    if (allow_core_dumps) {
+        getrlimit(RLIMIT_CORE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+    }
+    if (setrlimit(RLIMIT_CORE, &rl) != 0) {
+        WR_WARN("could not set RLIMIT_CORE");
+    }
+    prctl(PR_SET_DUMPABLE, allow_core_dumps ? 1 : 0, 0, 0, 0);
+    return -1;
+}
+
+int cli_s3_opts(const struct weir_cfg *cfg, struct lake_s3_opts *o)
+{
+    struct lake_s3_args a = {cfg->s3_endpoint, cfg->s3_region, cfg->s3_addressing,
+                             cfg->aws_access_key_id, cfg->aws_secret_access_key,
+                             cfg->aws_session_token};
+    struct wr_err err = {0};
+    if (lake_s3_opts_parse(&a, o, &err) != 0) {
+        return cli_fail(EXIT_USAGE, "%s", err.msg);
     }
     return -1;
 }
@@ -141,6 +201,13 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
+    }
+    const char *allow = wr_env("WEIR_ALLOW_CORE_DUMPS");
+    int rc = cli_process_setup(wr_env("WEIR_UMASK") ? wr_env("WEIR_UMASK") : "077",
+                               allow && (strcmp(allow, "1") == 0 || strcmp(allow, "true") == 0 ||
+                                         strcmp(allow, "yes") == 0));
+    if (rc >= 0) {
+        return rc;
     }
     const char *sub = argv[1];
     if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {

@@ -2,8 +2,10 @@
 #include "buf.h"
 
 #include "err.h"
+#include "text.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,12 +93,30 @@ int wr_buf_json_escape(struct wr_buf *b, const char *s, size_t len)
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             continue;
+        }
+        if (c >= 0x80) {
+            size_t j = i;
+            uint32_t cp;
+            if (wr_utf8_next((const unsigned char *)s, len, &j, &cp)) {
+                i = j - 1; /* a whole character: kept as is */
+                continue;
+            }
         }
         int rc = wr_buf_append(b, s + start, i - start);
         if (rc) {
             return rc;
+        }
+        if (c >= 0x80) {
+            /* Not UTF-8: the output must stay valid JSON text, so the byte becomes
+             * U+FFFD REPLACEMENT CHARACTER. */
+            rc = wr_buf_append(b, "\\ufffd", 6);
+            if (rc) {
+                return rc;
+            }
+            start = i + 1;
+            continue;
         }
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t n = 2;

@@ -25,7 +25,9 @@ int wr_buf_append(struct wr_buf *b, const void *p, size_t len);
 int wr_buf_putc(struct wr_buf *b, char c);
 int wr_buf_printf(struct wr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends s as the inside of a JSON string (quotes not included), escaping per RFC 8259. */
+/* Appends s as the inside of a JSON string (quotes not included), escaping per RFC 8259.
+ * Bytes that are not well-formed UTF-8 become \ufffd, so the result is always valid JSON
+ * text whatever s holds. */
 int wr_buf_json_escape(struct wr_buf *b, const char *s, size_t len);
 
 /* Makes room for n more bytes; returns 0 or an error as wr_buf_append. */

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "json/json.h"
+#include "lake/envelope.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +26,9 @@
 #define MAX_SOURCE 128
 #define PREDICT 64
 #define HOUR_US 3600000000LL
+/* The envelope strings the reading stage needs from each line; the first two are required. */
+#define SCAN_NEED ((1u << LAKE_ENV_EVENT_ID) | (1u << LAKE_ENV_RECEIVED_AT))
+#define SCAN_WANT (SCAN_NEED | (1u << LAKE_ENV_SOURCE))
 
 struct rawfile {
     char *key;
@@ -445,160 +449,6 @@ static void invalid_line(struct day *d, struct hourbuf *h, const char *key, size
 }
 
 
-/* ---- the gateway's lines, fast --------------------------------------------------- */
-
-struct quick {
-    const char *id, *ra, *src;
-    size_t id_len, ra_len, src_len;
-};
-
-static size_t skip_ws(const char *p, size_t i, size_t n)
-{
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) {
-        i++;
-    }
-    return i;
-}
-
-/* The end of the string whose opening quote is at p[i] (index past the closing quote),
- * setting *esc when it holds a backslash; 0 when unterminated. */
-static size_t skip_string(const char *p, size_t i, size_t n, int *esc)
-{
-    i++;
-    for (;;) {
-        const char *q = memchr(p + i, '"', n - i);
-        if (!q) {
-            return 0;
-        }
-        size_t j = (size_t)(q - p);
-        size_t k = j;
-        while (k > i && p[k - 1] == '\\') {
-            k--;
-        }
-        if (memchr(p + i, '\\', j - i)) {
-            *esc = 1;
-        }
-        if ((j - k) % 2 == 0) {
-            return j + 1;
-        }
-        i = j + 1;
-    }
-}
-
-/* Skips one nested object or array starting at p[i]; 0 when unbalanced. */
-static size_t skip_nested(const char *p, size_t i, size_t n)
-{
-    int depth = 0;
-    while (i < n) {
-        char c = p[i];
-        if (c == '"') {
-            int esc = 0;
-            i = skip_string(p, i, n, &esc);
-            if (!i) {
-                return 0;
-            }
-            continue;
-        }
-        if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            if (--depth == 0) {
-                return i + 1;
-            }
-        }
-        i++;
-    }
-    return 0;
-}
-
-/* Reads event_id, received_at and source from the top-level members of a line without
- * building a tree, stopping once all three are seen. Returns 1 on success, 0 when the line
- * needs the full parser (escapes in those values, unusual shape, or not JSON). The full
- * parse of every kept line still validates all of it. */
-static int quick_envelope(const char *p, size_t n, struct quick *q)
-{
-    memset(q, 0, sizeof *q);
-    size_t i = skip_ws(p, 0, n);
-    if (i >= n || p[i] != '{') {
-        return 0;
-    }
-    i = skip_ws(p, i + 1, n);
-    while (i < n && p[i] == '"') {
-        int esc = 0;
-        size_t ke = skip_string(p, i, n, &esc);
-        if (!ke || esc) {
-            return 0;
-        }
-        const char *key = p + i + 1;
-        size_t klen = ke - i - 2;
-        i = skip_ws(p, ke, n);
-        if (i >= n || p[i] != ':') {
-            return 0;
-        }
-        i = skip_ws(p, i + 1, n);
-        if (i >= n) {
-            return 0;
-        }
-        if (p[i] == '"') {
-            esc = 0;
-            size_t ve = skip_string(p, i, n, &esc);
-            if (!ve) {
-                return 0;
-            }
-            const char **dst = NULL;
-            size_t *dlen = NULL;
-            if (klen == 8 && !memcmp(key, "event_id", 8)) {
-                dst = &q->id;
-                dlen = &q->id_len;
-            } else if (klen == 11 && !memcmp(key, "received_at", 11)) {
-                dst = &q->ra;
-                dlen = &q->ra_len;
-            } else if (klen == 6 && !memcmp(key, "source", 6)) {
-                dst = &q->src;
-                dlen = &q->src_len;
-            }
-            if (dst) {
-                if (esc || *dst) {
-                    return 0;
-                }
-                *dst = p + i + 1;
-                *dlen = ve - i - 2;
-            }
-            i = ve;
-        } else if (p[i] == '{' || p[i] == '[') {
-            if (klen == 8 && !memcmp(key, "event_id", 8)) {
-                return 0;
-            }
-            if (q->id && q->ra && q->src) {
-                return 1; /* the payload: everything needed is known */
-            }
-            i = skip_nested(p, i, n);
-            if (!i) {
-                return 0;
-            }
-        } else {
-            if ((klen == 8 && !memcmp(key, "event_id", 8)) ||
-                (klen == 11 && !memcmp(key, "received_at", 11)) ||
-                (klen == 6 && !memcmp(key, "source", 6))) {
-                return 0; /* not strings: the full parser says what is wrong */
-            }
-            while (i < n && p[i] != ',' && p[i] != '}') {
-                i++;
-            }
-        }
-        i = skip_ws(p, i, n);
-        if (i < n && p[i] == ',') {
-            i = skip_ws(p, i + 1, n);
-            continue;
-        }
-        if (i < n && p[i] == '}') {
-            return q->id && q->ra;
-        }
-        return 0;
-    }
-    return 0;
-}
-
 static int grow_recs(struct hourbuf *h)
 {
     size_t nc = h->caprecs ? h->caprecs * 2 : 4096;
@@ -638,10 +488,14 @@ static int scan_hour(struct day *d, struct hourbuf *h, size_t fi, int lookback)
             continue; /* blank lines are not lines */
         }
         const char *key = d->fl.v[fi + file].key;
-        struct quick q;
+        /* The stored line is read through lake/envelope.h: a zero-copy scan of the three
+         * envelope strings, the full parser only for lines the scan does not follow. */
+        struct lake_env_str q[LAKE_ENV_NFIELDS];
         int64_t qts;
-        if (quick_envelope(p + off, len, &q) && q.id_len > 0 && q.id_len <= 1024 &&
-            q.src_len <= MAX_SOURCE && wr_time_parse_rfc3339(q.ra, q.ra_len, &qts)) {
+        int qm = lake_env_scan(p + off, len, SCAN_WANT, q);
+        if (qm >= 0 && (qm & SCAN_NEED) == SCAN_NEED && q[LAKE_ENV_EVENT_ID].len > 0 &&
+            q[LAKE_ENV_EVENT_ID].len <= 1024 && q[LAKE_ENV_SOURCE].len <= MAX_SOURCE &&
+            wr_time_parse_rfc3339(q[LAKE_ENV_RECEIVED_AT].p, q[LAKE_ENV_RECEIVED_AT].len, &qts)) {
             if (h->nrecs == h->caprecs && grow_recs(h) != 0) {
                 return wr_err_set(&h->err, WR_ENOMEM, "out of memory");
             }
@@ -649,17 +503,18 @@ static int scan_hour(struct day *d, struct hourbuf *h, size_t fi, int lookback)
             r->ts = qts;
             r->off = (uint32_t)off;
             r->len = (uint32_t)len;
-            r->id_len = (uint16_t)q.id_len;
+            const struct lake_env_str *qid = &q[LAKE_ENV_EVENT_ID], *qsrc = &q[LAKE_ENV_SOURCE];
+            r->id_len = (uint16_t)qid->len;
             r->id_side = 0;
-            r->id_off = (uint32_t)(q.id - p);
-            cur__hash128(q.id, q.id_len, &r->ha, &r->hb);
-            r->src = lookback ? 0 : (uint16_t)src_index(h, q.src ? q.src : "", q.src_len);
+            r->id_off = (uint32_t)(qid->p - p);
+            cur__hash128(qid->p, qid->len, &r->ha, &r->hb);
+            r->src = lookback ? 0 : (uint16_t)src_index(h, qsrc->p ? qsrc->p : "", qsrc->len);
             continue;
         }
         wr_arena_reset(h->arena);
-        struct js_val *v;
+        struct lake_env_view ev;
         struct js_error je;
-        int rc = js_parse(h->arena, p + off, len, NULL, &v, &je);
+        int rc = lake_env_parse(h->arena, p + off, len, &ev, &je);
         if (rc == WR_ENOMEM) {
             invalid_line(d, h, key, lineno, "line too large", "", 0, lookback);
             continue;
@@ -668,19 +523,15 @@ static int scan_hour(struct day *d, struct hourbuf *h, size_t fi, int lookback)
             invalid_line(d, h, key, lineno, je.msg, "", 0, lookback);
             continue;
         }
-        const struct js_val *src = js_get(v, "source", 6);
+        const struct js_val *src = ev.f[LAKE_ENV_SOURCE];
         const char *sp = "";
         size_t sn = 0;
         if (src && src->type == JS_STRING && src->n <= MAX_SOURCE) {
             sp = src->u.s;
             sn = src->n;
         }
-        if (v->type != JS_OBJECT) {
-            invalid_line(d, h, key, lineno, "not a JSON object", "", 0, lookback);
-            continue;
-        }
-        const struct js_val *id = js_get(v, "event_id", 8);
-        const struct js_val *ra = js_get(v, "received_at", 11);
+        const struct js_val *id = ev.f[LAKE_ENV_EVENT_ID];
+        const struct js_val *ra = ev.f[LAKE_ENV_RECEIVED_AT];
         int64_t ts;
         if (!id || id->type != JS_STRING || id->n == 0 || id->n > 1024) {
             invalid_line(d, h, key, lineno, "event_id missing or not a string of 1..1024 bytes",
@@ -888,18 +739,18 @@ static int write_row(struct day *d, const struct hourbuf *h, const struct rec *r
     }
     const char *line = h->hour.p + r->off;
     wr_arena_reset(d->arena);
-    struct js_val *v;
+    struct lake_env_view ev;
     struct js_error je;
-    if (js_parse(d->arena, line, r->len, NULL, &v, &je) != 0 || v->type != JS_OBJECT) {
+    if (lake_env_parse(d->arena, line, r->len, &ev, &je) != 0) {
         return 1; /* the envelope was readable, the rest is not JSON: an invalid line */
     }
     pq_writer *w = d->w;
     int rc = pq_writer_put_str(w, CUR_C_EVENT_ID, rec_id(h, r), r->id_len);
-    const struct js_val *x = js_get(v, "schema_version", 14);
+    const struct js_val *x = ev.f[LAKE_ENV_SCHEMA_VERSION];
     if (rc == 0 && x && x->type == JS_INT) {
         rc = pq_writer_put_int64(w, CUR_C_SCHEMA_VERSION, x->u.i);
     }
-    x = js_get(v, "occurred_at", 11);
+    x = ev.f[LAKE_ENV_OCCURRED_AT];
     int64_t ts;
     if (rc == 0 && x && x->type == JS_STRING && wr_time_parse_rfc3339(x->u.s, x->n, &ts)) {
         rc = pq_writer_put_int64(w, CUR_C_OCCURRED_AT, ts);
@@ -909,11 +760,11 @@ static int write_row(struct day *d, const struct hourbuf *h, const struct rec *r
     if (rc == 0) {
         rc = pq_writer_put_int64(w, CUR_C_RECEIVED_AT, r->ts);
     }
-    x = js_get(v, "source", 6);
+    x = ev.f[LAKE_ENV_SOURCE];
     if (rc == 0 && x && x->type == JS_STRING) {
         rc = pq_writer_put_str(w, CUR_C_SOURCE, x->u.s, x->n);
     }
-    const struct js_val *pl = js_get(v, "payload", 7);
+    const struct js_val *pl = ev.f[LAKE_ENV_PAYLOAD];
     if (rc == 0 && pl && d->m->whole_payload) {
         if (pl->type != JS_NULL) {
             rc = pq_writer_put_str(w, CUR_NENV, line + pl->src_off, pl->src_len);

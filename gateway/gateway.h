@@ -5,6 +5,7 @@
 #define WEIR_GATEWAY_H
 
 #include "common/err.h"
+#include "lake/lake.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,8 +14,7 @@ struct gw_config {
     const char *database_url; /* libpq conninfo */
     const char *listen;       /* "HOST:PORT"; port 0 picks a free one */
     const char *lake;         /* lake URL */
-    const char *s3_endpoint, *s3_region, *s3_addressing;
-    const char *aws_access_key_id, *aws_secret_access_key, *aws_session_token;
+    struct lake_s3_opts s3;   /* parsed once by lake_s3_opts_parse */
     const char *spool_dir;
     const char *instance_id; /* NULL: generated and kept in the spool folder */
     uint64_t spool_max_bytes;
@@ -27,13 +27,22 @@ struct gw_config {
     unsigned max_events;
     uint64_t max_event_bytes;
     unsigned max_depth;
-    unsigned max_connections;
-    int64_t conn_timeout_ms;
+    unsigned max_connections;        /* capped at start by the descriptors left */
+    unsigned max_connections_per_ip; /* 0: no cap; peers in trusted_proxies are exempt */
+    const char *trusted_proxies;     /* comma-separated CIDR list (browser.md); NULL: none */
+    int64_t conn_timeout_ms;         /* idle connection timeout */
+    int64_t header_timeout_ms;       /* deadline of a whole request head; 0: none */
+    uint64_t min_body_rate;          /* bytes/s a body must keep up after a grace of
+                                      * header_timeout_ms; 0: none */
     unsigned threads;     /* 0: one per core */
     int access_log_level; /* wr_log level of the access log lines */
     const char *ready_file; /* when set, "HOST:PORT\n" is written there once serving */
     bool ack_from_memory;   /* benchmark only: 202 before fsync */
 };
+
+/* Checks a --trusted-proxies value (comma-separated IPv4/IPv6 addresses or CIDR blocks).
+ * Returns 0, or WR_EINVAL with err naming the bad entry. */
+int gw_trusted_proxies_check(const char *list, struct wr_err *err);
 
 /* Runs the gateway until SIGTERM or SIGINT, then drains (stops accepting, flushes every
  * buffer) and returns 0; returns an error code (with err filled) when it cannot start

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/text.h"
+#include "lake/envelope.h"
 #include "registry/registry.h"
 #include "validator/validator.h"
 
@@ -26,31 +27,62 @@ struct ev_error {
     const char *message;
 };
 
-static int invalid_json(struct wr_buf *resp, const char *msg, const struct js_error *e)
+size_t gw_text_utf8_copy(char *dst, size_t cap, const char *src, size_t len)
 {
-    wr_buf_clear(resp);
-    char text[200];
-    if (e) {
-        snprintf(text, sizeof text, "%s at line %u column %u", e->msg, e->line, e->column);
-    } else {
-        snprintf(text, sizeof text, "%s", msg);
+    size_t o = 0, i = 0;
+    if (cap == 0) {
+        return 0;
     }
-    wr_buf_printf(resp, "{\"error\":\"invalid_json\",\"message\":\"");
-    wr_buf_json_escape(resp, text, strlen(text));
-    wr_buf_printf(resp, "\"}");
-    return 400;
+    while (i < len) {
+        size_t start = i;
+        uint32_t cp;
+        if (wr_utf8_next((const unsigned char *)src, len, &i, &cp) && cp != 0) {
+            if (o + (i - start) >= cap) {
+                break;
+            }
+            memcpy(dst + o, src + start, i - start);
+            o += i - start;
+        } else {
+            if (o + 1 >= cap) {
+                break;
+            }
+            dst[o++] = '?';
+            i = start + 1;
+        }
+    }
+    dst[o] = '\0';
+    return o;
 }
 
-static int too_large(struct wr_buf *resp, const char *msg)
+static enum gw_parse_code invalid_json(struct gw_parse_error *pe, const char *msg,
+                                       const struct js_error *e)
 {
-    wr_buf_clear(resp);
-    wr_buf_printf(resp, "{\"error\":\"too_large\",\"message\":\"%s\"}", msg);
-    return 413;
+    char text[sizeof pe->message];
+    int n;
+    if (e) {
+        n = snprintf(text, sizeof text, "%s at line %u column %u", e->msg, e->line, e->column);
+    } else {
+        n = snprintf(text, sizeof text, "%s", msg);
+    }
+    pe->code = GW_PARSE_INVALID_JSON;
+    gw_text_utf8_copy(pe->message, sizeof pe->message, text,
+                      n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    return pe->code;
 }
 
-int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
-                    const struct gw_limits *lim, struct gw_batch *b, struct wr_buf *resp)
+static enum gw_parse_code too_large(struct gw_parse_error *pe, const char *msg)
 {
+    pe->code = GW_PARSE_TOO_LARGE;
+    snprintf(pe->message, sizeof pe->message, "%s", msg);
+    return pe->code;
+}
+
+enum gw_parse_code gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
+                                   const struct gw_limits *lim, struct gw_batch *b,
+                                   struct gw_parse_error *pe)
+{
+    pe->code = GW_PARSE_OK;
+    pe->message[0] = '\0';
     memset(b, 0, sizeof *b);
     b->body = body;
     b->len = len;
@@ -60,52 +92,52 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
         struct js_val *doc;
         int rc = js_parse(a, body, len, &opts, &doc, &e);
         if (rc == WR_ENOMEM) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         if (rc != 0) {
-            return invalid_json(resp, NULL, &e);
+            return invalid_json(pe, NULL, &e);
         }
         if (doc->type == JS_OBJECT) {
             const struct js_val **one = wr_arena_alloc(a, sizeof *one);
             if (!one) {
-                return too_large(resp, "request too large to parse");
+                return too_large(pe, "request too large to parse");
             }
             one[0] = doc;
             b->events = one;
             b->n = 1;
             b->single = true;
-            return 200;
+            return GW_PARSE_OK;
         }
         if (doc->type != JS_ARRAY) {
-            return invalid_json(resp, "the body must be an event object or an array of them", NULL);
+            return invalid_json(pe, "the body must be an event object or an array of them", NULL);
         }
         if (doc->n > lim->max_events) {
-            return too_large(resp, "more events than the per-request limit");
+            return too_large(pe, "more events than the per-request limit");
         }
         if (doc->n == 0) {
-            return invalid_json(resp, "the batch is empty", NULL);
+            return invalid_json(pe, "the batch is empty", NULL);
         }
         const struct js_val **evs = wr_arena_alloc(a, doc->n * sizeof *evs);
         if (!evs) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         for (uint32_t i = 0; i < doc->n; i++) {
             if (doc->u.items[i].type != JS_OBJECT) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "element %u of the batch is not an object", i);
-                return invalid_json(resp, msg, NULL);
+                return invalid_json(pe, msg, NULL);
             }
             evs[i] = &doc->u.items[i];
         }
         b->events = evs;
         b->n = doc->n;
-        return 200;
+        return GW_PARSE_OK;
     }
     size_t cap = 64, n = 0, pos = 0;
     const struct js_val **evs = wr_arena_alloc(a, cap * sizeof *evs);
     for (;;) {
         if (!evs) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         struct js_val *v;
         int rc = js_parse_next(a, body, len, &pos, &opts, &v, &e);
@@ -113,15 +145,15 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
             break;
         }
         if (rc == WR_ENOMEM) {
-            return too_large(resp, "request too large to parse");
+            return too_large(pe, "request too large to parse");
         }
         if (rc != 0) {
-            return invalid_json(resp, NULL, &e);
+            return invalid_json(pe, NULL, &e);
         }
         if (v->type != JS_OBJECT) {
             char msg[96];
             snprintf(msg, sizeof msg, "NDJSON value %zu is not an object", n + 1);
-            return invalid_json(resp, msg, NULL);
+            return invalid_json(pe, msg, NULL);
         }
         /* NDJSON: the next value must start on a new line. */
         size_t k = pos;
@@ -142,10 +174,10 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
             le.line = line;
             le.column = col;
             snprintf(le.msg, sizeof le.msg, "expected a new line after a value");
-            return invalid_json(resp, NULL, &le);
+            return invalid_json(pe, NULL, &le);
         }
         if (n == lim->max_events) {
-            return too_large(resp, "more events than the per-request limit");
+            return too_large(pe, "more events than the per-request limit");
         }
         if (n == cap) {
             const struct js_val **bigger = wr_arena_alloc(a, 2 * cap * sizeof *bigger);
@@ -161,11 +193,11 @@ int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
         evs[n++] = v;
     }
     if (n == 0) {
-        return invalid_json(resp, "the body holds no events", NULL);
+        return invalid_json(pe, "the body holds no events", NULL);
     }
     b->events = evs;
     b->n = n;
-    return 200;
+    return GW_PARSE_OK;
 }
 
 static bool is_name(const struct js_member *m, const char *name)
@@ -189,27 +221,6 @@ static bool event_id_ok(const struct js_val *v)
     return true;
 }
 
-/* Appends raw JSON text with its insignificant line breaks turned into spaces: a JSON
- * string cannot hold a raw line break, so any there is whitespace, and a stored line
- * must stay one line. */
-static int append_one_line(struct wr_buf *b, const char *p, size_t len)
-{
-    /* Compact bodies (the common case) have no line break at all: one copy. memchr is
-     * vectorised, so the searches cost little next to the copy. */
-    const char *end = p + len;
-    for (;;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *cr = memchr(p, '\r', (size_t)((nl ? nl : end) - p));
-        const char *brk = cr ? cr : nl;
-        if (!brk) {
-            return wr_buf_append(b, p, (size_t)(end - p));
-        }
-        if (wr_buf_append(b, p, (size_t)(brk - p)) || wr_buf_putc(b, ' ')) {
-            return WR_ENOMEM;
-        }
-        p = brk + 1;
-    }
-}
 static void render_errors(struct wr_buf *b, const struct ev_error *errs, size_t n)
 {
     wr_buf_putc(b, '[');
@@ -274,14 +285,7 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
     wr_buf_init(&entries, 8 << 20);
     bool all_forbidden = true;
     int rc = 0;
-    /* What follows the per-event envelope fields is the same for the whole request. */
-    struct wr_buf tail;
-    wr_buf_init(&tail, 4096);
-    wr_buf_printf(&tail, ",\"received_at\":\"%s\",\"source\":\"", received);
-    wr_buf_json_escape(&tail, key->name, strlen(key->name));
-    if (wr_buf_append(&tail, "\",\"payload\":", 12) != 0) {
-        rc = WR_ENOMEM;
-    }
+    size_t source_len = strlen(key->name);
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         const struct js_val *ev = b->events[i];
         struct ev_error errs[MAX_ERRORS_PER_EVENT];
@@ -418,25 +422,19 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
             } else {
                 wr_uuid7(uuid);
             }
-            /* Plain appends: this runs once per accepted event, printf would dominate it.
-             * The envelope's strings need no escaping: their patterns exclude " and \. */
-            char num[16];
-            int numlen = snprintf(num, sizeof num, "%d", resolved);
-            wr_buf_append(&line, "{\"event_type\":\"", 15);
-            wr_buf_append(&line, type->u.s, type->n);
-            wr_buf_append(&line, "\",\"schema_version\":", 19);
-            wr_buf_append(&line, num, (size_t)numlen);
-            wr_buf_append(&line, ",\"event_id\":\"", 13);
-            wr_buf_append(&line, idp, idlen);
-            wr_buf_putc(&line, '"');
+            /* The stored line has one definition: lake/envelope.h. */
+            struct lake_env_rec er;
+            memset(&er, 0, sizeof er);
+            lake_env_set_str(&er, LAKE_ENV_EVENT_TYPE, type->u.s, type->n);
+            lake_env_set_int(&er, LAKE_ENV_SCHEMA_VERSION, resolved);
+            lake_env_set_str(&er, LAKE_ENV_EVENT_ID, idp, idlen);
             if (occurred) {
-                wr_buf_append(&line, ",\"occurred_at\":\"", 16);
-                wr_buf_append(&line, occurred->u.s, occurred->n);
-                wr_buf_putc(&line, '"');
+                lake_env_set_str(&er, LAKE_ENV_OCCURRED_AT, occurred->u.s, occurred->n);
             }
-            wr_buf_append(&line, tail.p, tail.len);
-            append_one_line(&line, b->body + payload->src_off, payload->src_len);
-            if (wr_buf_putc(&line, '}') != 0) {
+            lake_env_set_str(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+            lake_env_set_str(&er, LAKE_ENV_SOURCE, key->name, source_len);
+            lake_env_set_str(&er, LAKE_ENV_PAYLOAD, b->body + payload->src_off, payload->src_len);
+            if (lake_env_write(&line, &er) != 0) {
                 rc = WR_ENOMEM;
                 break;
             }
@@ -467,14 +465,19 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         wr_buf_printf(&entries, ",\"errors\":");
         wr_buf_append(&entries, errjson.p, errjson.len);
         wr_buf_putc(&entries, '}');
-        wr_buf_printf(&line, "{\"event\":");
-        append_one_line(&line, b->body + ev->src_off, ev->src_len);
-        wr_buf_printf(&line, ",\"source\":\"");
-        wr_buf_json_escape(&line, key->name, strlen(key->name));
-        wr_buf_printf(&line, "\",\"received_at\":\"%s\",\"errors\":", received);
-        wr_buf_append(&line, errjson.p, errjson.len);
-        if (wr_buf_putc(&line, '}') != 0 ||
-            !push_line(a, v, b->n, GW_LINE_REJECTED, "", 0, received_at_ms, &line)) {
+        /* An event too large to store whole keeps its first bytes (lake/envelope.h). */
+        struct lake_env_rec rr;
+        memset(&rr, 0, sizeof rr);
+        lake_env_set_str(&rr, LAKE_REJ_EVENT, b->body + ev->src_off, ev->src_len);
+        lake_env_set_str(&rr, LAKE_REJ_SOURCE, key->name, source_len);
+        lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p ? errjson.p : "[]",
+                         errjson.p ? errjson.len : 2);
+        int wrc = errjson.p ? lake_rej_write(&line, &rr, lim->max_event_bytes) : WR_ENOMEM;
+        if (wrc == WR_ELIMIT) {
+            wrc = lake_rej_write(&line, &rr, 1); /* no room for it whole: its first bytes */
+        }
+        if (wrc != 0 || !push_line(a, v, b->n, GW_LINE_REJECTED, "", 0, received_at_ms, &line)) {
             rc = WR_ENOMEM;
         }
     }
@@ -487,7 +490,6 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         wr_buf_putc(resp, ']');
     }
     wr_buf_putc(resp, '}');
-    wr_buf_free(&tail);
     wr_buf_free(&line);
     wr_buf_free(&errjson);
     wr_buf_free(&entries);
@@ -498,44 +500,35 @@ struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t le
                                         const char *source, int64_t received_at_ms,
                                         const char *message)
 {
-    /* Keep what is needed to see what went wrong, not whole megabytes of garbage. */
-    size_t keep = len > 65536 ? 65536 : len;
-    struct wr_buf b;
-    wr_buf_init(&b, 8 * keep + 4096);
     char received[WR_RFC3339_MS_LEN + 1];
     wr_time_format_ms(received_at_ms, received);
-    wr_buf_printf(&b, "{\"raw\":\"");
-    while (keep > 0 && keep < len && ((unsigned char)body[keep] & 0xc0) == 0x80) {
-        keep--; /* do not cut a character in two */
+    struct wr_buf errs, b;
+    wr_buf_init(&errs, 4096);
+    wr_buf_init(&b, 6 * LAKE_REJ_RAW_MAX_BYTES + 8192);
+    wr_buf_printf(&errs, "[{\"code\":\"invalid_json\",\"instance_path\":\"\",\"message\":\"");
+    wr_buf_json_escape(&errs, message, strlen(message));
+    int rc = wr_buf_append(&errs, "\"}]", 3);
+    if (rc == 0) {
+        /* The text as sent, cut to LAKE_REJ_RAW_MAX_BYTES: enough to see what went wrong. */
+        struct lake_env_rec rr;
+        memset(&rr, 0, sizeof rr);
+        lake_env_set_str(&rr, LAKE_REJ_RAW, body, len);
+        lake_env_set_str(&rr, LAKE_REJ_SOURCE, source, strlen(source));
+        lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errs.p, errs.len);
+        rc = lake_rej_write(&b, &rr, 0);
     }
-    if (wr_utf8_valid(body, keep)) {
-        wr_buf_json_escape(&b, body, keep);
-    } else {
-        /* Not text: each byte outside ASCII is kept as \u00XX so the line stays JSON. */
-        for (size_t i = 0; i < keep; i++) {
-            unsigned char c = (unsigned char)body[i];
-            if (c >= 0x80) {
-                wr_buf_printf(&b, "\\u%04x", c);
-            } else {
-                wr_buf_json_escape(&b, body + i, 1);
-            }
-        }
-    }
-    wr_buf_printf(&b, "\",\"truncated\":%s,\"source\":\"", keep < len ? "true" : "false");
-    wr_buf_json_escape(&b, source, strlen(source));
-    wr_buf_printf(&b, "\",\"received_at\":\"%s\",\"errors\":[{\"code\":\"invalid_json\","
-                      "\"instance_path\":\"\",\"message\":\"", received);
-    wr_buf_json_escape(&b, message, strlen(message));
-    int rc = wr_buf_printf(&b, "\"}]}");
-    struct gw_line *l = wr_arena_alloc(a, sizeof *l);
-    char *p = rc == 0 && l ? wr_arena_alloc(a, b.len) : NULL;
+    struct gw_line *l = rc == 0 ? wr_arena_alloc(a, sizeof *l) : NULL;
+    char *p = l ? wr_arena_alloc(a, b.len) : NULL;
     if (!p) {
+        wr_buf_free(&errs);
         wr_buf_free(&b);
         return NULL;
     }
     memcpy(p, b.p, b.len);
     *l = (struct gw_line){.kind = GW_LINE_REJECTED, .event_type = "", .received_at_ms = received_at_ms,
                           .p = p, .len = b.len};
+    wr_buf_free(&errs);
     wr_buf_free(&b);
     return l;
 }

@@ -6,7 +6,7 @@
 
 #include "common/arena.h"
 #include "common/buf.h"
-#include "gateway/sink.h"
+#include "gateway/line.h"
 #include "json/json.h"
 #include "registry/snapshot.h"
 
@@ -29,11 +29,32 @@ struct gw_batch {
     bool single; /* one object sent alone (403/422 rules of a single event) */
 };
 
-/* Parses body as JSON (object or array) or NDJSON (one value per line). Returns 200 and
- * fills b, or the status of a refused body (400 invalid_json, 413 too_large) with the
- * response in resp. */
-int gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
-                    const struct gw_limits *lim, struct gw_batch *b, struct wr_buf *resp);
+/* Why a body could not become a batch. */
+enum gw_parse_code {
+    GW_PARSE_OK = 0,
+    GW_PARSE_INVALID_JSON, /* not JSON / NDJSON, nested too deep, not objects, empty */
+    GW_PARSE_TOO_LARGE     /* more events than the limit, or too large to parse */
+};
+
+/* The message is plain text for a person (never holds a byte of the body that is not
+ * well-formed UTF-8, and is cut at a character boundary), e.g.
+ * "unexpected character at line 1 column 7". */
+struct gw_parse_error {
+    enum gw_parse_code code;
+    char message[200];
+};
+
+/* Parses body as JSON (object or array) or NDJSON (one value per line). Returns
+ * GW_PARSE_OK and fills b, or the code of a refused body with pe filled. Rendering the
+ * response is the caller's. */
+enum gw_parse_code gw_ingest_parse(wr_arena *a, const char *body, size_t len, bool ndjson,
+                                   const struct gw_limits *lim, struct gw_batch *b,
+                                   struct gw_parse_error *pe);
+
+/* Copies src into dst (cap bytes, NUL included) as well-formed UTF-8: each byte that
+ * does not start a well-formed character becomes '?', and the text is cut at a character
+ * boundary. Returns the length written. */
+size_t gw_text_utf8_copy(char *dst, size_t cap, const char *src, size_t len);
 
 /* Per-reason counts for metrics: index by enum gw_reason. */
 enum gw_reason {

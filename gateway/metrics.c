@@ -1,7 +1,10 @@
 /* metrics.c - counters, histograms and their Prometheus rendering. */
 #include "metrics.h"
 
+#include "common/prom.h"
+
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Seconds: 50 µs to 10 s, roughly x2.5 per step. */
@@ -79,19 +82,12 @@ void gw_metrics_events(struct gw_metrics *m, const char *type, size_t len, uint6
 static void render_hist(struct wr_buf *out, const char *name, const char *help,
                         struct gw_hist *h)
 {
-    wr_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    uint64_t cum = 0;
+    uint64_t counts[GW_HIST_BUCKETS + 1];
     for (size_t i = 0; i <= GW_HIST_BUCKETS; i++) {
-        cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
-        if (i < GW_HIST_BUCKETS) {
-            wr_buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_le[i],
-                          (unsigned long long)cum);
-        } else {
-            wr_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-        }
+        counts[i] = atomic_load_explicit(&h->counts[i], memory_order_relaxed);
     }
-    wr_buf_printf(out, "%s_sum %.9f\n%s_count %llu\n", name,
-                  (double)atomic_load(&h->sum_ns) / 1e9, name, (unsigned long long)cum);
+    wr_prom_histogram(out, name, help, bucket_le, counts, GW_HIST_BUCKETS,
+                      (double)atomic_load(&h->sum_ns) / 1e9);
 }
 
 static void render_type(struct wr_buf *out, const struct gw_type_counts *c, const char *name,
@@ -100,48 +96,48 @@ static void render_type(struct wr_buf *out, const struct gw_type_counts *c, cons
     if (!rejected_family) {
         uint64_t n = atomic_load(&c->accepted);
         if (n) {
-            wr_buf_printf(out, "weir_events_accepted_total{event_type=\"%s\"} %llu\n", name,
-                          (unsigned long long)n);
+            struct wr_prom_label l[] = {{"event_type", name}};
+            wr_prom_sample(out, "weir_events_accepted_total", l, 1, n);
         }
         return;
     }
     for (size_t r = 0; r < GW_R_COUNT; r++) {
         uint64_t n = atomic_load(&c->rejected[r]);
         if (n) {
-            wr_buf_printf(out, "weir_events_rejected_total{event_type=\"%s\",reason=\"%s\"} %llu\n",
-                          name, gw_reason_names[r], (unsigned long long)n);
+            struct wr_prom_label l[] = {{"event_type", name}, {"reason", gw_reason_names[r]}};
+            wr_prom_sample(out, "weir_events_rejected_total", l, 2, n);
         }
     }
 }
 
 void gw_metrics_render(struct gw_metrics *m, struct wr_buf *out)
 {
-    wr_buf_printf(out, "# HELP weir_http_requests_total HTTP requests answered, by status.\n"
-                       "# TYPE weir_http_requests_total counter\n");
+    wr_prom_family(out, "weir_http_requests_total", WR_PROM_COUNTER,
+                   "HTTP requests answered, by status.");
     for (int s = 100; s < 600; s++) {
         uint64_t n = atomic_load(&m->by_status[s]);
         if (n) {
-            wr_buf_printf(out, "weir_http_requests_total{status=\"%d\"} %llu\n", s,
-                          (unsigned long long)n);
+            char v[8];
+            snprintf(v, sizeof v, "%d", s);
+            struct wr_prom_label l[] = {{"status", v}};
+            wr_prom_sample(out, "weir_http_requests_total", l, 1, n);
         }
     }
     for (int fam = 0; fam < 2; fam++) {
         if (fam == 0) {
-            wr_buf_printf(out, "# HELP weir_events_accepted_total Events accepted, by event type.\n"
-                               "# TYPE weir_events_accepted_total counter\n");
+            wr_prom_family(out, "weir_events_accepted_total", WR_PROM_COUNTER,
+                           "Events accepted, by event type.");
         } else {
-            wr_buf_printf(out, "# HELP weir_events_rejected_total Events rejected, by event type "
-                               "and reason.\n# TYPE weir_events_rejected_total counter\n");
+            wr_prom_family(out, "weir_events_rejected_total", WR_PROM_COUNTER,
+                           "Events rejected, by event type and reason.");
         }
         for (size_t i = 0; i < GW_MAX_TYPES && m->types[i].name[0]; i++) {
             render_type(out, &m->types[i], m->types[i].name, fam == 1);
         }
         render_type(out, &m->other, "_other", fam == 1);
     }
-    wr_buf_printf(out, "# HELP weir_rate_limited_events_total Events refused with 429.\n"
-                       "# TYPE weir_rate_limited_events_total counter\n"
-                       "weir_rate_limited_events_total %llu\n",
-                  (unsigned long long)atomic_load(&m->rate_limited_events));
+    wr_prom_counter(out, "weir_rate_limited_events_total", "Events refused with 429.",
+                    atomic_load(&m->rate_limited_events));
     render_hist(out, "weir_http_request_duration_seconds",
                 "Time from the end of the request body to the response.", &m->request_latency);
     render_hist(out, "weir_validation_duration_seconds",

@@ -1,48 +1,28 @@
 /* server.c - the HTTP side of `weir gateway` on libmicrohttpd: routing, auth, limits,
- * body collection and inflation, suspension while the sink makes lines durable, the
- * operational endpoints, and the drain on SIGTERM/SIGINT. */
-#include "gateway.h"
+ * body collection and inflation, suspension while the sink makes lines durable, and the
+ * responses (every one valid JSON, or text for the operational endpoints). Start-up,
+ * signals and drain are run.c; connection admission and deadlines are conns.c. */
+#include "server_int.h"
 
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/gzip.h"
 #include "common/log.h"
-#include "gateway/ingest.h"
-#include "gateway/metrics.h"
-#include "gateway/ratelimit.h"
-#include "gateway/sink.h"
+#include "common/text.h"
+#include "registry/metrics.h"
 #include "registry/registry.h"
-#include "registry/snapshot.h"
 
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 /* Per-request arena cap: parse nodes of an 8 MiB body plus lines and errors. */
 #define ARENA_CAP_FACTOR 12
-
-struct gw_server {
-    const struct gw_config *cfg;
-    struct MHD_Daemon *mhd;
-    reg_loader *loader;
-    gw_sink *sink;
-    gw_ratelimit *rl;
-    struct gw_metrics metrics;
-    struct gw_limits limits;
-    atomic_int active;     /* requests between first call and completion */
-    atomic_bool draining;
-    int64_t started_ms;
-};
 
 enum route { R_NOT_FOUND, R_EVENTS, R_SCHEMAS, R_HEALTHZ, R_READYZ, R_METRICS, R_BAD_METHOD };
 
@@ -72,8 +52,28 @@ struct gw_req {
 
 /* --- responses ------------------------------------------------------------------ */
 
-static enum MHD_Result send_json(struct gw_req *r, int status, const char *body, size_t len)
+/* Replaces each byte that is not part of a well-formed UTF-8 character with '?'. Such a
+ * byte is never ASCII, so it can only sit inside a JSON string, and the text stays valid
+ * JSON: a last guard for whatever text of a client or a schema reaches a response. */
+static void utf8_scrub(char *p, size_t len)
 {
+    if (wr_utf8_valid(p, len)) {
+        return;
+    }
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        size_t at = i;
+        if (!wr_utf8_next((const unsigned char *)p, len, &i, &cp)) {
+            p[at] = '?';
+            i = at + 1;
+        }
+    }
+}
+
+static enum MHD_Result send_json(struct gw_req *r, int status, char *body, size_t len)
+{
+    utf8_scrub(body, len);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) {
@@ -110,12 +110,17 @@ static enum MHD_Result send_error(struct gw_req *r, int status, const char *erro
     wr_buf_init(&b, 4096);
     wr_buf_printf(&b, "{\"error\":\"%s\"", error);
     if (message) {
+        /* Cut at a character boundary and free of malformed bytes before escaping. */
+        char text[512];
+        size_t n = gw_text_utf8_copy(text, sizeof text, message, strlen(message));
         wr_buf_printf(&b, ",\"message\":\"");
-        wr_buf_json_escape(&b, message, strlen(message));
+        wr_buf_json_escape(&b, text, n);
         wr_buf_putc(&b, '"');
     }
-    wr_buf_putc(&b, '}');
-    enum MHD_Result ok = send_json(r, status, b.p ? b.p : "{}", b.len);
+    int rc = wr_buf_putc(&b, '}');
+    char fallback[] = "{\"error\":\"unavailable\"}";
+    enum MHD_Result ok = rc == 0 ? send_json(r, status, b.p, b.len)
+                                 : send_json(r, status, fallback, sizeof fallback - 1);
     wr_buf_free(&b);
     return ok;
 }
@@ -137,6 +142,7 @@ static enum MHD_Result send_text(struct gw_req *r, int status, const char *type,
 
 /* --- auth -------------------------------------------------------------------------- */
 
+/* The key of the request, or NULL. Call once per request: it wipes the secret. */
 static const struct reg_key_rec *authenticate(struct gw_req *r)
 {
     const char *secret = NULL;
@@ -153,7 +159,11 @@ static const struct reg_key_rec *authenticate(struct gw_req *r)
         return NULL;
     }
     unsigned char sha[32];
-    reg_key_hash(secret, strlen(secret), sha);
+    size_t n = strlen(secret);
+    reg_key_hash(secret, n, sha);
+    /* The secret is used once: wipe it from libmicrohttpd's connection memory, so no
+     * later read of that pool (a dump, a bug) finds it. */
+    explicit_bzero((char *)secret, n);
     const struct reg_key_rec *k = reg_snapshot_key(r->snap, sha);
     return k && !k->revoked ? k : NULL;
 }
@@ -233,21 +243,41 @@ static void sink_done(void *arg, int status)
     MHD_resume_connection(r->conn);
 }
 
+/* Takes n events from the key's rate limit; false (with the 429 decided) when refused. */
+static bool rate_take(struct gw_req *r, uint64_t n)
+{
+    struct gw_server *s = r->srv;
+    r->has_rate = r->key->rate > 0;
+    if (!r->has_rate) {
+        return true;
+    }
+    gw_ratelimit_take(s->rl, r->key->name, r->key->rate, n, wr_time_mono_ns(), &r->rate);
+    if (!r->rate.allowed) {
+        atomic_fetch_add(&s->metrics.rate_limited_events, n);
+        r->retry_after = r->rate.retry_s;
+    }
+    return r->rate.allowed;
+}
+
+static void render_parse_error(struct wr_buf *out, const struct gw_parse_error *pe)
+{
+    wr_buf_clear(out);
+    wr_buf_printf(out, "{\"error\":\"%s\",\"message\":\"",
+                  pe->code == GW_PARSE_TOO_LARGE ? "too_large" : "invalid_json");
+    wr_buf_json_escape(out, pe->message, strlen(pe->message));
+    wr_buf_append(out, "\"}", 2);
+}
+
 static enum MHD_Result events_complete(struct gw_req *r)
 {
     struct gw_server *s = r->srv;
     const struct gw_config *cfg = s->cfg;
     int64_t now_ms = wr_time_now_ms();
-    r->arena = wr_arena_create(64 * 1024, (r->body.len + 65536) * ARENA_CAP_FACTOR + (16 << 20));
-    if (!r->arena) {
-        r->retry_after = 1;
-        return send_error(r, 503, "unavailable", "out of memory");
-    }
     const char *body = r->body.p ? r->body.p : "";
     size_t len = r->body.len;
-    struct wr_buf inflated;
-    wr_buf_init(&inflated, cfg->max_body_decompressed_bytes);
     if (r->gzip) {
+        struct wr_buf inflated;
+        wr_buf_init(&inflated, cfg->max_body_decompressed_bytes);
         int rc = wr_gunzip(body, len, &inflated);
         if (rc == WR_ELIMIT) {
             wr_buf_free(&inflated);
@@ -265,37 +295,39 @@ static enum MHD_Result events_complete(struct gw_req *r)
     } else if (len > cfg->max_body_decompressed_bytes) {
         return send_error(r, 413, "too_large", NULL);
     }
+    /* Sized by the text to parse (after inflation, so at most the decompressed limit),
+     * not by what came over the wire. */
+    r->arena = wr_arena_create(64 * 1024, (len + 65536) * ARENA_CAP_FACTOR + (16 << 20));
+    if (!r->arena) {
+        r->retry_after = 1;
+        return send_error(r, 503, "unavailable", "out of memory");
+    }
     struct gw_batch batch;
+    struct gw_parse_error pe;
     wr_buf_init(&r->resp, 64 << 20);
-    int st = gw_ingest_parse(r->arena, body, len, r->ndjson, &s->limits, &batch, &r->resp);
+    enum gw_parse_code pc = gw_ingest_parse(r->arena, body, len, r->ndjson, &s->limits, &batch, &pe);
     struct gw_line *lines = NULL;
     size_t n_lines = 0;
-    if (st != 200) {
-        if (st == 400) {
-            atomic_fetch_add(&s->metrics.invalid_json, 1);
-            /* The rejected zone keeps what was sent, for inspection. */
-            char msg[256] = "invalid JSON";
-            const char *m = strstr(r->resp.p, "\"message\":\"");
-            if (m) {
-                snprintf(msg, sizeof msg, "%.*s", (int)strcspn(m + 11, "\""), m + 11);
-            }
-            lines = gw_ingest_raw_rejection(r->arena, body, len, r->key->name, now_ms, msg);
-            n_lines = lines ? 1 : 0;
+    if (pc == GW_PARSE_TOO_LARGE) {
+        return send_error(r, 413, "too_large", pe.message);
+    }
+    if (pc == GW_PARSE_INVALID_JSON) {
+        atomic_fetch_add(&s->metrics.invalid_json, 1);
+        /* The rejected zone keeps what was sent, for inspection; that line is stored, so it
+         * is paid for like an event: a flood of garbage cannot outrun the key's limit. */
+        if (!rate_take(r, 1)) {
+            return send_error(r, 429, "rate_limited", NULL);
         }
-        if (!n_lines) {
-            return send_json(r, st, r->resp.p, r->resp.len);
+        render_parse_error(&r->resp, &pe);
+        lines = gw_ingest_raw_rejection(r->arena, body, len, r->key->name, now_ms, pe.message);
+        if (!lines) {
+            return send_json(r, 400, r->resp.p, r->resp.len);
         }
-        r->status = st;
+        n_lines = 1;
+        r->status = 400;
     } else {
-        r->has_rate = r->key->rate > 0;
-        if (r->has_rate) {
-            gw_ratelimit_take(s->rl, r->key->name, r->key->rate, batch.n, wr_time_mono_ns(),
-                              &r->rate);
-            if (!r->rate.allowed) {
-                atomic_fetch_add(&s->metrics.rate_limited_events, batch.n);
-                r->retry_after = r->rate.retry_s;
-                return send_error(r, 429, "rate_limited", NULL);
-            }
+        if (!rate_take(r, batch.n)) {
+            return send_error(r, 429, "rate_limited", NULL);
         }
         struct gw_verdict v;
         uint64_t reasons[GW_R_COUNT] = {0};
@@ -363,8 +395,13 @@ static enum MHD_Result schemas_get(struct gw_req *r, const char *type)
         r->retry_after = 1;
         return send_error(r, 503, "unavailable", "the registry is not loaded yet");
     }
-    if (!authenticate(r)) {
+    r->key = authenticate(r);
+    if (!r->key) {
         return send_error(r, 401, "unauthorized", NULL);
+    }
+    /* A key sees the schemas of the event types it may send, no others. */
+    if (!reg_key_allows(r->key, type, strlen(type))) {
+        return send_error(r, 403, "forbidden", "this API key may not send this event type");
     }
     struct wr_buf b;
     wr_buf_init(&b, 64 << 20);
@@ -373,9 +410,16 @@ static enum MHD_Result schemas_get(struct gw_req *r, const char *type)
     wr_buf_printf(&b, "\",\"versions\":[");
     struct versions_out o = {&b, 0};
     bool found = reg_snapshot_versions(r->snap, type, strlen(type), add_version, &o);
-    wr_buf_printf(&b, "]}");
-    enum MHD_Result ok = found ? send_json(r, 200, b.p, b.len)
-                               : send_error(r, 404, "not_found", "no active schema for this event type");
+    int rc = wr_buf_printf(&b, "]}");
+    enum MHD_Result ok;
+    if (!found) {
+        ok = send_error(r, 404, "not_found", "no active schema for this event type");
+    } else if (rc != 0) {
+        r->retry_after = 1;
+        ok = send_error(r, 503, "unavailable", "out of memory for this response");
+    } else {
+        ok = send_json(r, 200, b.p, b.len);
+    }
     wr_buf_free(&b);
     return ok;
 }
@@ -386,34 +430,8 @@ static enum MHD_Result metrics_get(struct gw_req *r)
     struct wr_buf b;
     wr_buf_init(&b, 16 << 20);
     gw_metrics_render(&s->metrics, &b);
-    struct reg_loader_stats ls;
-    reg_loader_stats(s->loader, &ls);
-    int64_t now = wr_time_now_ms();
-    wr_buf_printf(&b, "# HELP weir_registry_snapshot_generation Registry snapshots loaded since start.\n"
-                      "# TYPE weir_registry_snapshot_generation gauge\n");
-    if (r->snap) {
-        struct reg_snapshot_info info;
-        reg_snapshot_info(r->snap, &info);
-        wr_buf_printf(&b, "weir_registry_snapshot_generation %llu\n"
-                          "# HELP weir_registry_snapshot_age_seconds Age of the current snapshot.\n"
-                          "# TYPE weir_registry_snapshot_age_seconds gauge\n"
-                          "weir_registry_snapshot_age_seconds %.3f\n"
-                          "# HELP weir_registry_broken_schemas Stored schema versions that do not compile.\n"
-                          "# TYPE weir_registry_broken_schemas gauge\n"
-                          "weir_registry_broken_schemas %zu\n"
-                          "# HELP weir_registry_keys API keys in the snapshot.\n"
-                          "# TYPE weir_registry_keys gauge\nweir_registry_keys %zu\n",
-                      (unsigned long long)info.generation, (double)(now - info.loaded_at_ms) / 1e3,
-                      info.broken, info.keys);
-    } else {
-        wr_buf_printf(&b, "weir_registry_snapshot_generation 0\n");
-    }
-    wr_buf_printf(&b, "# HELP weir_registry_reload_failures_total Failed registry reloads.\n"
-                      "# TYPE weir_registry_reload_failures_total counter\n"
-                      "weir_registry_reload_failures_total %llu\n"
-                      "# HELP weir_registry_connected Whether the loader holds a Postgres connection.\n"
-                      "# TYPE weir_registry_connected gauge\nweir_registry_connected %d\n",
-                  (unsigned long long)ls.reload_failures, ls.connected ? 1 : 0);
+    gw__conns_metrics(s->conns, &b);
+    reg_metrics_render(s->loader, r->snap, wr_time_now_ms(), &b);
     gw_sink_metrics(s->sink, &b);
     enum MHD_Result ok =
         send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
@@ -446,10 +464,10 @@ static enum route route_of(const char *method, const char *url, const char **tai
     return R_NOT_FOUND;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version,
+                               const char *upload_data, size_t *upload_data_size,
+                               void **con_cls)
 {
     (void)version;
     struct gw_server *s = cls;
@@ -468,29 +486,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->snap = reg_loader_acquire(s->loader);
         r->route = route_of(method, url, &tail);
         wr_buf_init(&r->body, s->cfg->max_body_bytes);
-        if (r->route == R_EVENTS) {
-            r->status = events_headers(r);
+        gw__conns_head_done(conn);
+        if (r->route == R_EVENTS && (r->status = events_headers(r)) != 0) {
+            /* Refused from the headers alone: answered now, before any byte of the body
+             * is read. Queued on this first call, the answer also stops libmicrohttpd
+             * from sending "100 Continue", and it closes the connection after it. */
+            gw__conns_busy(conn);
+            return send_error(r, r->status, r->error, r->message);
         }
         return MHD_YES;
     }
     if (*upload_data_size) {
+        gw__conns_body(conn, *upload_data_size);
         if (r->route == R_EVENTS && r->status == 0 &&
             wr_buf_append(&r->body, upload_data, *upload_data_size) != 0) {
+            /* A body without Content-Length ran over the limit: nothing more of it is
+             * wanted, so the connection ends here, without an answer. */
             r->status = 413;
-            r->error = "too_large";
+            return MHD_NO;
         }
-        /* Bodies of refused or bodiless requests are read and dropped. */
+        /* Bodies of bodiless requests are read and dropped (bounded by the body rate). */
         *upload_data_size = 0;
         return MHD_YES;
     }
+    gw__conns_busy(conn);
     switch (r->route) {
     case R_EVENTS:
         if (r->state == S_WAITING) {
             r->state = S_RESUMED;
             return events_resumed(r);
-        }
-        if (r->status) {
-            return send_error(r, r->status, r->error, r->message);
         }
         return events_complete(r);
     case R_SCHEMAS:
@@ -512,11 +536,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+void gw__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct gw_server *s = cls;
+    gw__conns_idle(conn);
     struct gw_req *r = *con_cls;
     if (!r) {
         return;
@@ -547,174 +571,4 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);
-}
-
-/* --- start, serve, drain ---------------------------------------------------------------- */
-
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
-                        struct wr_err *err)
-{
-    char host[256];
-    const char *port;
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':') {
-            return wr_err_set(err, WR_EINVAL, "--listen: '%s' is not [HOST]:PORT", listen);
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(close - listen - 1), listen + 1);
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon) {
-            return wr_err_set(err, WR_EINVAL, "--listen: '%s' is not HOST:PORT", listen);
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-        port = colon + 1;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
-    if (rc != 0 || !ai) {
-        return wr_err_set(err, WR_EINVAL, "--listen: '%s': %s", listen, gai_strerror(rc));
-    }
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    *len = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    return 0;
-}
-
-int gw_run(const struct gw_config *cfg, struct wr_err *err)
-{
-    struct gw_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        return wr_err_set(err, WR_ENOMEM, "out of memory");
-    }
-    s->cfg = cfg;
-    s->started_ms = wr_time_now_ms();
-    gw_metrics_init(&s->metrics);
-    s->limits = (struct gw_limits){cfg->max_events, cfg->max_depth, cfg->max_event_bytes};
-    int rc = 0;
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    if ((rc = parse_listen(cfg->listen, &ss, &sslen, err)) != 0) {
-        free(s);
-        return rc;
-    }
-    /* Signals are taken by sigwait below; every thread started from here inherits the mask. */
-    sigset_t sigs, old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct lake_s3_opts s3 = {
-        .endpoint = cfg->s3_endpoint,
-        .region = cfg->s3_region,
-        .access_key = cfg->aws_access_key_id,
-        .secret_key = cfg->aws_secret_access_key,
-        .session_token = cfg->aws_session_token,
-        .addressing = cfg->s3_addressing && strcmp(cfg->s3_addressing, "path") == 0 ? LAKE_S3_ADDR_PATH
-                      : cfg->s3_addressing && strcmp(cfg->s3_addressing, "virtual") == 0
-                          ? LAKE_S3_ADDR_VHOST
-                          : LAKE_S3_ADDR_AUTO,
-    };
-    struct gw_sink_opts so = {
-        .spool_dir = cfg->spool_dir,
-        .spool_max_bytes = cfg->spool_max_bytes,
-        .lake_url = cfg->lake,
-        .s3 = &s3,
-        .flush_bytes = cfg->flush_bytes,
-        .flush_interval_ms = cfg->flush_interval_ms,
-        .instance_id = cfg->instance_id,
-        .ack_from_memory = cfg->ack_from_memory,
-    };
-    struct reg_loader_opts lo = {.conninfo = cfg->database_url, .ttl_ms = cfg->schema_ttl_ms,
-                                 .format_annotate = cfg->format_annotate};
-    s->rl = gw_ratelimit_create();
-    s->sink = s->rl ? gw_sink_create(&so, err) : NULL;
-    s->loader = s->sink ? reg_loader_create(&lo, err) : NULL;
-    if (!s->loader) {
-        if (!s->rl) {
-            wr_err_set(err, WR_ENOMEM, "out of memory");
-        }
-        rc = err->code ? err->code : WR_EIO;
-        goto out;
-    }
-    /* Serve as soon as the registry answers; /readyz says 503 until then. */
-    reg_loader_wait_ready(s->loader, 5000);
-    unsigned threads = cfg->threads;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    unsigned timeout_s = (unsigned)((cfg->conn_timeout_ms + 999) / 1000);
-    s->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        /* Headers and the read buffer live here: a request with larger headers gets 431.
-         * libmicrohttpd clears this pool between requests, so its size is paid per
-         * request (64 KiB cost ~3% of the CPU of a single-event request); 16 KiB still
-         * holds about 15 KiB of headers, and bodies stream through it in chunks. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_END);
-    if (!s->mhd) {
-        rc = wr_err_set(err, WR_EIO, "cannot listen on %s (in use, or not an address of this "
-                        "machine?)", cfg->listen);
-        goto out;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info ? info->port : 0;
-    WR_INFO("gateway listening on %s (port %u, %u threads)", cfg->listen, port, threads);
-    if (cfg->ack_from_memory) {
-        WR_WARN("--unsafe-ack-from-memory: 202 is sent before the spool's fsync; a crash "
-                "loses acknowledged events (benchmarks only)");
-    }
-    if (cfg->ready_file) {
-        FILE *f = fopen(cfg->ready_file, "w");
-        if (f) {
-            fprintf(f, "%u\n", port);
-            fclose(f);
-        }
-    }
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    WR_INFO("signal %d: draining", sig);
-    atomic_store(&s->draining, true);
-    MHD_socket lsock = MHD_quiesce_daemon(s->mhd);
-    if (lsock != MHD_INVALID_SOCKET) {
-        close(lsock);
-    }
-    /* Requests in flight get their answers; new ones on open connections get 503. */
-    int64_t deadline = wr_time_mono_ns() + 30 * 1000000000LL;
-    while (atomic_load(&s->active) > 0 && wr_time_mono_ns() < deadline) {
-        usleep(10000);
-    }
-    MHD_stop_daemon(s->mhd);
-    s->mhd = NULL;
-    rc = gw_sink_drain(s->sink, 60000);
-    if (rc) {
-        wr_err_set(err, rc, "drain: the lake did not take every buffer in time; the events "
-                   "stay in the spool and are written at the next start");
-    } else {
-        WR_INFO("drained: every buffer is in the lake");
-    }
-out:
-    if (s->mhd) {
-        MHD_stop_daemon(s->mhd);
-    }
-    reg_loader_destroy(s->loader);
-    gw_sink_destroy(s->sink);
-    gw_ratelimit_destroy(s->rl);
-    free(s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "gateway/line.h"
 #include "lake/lake.h"
 
 #include <stdbool.h>
@@ -14,21 +15,6 @@
 #include <stdint.h>
 
 typedef struct gw_sink gw_sink;
-
-enum gw_line_kind {
-    GW_LINE_ACCEPTED = 'a', /* -> raw/event_type=<t>/dt=/hr=/ */
-    GW_LINE_REJECTED = 'r'  /* -> rejected/dt=/hr=/ (event_type unused) */
-};
-
-/* One JSON line (without the trailing newline) and where it belongs. */
-struct gw_line {
-    int kind;                  /* enum gw_line_kind */
-    const char *event_type;    /* accepted lines: the validated event type */
-    size_t event_type_len;
-    int64_t received_at_ms;    /* partition (dt, hr) comes from this, UTC */
-    const char *p;             /* the line, len bytes; copied by gw_sink_submit */
-    size_t len;
-};
 
 struct gw_sink_opts {
     const char *spool_dir;

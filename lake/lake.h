@@ -106,6 +106,18 @@ struct lake_s3_opts {
     int insecure_tls;            /* nonzero: do not verify TLS certificates (tests only) */
 };
 
+/* The S3 options as the command line gives them (strings as typed; NULL = unset). */
+struct lake_s3_args {
+    const char *endpoint, *region, *addressing;
+    const char *access_key, *secret_key, *session_token;
+};
+
+/* Parses the command line's S3 options into o, the one place they are read: o is
+ * zeroed, the strings point into args, and addressing is "auto" (or NULL), "path" or
+ * "virtual". Returns 0, or WR_EINVAL with err naming the option (a usage error: exit 2). */
+int lake_s3_opts_parse(const struct lake_s3_args *args, struct lake_s3_opts *o,
+                       struct wr_err *err);
+
 /* Fills the NULL credential and region fields of o from the standard AWS variables:
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, and region from
  * AWS_REGION then AWS_DEFAULT_REGION. The pointers refer to the environment, so o

@@ -157,3 +157,30 @@ int lake_url_parse(const char *url, struct lake_url *out, struct wr_err *err)
                       "lake URL '%.60s': expected file:///dir, file://./dir or s3://bucket/prefix",
                       url);
 }
+
+int lake_s3_opts_parse(const struct lake_s3_args *args, struct lake_s3_opts *o,
+                       struct wr_err *err)
+{
+    memset(o, 0, sizeof *o);
+    o->endpoint = args->endpoint;
+    o->region = args->region;
+    o->access_key = args->access_key;
+    o->secret_key = args->secret_key;
+    o->session_token = args->session_token;
+    const char *a = args->addressing;
+    if (!a || strcmp(a, "auto") == 0) {
+        o->addressing = LAKE_S3_ADDR_AUTO;
+    } else if (strcmp(a, "path") == 0) {
+        o->addressing = LAKE_S3_ADDR_PATH;
+    } else if (strcmp(a, "virtual") == 0) {
+        o->addressing = LAKE_S3_ADDR_VHOST;
+    } else {
+        return wr_err_set(err, WR_EINVAL, "--s3-addressing: '%s' is not path, virtual or auto", a);
+    }
+    if (args->endpoint && strncmp(args->endpoint, "http://", 7) != 0 &&
+        strncmp(args->endpoint, "https://", 8) != 0) {
+        return wr_err_set(err, WR_EINVAL, "--s3-endpoint: '%s' is not an http:// or https:// URL",
+                          args->endpoint);
+    }
+    return 0;
+}

@@ -204,7 +204,9 @@ int reg_pgserver_up(const char *dir, bool create, struct reg_pgserver *s, struct
         return wr_err_set(err, WR_ENOENT, "no embedded cluster in %s (run `weir up` first, or "
                           "set WEIR_DATABASE_URL)", dir);
     }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0755) == 0) {
+        chmod(dir, 0755); /* the postgres user must pass through it, whatever the umask */
+    } else if (errno != EEXIST) {
         return wr_err_set(err, WR_EIO, "mkdir %s: %s", dir, strerror(errno));
     }
     char abs[PATH_MAX];

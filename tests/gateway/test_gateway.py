@@ -286,11 +286,34 @@ def test_media_types():
     assert_eq(st, 202, "charset parameter")
 
 
+def early_answer(head_lines, body_len, timeout=5):
+    """Sends a request head announcing body_len bytes (with Expect: 100-continue) and no
+    body; returns what the gateway sends before any body byte, up to its close."""
+    head = "POST /v1/events HTTP/1.1\r\nHost: x\r\n" + "".join(l + "\r\n" for l in head_lines)
+    head += "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % body_len
+    s = socket.create_connection(("127.0.0.1", E.port), timeout=timeout)
+    s.sendall(head.encode())
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        s.close()
+    return out
+
+
 def test_limits():
     big = b"[" + b",".join([json.dumps(event()).encode()] * 12000) + b"]"
     assert_true(len(big) > (1 << 20), "over 1 MiB")
-    st, _, body, _ = E.post(big, headers={"Content-Type": "application/json"})
-    assert_eq((st, body and body.get("error")), (413, "too_large"), "body over the limit")
+    # Refused by Content-Length: answered at once, no body byte read, no 100 Continue, and
+    # the connection closed (the recv loop ends: the gateway closed it).
+    key = "Authorization: Bearer " + E.keys["all"]
+    out = early_answer([key, "Content-Type: application/json"], len(big))
+    assert_true(out.startswith(b"HTTP/1.1 413") and b"100 Continue" not in out, "413 early: %r" % out[:80])
+    assert_true(out.endswith(b'{"error":"too_large"}'), "413 body: %r" % out[-60:])
     st, _, body, _ = E.post([event()] * 51)
     assert_eq((st, body["error"]), (413, "too_large"), "more events than the limit")
     huge = event(payload=dict(PAGE_VIEW, title="x" * 9000))
@@ -423,6 +446,37 @@ def test_schemas_endpoint():
     assert_true(body["versions"][0]["version"] == 1 and "properties" in body["versions"][0]["schema"], "versions")
     assert_eq(E.request("GET", "/v1/schemas/nope")[0], 404, "unknown type")
     assert_eq(E.request("GET", "/v1/schemas/page_view", key=None)[0], 401, "needs a key")
+    # A key sees the schemas of the event types it may send, no others.
+    st, _, body, _ = E.request("GET", "/v1/schemas/page_view", key="scoped")
+    assert_eq((st, body["error"]), (403, "forbidden"), "outside the key's scopes")
+    assert_eq(E.request("GET", "/v1/schemas/signup", key="scoped")[0], 200, "inside its scopes")
+
+
+def test_refusals_answered_before_the_body():
+    key = "Authorization: Bearer " + E.keys["all"]
+    for lines, status in [([], b"401"), (["Authorization: Bearer weir_nope"], b"401"),
+                          ([key, "Content-Type: text/plain"], b"415"),
+                          ([key, "Content-Type: application/json", "Content-Encoding: br"], b"415")]:
+        t0 = time.time()
+        out = early_answer(lines, 500000)
+        assert_true(out.startswith(b"HTTP/1.1 " + status), "%s early: %r" % (lines, out[:60]))
+        assert_true(b"100 Continue" not in out, "no 100 Continue before a refusal")
+        assert_true(time.time() - t0 < 3, "answered at once, the body never sent")
+    # An accepted head does get its 100 Continue.
+    s = socket.create_connection(("127.0.0.1", E.port), timeout=5)
+    s.sendall(("POST /v1/events HTTP/1.1\r\nHost: x\r\n%s\r\nContent-Type: application/json\r\n"
+               "Content-Length: 10\r\nExpect: 100-continue\r\n\r\n" % key).encode())
+    assert_true(s.recv(100).startswith(b"HTTP/1.1 100"), "100 Continue for an accepted head")
+    s.close()
+
+
+def test_responses_are_valid_json():
+    # A byte that is not UTF-8 inside a bad escape ends up in the parser's message.
+    body = b'{"event_type":"page_view","payload":{"a":"\\\xff"}}'
+    st, _, parsed, data = E.post(body, headers={"Content-Type": "application/json"})
+    assert_eq(st, 400, "invalid JSON")
+    assert_true(parsed is not None and parsed["error"] == "invalid_json", "JSON body: %r" % data)
+    data.decode("utf-8")  # raises on invalid UTF-8
 
 
 # --- the live registry -------------------------------------------------------------------

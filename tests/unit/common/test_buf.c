@@ -109,6 +109,16 @@ static void test_json_escape(void)
     CHECK_INT(backslashes, 32);
     wr_buf_free(&b);
 
+    /* Bytes that are not UTF-8 become U+FFFD; whole characters pass (2, 3 and 4 bytes). */
+    wr_buf_clear(&b);
+    CHECK_INT(wr_buf_json_escape(&b, "a\xff" "b\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3", 13), 0);
+    CHECK_STR(b.p, "a\\ufffdb\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\\ufffd");
+    wr_buf_clear(&b);
+    CHECK_INT(wr_buf_json_escape(&b, "\xed\xa0\x80\xc0\xaf", 5), 0); /* surrogate, overlong */
+    CHECK_STR(b.p, "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd");
+    wr_buf_free(&b);
+    wr_buf_init(&b, 4096);
+
     /* The cap holds for escapes: 6 bytes per control byte. */
     wr_buf_init(&b, 11);
     CHECK_INT(wr_buf_json_escape(&b, "\x01\x02", 2), WR_ELIMIT);

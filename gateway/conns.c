@@ -1,0 +1,502 @@
+/* conns.c - who may hold a connection and for how long a request may take to arrive:
+ * a cap on connections per client address (trusted proxies exempt), a deadline for the
+ * whole request head, and a minimum body rate. libmicrohttpd's own timeout is an idle
+ * timeout that every byte resets, so a client dripping one byte a second would keep its
+ * slot forever; the sweeper thread here cuts such connections with shutdown(2), which
+ * libmicrohttpd then sees as the peer closing. */
+#include "server_int.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/prom.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ADDR_BUCKETS 4096
+#define MAX_PROXIES 64
+#define SWEEP_MS 200
+
+/* An address as 16 bytes: IPv4 (and IPv4-mapped IPv6) as ::ffff:a.b.c.d. */
+struct addr16 {
+    unsigned char b[16];
+};
+
+struct cidr {
+    struct addr16 net;
+    unsigned bits; /* prefix length over the 16 bytes (IPv4 /n is 96 + n) */
+};
+
+/* Connections per client address; freed when the count drops to 0. */
+struct addr_count {
+    struct addr16 a;
+    unsigned n;
+    struct addr_count *next;
+};
+
+enum phase { P_HEAD, P_BODY, P_BUSY };
+
+struct gw_conn {
+    struct gw_conn *prev, *next; /* the sweeper's list, under mu */
+    MHD_socket fd;
+    struct addr16 addr;
+    bool counted;   /* holds a count in the address table */
+    bool cut;       /* shut down by the sweeper once */
+    bool had_request; /* a request was answered: the next head may wait longer */
+    _Atomic int phase;
+    _Atomic int64_t phase_ns; /* when the phase began, monotonic */
+    _Atomic uint64_t body_bytes;
+};
+
+struct gw_conns {
+    unsigned per_ip;
+    int64_t head_ns, idle_head_ns;
+    uint64_t min_rate;
+    struct cidr proxies[MAX_PROXIES];
+    size_t n_proxies;
+    pthread_mutex_t mu; /* the list and the address table */
+    struct gw_conn *list;
+    struct addr_count *buckets[ADDR_BUCKETS];
+    pthread_t sweeper;
+    bool running;
+    bool stop;          /* under mu */
+    pthread_cond_t cond;
+    _Atomic uint64_t refused_per_ip, head_timeouts, slow_bodies, open;
+};
+
+/* ---- addresses ------------------------------------------------------------------ */
+
+static bool addr_of(const struct sockaddr *sa, struct addr16 *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        out->b[10] = out->b[11] = 0xff;
+        memcpy(out->b + 12, &in->sin_addr, 4);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out->b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+static bool cidr_match(const struct cidr *c, const struct addr16 *a)
+{
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(c->net.b, a->b, full) != 0) {
+        return false;
+    }
+    if (rest == 0) {
+        return true;
+    }
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (c->net.b[full] & mask) == (a->b[full] & mask);
+}
+
+/* One entry of the list: "10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1". */
+static int parse_cidr(const char *s, size_t len, struct cidr *out, struct wr_err *err)
+{
+    char text[64];
+    if (len == 0 || len >= sizeof text) {
+        return wr_err_set(err, WR_EINVAL, "--trusted-proxies: '%.*s' is not an address or "
+                          "CIDR block", (int)(len < 64 ? len : 64), s);
+    }
+    memcpy(text, s, len);
+    text[len] = '\0';
+    char *slash = strchr(text, '/');
+    long bits = -1;
+    if (slash) {
+        *slash = '\0';
+        char *end;
+        errno = 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (errno != 0 || end == slash + 1 || *end != '\0' || bits < 0) {
+            bits = 999;
+        }
+    }
+    memset(out, 0, sizeof *out);
+    struct in_addr v4;
+    if (inet_pton(AF_INET, text, &v4) == 1) {
+        if (bits > 32) {
+            goto bad;
+        }
+        out->net.b[10] = out->net.b[11] = 0xff;
+        memcpy(out->net.b + 12, &v4, 4);
+        out->bits = 96 + (unsigned)(bits < 0 ? 32 : bits);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, out->net.b) == 1) {
+        if (bits > 128) {
+            goto bad;
+        }
+        out->bits = (unsigned)(bits < 0 ? 128 : bits);
+        return 0;
+    }
+bad:
+    return wr_err_set(err, WR_EINVAL, "--trusted-proxies: '%s%s%s' is not an address or CIDR "
+                      "block", text, slash ? "/" : "", slash ? slash + 1 : "");
+}
+
+static int parse_proxies(const char *list, struct cidr *out, size_t *n, struct wr_err *err)
+{
+    *n = 0;
+    const char *p = list ? list : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ", ");
+        if (len == 0) {
+            break;
+        }
+        if (*n == MAX_PROXIES) {
+            return wr_err_set(err, WR_EINVAL, "--trusted-proxies: more than %d entries",
+                              MAX_PROXIES);
+        }
+        int rc = parse_cidr(p, len, &out[*n], err);
+        if (rc) {
+            return rc;
+        }
+        (*n)++;
+        p += len;
+    }
+    return 0;
+}
+
+int gw_trusted_proxies_check(const char *list, struct wr_err *err)
+{
+    struct cidr tmp[MAX_PROXIES];
+    size_t n;
+    return parse_proxies(list, tmp, &n, err);
+}
+
+static bool trusted(const gw_conns *c, const struct addr16 *a)
+{
+    for (size_t i = 0; i < c->n_proxies; i++) {
+        if (cidr_match(&c->proxies[i], a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static size_t bucket_of(const struct addr16 *a)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < 16; i++) {
+        h = (h ^ a->b[i]) * 1099511628211ULL;
+    }
+    return (size_t)(h % ADDR_BUCKETS);
+}
+
+/* The count of a, under mu; created when `create`. NULL when absent or out of memory. */
+static struct addr_count *count_of(gw_conns *c, const struct addr16 *a, bool create)
+{
+    struct addr_count **head = &c->buckets[bucket_of(a)];
+    for (struct addr_count *e = *head; e; e = e->next) {
+        if (memcmp(e->a.b, a->b, 16) == 0) {
+            return e;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    struct addr_count *e = calloc(1, sizeof *e);
+    if (e) {
+        e->a = *a;
+        e->next = *head;
+        *head = e;
+    }
+    return e;
+}
+
+static void count_drop(gw_conns *c, const struct addr16 *a)
+{
+    struct addr_count **pp = &c->buckets[bucket_of(a)];
+    for (; *pp; pp = &(*pp)->next) {
+        if (memcmp((*pp)->a.b, a->b, 16) == 0) {
+            struct addr_count *e = *pp;
+            if (--e->n == 0) {
+                *pp = e->next;
+                free(e);
+            }
+            return;
+        }
+    }
+}
+
+/* ---- admission and tracking ---------------------------------------------------------- */
+
+enum MHD_Result gw__conns_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    gw_conns *c = cls;
+    struct addr16 a;
+    (void)addrlen;
+    if (c->per_ip == 0 || !addr_of(addr, &a) || trusted(c, &a)) {
+        return MHD_YES;
+    }
+    /* Checked here, counted at start: between the two only the connections other pool
+     * threads accept at the same moment can slip in, and nothing can leak a count. */
+    pthread_mutex_lock(&c->mu);
+    struct addr_count *e = count_of(c, &a, false);
+    bool ok = !e || e->n < c->per_ip;
+    pthread_mutex_unlock(&c->mu);
+    if (!ok) {
+        atomic_fetch_add_explicit(&c->refused_per_ip, 1, memory_order_relaxed);
+    }
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static void set_phase(struct gw_conn *t, enum phase p)
+{
+    atomic_store_explicit(&t->phase_ns, wr_time_mono_ns(), memory_order_relaxed);
+    atomic_store_explicit(&t->body_bytes, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->phase, p, memory_order_release);
+}
+
+void gw__conns_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code)
+{
+    gw_conns *c = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct gw_conn *t = calloc(1, sizeof *t);
+        if (!t) {
+            return; /* untracked: no deadline, no count, nothing else breaks */
+        }
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        t->fd = fi ? fi->connect_fd : MHD_INVALID_SOCKET;
+        set_phase(t, P_HEAD);
+        pthread_mutex_lock(&c->mu);
+        if (ai && ai->client_addr && addr_of(ai->client_addr, &t->addr) && c->per_ip &&
+            !trusted(c, &t->addr)) {
+            struct addr_count *e = count_of(c, &t->addr, true);
+            if (e) {
+                e->n++;
+                t->counted = true;
+            }
+        }
+        t->next = c->list;
+        if (c->list) {
+            c->list->prev = t;
+        }
+        c->list = t;
+        pthread_mutex_unlock(&c->mu);
+        atomic_fetch_add_explicit(&c->open, 1, memory_order_relaxed);
+        *socket_context = t;
+        return;
+    }
+    struct gw_conn *t = *socket_context;
+    if (!t) {
+        return;
+    }
+    /* libmicrohttpd closes the socket after this returns, so the sweeper, which shuts
+     * sockets down under mu, never touches a descriptor number already reused. */
+    pthread_mutex_lock(&c->mu);
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        c->list = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+    if (t->counted) {
+        count_drop(c, &t->addr);
+    }
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_sub_explicit(&c->open, 1, memory_order_relaxed);
+    free(t);
+    *socket_context = NULL;
+}
+
+static struct gw_conn *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+void gw__conns_head_done(struct MHD_Connection *conn)
+{
+    struct gw_conn *t = track_of(conn);
+    if (t) {
+        set_phase(t, P_BODY);
+    }
+}
+
+void gw__conns_body(struct MHD_Connection *conn, size_t bytes)
+{
+    struct gw_conn *t = track_of(conn);
+    if (t) {
+        atomic_fetch_add_explicit(&t->body_bytes, bytes, memory_order_relaxed);
+    }
+}
+
+void gw__conns_busy(struct MHD_Connection *conn)
+{
+    struct gw_conn *t = track_of(conn);
+    if (t) {
+        set_phase(t, P_BUSY);
+    }
+}
+
+void gw__conns_idle(struct MHD_Connection *conn)
+{
+    struct gw_conn *t = track_of(conn);
+    if (t) {
+        t->had_request = true;
+        set_phase(t, P_HEAD);
+    }
+}
+
+/* ---- the sweeper ------------------------------------------------------------------ */
+
+static void sweep(gw_conns *c, int64_t now)
+{
+    pthread_mutex_lock(&c->mu);
+    for (struct gw_conn *t = c->list; t; t = t->next) {
+        if (t->cut || t->fd == MHD_INVALID_SOCKET) {
+            continue;
+        }
+        int p = atomic_load_explicit(&t->phase, memory_order_acquire);
+        int64_t since = atomic_load_explicit(&t->phase_ns, memory_order_relaxed);
+        bool late = false;
+        if (p == P_HEAD && c->head_ns > 0) {
+            late = now - since > (t->had_request ? c->idle_head_ns : c->head_ns);
+            if (late) {
+                atomic_fetch_add_explicit(&c->head_timeouts, 1, memory_order_relaxed);
+            }
+        } else if (p == P_BODY && c->min_rate > 0) {
+            /* A grace of the head timeout, then one more second per min_rate bytes. */
+            uint64_t bytes = atomic_load_explicit(&t->body_bytes, memory_order_relaxed);
+            double allowed_ns = (double)c->head_ns + (double)bytes / (double)c->min_rate * 1e9;
+            late = (double)(now - since) > allowed_ns;
+            if (late) {
+                atomic_fetch_add_explicit(&c->slow_bodies, 1, memory_order_relaxed);
+            }
+        }
+        if (late) {
+            t->cut = true;
+            shutdown(t->fd, SHUT_RDWR);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void *sweeper_main(void *arg)
+{
+    gw_conns *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += SWEEP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+        if (c->stop) {
+            break;
+        }
+        pthread_mutex_unlock(&c->mu);
+        sweep(c, wr_time_mono_ns());
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+gw_conns *gw__conns_create(const struct gw_config *cfg, struct wr_err *err)
+{
+    gw_conns *c = calloc(1, sizeof *c);
+    if (!c) {
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->per_ip = cfg->max_connections_per_ip;
+    c->head_ns = cfg->header_timeout_ms * 1000000LL;
+    int64_t idle = cfg->conn_timeout_ms > cfg->header_timeout_ms ? cfg->conn_timeout_ms
+                                                                  : cfg->header_timeout_ms;
+    c->idle_head_ns = idle * 1000000LL;
+    c->min_rate = cfg->min_body_rate;
+    if (parse_proxies(cfg->trusted_proxies, c->proxies, &c->n_proxies, err) != 0) {
+        free(c);
+        return NULL;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->mu, NULL);
+    if (pthread_create(&c->sweeper, NULL, sweeper_main, c) != 0) {
+        wr_err_set(err, WR_EIO, "cannot start the connection sweeper thread");
+        pthread_cond_destroy(&c->cond);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return NULL;
+    }
+    c->running = true;
+    return c;
+}
+
+void gw__conns_destroy(gw_conns *c)
+{
+    if (!c) {
+        return;
+    }
+    if (c->running) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = true;
+        pthread_cond_signal(&c->cond);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->sweeper, NULL);
+    }
+    while (c->list) {
+        struct gw_conn *t = c->list;
+        c->list = t->next;
+        free(t);
+    }
+    for (size_t i = 0; i < ADDR_BUCKETS; i++) {
+        while (c->buckets[i]) {
+            struct addr_count *e = c->buckets[i];
+            c->buckets[i] = e->next;
+            free(e);
+        }
+    }
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+void gw__conns_metrics(gw_conns *c, struct wr_buf *out)
+{
+    if (!c) {
+        return;
+    }
+    wr_prom_gauge(out, "weir_http_connections", "Open HTTP connections.",
+                  atomic_load(&c->open));
+    wr_prom_family(out, "weir_http_connections_closed_total", WR_PROM_COUNTER,
+                   "Connections refused or cut by the gateway, by reason.");
+    struct wr_prom_label l[1] = {{"reason", "per_ip_limit"}};
+    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1,
+                   atomic_load(&c->refused_per_ip));
+    l[0].value = "header_timeout";
+    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1,
+                   atomic_load(&c->head_timeouts));
+    l[0].value = "slow_body";
+    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1,
+                   atomic_load(&c->slow_bodies));
+}

@@ -1,0 +1,220 @@
+/* run.c - the life of `weir gateway`: descriptor budget, start-up of the sink, the
+ * registry loader and the HTTP daemon, the wait for SIGTERM/SIGINT, and the drain. The
+ * HTTP side itself is server.c; connection admission and deadlines are conns.c. */
+#include "server_int.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Descriptors kept back from connections: stdio and logs, the spool (segments, the
+ * spare, directory, lock, journal), lake files or S3 sockets of the flushers,
+ * Postgres (loader and LISTEN), the daemon's listen socket, epoll and wake-up pipes
+ * per thread, and room for libc and libcurl's own. Without this reserve, idle clients
+ * can take the descriptor the next spool segment needs. */
+#define FD_RESERVE_BASE 64
+#define FD_RESERVE_PER_THREAD 4
+#define FD_MIN_CONNECTIONS 16
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                        struct wr_err *err)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':') {
+            return wr_err_set(err, WR_EINVAL, "--listen: '%s' is not [HOST]:PORT", listen);
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(close - listen - 1), listen + 1);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon) {
+            return wr_err_set(err, WR_EINVAL, "--listen: '%s' is not HOST:PORT", listen);
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+        port = colon + 1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
+    if (rc != 0 || !ai) {
+        return wr_err_set(err, WR_EINVAL, "--listen: '%s': %s", listen, gai_strerror(rc));
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+/* Raises the soft descriptor limit to the hard one and returns how many connections
+ * fit beside the reserve (at most `wanted`). */
+static int connection_budget(unsigned wanted, unsigned threads, unsigned *out,
+                             struct wr_err *err)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return wr_err_set(err, WR_EIO, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_C(1) << 20 : (uint64_t)rl.rlim_cur;
+    uint64_t reserve = FD_RESERVE_BASE + (uint64_t)FD_RESERVE_PER_THREAD * threads;
+    if (limit < reserve + FD_MIN_CONNECTIONS) {
+        return wr_err_set(err, WR_EINVAL, "the descriptor limit (%llu, ulimit -n) leaves "
+                          "fewer than %d connections beside the %llu the gateway reserves",
+                          (unsigned long long)limit, FD_MIN_CONNECTIONS,
+                          (unsigned long long)reserve);
+    }
+    uint64_t fit = limit - reserve;
+    *out = wanted < fit ? wanted : (unsigned)fit;
+    WR_INFO("max-connections %u (descriptor limit %llu, %llu reserved for the spool, lake, "
+            "Postgres and S3%s)", *out, (unsigned long long)limit, (unsigned long long)reserve,
+            *out < wanted ? "; lowered from --max-connections" : "");
+    return 0;
+}
+
+int gw_run(const struct gw_config *cfg, struct wr_err *err)
+{
+    struct gw_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    s->cfg = cfg;
+    s->started_ms = wr_time_now_ms();
+    gw_metrics_init(&s->metrics);
+    s->limits = (struct gw_limits){cfg->max_events, cfg->max_depth, cfg->max_event_bytes};
+    int rc = 0;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    unsigned threads = cfg->threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    unsigned max_conns = 0;
+    if ((rc = parse_listen(cfg->listen, &ss, &sslen, err)) != 0 ||
+        (rc = connection_budget(cfg->max_connections, threads, &max_conns, err)) != 0) {
+        free(s);
+        return rc;
+    }
+    /* Signals are taken by sigwait below; every thread started from here inherits the mask. */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct gw_sink_opts so = {
+        .spool_dir = cfg->spool_dir,
+        .spool_max_bytes = cfg->spool_max_bytes,
+        .lake_url = cfg->lake,
+        .s3 = &cfg->s3,
+        .flush_bytes = cfg->flush_bytes,
+        .flush_interval_ms = cfg->flush_interval_ms,
+        .instance_id = cfg->instance_id,
+        .ack_from_memory = cfg->ack_from_memory,
+    };
+    struct reg_loader_opts lo = {.conninfo = cfg->database_url, .ttl_ms = cfg->schema_ttl_ms,
+                                 .format_annotate = cfg->format_annotate};
+    s->rl = gw_ratelimit_create();
+    s->conns = s->rl ? gw__conns_create(cfg, err) : NULL;
+    s->sink = s->conns ? gw_sink_create(&so, err) : NULL;
+    s->loader = s->sink ? reg_loader_create(&lo, err) : NULL;
+    if (!s->loader) {
+        if (!s->rl) {
+            wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
+        rc = err->code ? err->code : WR_EIO;
+        goto out;
+    }
+    /* Serve as soon as the registry answers; /readyz says 503 until then. */
+    reg_loader_wait_ready(s->loader, 5000);
+    unsigned timeout_s = (unsigned)((cfg->conn_timeout_ms + 999) / 1000);
+    s->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, gw__conns_accept, s->conns, gw__on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
+        MHD_OPTION_CONNECTION_LIMIT, max_conns,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        /* Headers and the read buffer live here: a request with larger headers gets 431.
+         * libmicrohttpd clears this pool between requests, so its size is paid per
+         * request (64 KiB cost ~3% of the CPU of a single-event request); 16 KiB still
+         * holds about 15 KiB of headers, and bodies stream through it in chunks. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, gw__on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns,
+        MHD_OPTION_END);
+    if (!s->mhd) {
+        rc = wr_err_set(err, WR_EIO, "cannot listen on %s (in use, or not an address of this "
+                        "machine?)", cfg->listen);
+        goto out;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : 0;
+    WR_INFO("gateway listening on %s (port %u, %u threads)", cfg->listen, port, threads);
+    if (cfg->ack_from_memory) {
+        WR_WARN("--unsafe-ack-from-memory: 202 is sent before the spool's fsync; a crash "
+                "loses acknowledged events (benchmarks only)");
+    }
+    if (cfg->ready_file) {
+        FILE *f = fopen(cfg->ready_file, "w");
+        if (f) {
+            fprintf(f, "%u\n", port);
+            fclose(f);
+        }
+    }
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    WR_INFO("signal %d: draining", sig);
+    atomic_store(&s->draining, true);
+    MHD_socket lsock = MHD_quiesce_daemon(s->mhd);
+    if (lsock != MHD_INVALID_SOCKET) {
+        close(lsock);
+    }
+    /* Requests in flight get their answers; new ones on open connections get 503. */
+    int64_t deadline = wr_time_mono_ns() + 30 * 1000000000LL;
+    while (atomic_load(&s->active) > 0 && wr_time_mono_ns() < deadline) {
+        usleep(10000);
+    }
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    rc = gw_sink_drain(s->sink, 60000);
+    if (rc) {
+        wr_err_set(err, rc, "drain: the lake did not take every buffer in time; the events "
+                   "stay in the spool and are written at the next start");
+    } else {
+        WR_INFO("drained: every buffer is in the lake");
+    }
+out:
+    if (s->mhd) {
+        MHD_stop_daemon(s->mhd);
+    }
+    reg_loader_destroy(s->loader);
+    gw_sink_destroy(s->sink);
+    gw__conns_destroy(s->conns);
+    gw_ratelimit_destroy(s->rl);
+    free(s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
