@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/array.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/hash.h"
@@ -786,6 +787,12 @@ static int s3_list(lake_store *st, const char *prefix, lake_list_fn fn, void *ar
     wr_buf_init(&raw, 16384);
     char *token = NULL;
     char *key = malloc(4096);
+    /* Every continuation token seen, as keyed hashes: a server that hands back one it
+     * gave before (the same one, or a cycle) would keep this loop listing forever. */
+    uint64_t *seen = NULL;
+    size_t n_seen = 0, seen_cap = 0;
+    unsigned char seen_key[16];
+    wr_random_bytes(seen_key, sizeof seen_key);
     int rc = key ? 0 : wr_err_set(err, WR_ENOMEM, "list");
     while (rc == 0) {
         wr_buf_clear(&raw);
@@ -848,7 +855,24 @@ static int s3_list(lake_store *st, const char *prefix, lake_list_fn fn, void *ar
             rc = wr_err_set(err, WR_EIO, "S3 list: truncated answer without a continuation token");
             break;
         }
+        uint64_t h = wr_siphash(seen_key, token, strlen(token));
+        for (size_t i = 0; i < n_seen && rc == 0; i++) {
+            if (seen[i] == h) {
+                rc = wr_err_set(err, WR_EIO,
+                                "S3 list: the server repeated a continuation token after %zu "
+                                "pages; stopped instead of listing forever",
+                                n_seen + 1);
+            }
+        }
+        if (rc == 0 && WR_ARRAY_PUSH(&seen, &seen_cap, n_seen, 16) != 0) {
+            rc = wr_err_set(err, WR_ENOMEM, "S3 list: out of memory");
+        }
+        if (rc != 0) {
+            break;
+        }
+        seen[n_seen++] = h;
     }
+    free(seen);
     free(token);
     free(key);
     wr_buf_free(&resp);
@@ -862,9 +886,6 @@ static void s3_destroy(lake_store *st)
     struct s3_store *s = (struct s3_store *)st;
     if (s->curl) {
         curl_easy_cleanup(s->curl);
-    }
-    if (s->sk) {
-        OPENSSL_cleanse(s->sk, strlen(s->sk));
     }
     free(s->ak);
     wr_free_secret(s->sk);
