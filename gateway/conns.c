@@ -48,7 +48,7 @@ struct gw_conn {
     struct addr16 addr;
     bool counted;   /* holds a count in the address table */
     bool cut;       /* shut down by the sweeper once */
-    bool had_request; /* a request was answered: the next head may wait longer */
+    _Atomic bool had_request; /* a request was answered: the next head may wait longer */
     _Atomic int phase;
     _Atomic int64_t phase_ns; /* when the phase began, monotonic */
     _Atomic uint64_t body_bytes;

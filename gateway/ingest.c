@@ -454,17 +454,25 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         }
         wr_buf_clear(&errjson);
         render_errors(&errjson, errs, nerr);
-        wr_buf_printf(&entries, "%s{\"index\":%zu,\"event_id\":", v->rejected > 1 ? "," : "", i);
+        /* One entry is appended whole or not at all: a response over the cap lists the
+         * first rejected events (the counts stay exact) and stays valid JSON. */
+        size_t mark = entries.len;
+        int erc = wr_buf_printf(&entries, "%s{\"index\":%zu,\"event_id\":",
+                                mark ? "," : "", i);
         if (id && id->type == JS_STRING) {
-            wr_buf_putc(&entries, '"');
-            wr_buf_json_escape(&entries, id->u.s, id->n);
-            wr_buf_putc(&entries, '"');
+            erc |= wr_buf_putc(&entries, '"');
+            erc |= wr_buf_json_escape(&entries, id->u.s, id->n);
+            erc |= wr_buf_putc(&entries, '"');
         } else {
-            wr_buf_append(&entries, "null", 4);
+            erc |= wr_buf_append(&entries, "null", 4);
         }
-        wr_buf_printf(&entries, ",\"errors\":");
-        wr_buf_append(&entries, errjson.p, errjson.len);
-        wr_buf_putc(&entries, '}');
+        erc |= wr_buf_append(&entries, ",\"errors\":", 10);
+        erc |= errjson.p ? wr_buf_append(&entries, errjson.p, errjson.len) : WR_ENOMEM;
+        erc |= wr_buf_putc(&entries, '}');
+        if (erc != 0 && entries.p) {
+            entries.len = mark;
+            entries.p[mark] = '\0';
+        }
         /* An event too large to store whole keeps its first bytes (lake/envelope.h). */
         struct lake_env_rec rr;
         memset(&rr, 0, sizeof rr);
@@ -483,13 +491,16 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
     }
     wr_buf_clear(resp);
     v->status = v->accepted ? 202 : (all_forbidden ? 403 : 422);
-    wr_buf_printf(resp, "{\"accepted\":%zu,\"rejected\":%zu", v->accepted, v->rejected);
+    int rrc = wr_buf_printf(resp, "{\"accepted\":%zu,\"rejected\":%zu", v->accepted, v->rejected);
     if (v->rejected) {
-        wr_buf_printf(resp, ",\"errors\":[");
-        wr_buf_append(resp, entries.p, entries.len);
-        wr_buf_putc(resp, ']');
+        rrc |= wr_buf_append(resp, ",\"errors\":[", 11);
+        rrc |= wr_buf_append(resp, entries.p ? entries.p : "", entries.len);
+        rrc |= wr_buf_putc(resp, ']');
     }
-    wr_buf_putc(resp, '}');
+    rrc |= wr_buf_putc(resp, '}');
+    if (rrc != 0) {
+        rc = WR_ENOMEM;
+    }
     wr_buf_free(&line);
     wr_buf_free(&errjson);
     wr_buf_free(&entries);

@@ -10,6 +10,8 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,31 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     *len = ai->ai_addrlen;
     freeaddrinfo(ai);
     return 0;
+}
+
+/* libmicrohttpd's messages (a client closing mid-request, a refused connection) come
+ * once per connection: under a flood they would flood the log too. At most one line per
+ * second goes out, with the count of those left out. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static _Atomic int64_t last_s;
+    static _Atomic uint64_t dropped;
+    (void)cls;
+    int64_t now = wr_time_mono_ns() / 1000000000LL;
+    int64_t prev = atomic_load(&last_s);
+    if (now == prev || !atomic_compare_exchange_strong(&last_s, &prev, now)) {
+        atomic_fetch_add(&dropped, 1);
+        return;
+    }
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    uint64_t n = atomic_exchange(&dropped, 0);
+    if (n) {
+        WR_WARN("http: %s (%llu more such messages in the last second)", msg, (unsigned long long)n);
+    } else {
+        WR_WARN("http: %s", msg);
+    }
 }
 
 /* Raises the soft descriptor limit to the hard one and returns how many connections
@@ -164,6 +191,7 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, gw__on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (!s->mhd) {
         rc = wr_err_set(err, WR_EIO, "cannot listen on %s (in use, or not an address of this "

@@ -46,6 +46,7 @@ struct gw_req {
     struct gw_rate_verdict rate;
     bool has_rate;
     long long retry_after;
+    bool answered;        /* a response was queued before the body ended */
     atomic_int sink_status;
     size_t accepted, rejected;
 };
@@ -501,15 +502,20 @@ enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const cha
         if (r->route == R_EVENTS && r->status == 0 &&
             wr_buf_append(&r->body, upload_data, *upload_data_size) != 0) {
             /* A body without Content-Length ran over the limit: nothing more of it is
-             * wanted, so the connection ends here, without an answer. */
+             * wanted. Answered now when libmicrohttpd takes an answer mid-body, else the
+             * connection ends here. */
+            r->answered = send_error(r, 413, "too_large", NULL) == MHD_YES;
             r->status = 413;
-            return MHD_NO;
+            return r->answered ? MHD_YES : MHD_NO;
         }
         /* Bodies of bodiless requests are read and dropped (bounded by the body rate). */
         *upload_data_size = 0;
         return MHD_YES;
     }
     gw__conns_busy(conn);
+    if (r->answered) {
+        return MHD_YES;
+    }
     switch (r->route) {
     case R_EVENTS:
         if (r->state == S_WAITING) {

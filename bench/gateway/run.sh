@@ -104,7 +104,7 @@ start_gateway() {
     mkdir -p "$tmp/$name"
     local bin=$WEIR
     [ "$name" = gwb ] && bin=$WEIR_B
-    WEIR_READY_FILE=$ready "${srv_pin[@]}" "$bin" gateway --listen 127.0.0.1:0 \
+    WEIR_READY_FILE=$ready WEIR_MAX_CONNECTIONS_PER_IP=0 "${srv_pin[@]}" "$bin" gateway --listen 127.0.0.1:0 \
         --spool-dir "$tmp/$name/spool" --lake "file://$tmp/$name/lake" --spool-max 64GiB \
         --flush-interval 10m --access-log off --log-level warn --threads "$THREADS" \
         --max-connections 4096 --max-events 1000 "$@" >"$tmp/$name.log" 2>&1 &

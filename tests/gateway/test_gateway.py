@@ -452,6 +452,33 @@ def test_schemas_endpoint():
     assert_eq(E.request("GET", "/v1/schemas/signup", key="scoped")[0], 200, "inside its scopes")
 
 
+def test_bad_option_values_are_usage_errors():
+    for args in (["gateway", "--s3-addressing", "bogus"], ["curate", "--s3-addressing", "bogus"],
+                 ["up", "--no-gateway", "--s3-addressing", "bogus"],
+                 ["gateway", "--s3-endpoint", "ftp://x"], ["gateway", "--umask", "9"],
+                 ["key", "list", "--umask", "0777x"],
+                 ["gateway", "--trusted-proxies", "10.0.0.0/40"],
+                 ["gateway", "--header-timeout", "2h"]):
+        r = subprocess.run([WEIR, *args], capture_output=True, text=True, env=E.env, timeout=60,
+                           cwd=E.tmp)
+        assert_eq(r.returncode, 2, " ".join(args) + ": " + r.stderr)
+        assert_true(args[-2] in r.stderr, "names the option: " + r.stderr)
+
+
+def test_process_hardening():
+    # The running gateway: no core dumps, owner-only files (the default umask 077).
+    limits = open(f"/proc/{E.proc.pid}/limits").read()
+    core = [l for l in limits.splitlines() if l.startswith("Max core file size")][0].split()
+    assert_eq(core[4:6], ["0", "0"], "RLIMIT_CORE 0: " + " ".join(core))
+    nofile = [l for l in limits.splitlines() if l.startswith("Max open files")][0].split()
+    assert_eq(nofile[3], nofile[4], "soft descriptor limit raised to the hard one")
+    for root, dirs, files in os.walk(E.spool):
+        for d in dirs:
+            assert_eq(os.stat(os.path.join(root, d)).st_mode & 0o077, 0, "spool folder " + d)
+        for f in files:
+            assert_eq(os.stat(os.path.join(root, f)).st_mode & 0o077, 0, "spool file " + f)
+
+
 def test_refusals_answered_before_the_body():
     key = "Authorization: Bearer " + E.keys["all"]
     for lines, status in [([], b"401"), (["Authorization: Bearer weir_nope"], b"401"),
@@ -468,6 +495,35 @@ def test_refusals_answered_before_the_body():
                "Content-Length: 10\r\nExpect: 100-continue\r\n\r\n" % key).encode())
     assert_true(s.recv(100).startswith(b"HTTP/1.1 100"), "100 Continue for an accepted head")
     s.close()
+
+
+def test_chunked_body_over_the_limit():
+    s = socket.create_connection(("127.0.0.1", E.port), timeout=10)
+    s.sendall(("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+               % E.keys["all"]).encode())
+    chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+    try:
+        for _ in range(17):  # just over the 1 MiB limit, then wait for the answer
+            s.sendall(chunk)
+    except OSError:
+        pass  # the gateway stopped reading: expected
+    out, closed = b"", False
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                closed = True
+                break
+            out += c
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True  # reset
+    s.close()
+    # libmicrohttpd 0.9.75 takes no answer mid-body: the connection just ends.
+    assert_true(closed, "the gateway ends the connection")
+    assert_true(out.startswith(b"HTTP/1.1 413") or out == b"", "413 or nothing: %r" % out[:80])
 
 
 def test_responses_are_valid_json():
