@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pg_stop.sh - a hung Postgres (issue 10 item 8): the postmaster and every backend of a
+# test_pg_stop.sh - a hung Postgres (issue 10 item 8): the postmaster and every backend of a
 # private cluster are SIGSTOPped for STOP_SECONDS (default 60) while a gateway
 # runs. Ingest goes on (every request answered 202, promptly), the metrics show the
 # registry's age growing and the failures counted, the log says why. An admin revokes a
@@ -7,7 +7,8 @@
 # in its connection (psql, no connect timeout) and commits when Postgres resumes: after
 # SIGCONT the gateway refuses that key within 2 s, and the other key keeps working.
 # Nothing acknowledged is lost: every 202 is in the lake after the gateway drains.
-. "$(dirname "$0")/lib.sh"
+# Uses the integration tests' helpers (run, check, finish, ...).
+. "$(dirname "$0")/../integration/lib.sh"
 STOP_S=${STOP_SECONDS:-60}
 command -v curl >/dev/null || { echo "pg_stop: skipped: curl is not installed" >&2; exit 77; }
 PGFIXTURE=${WEIR_PGFIXTURE:?set WEIR_PGFIXTURE to the weir_pgfixture executable}
