@@ -226,6 +226,7 @@ static void halt(struct ectx *c, const struct path *ip, const struct path *sp, c
     }
     c->collect = saved;
     c->halted = true;
+    c->max_steps = 0;
 }
 
 /* --- values ------------------------------------------------------------------------- */
@@ -1179,13 +1180,14 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
     if (n->n_ops == 0) {
         return true;
     }
-    if (c->halted) {
-        return false;
-    }
+    /* One compare on the hot path: halt() also drops the budget to 0, so a halted
+     * validation ends here too. */
     if (++c->steps > c->max_steps) {
-        char lim[64];
-        snprintf(lim, sizeof lim, " (%" PRIu64 " steps)", c->max_steps);
-        halt(c, ip, sp, "cost", "validation abandoned: over the evaluation step budget", lim);
+        if (!c->halted) {
+            char lim[64];
+            snprintf(lim, sizeof lim, " (%" PRIu64 " steps)", c->max_steps);
+            halt(c, ip, sp, "cost", "validation abandoned: over the evaluation step budget", lim);
+        }
         return false;
     }
     if (++c->depth > c->max_depth) {
@@ -1232,7 +1234,7 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
         } else {
             r = run_op(c, op, v, ip, sp, sc, local);
         }
-        if (!r || c->halted) {
+        if (!r) {
             ok = false;
             if (!c->collect || c->halted) {
                 break;

@@ -281,8 +281,15 @@ size_t val__uri_unescape(const char *s, size_t len, char *out, size_t cap);
 struct js_val *val__from_jansson(wr_arena *a, const json_t *v);
 
 /* JSON Schema equality (numbers by value, member order ignored): js_equal, which costs
- * O(n log n) for two big objects, never O(n^2). */
-#define val__equal js_equal
+ * O(n log n) for two big objects, never O(n^2); strings (most `enum` and `const`
+ * values) are compared inline on the fast path. */
+static inline bool val__equal(const struct js_val *a, const struct js_val *b)
+{
+    if (a->type == JS_STRING && b->type == JS_STRING) {
+        return a->n == b->n && val__bytes_eq(a->u.s, b->u.s, a->n);
+    }
+    return js_equal(a, b);
+}
 
 /* A 64-bit hash consistent with val__equal, keyed by a random per-process SipHash key:
  * no client can choose values that collide, so the tables of `uniqueItems` and `enum`
