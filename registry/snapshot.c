@@ -490,6 +490,11 @@ static int idle(reg_loader *l, PGconn *c, struct wr_err *err)
 {
     int64_t ttl_end = wr_deadline_in_ms(l->opts.ttl_ms);
     int64_t beat = wr_deadline_in_ms(l->opts.heartbeat_ms);
+    /* A NOTIFY that came in with the load's results already sits in libpq's queue, and the
+     * socket will not become readable for it: look before waiting. */
+    if (drain_notifies(c)) {
+        return 1;
+    }
     while (!atomic_load(&l->stop)) {
         if (wr_deadline_passed(ttl_end)) {
             return 1;
