@@ -2,11 +2,15 @@
  * administration from the command line. */
 #include "cli.h"
 
+#include "common/fsutil.h"
+#include "common/hash.h"
 #include "registry/registry.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(struct weir_cfg, f)
 
@@ -115,12 +119,19 @@ int cmd_key(int argc, char **argv)
     struct wr_err err = {0};
     rc = EXIT_OK;
     if (which == 0) {
-        char secret[REG_KEY_LEN + 1];
+        char secret[REG_KEY_LEN + 2];
         if (reg_key_create(c, cfg.name, cfg.event_types, cfg.rate, secret, &err) == 0) {
-            puts(secret);
+            /* Straight to the descriptor, not through stdio: no copy of the key stays in
+             * a buffer we cannot wipe. */
+            secret[REG_KEY_LEN] = '\n';
+            fflush(stdout);
+            if (wr_write_all(STDOUT_FILENO, secret, REG_KEY_LEN + 1) != 0) {
+                rc = cli_fail(EXIT_FAIL, "writing the key failed: %s", strerror(errno));
+            }
         } else {
             rc = cli_fail(err.code == WR_EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
         }
+        wr_cleanse(secret, sizeof secret);
     } else if (which == 1) {
         printf("%-20s %-14s %-24s %-10s %-8s %s\n", "NAME", "PREFIX", "EVENT_TYPES", "RATE",
                "STATUS", "CREATED_AT");
@@ -213,7 +224,9 @@ int cmd_schema(int argc, char **argv)
         }
         if (reg_schema_check_doc(doc, &err) != 0) {
             json_decref(doc);
-            return cli_fail(EXIT_FAIL, "%s: not a valid JSON Schema: %s", pos[1], err.msg);
+            /* Like `weir validate --schema`: a schema that is not one is a usage error. */
+            return cli_fail(err.code == WR_ENOMEM ? EXIT_FAIL : EXIT_USAGE,
+                            "%s: not a valid JSON Schema: %s", pos[1], err.msg);
         }
     } else if (which == 1 && npos == 1 && !reg_event_type_valid(pos[0], strlen(pos[0]))) {
         return cli_fail(EXIT_USAGE, "EVENT_TYPE: '%s' does not match ^[a-z][a-z0-9_]{0,63}$",
