@@ -2,11 +2,15 @@
  * administration from the command line. */
 #include "cli.h"
 
+#include "common/fsutil.h"
+#include "common/hash.h"
 #include "registry/registry.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(struct weir_cfg, f)
 
@@ -138,16 +142,24 @@ int cmd_key(int argc, char **argv)
     rc = EXIT_OK;
     if (which == 0) {
         /* A publishable key is no secret (it sits in web pages), but shown the same way. */
-        char secret[REG_PK_LEN + 1];
+        char secret[REG_PK_LEN + 2];
         struct reg_pub_opts pub = {cfg.origins, cfg.require_origin, cfg.ip_rate};
         int crc = cfg.publishable ? reg_key_create_publishable(c, cfg.name, cfg.event_types, cfg.rate,
                                                                &pub, secret, &err)
                                   : reg_key_create(c, cfg.name, cfg.event_types, cfg.rate, secret, &err);
         if (crc == 0) {
-            puts(secret);
+            /* Straight to the descriptor, not through stdio: no copy of the key stays in
+             * a buffer we cannot wipe. */
+            size_t n = strlen(secret);
+            secret[n] = '\n';
+            fflush(stdout);
+            if (wr_write_all(STDOUT_FILENO, secret, n + 1) != 0) {
+                rc = cli_fail(EXIT_FAIL, "writing the key failed: %s", strerror(errno));
+            }
         } else {
             rc = cli_fail(err.code == WR_EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
         }
+        wr_cleanse(secret, sizeof secret);
     } else if (which == 1) {
         printf("%-20s %-15s %-11s %-24s %-10s %-8s %-20s %s\n", "NAME", "PREFIX", "KIND",
                "EVENT_TYPES", "RATE", "STATUS", "CREATED_AT", "ORIGINS");
@@ -240,7 +252,9 @@ int cmd_schema(int argc, char **argv)
         }
         if (reg_schema_check_doc(doc, &err) != 0) {
             json_decref(doc);
-            return cli_fail(EXIT_FAIL, "%s: not a valid JSON Schema: %s", pos[1], err.msg);
+            /* Like `weir validate --schema`: a schema that is not one is a usage error. */
+            return cli_fail(err.code == WR_ENOMEM ? EXIT_FAIL : EXIT_USAGE,
+                            "%s: not a valid JSON Schema: %s", pos[1], err.msg);
         }
     } else if (which == 1 && npos == 1 && !reg_event_type_valid(pos[0], strlen(pos[0]))) {
         return cli_fail(EXIT_USAGE, "EVENT_TYPE: '%s' does not match ^[a-z][a-z0-9_]{0,63}$",

@@ -1,8 +1,10 @@
-/* clock.c - clocks, RFC 3339 formatting/parsing and UUIDv7 generation. */
+/* clock.c - clocks, deadlines, timed waits, RFC 3339 formatting/parsing and UUIDv7. */
 #include "clock.h"
 
 #include "hash.h"
+#include "text.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +28,72 @@ int64_t wr_time_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t wr_time_mono_ms(void)
+{
+    return wr_time_mono_ns() / 1000000;
+}
+
+int64_t wr_deadline_in_ms(int64_t ms)
+{
+    int64_t now = wr_time_mono_ns();
+    if (ms <= 0) {
+        return now;
+    }
+    /* Far-away deadlines saturate instead of wrapping (about 292 years of ns fit). */
+    if (ms > (INT64_MAX - now) / 1000000) {
+        return INT64_MAX;
+    }
+    return now + ms * 1000000;
+}
+
+int64_t wr_deadline_left_ms(int64_t deadline)
+{
+    int64_t left = deadline - wr_time_mono_ns();
+    return left <= 0 ? 0 : (left + 999999) / 1000000;
+}
+
+bool wr_deadline_passed(int64_t deadline)
+{
+    return wr_time_mono_ns() >= deadline;
+}
+
+void wr_sleep_ms(int64_t ms)
+{
+    if (ms <= 0) {
+        return;
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int wr_cond_init_mono(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    int rc = pthread_condattr_init(&a);
+    if (rc) {
+        return rc;
+    }
+    rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (!rc) {
+        rc = pthread_cond_init(c, &a);
+    }
+    pthread_condattr_destroy(&a);
+    return rc;
+}
+
+int wr_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline)
+{
+    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    int rc = pthread_cond_timedwait(c, m, &ts);
+    return rc == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+int wr_cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
+{
+    return wr_cond_wait_until(c, m, wr_deadline_in_ms(ms));
 }
 
 /* Howard Hinnant's civil-date algorithms: exact for every proleptic Gregorian date. */
@@ -187,14 +255,14 @@ void wr_uuid7(char *out)
     b[6] = (unsigned char)(0x70 | (s >> 8));
     b[7] = (unsigned char)(s & 0xff);
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            out[o++] = '-';
-        }
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[o] = '\0';
+    /* 8-4-4-4-12 groups of hex digits. */
+    wr_hex(b, 4, out);
+    out[8] = '-';
+    wr_hex(b + 4, 2, out + 9);
+    out[13] = '-';
+    wr_hex(b + 6, 2, out + 14);
+    out[18] = '-';
+    wr_hex(b + 8, 2, out + 19);
+    out[23] = '-';
+    wr_hex(b + 10, 6, out + 24);
 }

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int wr_write_all(int fd, const void *p, size_t len)
@@ -63,4 +65,55 @@ int wr_fsync_dir(const char *dir)
     close(fd);
     errno = saved;
     return rc;
+}
+
+int wr_atomic_write(const struct wr_atomic_file *f, const char **step)
+{
+    const char *what = "create";
+    int fd = openat(f->dirfd, f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    f->mode ? (mode_t)f->mode : (mode_t)0666);
+    if (fd < 0) {
+        goto fail;
+    }
+    what = "write";
+    if (f->fill ? f->fill(f->arg, fd) != 0 : wr_write_all(fd, f->data, f->len) != 0) {
+        goto fail_fd;
+    }
+    what = "sync";
+    if (f->sync ? f->sync(f->arg, fd) != 0 : fsync(fd) != 0) {
+        goto fail_fd;
+    }
+    what = "close";
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail_unlink;
+    }
+    fd = -1;
+    what = "rename";
+    if (renameat(f->dirfd, f->tmp, f->dirfd, f->name) != 0) {
+        goto fail_unlink;
+    }
+    /* The rename took effect; only its durability is in doubt, and the tmp name is gone. */
+    what = "fsync directory";
+    if (fsync(f->dirfd) != 0) {
+        goto fail;
+    }
+    return 0;
+fail_fd:
+    {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+fail_unlink:
+    {
+        int e = errno;
+        unlinkat(f->dirfd, f->tmp, 0);
+        errno = e;
+    }
+fail:
+    if (step) {
+        *step = what;
+    }
+    return -1;
 }

@@ -1,4 +1,4 @@
-/* text.c - UTF-8 decoding and hex digits behind text.h. */
+/* text.c - UTF-8 decoding and hex behind text.h. */
 #include "text.h"
 
 bool wr_utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
@@ -64,4 +64,26 @@ int wr_hexval(int c)
         return c - 'A' + 10;
     }
     return -1;
+}
+
+void wr_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int wr_unhex(const char *s, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int h = wr_hexval((unsigned char)s[2 * i]), l = wr_hexval((unsigned char)s[2 * i + 1]);
+        if (h < 0 || l < 0) {
+            return -1;
+        }
+        out[i] = (unsigned char)(h << 4 | l);
+    }
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* text.h - small byte-level text helpers every parser needs: UTF-8 decoding that refuses
- * what RFC 3629 forbids, and hex digits. Pure functions, thread-safe. */
+ * what RFC 3629 forbids, and hex in both directions (the one hex codec of weir: ids,
+ * digests, percent-escapes). Pure functions, thread-safe. */
 #ifndef WEIR_TEXT_H
 #define WEIR_TEXT_H
 
@@ -17,5 +18,12 @@ bool wr_utf8_valid(const void *p, size_t len);
 
 /* The value of a hex digit (either case), or -1. */
 int wr_hexval(int c);
+
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void wr_hex(const unsigned char *p, size_t n, char *out);
+
+/* Decodes exactly 2n hex digits (either case) from s into out (n bytes). Returns 0, or
+ * -1 when s has a non-hex character (out is then partly written). */
+int wr_unhex(const char *s, size_t n, unsigned char *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* buffers.c - the sink's spool record codec and its partition buffers: each buffer keeps
+/* buffers.c - the sink's partition buffers: each buffer keeps
  * its newest lines raw up to a chunk size and compresses every full chunk into a complete
  * gzip member (libdeflate), so memory stays near one chunk plus the compressed size. */
 #include "gateway/sink_int.h"
@@ -7,98 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t gw__rec_size(const struct gw_line *l)
-{
-    size_t et = l->kind == GW_LINE_ACCEPTED ? l->event_type_len : 0;
-    return GW__REC_HDR + et + l->len;
-}
-
-void gw__rec_encode(const struct gw_line *l, char *out)
-{
-    size_t et = l->kind == GW_LINE_ACCEPTED ? l->event_type_len : 0;
-    uint64_t t = (uint64_t)l->received_at_ms;
-    unsigned char *h = (unsigned char *)out;
-    h[0] = (unsigned char)l->kind;
-    for (int i = 0; i < 8; i++) {
-        h[1 + i] = (unsigned char)(t >> (8 * i));
-    }
-    h[9] = (unsigned char)(et & 0xff);
-    h[10] = (unsigned char)(et >> 8);
-    if (et > 0) {
-        memcpy(out + GW__REC_HDR, l->event_type, et);
-    }
-    if (l->len > 0) {
-        memcpy(out + GW__REC_HDR + et, l->p, l->len);
-    }
-}
-
-int gw__rec_decode(const char *p, size_t len, struct gw__rec *out)
-{
-    const unsigned char *h = (const unsigned char *)p;
-    if (len < GW__REC_HDR || (h[0] != GW_LINE_ACCEPTED && h[0] != GW_LINE_REJECTED)) {
-        return WR_EINVAL;
-    }
-    uint64_t t = 0;
-    for (int i = 0; i < 8; i++) {
-        t |= (uint64_t)h[1 + i] << (8 * i);
-    }
-    size_t et = (size_t)h[9] | ((size_t)h[10] << 8);
-    if (et > GW__ET_MAX || et > len - GW__REC_HDR || (h[0] == GW_LINE_ACCEPTED && et == 0) ||
-        (h[0] == GW_LINE_REJECTED && et != 0)) {
-        return WR_EINVAL;
-    }
-    out->kind = h[0];
-    out->received_at_ms = (int64_t)t;
-    out->event_type = p + GW__REC_HDR;
-    out->event_type_len = et;
-    out->line = p + GW__REC_HDR + et;
-    out->line_len = len - GW__REC_HDR - et;
-    return 0;
-}
-
-int64_t gw__hour_of_ms(int64_t ms)
-{
-    int64_t h = ms / 3600000;
-    if (ms % 3600000 < 0) {
-        h--;
-    }
-    return h;
-}
-
-void gw__pkey_from_rec(struct gw__pkey *k, const struct gw__rec *r)
-{
-    k->kind = r->kind;
-    k->hour = gw__hour_of_ms(r->received_at_ms);
-    k->et_len = r->event_type_len;
-    memcpy(k->event_type, r->event_type, r->event_type_len);
-    k->event_type[r->event_type_len] = '\0';
-}
-
-uint64_t gw__pkey_hash(const struct gw__pkey *k)
-{
-    /* FNV-1a: partitions are few and the input is ours, so no keyed hash is needed. */
-    uint64_t h = 1469598103934665603ull;
-    unsigned char head[9];
-    head[0] = (unsigned char)k->kind;
-    for (int i = 0; i < 8; i++) {
-        head[1 + i] = (unsigned char)((uint64_t)k->hour >> (8 * i));
-    }
-    for (size_t i = 0; i < sizeof(head); i++) {
-        h = (h ^ head[i]) * 1099511628211ull;
-    }
-    for (size_t i = 0; i < k->et_len; i++) {
-        h = (h ^ (unsigned char)k->event_type[i]) * 1099511628211ull;
-    }
-    return h;
-}
-
-int gw__pkey_eq(const struct gw__pkey *a, const struct gw__pkey *b)
-{
-    return a->kind == b->kind && a->hour == b->hour && a->et_len == b->et_len &&
-           memcmp(a->event_type, b->event_type, a->et_len) == 0;
-}
-
-struct gw__pbuf *gw__pbuf_create(const struct gw__pkey *key, uint64_t first_lsn, size_t chunk,
+struct gw__pbuf *gw__pbuf_create(const struct sp_part *key, uint64_t first_lsn, size_t chunk,
                                  size_t out_max)
 {
     struct gw__pbuf *b = calloc(1, sizeof(*b));
@@ -106,7 +15,7 @@ struct gw__pbuf *gw__pbuf_create(const struct gw__pkey *key, uint64_t first_lsn,
         return NULL;
     }
     b->key = *key;
-    b->hash = gw__pkey_hash(key);
+    b->hash = sp_part_hash(key);
     b->first_lsn = first_lsn;
     b->last_lsn = first_lsn;
     b->chunk = chunk > 0 ? chunk : 1;

@@ -29,7 +29,9 @@ struct gw_sink_opts {
 
 /* Called once per successful gw_sink_submit, on a sink thread: status 0 when the lines
  * are durable (fsynced; the buffer thread takes them afterwards, in order, and a drain
- * waits for it), WR_EIO when the spool failed first (answer 503). Must be quick (e.g.
+ * waits for it); WR_EAGAIN when a transient error (EMFILE, ENFILE, ENOSPC, EIO) kept
+ * them out of the spool (answer 503 + Retry-After; the spool recovers by itself);
+ * WR_EIO when the spool failed for good (503). Must be quick (e.g.
  * MHD_resume_connection): it runs on the spool writer, between group commits. */
 typedef void (*gw_sink_done_fn)(void *arg, int status);
 
@@ -39,13 +41,14 @@ typedef void (*gw_sink_done_fn)(void *arg, int status);
 gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err);
 
 /* Copies n lines into the spool's pending batch and returns at once; done(arg, status)
- * follows on a sink thread. Returns 0; WR_EAGAIN when the spool is full or the sink is
- * draining (answer 503 + Retry-After; done is not called); WR_EIO when the spool has
+ * follows on a sink thread. Returns 0; WR_EAGAIN when the spool is full, held by a
+ * transient error, or the sink is draining (answer 503 + Retry-After; done is not called); WR_EIO when the spool has
  * failed (503); WR_ELIMIT when a line is too large. Thread-safe. */
 int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_done_fn done,
                    void *arg);
 
-/* True while lines can be taken (spool open, not failed, not draining). Thread-safe. */
+/* True while lines can be taken: not draining, and the spool can write (not failed, not
+ * held by a transient error; /readyz). Thread-safe. */
 bool gw_sink_ready(gw_sink *s);
 
 /* Stops taking lines, delivers every pending done callback, flushes every buffer to the

@@ -82,9 +82,6 @@ int lake__sigv4_authorization(const struct lake__sigreq *r, const char *access_k
                               const char *amz_date, char *auth, size_t auth_cap,
                               struct wr_buf *sts);
 
-/* Lowercase hex SHA-256 of p (65 bytes out). */
-void lake__sha256_hex(const void *p, size_t len, char out[65]);
-
 /* ---- tiny XML reading (s3xml.c): enough for S3 responses, not general XML ---- */
 
 /* Finds the first <tag>...</tag> in [p, p+len) at or after *pos. On success sets

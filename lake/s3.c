@@ -14,6 +14,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/array.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/hash.h"
 #include "lake/lake_int.h"
 
 #define MIB (1024u * 1024u)
@@ -38,7 +42,6 @@ struct s3_store {
     long base_ms, cap_ms, connect_ms, low_time_s, low_bytes;
     int max_keys;
     int insecure;
-    unsigned rng;
     char errbuf[CURL_ERROR_SIZE];
     struct wr_buf errbody;
 };
@@ -116,13 +119,8 @@ static int hash_src(const struct lake__src *src, struct hashes *h, struct wr_err
     }
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    static const char lx[] = "0123456789abcdef";
     EVP_DigestFinal_ex(a, d, &dl);
-    for (unsigned i = 0; i < dl && i < 32; i++) {
-        h->sha256[2 * i] = lx[d[i] >> 4];
-        h->sha256[2 * i + 1] = lx[d[i] & 15];
-    }
-    h->sha256[64] = '\0';
+    wr_hex(d, 32, h->sha256);
     EVP_DigestFinal_ex(b, d, &dl);
     EVP_EncodeBlock((unsigned char *)h->md5b64, d, (int)dl);
 out:
@@ -459,23 +457,18 @@ static const char *hint(const char *code)
     return "";
 }
 
-static void backoff(struct s3_store *s, int attempt, long retry_after_s)
+/* Waits before the next attempt: the common jittered backoff, or the server's
+ * Retry-After when that is longer (never past the cap). */
+static void backoff(struct s3_store *s, struct wr_backoff *b, long retry_after_s)
 {
-    long ceiling = s->base_ms;
-    for (int i = 1; i < attempt && ceiling < s->cap_ms; i++) {
-        ceiling *= 2;
+    if (b->failures == 0) {
+        wr_backoff_init(b, s->base_ms, s->cap_ms, true);
     }
-    if (ceiling > s->cap_ms) {
-        ceiling = s->cap_ms;
-    }
-    /* Full jitter: uniform in [0, ceiling], so many writers hitting one outage spread out. */
-    long ms = (long)(rand_r(&s->rng) % (unsigned long)(ceiling + 1));
+    int64_t ms = wr_backoff_next_ms(b);
     if (retry_after_s > 0 && retry_after_s * 1000 > ms) {
         ms = retry_after_s * 1000 < s->cap_ms ? retry_after_s * 1000 : s->cap_ms;
     }
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    wr_sleep_ms(ms);
 }
 
 /* Runs c with retries. Returns 0 on a 2xx (and, with error_in_200, no <Error>);
@@ -490,12 +483,13 @@ static int s3_request(struct s3_store *s, struct s3_call *c, struct wr_err *err)
             return rc;
         }
     } else {
-        lake__sha256_hex("", 0, h.sha256);
+        wr_sha256_hex("", 0, h.sha256);
         h.md5b64[0] = '\0';
     }
     c->resp_len0 = c->resp ? c->resp->len : 0;
     const char *what = c->key ? c->key : "(bucket)";
     char last[512] = "";
+    struct wr_backoff bo = {.failures = 0};
     for (int attempt = 1;; attempt++) {
         if (attempt > 1) {
             s->base.stats.retries++;
@@ -555,7 +549,7 @@ static int s3_request(struct s3_store *s, struct s3_call *c, struct wr_err *err)
         if (attempt >= s->max_attempts) {
             return wr_err_set(err, WR_EAGAIN, "gave up after %d attempts: %s", attempt, last);
         }
-        backoff(s, attempt, c->retry_after_s);
+        backoff(s, &bo, c->retry_after_s);
     }
 }
 
@@ -793,6 +787,12 @@ static int s3_list(lake_store *st, const char *prefix, lake_list_fn fn, void *ar
     wr_buf_init(&raw, 16384);
     char *token = NULL;
     char *key = malloc(4096);
+    /* Every continuation token seen, as keyed hashes: a server that hands back one it
+     * gave before (the same one, or a cycle) would keep this loop listing forever. */
+    uint64_t *seen = NULL;
+    size_t n_seen = 0, seen_cap = 0;
+    unsigned char seen_key[16];
+    wr_random_bytes(seen_key, sizeof seen_key);
     int rc = key ? 0 : wr_err_set(err, WR_ENOMEM, "list");
     while (rc == 0) {
         wr_buf_clear(&raw);
@@ -855,7 +855,24 @@ static int s3_list(lake_store *st, const char *prefix, lake_list_fn fn, void *ar
             rc = wr_err_set(err, WR_EIO, "S3 list: truncated answer without a continuation token");
             break;
         }
+        uint64_t h = wr_siphash(seen_key, token, strlen(token));
+        for (size_t i = 0; i < n_seen && rc == 0; i++) {
+            if (seen[i] == h) {
+                rc = wr_err_set(err, WR_EIO,
+                                "S3 list: the server repeated a continuation token after %zu "
+                                "pages; stopped instead of listing forever",
+                                n_seen + 1);
+            }
+        }
+        if (rc == 0 && WR_ARRAY_PUSH(&seen, &seen_cap, n_seen, 16) != 0) {
+            rc = wr_err_set(err, WR_ENOMEM, "S3 list: out of memory");
+        }
+        if (rc != 0) {
+            break;
+        }
+        seen[n_seen++] = h;
     }
+    free(seen);
     free(token);
     free(key);
     wr_buf_free(&resp);
@@ -870,12 +887,9 @@ static void s3_destroy(lake_store *st)
     if (s->curl) {
         curl_easy_cleanup(s->curl);
     }
-    if (s->sk) {
-        OPENSSL_cleanse(s->sk, strlen(s->sk));
-    }
     free(s->ak);
-    free(s->sk);
-    free(s->token);
+    wr_free_secret(s->sk);
+    wr_free_secret(s->token);
     wr_buf_free(&s->errbody);
     free(s);
 }
@@ -1021,7 +1035,6 @@ lake_store *lake__s3_open(const struct lake_url *u, const struct lake_s3_opts *o
     s->low_bytes = o->low_speed_bytes > 0 ? o->low_speed_bytes : 1024;
     s->max_keys = o->list_max_keys > 0 ? o->list_max_keys : 0;
     s->insecure = o->insecure_tls;
-    s->rng = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
     s->curl = curl_easy_init();
     if (!s->curl) {
         wr_err_set(err, WR_ENOMEM, "curl_easy_init failed");

@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/hash.h"
 #include "common/text.h"
 #include "lake/lake_int.h"
 
@@ -262,23 +263,6 @@ int lake__canonical_request(struct wr_buf *out, const struct lake__sigreq *r,
     return rc;
 }
 
-static void to_hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char lx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = lx[d[i] >> 4];
-        out[2 * i + 1] = lx[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-void lake__sha256_hex(const void *p, size_t len, char out[65])
-{
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(p, len, d);
-    to_hex(d, sizeof d, out);
-}
-
 static void hmac(const void *key, size_t klen, const char *msg, size_t mlen, unsigned char out[32])
 {
     unsigned int olen = 32;
@@ -303,7 +287,7 @@ int lake__sigv4_authorization(const struct lake__sigreq *r, const char *access_k
     int rc = lake__canonical_request(&creq, r, signed_headers, sizeof signed_headers);
     if (rc == 0) {
         char ch[65];
-        lake__sha256_hex(creq.p, creq.len, ch);
+        wr_sha256_hex(creq.p, creq.len, ch);
         rc = wr_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date, date,
                            region, service, ch);
     }
@@ -320,7 +304,7 @@ int lake__sigv4_authorization(const struct lake__sigreq *r, const char *access_k
             hmac(k, 32, "aws4_request", 12, k2);
             hmac(k2, 32, sts.p, sts.len, k);
             char sig[65];
-            to_hex(k, 32, sig);
+            wr_hex(k, 32, sig);
             int n = snprintf(auth, auth_cap,
                              "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
                              "SignedHeaders=%s, Signature=%s",

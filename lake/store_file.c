@@ -59,7 +59,7 @@ static int open_dirs(int dirfd, const char *rel, size_t n, int create, int follo
         memcpy(seg, rel + i, sl);
         seg[sl] = '\0';
         if (create) {
-            if (mkdirat(cur, seg, 0755) == 0) {
+            if (mkdirat(cur, seg, 0777) == 0) {
                 if (fsync(cur) != 0) {
                     int rc = io_err(err, "fsync directory above", seg);
                     close(cur);
@@ -149,6 +149,15 @@ static int copy_src(int fd, const struct lake__src *src)
     return rc;
 }
 
+struct put_fill {
+    const struct lake__src *src;
+};
+
+static int put_fill(void *arg, int fd)
+{
+    return copy_src(fd, ((struct put_fill *)arg)->src);
+}
+
 static int file_put(lake_store *st, const char *key, const struct lake__src *src,
                     struct wr_err *err)
 {
@@ -165,36 +174,22 @@ static int file_put(lake_store *st, const char *key, const struct lake__src *src
      * it and it can never collide with an object. */
     char tmp[64];
     snprintf(tmp, sizeof tmp, ".tmp-%ld-%u", (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = io_err(err, "create temporary file for", key);
-        goto out;
+    struct put_fill pf = {src};
+    struct wr_atomic_file f = {.dirfd = dirfd, .tmp = tmp, .name = base, .mode = 0666,
+                               .fill = put_fill, .arg = &pf};
+    const char *step = "write";
+    if (wr_atomic_write(&f, &step) != 0) {
+        static const char *const words[][2] = {
+            {"create", "create temporary file for"}, {"sync", "fsync"},
+            {"rename", "rename into"}, {"fsync directory", "fsync directory of"}};
+        const char *what = step;
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+            if (strcmp(step, words[i][0]) == 0) {
+                what = words[i][1];
+            }
+        }
+        rc = io_err(err, what, key);
     }
-    if (copy_src(fd, src) != 0) {
-        rc = io_err(err, "write", key);
-        close(fd);
-        goto unlink_tmp;
-    }
-    if (fsync(fd) != 0) {
-        rc = io_err(err, "fsync", key);
-        close(fd);
-        goto unlink_tmp;
-    }
-    if (close(fd) != 0) {
-        rc = io_err(err, "close", key);
-        goto unlink_tmp;
-    }
-    if (renameat(dirfd, tmp, dirfd, base) != 0) {
-        rc = io_err(err, "rename into", key);
-        goto unlink_tmp;
-    }
-    if (fsync(dirfd) != 0) {
-        rc = io_err(err, "fsync directory of", key);
-    }
-    goto out;
-unlink_tmp:
-    unlinkat(dirfd, tmp, 0);
-out:
     close(dirfd);
     return rc;
 }

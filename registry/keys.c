@@ -1,5 +1,5 @@
 /* keys.c - API keys: random secrets shown once, stored only as SHA-256. */
-#include "registry.h"
+#include "registry/reg_int.h"
 
 #include "common/hash.h"
 
@@ -134,12 +134,17 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
     const char *params[] = {name, hexdigest, prefix, types, rate > 0 ? ratebuf : NULL,
                             pub ? "publishable" : "secret", origins,
                             pub && pub->require_origin ? "true" : "false", ipratebuf};
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO api_keys (name, key_sha256, key_prefix, event_types,"
-                               " rate_limit, kind, origins, require_origin, ip_rate)"
-                               " VALUES ($1, $2::bytea, $3, $4::text[], $5::integer, $6,"
-                               " $7::text[], $8::boolean, $9::integer)",
-                               9, NULL, params, NULL, NULL, 0);
+    PGresult *r = reg__exec(c,
+                            "INSERT INTO api_keys (name, key_sha256, key_prefix, event_types,"
+                            " rate_limit, kind, origins, require_origin, ip_rate)"
+                            " VALUES ($1, $2::bytea, $3, $4::text[], $5::integer, $6,"
+                            " $7::text[], $8::boolean, $9::integer)",
+                            9, params, false, 0, -1, err);
+    /* The random bytes are the key: wiped before the stack frame goes. */
+    wr_cleanse(raw, sizeof raw);
+    if (!r) {
+        return WR_EDB;
+    }
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (state && strcmp(state, "23505") == 0) {

@@ -30,9 +30,17 @@ int reg_metrics_render(reg_loader *loader, const reg_snapshot *snap, int64_t now
         keep(&rc, wr_prom_gauge(out, "weir_registry_broken_schemas",
                                 "Stored schema versions that do not compile.", info.broken));
         keep(&rc, wr_prom_gauge(out, "weir_registry_keys", "API keys in the snapshot.", info.keys));
+        /* Grows while Postgres is unavailable; stays below the heartbeat while it answers. */
+        keep(&rc, wr_prom_gauge_f(out, "weir_registry_age_seconds",
+                                  "Seconds since the registry snapshot was last known current "
+                                  "(loaded, or confirmed by a heartbeat with no change pending).",
+                                  ls.current_at_ms ? (double)(now_ms - ls.current_at_ms) / 1e3
+                                                   : (double)(now_ms - info.loaded_at_ms) / 1e3));
     }
     keep(&rc, wr_prom_counter(out, "weir_registry_reload_failures_total",
-                              "Failed registry reloads.", ls.reload_failures));
+                              "Failed registry connects, reloads and heartbeats (Postgres "
+                              "unreachable, hung or failing).",
+                              ls.reload_failures));
     keep(&rc, wr_prom_gauge(out, "weir_registry_connected",
                             "Whether the loader holds a Postgres connection.", ls.connected ? 1 : 0));
     return rc;

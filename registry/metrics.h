@@ -1,5 +1,6 @@
-/* metrics.h - the registry's Prometheus families (snapshot generation and age, broken
- * schemas, keys, loader reload failures and connection), rendered with common/prom.
+/* metrics.h - the registry's Prometheus families (snapshot generation and age, the
+ * registry's age since last known current, broken schemas, keys, loader failures and
+ * connection), rendered with common/prom.
  * The gateway's /metrics calls it; it reads the loader's counters and one snapshot. */
 #ifndef WEIR_REG_METRICS_H
 #define WEIR_REG_METRICS_H

@@ -1,6 +1,6 @@
 /* migrate.c - applies the embedded migrations in order, once each, under an advisory
  * lock so that any number of `weir migrate` may run at once. */
-#include "registry.h"
+#include "registry/reg_int.h"
 
 #include "common/embed.h"
 #include "common/hash.h"
@@ -32,7 +32,10 @@ static int apply_one(PGconn *c, const struct wr_embedded *m, const char *version
     if (rc) {
         return rc;
     }
-    PGresult *r = PQexec(c, m->data);
+    PGresult *r = reg__exec(c, m->data, 0, NULL, true, 0, -1, err);
+    if (!r) {
+        return WR_EDB; /* the connection is gone with its transaction */
+    }
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *msg = PQresultErrorMessage(r);
         wr_err_set(err, WR_EDB, "migration %s: %.*s", m->name, (int)strcspn(msg, "\n"), msg);

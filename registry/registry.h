@@ -11,14 +11,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* --- connections ------------------------------------------------------------- */
+/* --- connections -------------------------------------------------------------
+ * Every connection weir opens gets the same fault limits, so a hung, stopped or
+ * unreachable Postgres is an error within seconds instead of a thread blocked forever:
+ *  - connecting gives up after REG_CONNECT_TIMEOUT_S (libpq connect_timeout, and our own
+ *    deadline around the whole handshake, which also covers a Unix socket whose server
+ *    is stopped);
+ *  - TCP keepalives (idle REG_KEEPALIVE_IDLE_S, then every REG_KEEPALIVE_INTERVAL_S,
+ *    REG_KEEPALIVE_COUNT probes) and tcp_user_timeout notice a peer that went away;
+ *  - statement_timeout (REG_STATEMENT_TIMEOUT_MS) makes the server cancel a statement
+ *    that runs too long;
+ *  - a client-side deadline (REG_CLIENT_TIMEOUT_MS) ends the wait for a server that does
+ *    not answer at all (SIGSTOPped, partitioned), which statement_timeout cannot catch.
+ * A value in the caller's conninfo (connect_timeout=..., keepalives_idle=..., options=...)
+ * wins over these defaults. */
+#define REG_CONNECT_TIMEOUT_S 5
+#define REG_KEEPALIVE_IDLE_S 10
+#define REG_KEEPALIVE_INTERVAL_S 5
+#define REG_KEEPALIVE_COUNT 3
+#define REG_STATEMENT_TIMEOUT_MS 15000
+#define REG_CLIENT_TIMEOUT_MS (REG_STATEMENT_TIMEOUT_MS + 5000)
 
-/* Connects with a libpq conninfo string or URI; returns NULL and fills err (without the
- * password) when Postgres cannot be reached. */
+/* Connects with a libpq conninfo string or URI and the limits above; returns NULL and
+ * fills err (without the password) when Postgres cannot be reached in time. */
 PGconn *reg_connect(const char *conninfo, struct wr_err *err);
 
 /* Runs a statement with text parameters and expects `expect` (PGRES_COMMAND_OK or
- * PGRES_TUPLES_OK). Returns the result (caller PQclear()s it) or NULL with err filled. */
+ * PGRES_TUPLES_OK). Returns the result (caller PQclear()s it) or NULL with err filled;
+ * waits at most REG_CLIENT_TIMEOUT_MS (then the connection is unusable: PQfinish it). */
 PGresult *reg_exec(PGconn *c, ExecStatusType expect, struct wr_err *err, const char *sql,
                    int nparams, const char *const *params);
 

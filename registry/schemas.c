@@ -1,5 +1,5 @@
 /* schemas.c - the schema store: adding checked versions and listing them. */
-#include "registry.h"
+#include "registry/reg_int.h"
 
 #include "validator/validator.h"
 
@@ -61,13 +61,17 @@ int reg_schema_add(PGconn *c, const char *event_type, const json_t *doc, int ver
      * Every lost race is another writer's success, so the bound only needs to exceed the
      * number of concurrent writers (5 failed with 12 parallel `weir schema add`). */
     for (int attempt = 0; attempt < 100; attempt++) {
-        PGresult *r = PQexecParams(
+        PGresult *r = reg__exec(
             c,
             "INSERT INTO event_schemas (event_type, version, schema)"
             " SELECT $1, coalesce($3::integer,"
             "   (SELECT coalesce(max(version), 0) + 1 FROM event_schemas WHERE event_type = $1)),"
             "   $2::jsonb RETURNING version",
-            3, NULL, params, NULL, NULL, 0);
+            3, params, false, 0, -1, err);
+        if (!r) {
+            rc = WR_EDB;
+            break;
+        }
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             if (version_out) {
                 *version_out = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);

@@ -2,15 +2,15 @@
  * (LISTEN/NOTIFY + TTL), compiling only the schema versions whose text changed. */
 #include "snapshot.h"
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/text.h"
-#include "registry.h"
+#include "registry/reg_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <time.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -202,9 +202,16 @@ struct reg_loader {
     pthread_cond_t ready_cond;
     reg_snapshot *current;
     struct reg_loader_stats stats;
+    uint64_t failures_at_down; /* reload_failures when the current outage began */
+    int64_t last_log_ms;       /* loader thread only: the last outage log line */
     int wake[2]; /* a byte here ends the thread's wait */
     atomic_bool stop;
 };
+
+#define REG_HEARTBEAT_MS 5000         /* idle connection proven alive this often */
+#define REG_HEARTBEAT_TIMEOUT_MS 3000 /* a heartbeat unanswered this long: Postgres hung */
+#define REG_RECONNECT_MAX_MS 1000     /* reconnect attempts at least this often */
+#define REG_OUTAGE_LOG_MS 30000       /* one log line per outage per this interval */
 
 /* The previous snapshot's compiled version with identical text, to reuse. */
 static val_schema *reuse(const reg_snapshot *prev, const char *t, size_t tlen, int version,
@@ -220,13 +227,26 @@ static val_schema *reuse(const reg_snapshot *prev, const char *t, size_t tlen, i
     return NULL;
 }
 
-static int load_types(PGconn *c, reg_snapshot *s, const reg_snapshot *prev,
+/* A statement of the loader: the common deadline, and a stop request ends the wait. */
+static PGresult *lexec(PGconn *c, int wake, ExecStatusType expect, struct wr_err *err,
+                       const char *sql)
+{
+    PGresult *r = reg__exec(c, sql, 0, NULL, false, 0, wake, err);
+    if (r && PQresultStatus(r) != expect) {
+        const char *m = PQresultErrorMessage(r);
+        wr_err_set(err, WR_EDB, "%.*s", (int)strcspn(m, "\n"), m);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int load_types(PGconn *c, int wake, reg_snapshot *s, const reg_snapshot *prev,
                       const struct reg_loader_opts *opts, struct wr_err *err)
 {
-    PGresult *r = reg_exec(c, PGRES_TUPLES_OK, err,
-                           "SELECT event_type, version, active, schema::text FROM event_schemas"
-                           " ORDER BY event_type COLLATE \"C\", version",
-                           0, NULL);
+    PGresult *r = lexec(c, wake, PGRES_TUPLES_OK, err,
+                        "SELECT event_type, version, active, schema::text FROM event_schemas"
+                        " ORDER BY event_type COLLATE \"C\", version");
     if (!r) {
         return WR_EDB;
     }
@@ -317,13 +337,12 @@ static int split_origins(const char *csv, struct reg_key_rec *k)
     return rc;
 }
 
-static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
+static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
 {
-    PGresult *r = reg_exec(c, PGRES_TUPLES_OK, err,
-                           "SELECT name, encode(key_sha256, 'hex'), array_to_string(event_types, ','),"
-                           " coalesce(rate_limit, 0), revoked, kind = 'publishable',"
-                           " array_to_string(origins, ','), require_origin, ip_rate FROM api_keys",
-                           0, NULL);
+    PGresult *r = lexec(c, wake, PGRES_TUPLES_OK, err,
+                        "SELECT name, encode(key_sha256, 'hex'), array_to_string(event_types, ','),"
+                        " coalesce(rate_limit, 0), revoked, kind = 'publishable',"
+                        " array_to_string(origins, ','), require_origin, ip_rate FROM api_keys");
     if (!r) {
         return WR_EDB;
     }
@@ -341,9 +360,9 @@ static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
     for (int i = 0; i < rows; i++) {
         struct reg_key_rec *k = &s->keys[s->n_keys++];
         const char *hex = PQgetvalue(r, i, 1);
-        for (int b = 0; b < 32; b++) {
-            /* Postgres' encode(..., 'hex') gives 64 valid digits. */
-            k->sha256[b] = (unsigned char)(wr_hexval(hex[2 * b]) * 16 + wr_hexval(hex[2 * b + 1]));
+        if (strlen(hex) != 64 || wr_unhex(hex, 32, k->sha256) != 0) {
+            /* A hash that is not 32 bytes matches no presented key: keep it unusable. */
+            memset(k->sha256, 0, sizeof k->sha256);
         }
         k->name = strdup(PQgetvalue(r, i, 0));
         k->rate = strtoll(PQgetvalue(r, i, 3), NULL, 10);
@@ -368,8 +387,8 @@ static int load_keys(PGconn *c, reg_snapshot *s, struct wr_err *err)
     return 0;
 }
 
-static reg_snapshot *build(PGconn *c, const reg_snapshot *prev, const struct reg_loader_opts *opts,
-                           struct wr_err *err)
+static reg_snapshot *build(PGconn *c, int wake, const reg_snapshot *prev,
+                           const struct reg_loader_opts *opts, struct wr_err *err)
 {
     reg_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
@@ -378,17 +397,17 @@ static reg_snapshot *build(PGconn *c, const reg_snapshot *prev, const struct reg
     }
     atomic_init(&s->refs, 1);
     /* One snapshot of both tables: a key and the schemas it names are read together. */
-    PGresult *r = reg_exec(c, PGRES_COMMAND_OK, err,
-                           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+    PGresult *r = lexec(c, wake, PGRES_COMMAND_OK, err,
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     int rc = r ? 0 : WR_EDB;
     PQclear(r);
     if (rc == 0) {
-        rc = load_types(c, s, prev, opts, err);
+        rc = load_types(c, wake, s, prev, opts, err);
     }
     if (rc == 0) {
-        rc = load_keys(c, s, err);
+        rc = load_keys(c, wake, s, err);
     }
-    r = reg_exec(c, PGRES_COMMAND_OK, rc ? NULL : err, "COMMIT", 0, NULL);
+    r = rc == WR_EDB ? NULL : lexec(c, wake, PGRES_COMMAND_OK, rc ? NULL : err, "COMMIT");
     if (!r && rc == 0) {
         rc = WR_EDB;
     }
@@ -404,14 +423,67 @@ static reg_snapshot *build(PGconn *c, const reg_snapshot *prev, const struct reg
 
 static void publish(reg_loader *l, reg_snapshot *s)
 {
+    int64_t down_since;
+    uint64_t failures;
     pthread_mutex_lock(&l->lock);
     reg_snapshot *old = l->current;
     l->current = s;
     l->stats.reloads++;
     l->stats.last_ok_ms = s->info.loaded_at_ms;
+    l->stats.current_at_ms = s->info.loaded_at_ms;
+    l->stats.connected = true;
+    down_since = l->stats.down_since_ms;
+    failures = l->stats.reload_failures - l->failures_at_down;
+    l->stats.down_since_ms = 0;
+    l->stats.last_error[0] = '\0';
     pthread_cond_broadcast(&l->ready_cond);
     pthread_mutex_unlock(&l->lock);
     reg_snapshot_release(old);
+    if (down_since) {
+        WR_WARN("registry: Postgres is back after %.1f s (%llu failed attempts); snapshot %llu "
+                "loaded",
+                (double)(s->info.loaded_at_ms - down_since) / 1e3, (unsigned long long)failures,
+                (unsigned long long)s->info.generation);
+    }
+}
+
+/* Counts a failed load, connection or heartbeat and says why: at once for the first
+ * failure of an outage, then every 30 s while it lasts (a line per attempt would flood
+ * the log during a long outage). */
+static void failed(reg_loader *l, const struct wr_err *err, int64_t retry_ms)
+{
+    int64_t now = wr_time_now_ms();
+    pthread_mutex_lock(&l->lock);
+    l->stats.reload_failures++;
+    l->stats.connected = false;
+    bool first = l->stats.down_since_ms == 0;
+    if (first) {
+        l->stats.down_since_ms = now;
+        l->failures_at_down = l->stats.reload_failures - 1;
+    }
+    snprintf(l->stats.last_error, sizeof l->stats.last_error, "%s", err->msg);
+    int64_t since = l->stats.down_since_ms, current_at = l->stats.current_at_ms;
+    uint64_t n = l->stats.reload_failures - l->failures_at_down;
+    pthread_mutex_unlock(&l->lock);
+    if (first || now - l->last_log_ms >= REG_OUTAGE_LOG_MS) {
+        l->last_log_ms = now;
+        if (first && current_at) {
+            WR_WARN("registry: Postgres unavailable, serving the last snapshot (%.0f s old); "
+                    "reconnecting in %lld ms: %s",
+                    (double)(now - current_at) / 1e3, (long long)retry_ms, err->msg);
+        } else if (first) {
+            WR_WARN("registry: Postgres unavailable, no snapshot loaded yet; reconnecting in "
+                    "%lld ms: %s",
+                    (long long)retry_ms, err->msg);
+        } else {
+            WR_WARN("registry: Postgres unavailable for %.0f s (%llu failed attempts), serving "
+                    "the last snapshot; still reconnecting: %s",
+                    (double)(now - since) / 1e3, (unsigned long long)n, err->msg);
+        }
+    } else {
+        WR_DEBUG("registry: attempt failed, retry in %lld ms: %s", (long long)retry_ms,
+                 err->msg);
+    }
 }
 
 /* Sleeps until ms passes, the socket is readable, or the loader is told to stop.
@@ -423,16 +495,85 @@ static int wait_for(reg_loader *l, int sock, int64_t ms)
     return n > 0 && sock >= 0 && (p[1].revents & POLLIN);
 }
 
+/* True when the connection delivered a NOTIFY (all are consumed). */
+static bool drain_notifies(PGconn *c)
+{
+    bool any = false;
+    PGnotify *n;
+    while ((n = PQnotifies(c)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
+/* Waits on a healthy connection for a NOTIFY, the TTL, or the stop request, and proves
+ * the connection alive every heartbeat: a server that stopped answering is noticed
+ * within heartbeat + REG_HEARTBEAT_TIMEOUT_MS even when nothing changes. Returns 1 to
+ * reload, 0 to stop, or -1 with err filled when the connection failed. */
+static int idle(reg_loader *l, PGconn *c, struct wr_err *err)
+{
+    int64_t ttl_end = wr_deadline_in_ms(l->opts.ttl_ms);
+    int64_t beat = wr_deadline_in_ms(l->opts.heartbeat_ms);
+    /* A NOTIFY that came in with the load's results already sits in libpq's queue, and the
+     * socket will not become readable for it: look before waiting. */
+    if (drain_notifies(c)) {
+        return 1;
+    }
+    while (!atomic_load(&l->stop)) {
+        if (wr_deadline_passed(ttl_end)) {
+            return 1;
+        }
+        if (wr_deadline_passed(beat)) {
+            int64_t sent_ms = wr_time_now_ms();
+            PGresult *r = reg__exec(c, "SELECT 1", 0, NULL, false, REG_HEARTBEAT_TIMEOUT_MS,
+                                    l->wake[0], err);
+            if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+                if (r) {
+                    const char *m = PQresultErrorMessage(r);
+                    wr_err_set(err, WR_EDB, "heartbeat: %.*s", (int)strcspn(m, "\n"), m);
+                }
+                PQclear(r);
+                return atomic_load(&l->stop) ? 0 : -1;
+            }
+            PQclear(r);
+            if (drain_notifies(c)) {
+                return 1;
+            }
+            /* Every change committed before the heartbeat would have been notified by now:
+             * the snapshot was current when the heartbeat went out. */
+            pthread_mutex_lock(&l->lock);
+            l->stats.current_at_ms = sent_ms;
+            pthread_mutex_unlock(&l->lock);
+            beat = wr_deadline_in_ms(l->opts.heartbeat_ms);
+        }
+        int64_t left = wr_deadline_left_ms(ttl_end), hb = wr_deadline_left_ms(beat);
+        if (wait_for(l, PQsocket(c), hb < left ? hb : left)) {
+            if (!PQconsumeInput(c)) {
+                const char *m = PQerrorMessage(c);
+                wr_err_set(err, WR_EDB, "connection lost: %.*s", (int)strcspn(m, "\n"), m);
+                return -1;
+            }
+            if (drain_notifies(c)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static void *loader_main(void *arg)
 {
     reg_loader *l = arg;
     PGconn *c = NULL;
-    int64_t backoff_ms = 100;
+    struct wr_backoff bo;
+    wr_backoff_init(&bo, 100, REG_RECONNECT_MAX_MS, true);
     while (!atomic_load(&l->stop)) {
-        struct wr_err err = {0};
+        struct wr_err err = {0, ""};
         if (!c) {
-            c = reg_connect(l->conninfo, &err);
-            PGresult *r = c ? reg_exec(c, PGRES_COMMAND_OK, &err, "LISTEN weir_registry", 0, NULL)
+            /* After a (re)connect every change may have been missed: always reload. */
+            c = reg__connect(l->conninfo, 0, l->wake[0], &err);
+            PGresult *r = c ? lexec(c, l->wake[0], PGRES_COMMAND_OK, &err, "LISTEN weir_registry")
                             : NULL;
             if (!r) {
                 PQfinish(c);
@@ -440,52 +581,35 @@ static void *loader_main(void *arg)
             }
             PQclear(r);
         }
-        reg_snapshot *prev = reg_loader_acquire(l);
-        reg_snapshot *s = c ? build(c, prev, &l->opts, &err) : NULL;
-        reg_snapshot_release(prev);
+        reg_snapshot *s = NULL;
+        if (c) {
+            reg_snapshot *prev = reg_loader_acquire(l);
+            s = build(c, l->wake[0], prev, &l->opts, &err);
+            reg_snapshot_release(prev);
+        }
+        if (atomic_load(&l->stop)) {
+            reg_snapshot_release(s);
+            break;
+        }
         if (!s) {
-            pthread_mutex_lock(&l->lock);
-            l->stats.reload_failures++;
-            l->stats.connected = false;
-            pthread_mutex_unlock(&l->lock);
-            WR_WARN("registry reload failed, keeping the last snapshot; retry in %lld ms: %s",
-                    (long long)backoff_ms, err.msg);
+            int64_t wait_ms = wr_backoff_next_ms(&bo);
+            failed(l, &err, wait_ms);
             PQfinish(c);
             c = NULL;
-            wait_for(l, -1, backoff_ms);
-            backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+            wait_for(l, -1, wait_ms);
             continue;
         }
-        backoff_ms = 100;
-        pthread_mutex_lock(&l->lock);
-        l->stats.connected = true;
-        pthread_mutex_unlock(&l->lock);
+        wr_backoff_reset(&bo);
         struct reg_snapshot_info info = s->info;
         publish(l, s);
         WR_DEBUG("registry snapshot %llu: %zu event types, %zu versions (%zu broken), %zu keys",
                  (unsigned long long)info.generation, info.event_types, info.versions,
                  info.broken, info.keys);
-        /* Wait for a NOTIFY or the TTL, then reload. */
-        int64_t deadline = wr_time_mono_ns() / 1000000 + l->opts.ttl_ms;
-        bool reload = false;
-        while (!reload && !atomic_load(&l->stop)) {
-            int64_t left = deadline - wr_time_mono_ns() / 1000000;
-            if (left <= 0) {
-                break;
-            }
-            if (wait_for(l, PQsocket(c), left)) {
-                if (!PQconsumeInput(c)) {
-                    WR_WARN("registry connection lost: %s", PQerrorMessage(c));
-                    PQfinish(c);
-                    c = NULL;
-                    break;
-                }
-                PGnotify *n;
-                while ((n = PQnotifies(c)) != NULL) {
-                    reload = true;
-                    PQfreemem(n);
-                }
-            }
+        if (idle(l, c, &err) < 0) {
+            /* The next pass reconnects at once; a failure there backs off. */
+            failed(l, &err, 0);
+            PQfinish(c);
+            c = NULL;
         }
     }
     PQfinish(c);
@@ -503,9 +627,12 @@ reg_loader *reg_loader_create(const struct reg_loader_opts *opts, struct wr_err 
     if (l->opts.ttl_ms <= 0) {
         l->opts.ttl_ms = 30000;
     }
+    if (l->opts.heartbeat_ms <= 0) {
+        l->opts.heartbeat_ms = REG_HEARTBEAT_MS;
+    }
     l->conninfo = strdup(opts->conninfo);
     pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->ready_cond, NULL);
+    wr_cond_init_mono(&l->ready_cond);
     if (!l->conninfo || pipe2(l->wake, O_CLOEXEC) != 0) {
         free(l->conninfo);
         free(l);
@@ -554,17 +681,10 @@ reg_snapshot *reg_loader_acquire(reg_loader *l)
 
 bool reg_loader_wait_ready(reg_loader *l, int64_t timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    int64_t deadline = wr_deadline_in_ms(timeout_ms);
     pthread_mutex_lock(&l->lock);
     while (!l->current) {
-        if (pthread_cond_timedwait(&l->ready_cond, &l->lock, &ts) == ETIMEDOUT) {
+        if (wr_cond_wait_until(&l->ready_cond, &l->lock, deadline) == ETIMEDOUT) {
             break;
         }
     }

@@ -75,12 +75,19 @@ void reg_snapshot_release(reg_snapshot *s);
 struct reg_loader_opts {
     const char *conninfo;
     int64_t ttl_ms;          /* reload at least this often; 0: 30 s */
+    int64_t heartbeat_ms;    /* prove an idle connection alive this often; 0: 5 s */
     bool format_annotate;    /* compile `format` as annotation only */
 };
 
 /* Starts the loader thread, which connects, LISTENs for changes, loads the first
- * snapshot and keeps it current; a lost connection keeps the last snapshot and retries
- * with backoff. Does not wait for Postgres. NULL with err filled when out of memory. */
+ * snapshot and keeps it current. Every statement has a deadline (registry.h), and an
+ * idle connection answers a heartbeat every heartbeat_ms (3 s at most), so a hung,
+ * stopped or unreachable Postgres is noticed within seconds: the failure is counted
+ * (reload_failures), logged with its reason (once, then every 30 s while it lasts), the
+ * last snapshot keeps serving, and the loader reconnects (at least every second) and
+ * reloads in full as soon as Postgres answers: a change made meanwhile (a revoked key)
+ * applies within a second of Postgres coming back. Does not wait for Postgres. NULL
+ * with err filled when out of memory. */
 reg_loader *reg_loader_create(const struct reg_loader_opts *opts, struct wr_err *err);
 
 /* Stops the thread and frees; snapshots still referenced stay valid until released.
@@ -94,9 +101,15 @@ reg_snapshot *reg_loader_acquire(reg_loader *l);
 bool reg_loader_wait_ready(reg_loader *l, int64_t timeout_ms);
 
 struct reg_loader_stats {
-    uint64_t reloads, reload_failures;
+    uint64_t reloads;
+    uint64_t reload_failures; /* failed connects, loads and heartbeats */
     bool connected;
-    int64_t last_ok_ms; /* wall clock of the last successful load, 0 = never */
+    int64_t last_ok_ms;       /* wall clock of the last successful load, 0 = never */
+    int64_t current_at_ms;    /* wall clock when the snapshot was last known current (a
+                                 load, or an answered heartbeat with no change pending);
+                                 0 = never. Its age is weir_registry_age_seconds */
+    int64_t down_since_ms;    /* wall clock of the current outage's first failure; 0 = up */
+    char last_error[160];     /* why the last attempt failed; "" once a load succeeds */
 };
 void reg_loader_stats(reg_loader *l, struct reg_loader_stats *out);
 

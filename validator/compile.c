@@ -2,6 +2,7 @@
  * resource, `$id`, `$anchor` and `$dynamicAnchor`, resolves references (RFC 3986 and JSON
  * Pointer), compiles each subschema once into a node of operations, refuses schemas that
  * fail their meta-schema, bad patterns and `$ref` cycles that consume no input. */
+#include "common/array.h"
 #include "validator/val_int.h"
 
 #include <math.h>
@@ -65,15 +66,9 @@ int val_resources_add(val_resources *r, const char *uri, json_t *doc, struct wr_
             return 0;
         }
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        struct rdoc *d = realloc(r->docs, cap * sizeof *d);
-        if (!d) {
-            free(u);
-            return wr_err_set(err, WR_ENOMEM, "out of memory");
-        }
-        r->docs = d;
-        r->cap = cap;
+    if (WR_ARRAY_PUSH(&r->docs, &r->cap, r->n, 16) != 0) {
+        free(u);
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
     r->docs[r->n].uri = u;
     r->docs[r->n].doc = json_incref(doc);
@@ -778,16 +773,10 @@ static val__regex *regex(struct cctx *c, const char *src, size_t n)
         fail(c, e.code == WR_ENOMEM ? WR_ENOMEM : WR_EINVAL, "invalid pattern: %s", e.msg);
         return NULL;
     }
-    if (c->s->n_regexes == c->regex_cap) {
-        size_t cap = c->regex_cap ? c->regex_cap * 2 : 8;
-        val__regex **r = realloc(c->s->regexes, cap * sizeof *r);
-        if (!r) {
-            val__regex_free(re);
-            fail(c, WR_ENOMEM, "out of memory");
-            return NULL;
-        }
-        c->s->regexes = r;
-        c->regex_cap = cap;
+    if (WR_ARRAY_PUSH(&c->s->regexes, &c->regex_cap, c->s->n_regexes, 8) != 0) {
+        val__regex_free(re);
+        fail(c, WR_ENOMEM, "out of memory");
+        return NULL;
     }
     c->s->regexes[c->s->n_regexes++] = re;
     return re;
@@ -1167,7 +1156,7 @@ static int c_value_ops(struct cctx *c, const struct jinfo *in, const json_t *j,
         op->u.en.items = x->u.items;
         op->u.en.n = x->n;
         if (x->n > 8) {
-            uint32_t *h = wr_arena_alloc(c->pa, x->n * sizeof *h);
+            uint64_t *h = wr_arena_alloc(c->pa, x->n * sizeof *h);
             if (!h) {
                 return fail(c, WR_ENOMEM, "out of memory");
             }
@@ -1750,6 +1739,7 @@ static val_schema *compile_internal(const json_t *schema, const struct val_opts 
     atomic_init(&c.s->refs, 1);
     c.s->arena = c.pa;
     c.s->max_depth = opts->max_depth ? opts->max_depth : 512;
+    c.s->max_steps = opts->max_steps;
     enum val_dialect d = opts->default_dialect;
     unsigned vocab = VAL__V_ALL;
     const char *id = json_is_object(schema) ? json_string_value(json_object_get(schema, "$id")) : NULL;

@@ -35,8 +35,11 @@ enum { SCRATCH_WORDS = 1024 };
 
 struct ectx {
     bool collect;
+    bool want;         /* the caller wants violations (collect may be off inside `not`) */
     bool nomem;
+    bool halted;       /* over the step budget or a regex abandoned: the verdict is invalid */
     unsigned depth, max_depth;
+    uint64_t steps, max_steps;
     wr_arena *a;
     unsigned max_errors;
     size_t count;   /* violations found (also beyond max_errors) */
@@ -52,7 +55,7 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
 
 /* --- scratch bitsets ------------------------------------------------------------- */
 
-static uint64_t *bits_alloc(struct ectx *c, uint32_t nbits)
+static uint64_t *bits_alloc(struct ectx *c, size_t nbits)
 {
     size_t words = (nbits + 63) / 64;
     if (words == 0) {
@@ -158,7 +161,7 @@ __attribute__((format(printf, 5, 6))) static void report(struct ectx *c, const s
                                                          const struct path *sp, const char *kw,
                                                          const char *fmt, ...)
 {
-    if (!c->collect) {
+    if (!c->collect || c->halted) {
         return;
     }
     size_t k = c->count++;
@@ -192,9 +195,38 @@ __attribute__((format(printf, 5, 6))) static void report(struct ectx *c, const s
 /* Forgets the violations found after mark (a branch of anyOf that did not matter). */
 static void rollback(struct ectx *c, size_t mark)
 {
+    if (c->halted) {
+        return; /* keep the reason the validation stopped */
+    }
     if (c->count > mark) {
         c->count = mark;
     }
+}
+
+/* Stops the whole validation: every frame returns false from here on, so a `not` or an
+ * `anyOf` cannot turn an abandoned evaluation into a verdict, and the loops over items
+ * and members end at once. Reported once. */
+static void halt(struct ectx *c, const struct path *ip, const struct path *sp, const char *kw,
+                 const char *msg, const char *detail)
+{
+    if (c->halted) {
+        return;
+    }
+    /* Said even inside `not` or `contains`, which otherwise collect nothing. */
+    bool saved = c->collect;
+    c->collect = c->want;
+    /* The reason takes the last slot when the list is full: it must be in the list. */
+    size_t before = c->count;
+    if (c->errs && before >= c->max_errors) {
+        c->count = c->max_errors - 1;
+    }
+    report(c, ip, sp, kw, "%s%s", msg, detail ? detail : "");
+    if (before >= c->max_errors) {
+        c->count = before + 1;
+    }
+    c->collect = saved;
+    c->halted = true;
+    c->max_steps = 0;
 }
 
 /* --- values ------------------------------------------------------------------------- */
@@ -446,20 +478,23 @@ static bool unique_items(struct ectx *c, const struct js_val *v, uint32_t *dup_a
         }
         return true;
     }
-    /* An open-addressed table of item indexes keyed by hash: linear, not quadratic. */
+    /* An open-addressed table of item indexes keyed by a keyed hash (val__hash): linear,
+     * not quadratic, whatever items a client crafts. A slot holds the hash's top 32 bits
+     * and the index + 1; the bottom bits pick the slot. */
     size_t mark = c->scratch_used;
     uint32_t size = 1;
     while (size < 2 * n) {
         size *= 2;
     }
-    uint64_t *tab = bits_alloc(c, size * 64);
+    uint64_t *tab = bits_alloc(c, (size_t)size * 64);
     if (!tab) {
         return false;
     }
     bool ok = true;
     for (uint32_t i = 0; i < n && ok; i++) {
-        uint32_t h = val__hash(&v->u.items[i]);
-        uint32_t k = h & (size - 1);
+        uint64_t hh = val__hash(&v->u.items[i]);
+        uint32_t h = (uint32_t)(hh >> 32);
+        uint32_t k = (uint32_t)hh & (size - 1);
         while (tab[k]) {
             uint32_t j = (uint32_t)(tab[k] & 0xffffffffu) - 1;
             if ((uint32_t)(tab[k] >> 32) == h && val__equal(&v->u.items[j], &v->u.items[i])) {
@@ -479,7 +514,7 @@ static bool unique_items(struct ectx *c, const struct js_val *v, uint32_t *dup_a
 static bool enum_has(const struct val__op *op, const struct js_val *v)
 {
     if (op->u.en.hash) {
-        uint32_t h = val__hash(v);
+        uint64_t h = val__hash(v);
         for (uint32_t i = 0; i < op->u.en.n; i++) {
             if (op->u.en.hash[i] == h && val__equal(&op->u.en.items[i], v)) {
                 return true;
@@ -527,8 +562,14 @@ __attribute__((always_inline)) static inline int quick(const struct val__op *op,
         return val__equal(op->u.value, v);
     case VAL__OP_FORMAT:
         return v->type != JS_STRING || val__fmt_check(op->u.fmt, v->u.s, v->n);
-    case VAL__OP_PATTERN:
-        return v->type != JS_STRING || val__regex_search(op->u.re, v->u.s, v->n) > 0;
+    case VAL__OP_PATTERN: {
+        if (v->type != JS_STRING) {
+            return 1;
+        }
+        /* An abandoned search is no verdict: run_op halts the validation. */
+        int r = val__regex_search(op->u.re, v->u.s, v->n);
+        return r < 0 ? -1 : r > 0;
+    }
     case VAL__OP_MAX_ITEMS:
         return v->type != JS_ARRAY || v->n <= op->u.count;
     case VAL__OP_MIN_ITEMS:
@@ -566,6 +607,9 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
     bool ok = true;
     uint32_t req_seen = 0;
     for (uint32_t i = 0; i < v->n; i++) {
+        if (c->halted) {
+            return false;
+        }
         const struct js_member *m = &v->u.members[i];
         struct path mip = {ip, m->name, m->name_len, 0};
         bool matched = false;
@@ -596,8 +640,9 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
             if (r < 0) {
                 struct path k = {sp, op->u.props.pats_kw, SEG_NT, 0};
                 struct path s = {&k, pt->src, SEG_NT, 0};
-                report(c, &mip, &s, "patternProperties", "pattern match abandoned (too complex)");
-                ok = false;
+                halt(c, &mip, &s, "patternProperties", "pattern match abandoned (too complex)",
+                     NULL);
+                return false;
             } else if (r > 0) {
                 matched = true;
                 struct path k = {sp, op->u.props.pats_kw, SEG_NT, 0};
@@ -644,6 +689,9 @@ __attribute__((noinline)) static bool run_items(struct ectx *c, const struct val
     bool ok = true;
     uint32_t np = op->u.items.n_prefix;
     for (uint32_t i = 0; i < v->n; i++) {
+        if (c->halted) {
+            return false;
+        }
         const struct val__node *sub;
         struct path k, s;
         const char *kw;
@@ -779,8 +827,7 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
             return true;
         }
         if (r < 0) {
-            report(c, ip, sp, "pattern", "pattern match abandoned (too complex): %s",
-                   op->pat_src);
+            halt(c, ip, sp, "pattern", "pattern match abandoned (too complex): ", op->pat_src);
         } else {
             report(c, ip, sp, "pattern", "string does not match the pattern %s", op->pat_src);
         }
@@ -834,7 +881,7 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
         bool saved = c->collect;
         uint64_t hits = 0;
         c->collect = false;
-        for (uint32_t i = 0; i < v->n; i++) {
+        for (uint32_t i = 0; i < v->n && !c->halted; i++) {
             struct path iip = {ip, NULL, 0, i};
             if (ev(c, op->u.contains.node, &v->u.items[i], &iip, sp, sc, NULL)) {
                 hits++;
@@ -844,6 +891,9 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
             }
         }
         c->collect = saved;
+        if (c->halted) {
+            return false;
+        }
         uint64_t lo = op->u.contains.has_min ? op->u.contains.min : 1;
         if (hits < lo) {
             if (op->u.contains.has_min) {
@@ -951,7 +1001,7 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
             return true;
         }
         bool ok = true;
-        for (uint32_t i = 0; i < v->n; i++) {
+        for (uint32_t i = 0; i < v->n && !c->halted; i++) {
             const struct js_member *m = &v->u.members[i];
             struct js_val name;
             memset(&name, 0, sizeof name);
@@ -1091,7 +1141,7 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
             return true;
         }
         bool ok = true;
-        for (uint32_t i = 0; i < v->n; i++) {
+        for (uint32_t i = 0; i < v->n && !c->halted; i++) {
             if (ann && bit_get(ann, i)) {
                 continue;
             }
@@ -1129,6 +1179,16 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
 {
     if (n->n_ops == 0) {
         return true;
+    }
+    /* One compare on the hot path: halt() also drops the budget to 0, so a halted
+     * validation ends here too. */
+    if (++c->steps > c->max_steps) {
+        if (!c->halted) {
+            char lim[64];
+            snprintf(lim, sizeof lim, " (%" PRIu64 " steps)", c->max_steps);
+            halt(c, ip, sp, "cost", "validation abandoned: over the evaluation step budget", lim);
+        }
+        return false;
     }
     if (++c->depth > c->max_depth) {
         c->depth--;
@@ -1176,7 +1236,7 @@ static bool ev(struct ectx *c, const struct val__node *n, const struct js_val *v
         }
         if (!r) {
             ok = false;
-            if (!c->collect) {
+            if (!c->collect || c->halted) {
                 break;
             }
         }
@@ -1198,12 +1258,27 @@ static void ctx_free(struct ectx *c)
     }
 }
 
+/* The step budget of one validation: fixed by the schema's options, else proportional
+ * to the instance's size in the request (an instance built in memory has no size and
+ * gets the base). */
+static uint64_t step_budget(const val_schema *s, const struct js_val *inst)
+{
+    if (s->max_steps) {
+        return s->max_steps;
+    }
+    return VAL__STEPS_BASE + (uint64_t)VAL__STEPS_PER_BYTE * inst->src_len;
+}
+
 bool val__run(const val_schema *s, const struct val__node *root, const struct js_val *inst,
               wr_arena *a, unsigned max_errors, struct val_result *out, int *rc)
 {
     struct ectx c;
     c.collect = out != NULL;
+    c.want = out != NULL;
     c.nomem = false;
+    c.halted = false;
+    c.steps = 0;
+    c.max_steps = step_budget(s, inst);
     c.depth = 0;
     c.max_depth = s->max_depth;
     c.a = a;
@@ -1212,8 +1287,15 @@ bool val__run(const val_schema *s, const struct val__node *root, const struct js
     c.errs = NULL;
     c.scratch_used = 0;
     c.heap = NULL;
-    bool ok = ev(&c, root, inst, NULL, NULL, NULL, NULL);
+    bool ok = ev(&c, root, inst, NULL, NULL, NULL, NULL) && !c.halted;
     ctx_free(&c);
+    if (out && c.halted && val__run(s, root, inst, NULL, 0, NULL, NULL)) {
+        /* The error pass evaluates branches the boolean pass may skip (every anyOf
+         * branch, everything after a failure), so it can run out of budget where the
+         * boolean pass did not: the boolean verdict is the verdict. */
+        ok = true;
+        c.count = 0;
+    }
     if (out) {
         out->valid = ok;
         out->truncated = c.count > c.max_errors;

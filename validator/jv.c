@@ -1,8 +1,10 @@
 /* jv.c - the validator's JSON helpers over struct js_val: copying schema constants from
- * jansson, JSON Schema equality (1 == 1.0, member order ignored), hashing, code points. */
+ * jansson, keyed hashing consistent with JSON Schema equality, code points. */
+#include "common/hash.h"
 #include "validator/val_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 static struct js_val *conv(wr_arena *a, const json_t *v, struct js_val *out, int depth)
@@ -107,123 +109,104 @@ struct js_val *val__from_jansson(wr_arena *a, const json_t *v)
     return conv(a, v, out, 0);
 }
 
-static bool is_num(const struct js_val *v)
+/* The process's hash key, drawn once: hashes are never stored or sent anywhere, so
+ * they only have to agree within one process. */
+static unsigned char g_key[16];
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+
+static void key_init(void)
 {
-    return v->type == JS_INT || v->type == JS_REAL;
+    wr_random_bytes(g_key, sizeof g_key);
 }
 
-static bool num_equal(const struct js_val *a, const struct js_val *b)
+/* Hashes a sequence of 64-bit words in chunks: each full chunk is hashed with the hash
+ * so far as its first word, so order matters and only a fixed buffer is on the stack. */
+struct chain {
+    uint64_t w[8];
+    unsigned n;
+};
+
+static void chain_put(struct chain *c, uint64_t v)
 {
-    if (a->type == JS_INT && b->type == JS_INT) {
-        return a->u.i == b->u.i;
+    if (c->n == 8) {
+        c->w[0] = wr_siphash(g_key, c->w, sizeof c->w);
+        c->n = 1;
     }
-    long double x = a->type == JS_INT ? (long double)a->u.i : (long double)a->u.d;
-    long double y = b->type == JS_INT ? (long double)b->u.i : (long double)b->u.d;
-    return x == y;
+    c->w[c->n++] = v;
 }
 
-static const struct js_val *member(const struct js_val *o, const char *name, uint32_t len)
+static uint64_t chain_end(struct chain *c)
 {
-    for (uint32_t i = 0; i < o->n; i++) {
-        const struct js_member *m = &o->u.members[i];
-        if (m->name_len == len && memcmp(m->name, name, len) == 0) {
-            return &m->val;
-        }
-    }
-    return NULL;
+    return wr_siphash(g_key, c->w, c->n * sizeof c->w[0]);
 }
 
-bool val__equal(const struct js_val *a, const struct js_val *b)
+static uint64_t tagged(uint64_t tag, const void *p, size_t n)
 {
-    if (is_num(a) && is_num(b)) {
-        return num_equal(a, b);
-    }
-    if (a->type != b->type) {
-        return false;
-    }
-    switch (a->type) {
-    case JS_STRING:
-        return a->n == b->n && val__bytes_eq(a->u.s, b->u.s, a->n);
-    case JS_ARRAY:
-        if (a->n != b->n) {
-            return false;
-        }
-        for (uint32_t i = 0; i < a->n; i++) {
-            if (!val__equal(&a->u.items[i], &b->u.items[i])) {
-                return false;
-            }
-        }
-        return true;
-    case JS_OBJECT:
-        if (a->n != b->n) {
-            return false;
-        }
-        for (uint32_t i = 0; i < a->n; i++) {
-            const struct js_member *m = &a->u.members[i];
-            const struct js_val *o = member(b, m->name, m->name_len);
-            if (!o || !val__equal(&m->val, o)) {
-                return false;
-            }
-        }
-        return true;
-    default:
-        return true;
-    }
+    return wr_siphash(g_key, p, n) ^ tag;
 }
 
-static uint32_t fnv(uint32_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ s[i]) * 16777619u;
-    }
-    return h;
-}
+enum { T_NUM = 1, T_REAL, T_STR, T_ARR, T_OBJ, T_NULL, T_FALSE, T_TRUE };
 
-uint32_t val__hash(const struct js_val *v)
+static uint64_t hash_rec(const struct js_val *v)
 {
-    uint32_t h = 2166136261u;
     switch (v->type) {
     case JS_INT:
     case JS_REAL: {
         /* Integral values hash as int64 so that 1 and 1.0 collide, as equality needs. */
-        double d = v->type == JS_INT ? 0.0 : v->u.d;
         int64_t i;
         if (v->type == JS_INT) {
             i = v->u.i;
-        } else if (isfinite(d) && d == floor(d) && fabs(d) < 9.2e18) {
-            i = (int64_t)d;
+        } else if (v->u.d >= -9223372036854775808.0 && v->u.d < 9223372036854775808.0 &&
+                   v->u.d == floor(v->u.d)) {
+            /* The range where js_equal compares a double with an int64 exactly. */
+            i = (int64_t)v->u.d;
         } else {
-            h = fnv(h, "d", 1);
-            return fnv(h, &d, sizeof d);
+            double d = v->u.d;
+            return tagged(T_REAL, &d, sizeof d);
         }
-        h = fnv(h, "n", 1);
-        return fnv(h, &i, sizeof i);
+        return tagged(T_NUM, &i, sizeof i);
     }
     case JS_STRING:
-        h = fnv(h, "s", 1);
-        return fnv(h, v->u.s, v->n);
-    case JS_ARRAY:
-        h = fnv(h, "a", 1);
+        return tagged(T_STR, v->u.s, v->n);
+    case JS_ARRAY: {
+        struct chain c = {.w = {T_ARR}, .n = 1};
         for (uint32_t i = 0; i < v->n; i++) {
-            uint32_t x = val__hash(&v->u.items[i]);
-            h = fnv(h, &x, sizeof x);
+            chain_put(&c, hash_rec(&v->u.items[i]));
         }
-        return h;
+        return chain_end(&c);
+    }
     case JS_OBJECT: {
-        uint32_t sum = 0;
+        /* Member order does not count: sum one keyed hash per (name, value) pair. A
+         * client cannot predict the terms, so it cannot make two objects' sums meet. */
+        uint64_t sum = T_OBJ;
         for (uint32_t i = 0; i < v->n; i++) {
             const struct js_member *m = &v->u.members[i];
-            sum += fnv(2166136261u, m->name, m->name_len) * 31u + val__hash(&m->val);
+            uint64_t x = wr_siphash(g_key, m->name, m->name_len) ^
+                         hash_rec(&m->val) * 0x9E3779B97F4A7C15ULL;
+            /* A bijective finaliser (MurmurHash3's fmix64) ties name and value together:
+             * {"a":1,"b":2} and {"a":2,"b":1} sum different terms. */
+            x ^= x >> 33;
+            x *= 0xff51afd7ed558ccdULL;
+            x ^= x >> 33;
+            x *= 0xc4ceb9fe1a85ec53ULL;
+            x ^= x >> 33;
+            sum += x;
         }
-        h = fnv(h, "o", 1);
-        return fnv(h, &sum, sizeof sum);
+        return wr_siphash(g_key, &sum, sizeof sum);
     }
-    default: {
-        char t = (char)v->type;
-        return fnv(h, &t, 1);
+    case JS_NULL:
+        return T_NULL;
+    case JS_FALSE:
+        return T_FALSE;
+    default:
+        return T_TRUE;
     }
-    }
+}
+
+uint64_t val__hash(const struct js_val *v)
+{
+    pthread_once(&g_key_once, key_init);
+    return hash_rec(v);
 }
 
 size_t val__codepoints(const char *s, size_t n)

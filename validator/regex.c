@@ -1,6 +1,7 @@
 /* regex.c - ECMA-262 (Unicode mode) patterns for JSON Schema, checked by our own parser
  * and translated into PCRE2 syntax, then compiled with JIT and bounded by match limits.
  * Matching uses per-thread match data so a warm thread allocates nothing. */
+#include "common/array.h"
 #include "common/text.h"
 #include "validator/regex.h"
 
@@ -84,19 +85,10 @@ static bool rx_put(struct rx *r, const char *p, size_t len)
                    RX_MAX_OUT);
         return false;
     }
-    if (r->out_len + len + 1 > r->out_cap) {
-        size_t cap = r->out_cap ? r->out_cap : 256;
-        while (cap < r->out_len + len + 1) {
-            cap *= 2;
-        }
-        char *np = realloc(r->out, cap);
-        if (!np) {
-            r->failed = true;
-            wr_err_set(r->err, WR_ENOMEM, "out of memory translating a regex");
-            return false;
-        }
-        r->out = np;
-        r->out_cap = cap;
+    if (wr_array_grow(&r->out, &r->out_cap, r->out_len + len + 1, 1, 256, 0) != 0) {
+        r->failed = true;
+        wr_err_set(r->err, WR_ENOMEM, "out of memory translating a regex");
+        return false;
     }
     memcpy(r->out + r->out_len, p, len);
     r->out_len += len;

@@ -181,7 +181,7 @@ struct val__op {
         struct {
             const struct js_val *items;       /* ENUM values */
             uint32_t n;
-            const uint32_t *hash;             /* per-value hash when n is large */
+            const uint64_t *hash;             /* per-value hash when n is large */
         } en;
         struct val__num num;                  /* MULTIPLE_OF, MAX/MIN... */
         uint64_t count;                       /* MAX/MIN LENGTH/ITEMS/PROPERTIES */
@@ -242,10 +242,16 @@ struct val__node {
     const struct val__res *res;
 };
 
+/* The default evaluation step budget of one validation (one step = one schema node
+ * applied to one value): a base, plus a share per byte of the instance's text. */
+#define VAL__STEPS_BASE 200000u
+#define VAL__STEPS_PER_BYTE 8u
+
 struct val_schema {
     atomic_int refs;
     enum val_dialect dialect;
     unsigned max_depth;
+    uint64_t max_steps;       /* 0: VAL__STEPS_BASE + VAL__STEPS_PER_BYTE per instance byte */
     wr_arena *arena;          /* every node, op, string of the program */
     struct val__node *root;
     val__regex **regexes;     /* to free */
@@ -274,11 +280,21 @@ size_t val__uri_unescape(const char *s, size_t len, char *out, size_t cap);
 /* A deep copy of a jansson value as js_val in a; NULL when out of memory or too deep. */
 struct js_val *val__from_jansson(wr_arena *a, const json_t *v);
 
-/* JSON Schema equality (numbers by value). */
-bool val__equal(const struct js_val *a, const struct js_val *b);
+/* JSON Schema equality (numbers by value, member order ignored): js_equal, which costs
+ * O(n log n) for two big objects, never O(n^2); strings (most `enum` and `const`
+ * values) are compared inline on the fast path. */
+static inline bool val__equal(const struct js_val *a, const struct js_val *b)
+{
+    if (a->type == JS_STRING && b->type == JS_STRING) {
+        return a->n == b->n && val__bytes_eq(a->u.s, b->u.s, a->n);
+    }
+    return js_equal(a, b);
+}
 
-/* A hash consistent with val__equal. */
-uint32_t val__hash(const struct js_val *v);
+/* A 64-bit hash consistent with val__equal, keyed by a random per-process SipHash key:
+ * no client can choose values that collide, so the tables of `uniqueItems` and `enum`
+ * stay linear on hostile input. Linear in the size of v. Thread-safe. */
+uint64_t val__hash(const struct js_val *v);
 
 /* Code points of a UTF-8 string. */
 size_t val__codepoints(const char *s, size_t n);

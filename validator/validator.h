@@ -29,6 +29,11 @@ struct val_opts {
                                          Read during val_compile only (not kept). */
     unsigned max_depth;               /* nested evaluation frames at validation time
                                          before an instance is refused; 0 = 512 */
+    uint64_t max_steps;               /* evaluation steps (a schema node applied to a
+                                         value) one validation may take before the
+                                         instance is refused with keyword "cost";
+                                         0 = 200,000 + 8 per byte of the instance's
+                                         text (js_val src_len) */
 };
 
 /* A set of preloaded documents, keyed by absolute URI (weir never fetches). The 2020-12
@@ -72,10 +77,14 @@ enum val_dialect val_schema_dialect(const val_schema *s);
 /* True when inst is valid against s. Thread-safe: any number of threads may validate
  * with one schema concurrently. Allocates no heap memory (after the first `pattern`
  * search on a thread, see validator/regex.h), except scratch for outsized arrays and
- * objects (`uniqueItems` over ~500 items, `unevaluated*` over 65,536 members), freed
- * before returning. Uses about 9 KiB of stack plus ~0.5 KiB per nested evaluation frame.
- * An instance nested deeper than opts->max_depth evaluation frames, or a regex abandoned
- * at its match limit, counts as invalid. */
+ * objects (`uniqueItems` over ~500 items, `unevaluated*` over 65,536 members, equal
+ * `const`/`enum`/`uniqueItems` objects over 16 members), freed before returning. Uses
+ * about 9 KiB of stack plus ~0.5 KiB per nested evaluation frame.
+ * Cost is bounded whatever the instance: `uniqueItems` and `enum` use a keyed hash
+ * (no crafted collisions), equality of big objects sorts, and the validation stops as
+ * invalid when it nests deeper than opts->max_depth frames, takes more than
+ * opts->max_steps steps (keyword "cost"), or a regex is abandoned at its match limit
+ * (even under `not`: an abandoned search is never turned into a verdict). */
 bool val_is_valid(const val_schema *s, const struct js_val *inst);
 
 /* One violation. All strings are NUL-terminated and live in the caller's arena. */

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
-#include "gateway/spool.h"
+#include "spool/spool.h"
 
 struct opts {
     const char *dir;
@@ -26,7 +26,7 @@ struct opts {
 };
 
 struct writer {
-    gw_spool *s;
+    sp_spool *s;
     const struct opts *o;
     struct iovec *recs;
     pthread_mutex_t mu;
@@ -62,7 +62,7 @@ static void *writer_main(void *arg)
     while (!atomic_load(&stop_flag)) {
         double t0 = now_s();
         w->done = 0;
-        int rc = gw_spool_append(w->s, w->recs, (size_t)w->o->records, on_ack, w, NULL);
+        int rc = sp_spool_append(w->s, w->recs, (size_t)w->o->records, on_ack, w, NULL);
         if (rc == WR_EAGAIN) {
             w->refused++;
             usleep(1000);
@@ -93,12 +93,12 @@ static void *writer_main(void *arg)
  * deletes segments as it would in production and never fills. */
 static void *releaser_main(void *arg)
 {
-    gw_spool *s = arg;
+    sp_spool *s = arg;
     while (!atomic_load(&stop_flag)) {
         usleep(50000);
-        struct gw_spool_stats st;
-        gw_spool_stats(s, &st);
-        gw_spool_release(s, st.durable_lsn);
+        struct sp_spool_stats st;
+        sp_spool_stats(s, &st);
+        sp_spool_release(s, st.durable_lsn);
     }
     return NULL;
 }
@@ -134,11 +134,11 @@ static void rm_spool(const char *dir)
 static int run(const struct opts *o, int nthreads, struct iovec *recs)
 {
     rm_spool(o->dir);
-    struct gw_spool_opts so;
+    struct sp_spool_opts so;
     memset(&so, 0, sizeof(so));
     so.dir = o->dir;
     struct wr_err err = {0};
-    gw_spool *s = gw_spool_create(&so, &err);
+    sp_spool *s = sp_spool_create(&so, &err);
     if (!s) {
         fprintf(stderr, "spool: %s\n", err.msg);
         return 1;
@@ -147,8 +147,8 @@ static int run(const struct opts *o, int nthreads, struct iovec *recs)
     pthread_t *th = calloc((size_t)nthreads, sizeof(*th));
     pthread_t rel;
     atomic_store(&stop_flag, 0);
-    struct gw_spool_stats st0, st1;
-    gw_spool_stats(s, &st0);
+    struct sp_spool_stats st0, st1;
+    sp_spool_stats(s, &st0);
     double t0 = now_s();
     for (int i = 0; i < nthreads; i++) {
         w[i].s = s;
@@ -173,7 +173,7 @@ static int run(const struct opts *o, int nthreads, struct iovec *recs)
     }
     double dt = now_s() - t0;
     pthread_join(rel, NULL);
-    gw_spool_stats(s, &st1);
+    sp_spool_stats(s, &st1);
     double *lat = malloc((nlat ? nlat : 1) * sizeof(double));
     size_t k = 0;
     for (int i = 0; i < nthreads; i++) {
@@ -196,7 +196,7 @@ static int run(const struct opts *o, int nthreads, struct iovec *recs)
     free(lat);
     free(w);
     free(th);
-    gw_spool_destroy(s);
+    sp_spool_destroy(s);
     rm_spool(o->dir);
     return 0;
 }
@@ -221,11 +221,11 @@ static int count_replay(void *arg, uint64_t lsn, const char *p, size_t len)
 static int replay_figures(const struct opts *o, struct iovec *recs)
 {
     rm_spool(o->dir);
-    struct gw_spool_opts so;
+    struct sp_spool_opts so;
     memset(&so, 0, sizeof(so));
     so.dir = o->dir;
     struct wr_err err = {0};
-    gw_spool *s = gw_spool_create(&so, &err);
+    sp_spool *s = sp_spool_create(&so, &err);
     if (!s) {
         fprintf(stderr, "spool: %s\n", err.msg);
         return 1;
@@ -234,7 +234,7 @@ static int replay_figures(const struct opts *o, struct iovec *recs)
     uint64_t want = (uint64_t)o->replay_mib << 20, sent = 0;
     int requests = 0;
     while (sent < want) {
-        int rc = gw_spool_append(s, recs, (size_t)o->records, count_ack, &acked, NULL);
+        int rc = sp_spool_append(s, recs, (size_t)o->records, count_ack, &acked, NULL);
         if (rc == WR_EAGAIN) {
             usleep(1000);
             continue;
@@ -245,24 +245,24 @@ static int replay_figures(const struct opts *o, struct iovec *recs)
         requests++;
         sent += (uint64_t)o->records * (uint64_t)o->record_bytes;
     }
-    gw_spool_destroy(s);
+    sp_spool_destroy(s);
     uint64_t bytes = 0;
     so.replay = count_replay;
     so.cb_arg = &bytes;
     double t0 = now_s();
-    s = gw_spool_create(&so, &err);
+    s = sp_spool_create(&so, &err);
     double dt = now_s() - t0;
     if (!s) {
         fprintf(stderr, "spool: %s\n", err.msg);
         return 1;
     }
-    struct gw_spool_stats st;
-    gw_spool_stats(s, &st);
+    struct sp_spool_stats st;
+    sp_spool_stats(s, &st);
     printf("\nrestart: replayed %" PRIu64 " records (%.0f MiB of payload, %" PRIu64
            " segments) in %.3f s = %.0f MiB/s (page cache warm)\n",
            st.replayed_records, (double)bytes / (1 << 20), st.segments, dt,
            (double)bytes / (1 << 20) / dt);
-    gw_spool_destroy(s);
+    sp_spool_destroy(s);
     rm_spool(o->dir);
     return atomic_load(&acked) == requests ? 0 : 1;
 }

@@ -656,7 +656,7 @@ def scenario_outage(w):
         r = subprocess.run([S3_SCRIPT, "start-rgw", cdir], capture_output=True, text=True, timeout=180)
     check(r.returncode == 0, f"start-rgw: {r.stderr}")
     log(f"outage: radosgw back after {time.time() - t_down:.1f}s")
-    u0, u1 = metric(before, "weir_sink_unreleased_bytes"), metric(during, "weir_sink_unreleased_bytes")
+    u0, u1 = metric(before, "weir_spool_unreleased_bytes"), metric(during, "weir_spool_unreleased_bytes")
     s0, s1 = metric(before, "weir_spool_used_bytes"), metric(during, "weir_spool_used_bytes")
     log(f"outage: {acked_down} batches acked while S3 was down; unreleased {u0:.0f} -> {u1:.0f} bytes, "
         f"spool used {s0:.0f} -> {s1:.0f} bytes; /readyz {st}")
@@ -671,13 +671,13 @@ def scenario_outage(w):
     t_back = time.time()
     while time.time() < deadline:
         time.sleep(0.5)
-        if metric(gw.metrics(), "weir_sink_unreleased_bytes") < u1 / 4:
+        if metric(gw.metrics(), "weir_spool_unreleased_bytes") < u1 / 4:
             break
     log(f"outage: backlog under a quarter {time.time() - t_back:.1f}s after the restart")
     t_ok = time.time()
     time.sleep(1.0)
     check(load.acked_since(t_ok) > 0, "no 202 after the lake came back")
-    check(metric(gw.metrics(), "weir_sink_unreleased_bytes") < u1 / 4, "the backlog did not drain")
+    check(metric(gw.metrics(), "weir_spool_unreleased_bytes") < u1 / 4, "the backlog did not drain")
     load.stop()
     rc = gw.term()
     check(rc == 0, f"drain exit {rc}: {gw.logtext()}")

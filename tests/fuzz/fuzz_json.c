@@ -1,7 +1,9 @@
 /* fuzz_json.c - libFuzzer target for the JSON reader: no crash, no leak, no UB, and
  * every accepted document is self-consistent (spans re-parse to equal values, numbers
  * agree with strtod, plain strings point into the input, streams advance), and agrees
- * with jansson on what is JSON and on every decoded value (differential). */
+ * with jansson on what is JSON and on every decoded value (differential), and parses
+ * in linear time (fuzz_cost.h: 50 ms + 5 ms per KiB is a finding). */
+#include "fuzz_cost.h"
 #include "json/json.h"
 #include "common/err.h"
 
@@ -195,7 +197,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct js_val *v = NULL;
     struct js_error e;
     memset(&e, 0, sizeof e);
+    double t0 = fuzz_cost_now_ms();
     int rc = js_parse(arena, p, size, &opts, &v, &e);
+    fuzz_cost_check("parse", t0, size, 50, 5);
     if (rc == 0) {
         ASSERT(v != NULL);
         check_tree(p, v, 0, (uint32_t)size, 0);

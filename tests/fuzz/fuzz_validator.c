@@ -1,7 +1,9 @@
 /* fuzz_validator.c - libFuzzer target for the validator: the input is a schema (JSON text),
  * a NUL byte, and an instance (JSON text). Compiles the schema (2020-12 or draft-07 by the
  * first byte's low bit, formats asserted), then checks that the fast path and the full
- * error pass agree on every instance the reader accepts.
+ * error pass agree on every instance the reader accepts, and that validating costs no more
+ * than the cost check allows (fuzz_cost.h: 200 ms + 20 ms per KiB of instance; the step
+ * budget and the keyed hashes keep the real cost far below).
  *
  *   CC=clang cmake -S . -B build-val-asan -DWEIR_SANITIZE=address,undefined -DWEIR_FUZZ=ON
  *   cmake --build build-val-asan --target fuzz_validator
@@ -10,6 +12,7 @@
  *       c=json.load(open(f))[0]; open("/tmp/fv/s%d"%i,"wb").write(json.dumps(c["schema"]).encode()
  *           +b"\0"+json.dumps(c["tests"][0]["data"]).encode())'
  *   build-val-asan/tests/fuzz/fuzz_validator -max_total_time=600 -max_len=4096 /tmp/fv */
+#include "fuzz_cost.h"
 #include "json/json.h"
 #include "validator/validator.h"
 
@@ -46,9 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct js_val *v = NULL;
     struct js_error jerr;
     if (a && js_parse(a, itext, ilen, NULL, &v, &jerr) == 0) {
+        double t0 = fuzz_cost_now_ms();
         bool fast = val_is_valid(s, v);
         struct val_result r;
         int rc = val_validate(s, v, a, 20, &r);
+        fuzz_cost_check("validation (fast path and error pass)", t0, ilen, 200, 20);
         if (rc == 0 && (r.valid != fast || (!fast && r.n_errors == 0))) {
             abort();
         }

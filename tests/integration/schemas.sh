@@ -33,29 +33,26 @@ printf 'true' >"$TMP/true.json"
 run "$WEIR" schema add anything "$TMP/true.json"
 expect_rc 0 "a boolean schema is a schema"
 
-# Refusals: a message naming the file and why, nothing stored.
+# Refusals: a message naming the file and why, nothing stored. A file that is not a valid
+# JSON Schema is a usage error (exit 2), as for `weir validate --schema`; a version that
+# exists already is a refusal of the registry (exit 1).
 count() { sql "SELECT count(*) FROM event_schemas"; }
 n=$(count)
 printf '{"type": "strnig"}' >"$TMP/badtype.json"
 run "$WEIR" schema add signup "$TMP/badtype.json"
-expect_rc 1 "invalid schema (type strnig)"
-expect_err_line "invalid schema (type strnig)" "badtype.json: not a valid JSON Schema"
+expect_usage "invalid schema (type strnig)" "badtype.json: not a valid JSON Schema"
 printf '{"minimum": "x"}' >"$TMP/badmin.json"
 run "$WEIR" schema add signup "$TMP/badmin.json"
-expect_rc 1 "invalid schema (minimum x)"
-expect_err_line "invalid schema (minimum x)" "not a valid JSON Schema"
+expect_usage "invalid schema (minimum x)" "not a valid JSON Schema"
 printf '{"type": "string", "pattern": "(["}' >"$TMP/badpattern.json"
 run "$WEIR" schema add signup "$TMP/badpattern.json"
-expect_rc 1 "invalid schema (bad pattern)"
-expect_err_line "invalid schema (bad pattern)" "not a valid JSON Schema"
+expect_usage "invalid schema (bad pattern)" "not a valid JSON Schema"
 printf '{"$ref": "#/$defs/missing"}' >"$TMP/badref.json"
 run "$WEIR" schema add signup "$TMP/badref.json"
-expect_rc 1 "invalid schema (dangling \$ref)"
-expect_err_line "invalid schema (dangling \$ref)" "not a valid JSON Schema"
+expect_usage "invalid schema (dangling \$ref)" "not a valid JSON Schema"
 printf '[1, 2]' >"$TMP/array.json"
 run "$WEIR" schema add signup "$TMP/array.json"
-expect_rc 1 "an array is not a schema"
-expect_err_line "an array is not a schema" "object or a boolean"
+expect_usage "an array is not a schema" "object or a boolean"
 printf '{"type": "object",' >"$TMP/truncated.json"
 run "$WEIR" schema add signup "$TMP/truncated.json"
 expect_usage "bad JSON file" "truncated.json: line 1"

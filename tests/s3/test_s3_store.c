@@ -569,7 +569,7 @@ int main(int argc, char **argv)
                 why[strcspn(why, "\n")] = '\0';
             }
             fclose(f);
-            fprintf(stderr, "skipped: no S3 server: %s\n", why);
+            fprintf(stderr, "SKIP: no S3 server: %s\n", why);
             return 77;
         }
         fprintf(stderr, "no %s/env: %s\n", cdir, why);

@@ -1,11 +1,15 @@
-/* check.h - the unit tests' assertions: typed, non-fatal, counted.
+/* check.h - the one helper header of the C tests: typed, non-fatal, counted assertions.
  * A test file defines static void test_x(void) functions and lists them in main()
- * with CHECK_RUN(test_x); CHECK_DONE() prints "N passed, N failed" and returns. */
+ * with CHECK_RUN(test_x); CHECK_DONE() prints "N passed, N failed" and returns.
+ * A test that cannot run here calls CHECK_SKIP("why"): the reason goes to stderr as
+ * "SKIP: why" and the process exits 77, which ctest reports as skipped (every test has
+ * SKIP_RETURN_CODE 77), never as passed. Include it as "check.h" or "tests/unit/check.h". */
 #ifndef WEIR_CHECK_H
 #define WEIR_CHECK_H
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check__failed_asserts;
@@ -60,6 +64,13 @@ static int check__passed, check__failed;
             check__failed++;                                                         \
             fprintf(stderr, "FAIL %s\n", #fn);                                       \
         }                                                                            \
+    } while (0)
+
+#define CHECK_SKIP(...)                                                              \
+    do {                                                                             \
+        fprintf(stderr, "SKIP: " __VA_ARGS__);                                       \
+        fputc('\n', stderr);                                                         \
+        exit(77);                                                                    \
     } while (0)
 
 #define CHECK_DONE()                                                                 \

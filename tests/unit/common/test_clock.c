@@ -4,6 +4,8 @@
 
 #include "common/clock.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -228,6 +230,74 @@ static void test_uuid7(void)
     free(ids);
 }
 
+static void test_deadlines(void)
+{
+    int64_t d = wr_deadline_in_ms(200);
+    CHECK(!wr_deadline_passed(d));
+    int64_t left = wr_deadline_left_ms(d);
+    CHECK(left > 150 && left <= 200);
+    CHECK(wr_deadline_passed(wr_deadline_in_ms(0)));
+    CHECK_INT(wr_deadline_left_ms(wr_deadline_in_ms(-5)), 0);
+    CHECK(wr_deadline_in_ms(INT64_MAX) == INT64_MAX);
+    int64_t t0 = wr_time_mono_ms();
+    wr_sleep_ms(30);
+    CHECK(wr_time_mono_ms() - t0 >= 30);
+    wr_sleep_ms(0);
+    wr_sleep_ms(-1);
+}
+
+struct waiter {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int flag;
+};
+
+static void *signal_later(void *arg)
+{
+    struct waiter *w = arg;
+    wr_sleep_ms(20);
+    pthread_mutex_lock(&w->m);
+    w->flag = 1;
+    pthread_cond_signal(&w->c);
+    pthread_mutex_unlock(&w->m);
+    return NULL;
+}
+
+static void test_timed_waits(void)
+{
+    struct waiter w = {.flag = 0};
+    pthread_mutex_init(&w.m, NULL);
+    CHECK_INT(wr_cond_init_mono(&w.c), 0);
+    /* Nobody signals: the wait times out near the deadline, not before it. */
+    int64_t t0 = wr_time_mono_ms();
+    pthread_mutex_lock(&w.m);
+    int rc = 0;
+    int64_t d = wr_deadline_in_ms(50);
+    while (!w.flag && rc != ETIMEDOUT) {
+        rc = wr_cond_wait_until(&w.c, &w.m, d);
+    }
+    pthread_mutex_unlock(&w.m);
+    int64_t took = wr_time_mono_ms() - t0;
+    CHECK_INT(rc, ETIMEDOUT);
+    CHECK(took >= 49 && took < 2000);
+    /* A signal ends the wait well before a long deadline. */
+    pthread_t th;
+    pthread_create(&th, NULL, signal_later, &w);
+    t0 = wr_time_mono_ms();
+    pthread_mutex_lock(&w.m);
+    rc = 0;
+    while (!w.flag && rc != ETIMEDOUT) {
+        rc = wr_cond_wait_ms(&w.c, &w.m, 10000);
+    }
+    pthread_mutex_unlock(&w.m);
+    pthread_join(th, NULL);
+    CHECK_INT(rc, 0);
+    CHECK_INT(w.flag, 1);
+    CHECK(wr_time_mono_ms() - t0 < 5000);
+    pthread_cond_destroy(&w.c);
+    pthread_mutex_destroy(&w.m);
+}
+
 int main(void)
 {
     CHECK_RUN(test_format);
@@ -236,5 +306,7 @@ int main(void)
     CHECK_RUN(test_format_parse_roundtrip);
     CHECK_RUN(test_civil);
     CHECK_RUN(test_uuid7);
+    CHECK_RUN(test_deadlines);
+    CHECK_RUN(test_timed_waits);
     return CHECK_DONE();
 }

@@ -1,5 +1,6 @@
-/* test_hash.c - SHA-256 against published vectors, hex, constant-time equality, and
- * that random bytes are random enough to never repeat. */
+/* test_hash.c - SHA-256 against published vectors, hex both ways, SipHash against the
+ * reference vectors, constant-time equality, wiping, random ids, and that random bytes
+ * are random enough to never repeat. */
 #include "check.h"
 
 #include "common/hash.h"
@@ -53,6 +54,65 @@ static void test_hex(void)
     CHECK_STR(out, "00017f80abff");
     wr_hex(b, 0, out);
     CHECK_STR(out, "");
+    unsigned char back[6];
+    CHECK_INT(wr_unhex("00017F80abFF", 6, back), 0);
+    CHECK_MEM(back, 6, b, 6);
+    CHECK_INT(wr_unhex("0g", 1, back), -1);
+    CHECK_INT(wr_unhex("x0", 1, back), -1);
+    CHECK_INT(wr_unhex("", 0, back), 0);
+}
+
+static void test_siphash_vectors(void)
+{
+    /* The reference implementation's vectors: key 00..0f, message 00..(n-1). */
+    unsigned char k[16], m[64];
+    for (int i = 0; i < 16; i++) {
+        k[i] = (unsigned char)i;
+    }
+    for (int i = 0; i < 64; i++) {
+        m[i] = (unsigned char)i;
+    }
+    CHECK(wr_siphash(k, m, 0) == 0x726fdb47dd0e0e31ULL);
+    CHECK(wr_siphash(k, m, 1) == 0x74f839c593dc67fdULL);
+    CHECK(wr_siphash(k, m, 7) == 0xab0200f58b01d137ULL);
+    CHECK(wr_siphash(k, m, 8) == 0x93f5f5799a932462ULL);
+    CHECK(wr_siphash(k, m, 15) == 0xa129ca6149be45e5ULL);
+    CHECK(wr_siphash(k, m, 63) == 0x958a324ceb064572ULL);
+    /* Another key, another hash. */
+    k[0] ^= 1;
+    CHECK(wr_siphash(k, m, 15) != 0xa129ca6149be45e5ULL);
+}
+
+static void test_random_ids(void)
+{
+    char a[33], b[33], big[201];
+    wr_random_hex(16, a);
+    wr_random_hex(16, b);
+    CHECK_INT(strlen(a), 32);
+    CHECK(strcmp(a, b) != 0);
+    for (int i = 0; i < 32; i++) {
+        CHECK((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
+    }
+    wr_random_hex(100, big); /* more than one internal chunk */
+    CHECK_INT(strlen(big), 200);
+    CHECK(strspn(big + 64, "0") < 100);
+    wr_random_hex(0, a);
+    CHECK_STR(a, "");
+    CHECK(wr_random_u64() != wr_random_u64());
+}
+
+static void test_cleanse(void)
+{
+    unsigned char k[32];
+    memset(k, 0xab, sizeof k);
+    wr_cleanse(k, sizeof k);
+    for (size_t i = 0; i < sizeof k; i++) {
+        CHECK_INT(k[i], 0);
+    }
+    wr_cleanse(NULL, 5);
+    char *s = strdup("weir_secret");
+    wr_free_secret(s); /* wiped and freed: ASan sees no leak */
+    wr_free_secret(NULL);
 }
 
 static void test_ct_equal(void)
@@ -97,6 +157,9 @@ int main(void)
 {
     CHECK_RUN(test_sha256_vectors);
     CHECK_RUN(test_hex);
+    CHECK_RUN(test_siphash_vectors);
+    CHECK_RUN(test_random_ids);
+    CHECK_RUN(test_cleanse);
     CHECK_RUN(test_ct_equal);
     CHECK_RUN(test_random);
     return CHECK_DONE();

@@ -1,7 +1,8 @@
 /* test_s3_fake.c - the S3 client's failure handling against a scripted fake server on
  * 127.0.0.1: 503 SlowDown then success, 500 until the attempts run out, a 200 whose
  * body is an <Error> on CompleteMultipartUpload (then the abort), RequestTimeout,
- * an oversized answer, and the shape of what we send (headers, encoded path). */
+ * an oversized answer, a listing that repeats a continuation token, and the shape of
+ * what we send (headers, encoded path). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -389,6 +390,45 @@ static void test_truncated_list_without_token(void)
     lake_store_destroy(st);
 }
 
+static void test_list_stops_on_a_repeated_token(void)
+{
+    /* The same token again (a server that ignores it): stopped after the second page. */
+    struct fake f = {0};
+    ANSWER(f, 0, OK,
+           "<ListBucketResult><IsTruncated>true</IsTruncated>"
+           "<NextContinuationToken>same</NextContinuationToken>"
+           "<Contents><Key>pre/a</Key><Size>1</Size></Contents></ListBucketResult>");
+    fake_start(&f);
+    lake_store *st = open_fake(&f, 3);
+    struct wr_err e = {0};
+    struct acc a = {0};
+    CHECK_INT(lake_store_list(st, "", accumulate, &a, &e), WR_EIO);
+    CHECK(strstr(e.msg, "repeated a continuation token") != NULL);
+    fake_stop(&f);
+    CHECK_INT(f.nreq, 2);
+    lake_store_destroy(st);
+
+    /* A cycle A, B, A: stopped at the third page, not only on the same token twice. */
+    struct fake g = {0};
+    ANSWER(g, 0, OK,
+           "<ListBucketResult><IsTruncated>true</IsTruncated>"
+           "<NextContinuationToken>A</NextContinuationToken></ListBucketResult>");
+    ANSWER(g, 1, OK,
+           "<ListBucketResult><IsTruncated>true</IsTruncated>"
+           "<NextContinuationToken>B</NextContinuationToken></ListBucketResult>");
+    ANSWER(g, 2, OK,
+           "<ListBucketResult><IsTruncated>true</IsTruncated>"
+           "<NextContinuationToken>A</NextContinuationToken></ListBucketResult>");
+    fake_start(&g);
+    st = open_fake(&g, 3);
+    memset(&a, 0, sizeof a);
+    CHECK_INT(lake_store_list(st, "", accumulate, &a, &e), WR_EIO);
+    CHECK(strstr(e.msg, "after 3 pages") != NULL);
+    fake_stop(&g);
+    CHECK_INT(g.nreq, 3);
+    lake_store_destroy(st);
+}
+
 int main(void)
 {
     CHECK_RUN(test_request_shape);
@@ -400,5 +440,6 @@ int main(void)
     CHECK_RUN(test_oversized_answer);
     CHECK_RUN(test_list_follows_tokens);
     CHECK_RUN(test_truncated_list_without_token);
+    CHECK_RUN(test_list_stops_on_a_repeated_token);
     return CHECK_DONE();
 }

@@ -1,5 +1,6 @@
-/* events.h - valid payloads of the three bench schemas (shared/bench/schemas), for the
- * validator's allocation and thread tests. */
+/* events.h - valid payloads of the three schemas of tests/unit/validator/schemas (copies
+ * of the benchmark's schemas, kept here so the tests need nothing outside the repository),
+ * for the validator's allocation and thread tests. */
 #ifndef WEIR_TEST_VAL_EVENTS_H
 #define WEIR_TEST_VAL_EVENTS_H
 

@@ -21,7 +21,7 @@ static void *compiler(void *arg)
     struct job *j = arg;
     for (int r = 0; r < 30; r++) {
         char path[512];
-        snprintf(path, sizeof path, "%s/bench/schemas/%s", WEIR_SHARED,
+        snprintf(path, sizeof path, "%s/%s", VAL_TEST_SCHEMAS,
                  val_test_events[r % NEV].schema_file);
         json_error_t je;
         json_t *doc = json_load_file(path, 0, &je);
@@ -88,7 +88,7 @@ static void test_shared_schema(void)
 {
     for (size_t i = 0; i < NEV; i++) {
         char path[512];
-        snprintf(path, sizeof path, "%s/bench/schemas/%s", WEIR_SHARED,
+        snprintf(path, sizeof path, "%s/%s", VAL_TEST_SCHEMAS,
                  val_test_events[i].schema_file);
         json_error_t je;
         json_t *doc = json_load_file(path, 0, &je);
@@ -122,19 +122,19 @@ static void test_shared_schema(void)
 int main(void)
 {
     char probe[512];
-    snprintf(probe, sizeof probe, "%s/bench/schemas/%s", WEIR_SHARED,
+    snprintf(probe, sizeof probe, "%s/%s", VAL_TEST_SCHEMAS,
              val_test_events[0].schema_file);
     FILE *f = fopen(probe, "r");
     if (!f) {
-        printf("bench schemas not found under %s: skipped\n", WEIR_SHARED);
-        return 77;
+        fprintf(stderr, "FAIL: the test's schemas are not under %s\n", VAL_TEST_SCHEMAS);
+        return 1;
     }
     fclose(f);
     CHECK_RUN(test_concurrent_compiles);
     CHECK_RUN(test_shared_schema);
     if (missing) {
-        printf("bench schemas not found under %s: skipped\n", WEIR_SHARED);
-        return 77;
+        fprintf(stderr, "FAIL: the test's schemas are not under %s\n", VAL_TEST_SCHEMAS);
+        return 1;
     }
     return CHECK_DONE();
 }
