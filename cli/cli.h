@@ -54,6 +54,10 @@ struct weir_cfg {
     const char *instance_id;
     bool unsafe_ack_from_memory;
     const char *cors_origins;
+    const char *ip_mode;
+    bool store_user_agent;
+    const char *ua_regexes;
+    const char *geoip_db;
     /* up */
     const char *schemas_dir;
     bool no_gateway;

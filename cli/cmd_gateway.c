@@ -45,6 +45,14 @@ const struct wr_opt cli_gateway_opts[] = {
      OFF(conn_timeout_ms), "idle connections are closed after this"},
     {"cors-origins", "WEIR_CORS_ORIGINS", WR_OPT_STRING, NULL, OFF(cors_origins),
      "extra origins allowed by CORS, beside those of the publishable keys (browser.md)"},
+    {"ip-mode", "WEIR_IP_MODE", WR_OPT_STRING, "truncate", OFF(ip_mode),
+     "the client address in each event's context: truncate (IPv4 /24, IPv6 /48), keep or drop"},
+    {"store-user-agent", "WEIR_STORE_USER_AGENT", WR_OPT_BOOL, "yes", OFF(store_user_agent),
+     "keep the User-Agent (512 bytes at most) in each event's context; no: the parsed ua only"},
+    {"ua-regexes", "WEIR_UA_REGEXES", WR_OPT_STRING, NULL, OFF(ua_regexes),
+     "uap-core regexes.yaml to parse user agents with (default: Debian's uap-core)"},
+    {"geoip-db", "WEIR_GEOIP_DB", WR_OPT_STRING, NULL, OFF(geoip_db),
+     "a MaxMind DB file (GeoLite2/DB-IP, Country or City) for context.geo"},
     {"header-timeout", "WEIR_HEADER_TIMEOUT", WR_OPT_DURATION, "10s", OFF(header_timeout_ms),
      "deadline for a whole request head (request line and headers)"},
     {"min-body-rate", "WEIR_MIN_BODY_RATE", WR_OPT_SIZE, "1KiB", OFF(min_body_rate),
@@ -105,6 +113,15 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     if (cfg->cors_origins && gw_cors_origins_check(cfg->cors_origins, &err) != 0) {
         return cli_fail(EXIT_USAGE, "%s", err.msg);
     }
+    if (strcmp(cfg->ip_mode, "truncate") == 0) {
+        g->ip_mode = EN_IP_TRUNCATE;
+    } else if (strcmp(cfg->ip_mode, "keep") == 0) {
+        g->ip_mode = EN_IP_KEEP;
+    } else if (strcmp(cfg->ip_mode, "drop") == 0) {
+        g->ip_mode = EN_IP_DROP;
+    } else {
+        return cli_fail(EXIT_USAGE, "--ip-mode: '%s' is not truncate, keep or drop", cfg->ip_mode);
+    }
     int s3rc = cli_s3_opts(cfg, &g->s3);
     if (s3rc >= 0) {
         return s3rc;
@@ -137,6 +154,9 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
     g->trusted_proxies = cfg->trusted_proxies;
     g->cors_origins = cfg->cors_origins;
+    g->store_user_agent = cfg->store_user_agent;
+    g->ua_regexes = cfg->ua_regexes && *cfg->ua_regexes ? cfg->ua_regexes : NULL;
+    g->geoip_db = cfg->geoip_db && *cfg->geoip_db ? cfg->geoip_db : NULL;
     g->header_timeout_ms = cfg->header_timeout_ms;
     g->min_body_rate = cfg->min_body_rate;
     g->threads = (unsigned)cfg->threads;

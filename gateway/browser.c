@@ -1,5 +1,5 @@
 /* browser.c - query strings, page origins, CORS, the per-address rate of publishable
- * keys and the client address (browser.h). */
+ * keys, and a request as enrich/ sees it (browser.h). */
 #include "browser.h"
 
 #include "gateway/gateway.h"
@@ -7,9 +7,7 @@
 #include "common/text.h"
 #include "registry/registry.h"
 
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,91 +347,65 @@ bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, si
     return ok;
 }
 
-/* ---- the client address ----------------------------------------------------------------- */
+/* ---- what enrich/ needs of a request ------------------------------------------------------ */
 
-static bool text_addr16(const char *s, size_t len, unsigned char out[16])
-{
-    char buf[64];
-    while (len && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
-        len--;
-    }
-    if (len == 0 || len >= sizeof buf) {
-        return false;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    struct in_addr a4;
-    if (inet_pton(AF_INET, buf, &a4) == 1) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &a4, 4);
-        return true;
-    }
-    return inet_pton(AF_INET6, buf, out) == 1;
-}
-
-struct last_xff {
-    const char *v;
+struct joined {
+    const char *name;
+    wr_arena *a;
+    const char *p;
+    size_t len;
 };
 
-static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
+/* Several header lines of one name become one value joined by "," (in order). */
+static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
     (void)kind;
-    if (strcasecmp(key, "X-Forwarded-For") == 0) {
-        ((struct last_xff *)cls)->v = value;
+    struct joined *j = cls;
+    if (strcasecmp(key, j->name) != 0 || !value) {
+        return MHD_YES;
     }
+    size_t vl = strlen(value);
+    if (!j->p) {
+        j->p = value;
+        j->len = vl;
+        return MHD_YES;
+    }
+    char *both = wr_arena_alloc(j->a, j->len + 1 + vl);
+    if (!both) {
+        return MHD_NO; /* keep what we have */
+    }
+    memcpy(both, j->p, j->len);
+    both[j->len] = ',';
+    memcpy(both + j->len + 1, value, vl);
+    j->p = both;
+    j->len += 1 + vl;
     return MHD_YES;
 }
 
-bool gw_client_addr(struct MHD_Connection *conn,
-                    bool (*trusted)(void *arg, const unsigned char addr[16]), void *arg,
-                    unsigned char out[16])
+void gw_en_request(struct MHD_Connection *conn, wr_arena *a, bool with_origin,
+                   struct en_request *req)
 {
+    memset(req, 0, sizeof *req);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr) {
-        return false;
+    req->peer = ci ? ci->client_addr : NULL;
+    struct joined xff = {"X-Forwarded-For", a, NULL, 0}, fwd = {"Forwarded", a, NULL, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, join_header, &xff);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, join_header, &fwd);
+    req->xff = xff.p;
+    req->xff_len = xff.len;
+    req->forwarded = fwd.p;
+    req->forwarded_len = fwd.len;
+    const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
+    if (ua) {
+        req->user_agent = ua;
+        req->user_agent_len = strlen(ua);
     }
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-    } else {
-        return false;
+    const char *origin = with_origin ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin")
+                                     : NULL;
+    if (origin) {
+        req->origin = origin;
+        req->origin_len = strlen(origin);
     }
-    if (!trusted || !trusted(arg, out)) {
-        return true;
-    }
-    struct last_xff x = {NULL};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, last_xff, &x);
-    if (!x.v) {
-        return true;
-    }
-    /* Right to left: each trusted hop vouches for the one on its left; the first
-     * address that is not a trusted proxy is the client. */
-    size_t end = strlen(x.v);
-    while (end > 0) {
-        size_t start = end;
-        while (start > 0 && x.v[start - 1] != ',') {
-            start--;
-        }
-        unsigned char hop[16];
-        if (!text_addr16(x.v + start, end - start, hop)) {
-            break;
-        }
-        memcpy(out, hop, 16);
-        if (!trusted(arg, hop)) {
-            break;
-        }
-        end = start ? start - 1 : 0;
-    }
-    return true;
 }

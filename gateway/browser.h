@@ -4,7 +4,8 @@
  *  - the page origin of a request (Origin, else Referer) and CORS: which origins are
  *    allowed (active publishable keys of the live snapshot, plus --cors-origins) and the
  *    headers that say so;
- *  - the per-client-address rate limit of publishable keys (--ip-rate);
+ *  - the per-client-address rate limit of publishable keys (--ip-rate), and what enrich/
+ *    needs of a request (the client address and the context of browser.md);
  *  - the pixel: GET /v1/p.gif's parameters turned into one event object (pixel.c);
  *  - the tracker script /v1/weir.js, embedded in the binary (tracker.c).
  *
@@ -14,8 +15,10 @@
 #ifndef WEIR_GW_BROWSER_H
 #define WEIR_GW_BROWSER_H
 
+#include "common/arena.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "enrich/enrich.h"
 #include "registry/snapshot.h"
 
 #include <microhttpd.h>
@@ -89,15 +92,14 @@ void gw_iprate_destroy(gw_iprate *r);
 bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, size_t alen,
                     long long rate, uint64_t n, int64_t now_ns, long long *retry_s);
 
-/* ---- the client address ----------------------------------------------------------------- */
+/* ---- what enrich/ needs of a request --------------------------------------------------- */
 
-/* The client address as 16 bytes (IPv4 as IPv4-mapped IPv6): the socket peer, or, when
- * trusted(peer) says the peer is a trusted proxy, the right-most address of
- * X-Forwarded-For that is not itself trusted. A forged header from an untrusted peer is
- * ignored. False when the peer address is unknown. */
-bool gw_client_addr(struct MHD_Connection *conn,
-                    bool (*trusted)(void *arg, const unsigned char addr[16]), void *arg,
-                    unsigned char out[16]);
+/* Fills req (enrich.h) from the connection: the socket peer, X-Forwarded-For and
+ * Forwarded (several lines of one name joined with "," in the arena), User-Agent, and
+ * Origin when with_origin (publishable keys). Pointers into libmicrohttpd's memory or a;
+ * valid for the request. */
+void gw_en_request(struct MHD_Connection *conn, wr_arena *a, bool with_origin,
+                   struct en_request *req);
 
 /* ---- the pixel (pixel.c) ------------------------------------------------------------- */
 

@@ -188,13 +188,6 @@ static bool trusted(const gw_conns *c, const struct addr16 *a)
     return false;
 }
 
-bool gw__conns_trusted16(void *c, const unsigned char addr[16])
-{
-    struct addr16 a;
-    memcpy(a.b, addr, 16);
-    return trusted(c, &a);
-}
-
 static size_t bucket_of(const struct addr16 *a)
 {
     uint64_t h = 1469598103934665603ULL;

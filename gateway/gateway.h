@@ -5,6 +5,7 @@
 #define WEIR_GATEWAY_H
 
 #include "common/err.h"
+#include "enrich/enrich.h"
 #include "lake/lake.h"
 
 #include <stdbool.h>
@@ -31,6 +32,11 @@ struct gw_config {
     unsigned max_connections_per_ip; /* 0: no cap; peers in trusted_proxies are exempt */
     const char *trusted_proxies;     /* comma-separated CIDR list (browser.md); NULL: none */
     const char *cors_origins;        /* extra CORS origins (browser.md); NULL: none */
+    /* The `context` of stored events (browser.md, enrich/). */
+    enum en_ip_mode ip_mode;         /* --ip-mode */
+    bool store_user_agent;           /* --store-user-agent */
+    const char *ua_regexes;          /* --ua-regexes; NULL: Debian's uap-core */
+    const char *geoip_db;            /* --geoip-db; NULL: no geo */
     int64_t conn_timeout_ms;         /* idle connection timeout */
     int64_t header_timeout_ms;       /* deadline of a whole request head; 0: none */
     uint64_t min_body_rate;          /* bytes/s a body must keep up after a grace of

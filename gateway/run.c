@@ -119,6 +119,25 @@ static int connection_budget(unsigned wanted, unsigned threads, unsigned *out,
     return 0;
 }
 
+static void worker_free(void *w)
+{
+    en_worker_destroy(w);
+}
+
+en_worker *gw__en_worker(struct gw_server *s)
+{
+    en_worker *w = pthread_getspecific(s->worker_key);
+    if (!w) {
+        struct wr_err err = {0};
+        w = en_worker_create(s->enricher, &err);
+        if (!w || pthread_setspecific(s->worker_key, w) != 0) {
+            en_worker_destroy(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
 int gw_run(const struct gw_config *cfg, struct wr_err *err)
 {
     struct gw_server *s = calloc(1, sizeof *s);
@@ -166,11 +185,20 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     s->rl = gw_ratelimit_create();
     s->iprate = s->rl ? gw_iprate_create() : NULL;
     s->cors = s->iprate ? gw_cors_create(cfg->cors_origins, err) : NULL;
-    s->conns = s->cors ? gw__conns_create(cfg, err) : NULL;
+    struct en_config ec;
+    en_config_init(&ec);
+    ec.trusted_proxies = cfg->trusted_proxies;
+    ec.ip_mode = cfg->ip_mode;
+    ec.store_user_agent = cfg->store_user_agent;
+    ec.ua_regexes = cfg->ua_regexes;
+    ec.geoip_db = cfg->geoip_db;
+    s->enricher = s->cors ? en_create(&ec, err) : NULL;
+    s->has_worker_key = s->enricher && pthread_key_create(&s->worker_key, worker_free) == 0;
+    s->conns = s->has_worker_key ? gw__conns_create(cfg, err) : NULL;
     s->sink = s->conns ? gw_sink_create(&so, err) : NULL;
     s->loader = s->sink ? reg_loader_create(&lo, err) : NULL;
     if (!s->loader) {
-        if (!s->rl || !s->iprate) {
+        if (!s->rl || !s->iprate || (s->enricher && !s->has_worker_key)) {
             wr_err_set(err, WR_ENOMEM, "out of memory");
         }
         rc = err->code ? err->code : WR_EIO;
@@ -249,6 +277,11 @@ out:
     gw__conns_destroy(s->conns);
     gw_ratelimit_destroy(s->rl);
     gw_cors_destroy(s->cors);
+    /* The pool threads are gone (MHD_stop_daemon joined them), and their workers with them. */
+    if (s->has_worker_key) {
+        pthread_key_delete(s->worker_key);
+    }
+    en_destroy(s->enricher);
     gw_iprate_destroy(s->iprate);
     free(s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

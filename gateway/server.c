@@ -63,6 +63,7 @@ struct gw_req {
     bool has_origin, cors;
     char origin[256];
     const char *reject_message; /* the rejected-zone reason of a pixel that is no event */
+    struct en_request enreq;    /* the request as enrich/ sees it (events and pixels) */
 };
 
 /* --- responses ------------------------------------------------------------------ */
@@ -376,10 +377,12 @@ static bool rate_take(struct gw_req *r, uint64_t n)
 {
     struct gw_server *s = r->srv;
     if (r->key->publishable && r->key->ip_rate > 0) {
-        unsigned char addr[16];
+        /* The address context.ip is made from (trusted proxies honoured); only its hash
+         * is kept in the table. */
+        struct en_addr addr;
         long long retry = 1;
-        if (gw_client_addr(r->conn, gw__conns_trusted16, s->conns, addr) &&
-            !gw_iprate_take(s->iprate, r->key->name, addr, sizeof addr, r->key->ip_rate, n,
+        if (en_client_addr(s->enricher, &r->enreq, &addr) == 0 &&
+            !gw_iprate_take(s->iprate, r->key->name, addr.b, sizeof addr.b, r->key->ip_rate, n,
                             wr_time_mono_ns(), &retry)) {
             atomic_fetch_add(&s->metrics.rate_limited_events, n);
             r->retry_after = retry;
@@ -443,6 +446,7 @@ static enum MHD_Result events_complete(struct gw_req *r)
     }
     struct gw_batch batch;
     struct gw_parse_error pe;
+    gw_en_request(r->conn, r->arena, r->key->publishable, &r->enreq);
     wr_buf_init(&r->resp, 64 << 20);
     enum gw_parse_code pc = GW_PARSE_INVALID_JSON;
     if (r->reject_message) {
@@ -475,6 +479,16 @@ static enum MHD_Result events_complete(struct gw_req *r)
         if (!rate_take(r, batch.n)) {
             return send_error(r, 429, "rate_limited", NULL);
         }
+        /* The context of every accepted event of the request (browser.md): made once. */
+        char *ctx = wr_arena_alloc(r->arena, EN_CONTEXT_MAX);
+        en_worker *w = ctx ? gw__en_worker(s) : NULL;
+        int clen = w ? en_context_render(w, &r->enreq, ctx, EN_CONTEXT_MAX) : -1;
+        if (clen <= 0) {
+            r->retry_after = 1;
+            return send_error(r, 503, "unavailable", "out of memory for this request");
+        }
+        batch.context = ctx;
+        batch.context_len = (size_t)clen;
         struct gw_verdict v;
         uint64_t reasons[GW_R_COUNT] = {0};
         if (gw_ingest_events(r->arena, r->snap, r->key, &batch, &s->limits, now_ms, &v,

@@ -19,6 +19,7 @@
 #include "registry/snapshot.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -35,6 +36,11 @@ struct gw_server {
     gw_cors *cors;     /* --cors-origins */
     gw_iprate *iprate; /* --ip-rate of publishable keys */
     _Atomic uint64_t pixel_results[GW_PX_NRESULTS];
+    /* enrich/: the shared enricher, and one worker per pool thread (thread-specific,
+     * made on first use, destroyed when the thread ends). */
+    en_enricher *enricher;
+    pthread_key_t worker_key;
+    bool has_worker_key;
     struct gw_metrics metrics;
     struct gw_limits limits;
     atomic_int active; /* requests between first call and completion */
@@ -52,6 +58,11 @@ void gw__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe);
 /* MHD_OPTION_URI_LOG_CALLBACK: starts the request object with the raw query string. */
 void *gw__on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+
+/* ---- run.c ------------------------------------------------------------------------ */
+
+/* The calling thread's enrich worker, made on first use; NULL when out of memory. */
+en_worker *gw__en_worker(struct gw_server *s);
 
 /* ---- conns.c: admission per client address, head deadline, minimum body rate ------- */
 
@@ -75,9 +86,6 @@ void gw__conns_head_done(struct MHD_Connection *conn); /* the head is in: body p
 void gw__conns_body(struct MHD_Connection *conn, size_t bytes);
 void gw__conns_busy(struct MHD_Connection *conn);      /* the body is in: no deadline */
 void gw__conns_idle(struct MHD_Connection *conn);      /* answered: the next head's turn */
-
-/* True when addr (16 bytes, IPv4 mapped) is in --trusted-proxies (cls = gw_conns). */
-bool gw__conns_trusted16(void *c, const unsigned char addr[16]);
 
 /* The connection counters (refused per address, heads late, bodies too slow, open). */
 void gw__conns_metrics(gw_conns *c, struct wr_buf *out);
