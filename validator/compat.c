@@ -1546,6 +1546,15 @@ const char *val_compat_verdict_name(enum val_compat_verdict v)
                                         : "compatible";
 }
 
+static bool other_pointer(const char *p, const char *path)
+{
+    size_t n = strlen(p);
+    if (strcmp(p, path) == 0) {
+        return false;
+    }
+    return !(strncmp(path, p, n) == 0 && path[n] == '/');
+}
+
 json_t *val_compat_diffs_json(const struct val_compat_report *r)
 {
     json_t *arr = json_array();
@@ -1553,10 +1562,18 @@ json_t *val_compat_diffs_json(const struct val_compat_report *r)
         const struct val_compat_diff *d = &r->diffs[i];
         json_t *o = json_pack("{s:s, s:s, s:s}", "verdict", val_compat_verdict_name(d->verdict),
                               "path", d->path, "reason", d->reason);
-        if (o && strcmp(d->old_path, d->path) != 0 &&
-            json_object_set_new(o, "old_path", json_string(d->old_path)) != 0) {
+        if (o && (json_object_set_new(o, "old_path", json_string(d->old_path)) ||
+                  json_object_set_new(o, "new_path", json_string(d->new_path)))) {
             json_decref(o);
             o = NULL;
+        }
+        /* The other pointers only when they say more than "path": not equal to it and not
+         * just the schema that lacks the keyword. */
+        if (o && !other_pointer(d->old_path, d->path)) {
+            json_object_del(o, "old_path");
+        }
+        if (o && !other_pointer(d->new_path, d->path)) {
+            json_object_del(o, "new_path");
         }
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);

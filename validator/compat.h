@@ -75,8 +75,9 @@ int val_compat_mode_parse(const char *name, enum val_compat_mode *out);
 const char *val_compat_verdict_name(enum val_compat_verdict v);
 
 /* The spec's "differences" array: one {"verdict", "path", "reason"} object per
- * difference, plus "old_path" when it differs from "path". New reference (the caller
- * decrefs), or NULL when out of memory. */
+ * difference, plus "old_path" / "new_path" when that schema holds the keyword at another
+ * pointer than "path" (a `$ref` target moved, a property now covered by
+ * additionalProperties). New reference (the caller decrefs), or NULL when out of memory. */
 json_t *val_compat_diffs_json(const struct val_compat_report *r);
 
 /* `weir schema diff`: every structural difference of old_s and new_s, one line each
