@@ -23,9 +23,9 @@ enum val_compat_mode {
 
 enum val_compat_verdict {
     VAL_COMPAT_COMPATIBLE = 0,
-    VAL_COMPAT_UNKNOWN = 1,     /* a keyword or shape the checker does not decide; the
-                                   spec counts it as incompatible unless the dry run on
-                                   real traffic shows no failure */
+    VAL_COMPAT_UNKNOWN = 1, /* a keyword or shape the checker does not decide; the
+                               spec counts it as incompatible unless the dry run on
+                               real traffic shows no failure */
     VAL_COMPAT_INCOMPATIBLE = 2
 };
 
@@ -44,12 +44,12 @@ struct val_compat_diff {
 };
 
 struct val_compat_report {
-    enum val_compat_verdict verdict;  /* the worst verdict of the differences;
-                                         COMPATIBLE when there are none */
-    bool truncated;                   /* more differences existed than were listed (the
-                                         verdict still counts them) */
+    enum val_compat_verdict verdict; /* the worst verdict of the differences;
+                                        COMPATIBLE when there are none */
+    bool truncated;                  /* more differences existed than were listed (the
+                                        verdict still counts them) */
     size_t n_diffs;
-    struct val_compat_diff *diffs;    /* n_diffs entries in walk order; NULL when none */
+    struct val_compat_diff *diffs; /* n_diffs entries in walk order; NULL when none */
 };
 
 /* Compares old_s (O) and new_s (N) keyword by keyword and judges each difference under
@@ -61,9 +61,8 @@ struct val_compat_report {
  * keywords already ruled those instances out. Lists at most max_diffs differences
  * (0 = 1000). Returns 0 and fills out, WR_EINVAL when an argument is NULL or mode is out
  * of range, WR_ENOMEM when the arena's cap is reached. Thread-safe for distinct arenas. */
-int val_compat_check(const val_schema *old_s, const val_schema *new_s,
-                     enum val_compat_mode mode, wr_arena *a, unsigned max_diffs,
-                     struct val_compat_report *out);
+int val_compat_check(const val_schema *old_s, const val_schema *new_s, enum val_compat_mode mode,
+                     wr_arena *a, unsigned max_diffs, struct val_compat_report *out);
 
 /* "none", "backward", "forward", "full"; NULL for a value out of range. */
 const char *val_compat_mode_name(enum val_compat_mode mode);

@@ -59,7 +59,7 @@ static val_schema *compile(const char *text)
 struct pool {
     json_t **v;
     size_t n, cap;
-    char **keys;    /* dedup set: compact sorted-key texts */
+    char **keys; /* dedup set: compact sorted-key texts */
     size_t kcap;
 };
 
@@ -77,6 +77,17 @@ static void pool_init(struct pool *p)
     memset(p, 0, sizeof *p);
     p->kcap = 1u << 17;
     p->keys = calloc(p->kcap, sizeof *p->keys);
+}
+
+/* Frees the dedup set once the pool is complete. */
+static void pool_seal(struct pool *p)
+{
+    for (size_t i = 0; i < p->kcap; i++) {
+        free(p->keys[i]);
+    }
+    free(p->keys);
+    p->keys = NULL;
+    p->kcap = 0;
 }
 
 static void pool_free(struct pool *p)
@@ -158,20 +169,38 @@ static void list_free(struct list *l)
     l->n = l->cap = 0;
 }
 
-static const char *const format_examples[] = {
-    "2024-01-02T03:04:05Z", "2024-01-02", "03:04:05Z", "P1D", "a@b.io", "\xc3\xa4@b.io",
-    "example.com", "b\xc3\xbc" "cher.de", "192.168.0.1", "::1", "https://example.com/a",
-    "/a/b", "https://ex.com/\xc3\xa4", "\xc3\xa4", "/x/{id}",
-    "123e4567-e89b-12d3-a456-426614174000", "^a+$", "/a/0", "1/a", "not a date", "[",
-    "a b"};
+static const char *const format_examples[] = {"2024-01-02T03:04:05Z",
+                                              "2024-01-02",
+                                              "03:04:05Z",
+                                              "P1D",
+                                              "a@b.io",
+                                              "\xc3\xa4@b.io",
+                                              "example.com",
+                                              "b\xc3\xbc"
+                                              "cher.de",
+                                              "192.168.0.1",
+                                              "::1",
+                                              "https://example.com/a",
+                                              "/a/b",
+                                              "https://ex.com/\xc3\xa4",
+                                              "\xc3\xa4",
+                                              "/x/{id}",
+                                              "123e4567-e89b-12d3-a456-426614174000",
+                                              "^a+$",
+                                              "/a/0",
+                                              "1/a",
+                                              "not a date",
+                                              "[",
+                                              "a b"};
 
 static void base_scalars(struct list *l)
 {
     static const char *const texts[] = {
-        "null", "true", "false", "0", "1", "-1", "2", "3", "4", "5", "6", "10", "100", "-100",
-        "0.5", "1.5", "2.25", "-2.5", "0.3", "0.6", "0.9", "1e300", "\"\"", "\"a\"", "\"b\"",
-        "\"c\"", "\"ab\"", "\"bb\"", "\"abc\"", "\"abcdef\"", "\"A\"", "\"x_1\"", "\"123\"",
-        "[]", "[1]", "[\"a\"]", "{}", "{\"a\":1}"};
+        "null",    "true",  "false",  "0",       "1",       "-1",         "2",     "3",
+        "4",       "5",     "6",      "10",      "100",     "-100",       "0.5",   "1.5",
+        "2.25",    "-2.5",  "0.3",    "0.6",     "0.9",     "1e300",      "\"\"",  "\"a\"",
+        "\"b\"",   "\"c\"", "\"ab\"", "\"bb\"",  "\"abc\"", "\"abcdef\"", "\"A\"", "\"x_1\"",
+        "\"123\"", "[]",    "[1]",    "[\"a\"]", "{}",      "{\"a\":1}"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         list_add(l, J(texts[i]));
     }
@@ -251,8 +280,7 @@ static void add_number(struct list *out, double d)
 
 static void gen_numbers(const json_t *s, struct list *out)
 {
-    static const char *const kws[] = {"minimum", "maximum", "exclusiveMinimum",
-                                      "exclusiveMaximum"};
+    static const char *const kws[] = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
     static const double deltas[] = {0, -1, 1, -0.5, 0.5, -0.01, 0.01};
     for (size_t i = 0; i < 4; i++) {
         const json_t *b = json_object_get(s, kws[i]);
@@ -548,8 +576,8 @@ static void gen(const json_t *root, const json_t *s, int depth, struct list *out
     }
     const json_t *type = json_object_get(s, "type");
     unsigned want = 0; /* 1 null, 2 bool, 4 number, 8 string, 16 object, 32 array */
-    static const char *const tn[] = {"null", "boolean", "number", "string", "object", "array",
-                                     "integer"};
+    static const char *const tn[] = {"null",   "boolean", "number", "string",
+                                     "object", "array",   "integer"};
     for (size_t i = 0; i < (json_is_array(type) ? json_array_size(type) : 1); i++) {
         const char *t = json_string_value(json_is_array(type) ? json_array_get(type, i) : type);
         for (unsigned k = 0; t && k < 7; k++) {
@@ -598,7 +626,7 @@ static void gen(const json_t *root, const json_t *s, int depth, struct list *out
         gen(root, merged, depth + 1, out);
         json_decref(merged);
     }
-    static const char *const subs[] = {"if", "then", "else", "not", "dependentSchemas",
+    static const char *const subs[] = {"if",           "then", "else", "not", "dependentSchemas",
                                        "propertyNames"};
     for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
         if ((v = json_object_get(s, subs[k])) && json_is_object(v) &&
@@ -755,8 +783,8 @@ static void run_case(const json_t *c)
         CHECK_INT(val_compat_check(os, ns, (enum val_compat_mode)m, A, 0, &r), 0);
         got[m] = r.verdict;
         if (m == (int)mode && strcmp(val_compat_verdict_name(r.verdict), want) != 0) {
-            CHECK__FAIL("case \"%s\" (%s): expected %s, got %s", name,
-                        val_compat_mode_name(mode), want, val_compat_verdict_name(r.verdict));
+            CHECK__FAIL("case \"%s\" (%s): expected %s, got %s", name, val_compat_mode_name(mode),
+                        want, val_compat_verdict_name(r.verdict));
             for (size_t i = 0; i < r.n_diffs; i++) {
                 fprintf(stderr, "    %s %s | %s | %s (b %s, f %s)\n",
                         val_compat_verdict_name(r.diffs[i].verdict), r.diffs[i].old_path,
@@ -843,8 +871,87 @@ static void test_table(void)
     printf("compat table: %zu cases (%zu unknown, %zu incompatible of which %zu shown by a "
            "generated instance); %zu instances generated (%zu valid under old, %zu under new); "
            "%zu compatible claims checked\n",
-           n_cases, n_unknown, n_incompatible, n_witnessed, n_instances, n_valid_old,
-           n_valid_new, n_checked_claims);
+           n_cases, n_unknown, n_incompatible, n_witnessed, n_instances, n_valid_old, n_valid_new,
+           n_checked_claims);
+    json_decref(cases);
+}
+
+/* Every schema of the table against others it was not written for: odd pairs that no
+ * one picked expected verdicts for, where only soundness is checked. Pairs are drawn
+ * with a fixed seed; each instance is generated from either schema of the pair. */
+static void test_cross_pairs(void)
+{
+    json_error_t je;
+    json_t *cases = json_load_file(COMPAT_CASES, 0, &je);
+    if (!cases) {
+        CHECK__FAIL("%s: %s", COMPAT_CASES, je.text);
+        return;
+    }
+    size_t ns = 2 * json_array_size(cases);
+    const json_t **docs = calloc(ns, sizeof *docs);
+    val_schema **sch = calloc(ns, sizeof *sch);
+    struct pool *pools = calloc(ns, sizeof *pools);
+    for (size_t i = 0; i < ns; i++) {
+        docs[i] = json_object_get(json_array_get(cases, i / 2), i % 2 ? "new" : "old");
+        sch[i] = compile_j(docs[i]);
+        pool_init(&pools[i]);
+        fill_pool(&pools[i], docs[i]);
+        pool_seal(&pools[i]);
+    }
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    size_t pairs = 0, claims = 0, instances = 0;
+    for (size_t k = 0; k < 3000; k++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t i = (size_t)(seed >> 33) % ns;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t j = (size_t)(seed >> 33) % ns;
+        if (i == j || !sch[i] || !sch[j]) {
+            continue;
+        }
+        struct val_compat_report r;
+        enum val_compat_verdict b, f;
+        CHECK_INT(val_compat_check(sch[i], sch[j], VAL_COMPAT_BACKWARD, A, 0, &r), 0);
+        b = r.verdict;
+        CHECK_INT(val_compat_check(sch[i], sch[j], VAL_COMPAT_FORWARD, A, 0, &r), 0);
+        f = r.verdict;
+        wr_arena_reset(A);
+        pairs++;
+        if (b != VAL_COMPAT_COMPATIBLE && f != VAL_COMPAT_COMPATIBLE) {
+            continue;
+        }
+        claims += (b == VAL_COMPAT_COMPATIBLE) + (f == VAL_COMPAT_COMPATIBLE);
+        size_t fails = 0;
+        for (size_t side = 0; side < 2; side++) {
+            const struct pool *p = &pools[side ? j : i];
+            for (size_t x = 0; x < p->n; x++) {
+                char *text = NULL;
+                bool a = valid(sch[i], p->v[x], &text), c = valid(sch[j], p->v[x], NULL);
+                instances++;
+                if (((b == VAL_COMPAT_COMPATIBLE && a && !c) ||
+                     (f == VAL_COMPAT_COMPATIBLE && c && !a)) &&
+                    fails++ < 2) {
+                    char *so = json_dumps(docs[i], JSON_COMPACT | JSON_ENCODE_ANY);
+                    char *sn = json_dumps(docs[j], JSON_COMPACT | JSON_ENCODE_ANY);
+                    CHECK__FAIL("old %s, new %s: %s compatible, but %s is valid under the %s "
+                                "schema only",
+                                so, sn, a ? "backward" : "forward", text, a ? "old" : "new");
+                    free(so);
+                    free(sn);
+                }
+                free(text);
+                wr_arena_reset(A);
+            }
+        }
+    }
+    printf("cross pairs: %zu pairs, %zu compatible claims checked with %zu instances\n", pairs,
+           claims, instances);
+    for (size_t i = 0; i < ns; i++) {
+        val_schema_unref(sch[i]);
+        pool_free(&pools[i]);
+    }
+    free(docs);
+    free(sch);
+    free(pools);
     json_decref(cases);
 }
 
@@ -852,7 +959,8 @@ static void test_table(void)
 
 static void test_spec_json(void)
 {
-    val_schema *o = compile("{\"type\":\"object\",\"properties\":{\"plan\":{\"type\":\"string\"}}}");
+    val_schema *o =
+        compile("{\"type\":\"object\",\"properties\":{\"plan\":{\"type\":\"string\"}}}");
     val_schema *n = compile("{\"type\":\"object\",\"properties\":{\"plan\":{\"type\":\"string\"}},"
                             "\"required\":[\"plan\"]}");
     struct val_compat_report r;
@@ -916,9 +1024,10 @@ static void test_paths(void)
 
 static void test_diff_text(void)
 {
-    val_schema *o = compile("{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"},"
-                            "\"age\":{\"type\":\"integer\",\"minimum\":0}},\"required\":[\"email\"],"
-                            "\"additionalProperties\":false}");
+    val_schema *o =
+        compile("{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"},"
+                "\"age\":{\"type\":\"integer\",\"minimum\":0}},\"required\":[\"email\"],"
+                "\"additionalProperties\":false}");
     val_schema *n = compile("{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"},"
                             "\"age\":{\"type\":\"number\",\"minimum\":18},\"plan\":{\"enum\":"
                             "[\"free\",\"pro\"]}},\"required\":[\"email\",\"plan\"],"
@@ -970,6 +1079,7 @@ int main(void)
     CHECK_RUN(test_diff_text);
     CHECK_RUN(test_bad_args);
     CHECK_RUN(test_table);
+    CHECK_RUN(test_cross_pairs);
     wr_arena_destroy(A);
     return CHECK_DONE();
 }
