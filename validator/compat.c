@@ -619,16 +619,19 @@ static void cmp_sub(struct cx *c, const struct val__node *o, const struct val__n
                         val__compat_pfmt(c, "%s removed", kw));
     } else if (kind == VAL__OP_CONTAINS) {
         cmp_node(c, x->u.contains.node, y->u.contains.node, opath, npath);
-        bool same = x->u.contains.has_min == y->u.contains.has_min &&
-                    x->u.contains.min == y->u.contains.min && !x->u.contains.has_max &&
-                    !y->u.contains.has_max;
-        if (!same) {
-            if (c->n == r0) {
-                val__compat_add(c, kw, opath, npath, true, MAYBE, MAYBE,
-                                "minContains/maxContains changed");
-            }
-            val__compat_collapse(c, r0, kw, opath, npath, true, MAYBE, MAYBE,
-                                 "contains changed with minContains/maxContains");
+        bool bounds_equal = x->u.contains.has_min == y->u.contains.has_min &&
+                            x->u.contains.min == y->u.contains.min &&
+                            x->u.contains.has_max == y->u.contains.has_max &&
+                            x->u.contains.max == y->u.contains.max;
+        /* With no maxContains, an item that matched O's contains matches N's (when O's
+         * subschema is within N's); a maximum counts matches, which a widened subschema
+         * can push over it. Equal keywords are equal whatever the bounds. */
+        bool decided = bounds_equal && (c->n == r0 || !x->u.contains.has_max);
+        if (!decided) {
+            /* Under a maximum, a widened subschema narrows too: both ways undecided. */
+            c->n = r0;
+            val__compat_add(c, kw, opath, npath, true, MAYBE, MAYBE,
+                            "contains changed with minContains/maxContains (not decided)");
         }
     } else if (kind == VAL__OP_NOT) {
         cmp_node(c, x->u.sub, y->u.sub, opath, npath);
@@ -883,6 +886,20 @@ static enum val_compat_verdict worst(enum val_compat_verdict a, enum val_compat_
     return a > b ? a : b;
 }
 
+static size_t str_hash(size_t h, const char *s)
+{
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    }
+    return h;
+}
+
+static size_t rec_hash(const struct rec *r)
+{
+    size_t h = 1469598103934665603ull ^ ((size_t)r->nar << 2 | r->wid);
+    return str_hash(str_hash(str_hash(h, r->reason), r->opath), r->npath);
+}
+
 int val_compat_check(const val_schema *old_s, const val_schema *new_s, enum val_compat_mode mode,
                      wr_arena *a, unsigned max_diffs, struct val_compat_report *out)
 {
@@ -898,6 +915,7 @@ int val_compat_check(const val_schema *old_s, const val_schema *new_s, enum val_
     c->ns = new_s;
     cmp_node(c, old_s->root, new_s->root, "", "");
     int rc = 0;
+    size_t *seen = NULL;
     if (c->nomem) {
         rc = WR_ENOMEM;
         goto out;
@@ -911,17 +929,30 @@ int val_compat_check(const val_schema *old_s, const val_schema *new_s, enum val_
             goto out;
         }
     }
+    /* A location reached twice (a $defs entry used in two places) is listed once. */
+    size_t slots = 16;
+    while (slots < 2 * c->n) {
+        slots *= 2;
+    }
+    seen = calloc(slots, sizeof *seen);
+    if (!seen) {
+        rc = WR_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < c->n; i++) {
         const struct rec *e = &c->recs[i];
+        size_t h = (rec_hash(e) & (slots - 1));
         bool dup = false;
-        for (size_t k = 0; k < i && !dup; k++) {
-            const struct rec *f = &c->recs[k];
+        while (seen[h] && !dup) {
+            const struct rec *f = &c->recs[seen[h] - 1];
             dup = f->nar == e->nar && f->wid == e->wid && strcmp(f->reason, e->reason) == 0 &&
                   strcmp(f->opath, e->opath) == 0 && strcmp(f->npath, e->npath) == 0;
+            h = (h + 1) & (slots - 1);
         }
         if (dup) {
             continue;
         }
+        seen[h] = i + 1;
         enum val_compat_verdict b = verdict_of(e->nar), f = verdict_of(e->wid);
         enum val_compat_verdict v = mode == VAL_COMPAT_BACKWARD  ? b
                                     : mode == VAL_COMPAT_FORWARD ? f
@@ -944,6 +975,7 @@ int val_compat_check(const val_schema *old_s, const val_schema *new_s, enum val_
     }
     *out = r;
 out:
+    free(seen);
     free(c->recs);
     free(c);
     return rc;

@@ -1050,6 +1050,80 @@ static void test_diff_text(void)
     val_schema_unref(n);
 }
 
+/* Big and deep schemas finish, with the list capped and each location listed once. */
+static void test_big_and_deep(void)
+{
+    json_t *o = json_object(), *n = json_object();
+    json_t *op = json_object(), *np = json_object();
+    for (int i = 0; i < 3000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        json_object_set_new(op, name, json_pack("{s:s, s:i}", "type", "string", "maxLength", i));
+        json_object_set_new(np, name,
+                            json_pack("{s:s, s:i}", "type", "string", "maxLength", i + 1));
+    }
+    json_object_set_new(o, "properties", op);
+    json_object_set_new(n, "properties", np);
+    val_schema *os = compile_j(o), *ns = compile_j(n);
+    struct val_compat_report r;
+    CHECK_INT(val_compat_check(os, ns, VAL_COMPAT_BACKWARD, A, 0, &r), 0);
+    CHECK_INT(r.verdict, VAL_COMPAT_COMPATIBLE);
+    CHECK_INT(r.n_diffs, 1000);
+    CHECK(r.truncated);
+    CHECK_INT(val_compat_check(os, ns, VAL_COMPAT_FORWARD, A, 5000, &r), 0);
+    CHECK_INT(r.verdict, VAL_COMPAT_INCOMPATIBLE);
+    CHECK_INT(r.n_diffs, 3000);
+    CHECK(!r.truncated);
+    val_schema_unref(os);
+    val_schema_unref(ns);
+    json_decref(o);
+    json_decref(n);
+    wr_arena_reset(A);
+
+    /* 60 levels of nested objects (the compiler refuses much deeper), a bound changed at the bottom. */
+    char *a = malloc(20000), *b = malloc(20000);
+    size_t ka = 0, kb = 0;
+    for (int i = 0; i < 60; i++) {
+        ka += (size_t)snprintf(a + ka, 20000 - ka, "{\"properties\":{\"x\":");
+        kb += (size_t)snprintf(b + kb, 20000 - kb, "{\"properties\":{\"x\":");
+    }
+    ka += (size_t)snprintf(a + ka, 20000 - ka, "{\"maximum\":5}");
+    kb += (size_t)snprintf(b + kb, 20000 - kb, "{\"maximum\":4}");
+    for (int i = 0; i < 60; i++) {
+        ka += (size_t)snprintf(a + ka, 20000 - ka, "}}");
+        kb += (size_t)snprintf(b + kb, 20000 - kb, "}}");
+    }
+    os = compile(a);
+    ns = compile(b);
+    CHECK(os && ns);
+    CHECK_INT(val_compat_check(os, ns, VAL_COMPAT_BACKWARD, A, 0, &r), 0);
+    CHECK_INT(r.verdict, VAL_COMPAT_INCOMPATIBLE);
+    CHECK_INT(r.n_diffs, 1);
+    if (r.n_diffs) {
+        CHECK_INT(strlen(r.diffs[0].path), 60 * strlen("/properties/x") + strlen("/maximum"));
+    }
+    val_schema_unref(os);
+    val_schema_unref(ns);
+    free(a);
+    free(b);
+
+    /* One $defs entry used from two places: one line. */
+    os = compile("{\"$defs\":{\"id\":{\"type\":\"string\",\"maxLength\":8}},"
+                 "\"properties\":{\"a\":{\"$ref\":\"#/$defs/id\"},"
+                 "\"b\":{\"$ref\":\"#/$defs/id\"}}}");
+    ns = compile("{\"$defs\":{\"id\":{\"type\":\"string\",\"maxLength\":4}},"
+                 "\"properties\":{\"a\":{\"$ref\":\"#/$defs/id\"},"
+                 "\"b\":{\"$ref\":\"#/$defs/id\"}}}");
+    CHECK_INT(val_compat_check(os, ns, VAL_COMPAT_BACKWARD, A, 0, &r), 0);
+    CHECK_INT(r.n_diffs, 1);
+    if (r.n_diffs) {
+        CHECK_STR(r.diffs[0].path, "/$defs/id/maxLength");
+        CHECK_STR(r.diffs[0].reason, "maxLength tightened from 8 to 4");
+    }
+    val_schema_unref(os);
+    val_schema_unref(ns);
+}
+
 static void test_bad_args(void)
 {
     val_schema *o = compile("{}");
@@ -1078,6 +1152,7 @@ int main(void)
     CHECK_RUN(test_paths);
     CHECK_RUN(test_diff_text);
     CHECK_RUN(test_bad_args);
+    CHECK_RUN(test_big_and_deep);
     CHECK_RUN(test_table);
     CHECK_RUN(test_cross_pairs);
     wr_arena_destroy(A);
