@@ -955,6 +955,188 @@ static void test_cross_pairs(void)
     json_decref(cases);
 }
 
+/* Schema mutations: small edits of a schema (a bound moved by one, a name added to or
+ * dropped from `required`/`enum`, a type swapped, a keyword deleted), each site by turn.
+ * Returns the edited deep copy for edit number *k (counting down), or NULL when the
+ * schema has fewer sites. */
+static const char *const bound_kws[] = {"minimum",   "maximum",   "exclusiveMinimum",
+                                        "exclusiveMaximum", "minLength", "maxLength",
+                                        "minItems",  "maxItems",  "minProperties",
+                                        "maxProperties", "multipleOf", "maxContains"};
+
+static bool edit_at(json_t *s, long *k, int depth)
+{
+    if (!json_is_object(s) || depth > 8) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof bound_kws / sizeof bound_kws[0]; i++) {
+        json_t *b = json_object_get(s, bound_kws[i]);
+        if (json_is_number(b)) {
+            double d = json_is_integer(b) ? (double)json_integer_value(b) : json_real_value(b);
+            for (int dir = 0; dir < 2; dir++) {
+                if ((*k)-- == 0) {
+                    double nd = strcmp(bound_kws[i], "multipleOf") == 0 ? (dir ? d * 2 : d / 2)
+                                                                       : d + (dir ? 1 : -1);
+                    if (nd < 0 && i >= 4) { /* the counts stay non-negative */
+                        nd = 0;
+                    }
+                    json_object_set_new(s, bound_kws[i], nd == (double)(json_int_t)nd
+                                                             ? json_integer((json_int_t)nd)
+                                                             : json_real(nd));
+                    return true;
+                }
+            }
+        }
+    }
+    static const char *const lists[] = {"required", "enum"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *l = json_object_get(s, lists[i]);
+        if (json_is_array(l)) {
+            if ((*k)-- == 0) {
+                json_array_append_new(l, json_string("zz"));
+                return true;
+            }
+            if (json_array_size(l) > 1 && (*k)-- == 0) {
+                json_array_remove(l, json_array_size(l) - 1);
+                return true;
+            }
+        }
+    }
+    json_t *t = json_object_get(s, "type");
+    if (json_is_string(t) && (*k)-- == 0) {
+        const char *v = json_string_value(t);
+        json_object_set_new(s, "type", strcmp(v, "integer") == 0  ? json_string("number")
+                                       : strcmp(v, "number") == 0 ? json_string("integer")
+                                                                  : json_pack("[s,s]", v, "null"));
+        return true;
+    }
+    if (json_object_get(s, "properties") && !json_object_get(s, "additionalProperties") &&
+        (*k)-- == 0) {
+        json_object_set_new(s, "additionalProperties", json_false());
+        return true;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(s, key, v)
+    {
+        if (strcmp(key, "$defs") != 0 && strcmp(key, "definitions") != 0 && key[0] != '$' &&
+            (*k)-- == 0) {
+            json_object_del(s, key);
+            return true;
+        }
+    }
+    json_object_foreach(s, key, v)
+    {
+        if (json_is_object(v)) {
+            if (strcmp(key, "properties") == 0 || strcmp(key, "$defs") == 0 ||
+                strcmp(key, "patternProperties") == 0 || strcmp(key, "dependentSchemas") == 0 ||
+                strcmp(key, "definitions") == 0) {
+                const char *k2;
+                json_t *v2;
+                json_object_foreach(v, k2, v2)
+                {
+                    if (edit_at(v2, k, depth + 1)) {
+                        return true;
+                    }
+                }
+            } else if (edit_at(v, k, depth + 1)) {
+                return true;
+            }
+        } else if (json_is_array(v)) {
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                if (edit_at(json_array_get(v, i), k, depth + 1)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* Each table schema against its own small edits, both ways round: the pairs where a
+ * wrong `compatible` is most likely. */
+static void test_mutated_pairs(void)
+{
+    json_error_t je;
+    json_t *cases = json_load_file(COMPAT_CASES, 0, &je);
+    if (!cases) {
+        CHECK__FAIL("%s: %s", COMPAT_CASES, je.text);
+        return;
+    }
+    size_t pairs = 0, claims = 0, instances = 0;
+    for (size_t ci = 0; ci < 2 * json_array_size(cases); ci++) {
+        const json_t *doc = json_object_get(json_array_get(cases, ci / 2), ci % 2 ? "new" : "old");
+        val_schema *base = compile_j(doc);
+        if (!base) {
+            continue;
+        }
+        struct pool bp;
+        pool_init(&bp);
+        fill_pool(&bp, doc);
+        for (long e = 0; e < 8; e++) {
+            json_t *m = json_deep_copy(doc);
+            long k = e;
+            if (!edit_at(m, &k, 0)) {
+                json_decref(m);
+                break;
+            }
+            struct wr_err err = {0, ""};
+            val_schema *ms = val_compile(m, NULL, &err);
+            if (!ms) { /* an edit can make a schema invalid (minimum > maximum is fine) */
+                json_decref(m);
+                continue;
+            }
+            struct pool mp;
+            pool_init(&mp);
+            fill_pool(&mp, m);
+            for (int dir = 0; dir < 2; dir++) {
+                const val_schema *o = dir ? ms : base, *n = dir ? base : ms;
+                struct val_compat_report r;
+                CHECK_INT(val_compat_check(o, n, VAL_COMPAT_BACKWARD, A, 0, &r), 0);
+                bool b = r.verdict == VAL_COMPAT_COMPATIBLE;
+                CHECK_INT(val_compat_check(o, n, VAL_COMPAT_FORWARD, A, 0, &r), 0);
+                bool f = r.verdict == VAL_COMPAT_COMPATIBLE;
+                wr_arena_reset(A);
+                pairs++;
+                claims += b + f;
+                if (!b && !f) {
+                    continue;
+                }
+                size_t fails = 0;
+                for (int side = 0; side < 2; side++) {
+                    const struct pool *p = side ? &mp : &bp;
+                    size_t step = p->n > 800 ? p->n / 800 : 1;
+                    for (size_t x = 0; x < p->n; x += step) {
+                        char *text = NULL;
+                        bool a = valid(o, p->v[x], &text), c = valid(n, p->v[x], NULL);
+                        instances++;
+                        if (((b && a && !c) || (f && c && !a)) && fails++ < 2) {
+                            char *so = json_dumps(dir ? m : doc, JSON_COMPACT | JSON_ENCODE_ANY);
+                            char *sn = json_dumps(dir ? doc : m, JSON_COMPACT | JSON_ENCODE_ANY);
+                            CHECK__FAIL("old %s, new %s: %s compatible, but %s is valid under "
+                                        "the %s schema only",
+                                        so, sn, a ? "backward" : "forward", text,
+                                        a ? "old" : "new");
+                            free(so);
+                            free(sn);
+                        }
+                        free(text);
+                        wr_arena_reset(A);
+                    }
+                }
+            }
+            pool_free(&mp);
+            val_schema_unref(ms);
+            json_decref(m);
+        }
+        pool_free(&bp);
+        val_schema_unref(base);
+    }
+    printf("mutated pairs: %zu pairs, %zu compatible claims checked with %zu instances\n",
+           pairs, claims, instances);
+    json_decref(cases);
+}
+
 /* --- the report's shape, paths and the diff text ---------------------------------------- */
 
 static void test_spec_json(void)
@@ -1145,16 +1327,21 @@ static void test_bad_args(void)
     val_schema_unref(o);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     A = wr_arena_create(1 << 16, 64u << 20);
-    CHECK_RUN(test_spec_json);
-    CHECK_RUN(test_paths);
-    CHECK_RUN(test_diff_text);
-    CHECK_RUN(test_bad_args);
-    CHECK_RUN(test_big_and_deep);
-    CHECK_RUN(test_table);
-    CHECK_RUN(test_cross_pairs);
+    if (argc > 1 && strcmp(argv[1], "mutated") == 0) {
+        /* Its own ctest: the longest part, run in parallel with the rest. */
+        CHECK_RUN(test_mutated_pairs);
+    } else {
+        CHECK_RUN(test_spec_json);
+        CHECK_RUN(test_paths);
+        CHECK_RUN(test_diff_text);
+        CHECK_RUN(test_bad_args);
+        CHECK_RUN(test_big_and_deep);
+        CHECK_RUN(test_table);
+        CHECK_RUN(test_cross_pairs);
+    }
     wr_arena_destroy(A);
     return CHECK_DONE();
 }
