@@ -55,11 +55,13 @@ static val_schema *compile(const char *text)
 
 #define MAX_POOL 30000
 #define SUB_LIMIT 24
+#define MUTATED 250
 
+/* Generated instances as compact JSON texts (sorted keys), without duplicates. */
 struct pool {
-    json_t **v;
+    char **t;
     size_t n, cap;
-    char **keys; /* dedup set: compact sorted-key texts */
+    uint32_t *slots; /* dedup set: index + 1, 0 = empty; NULL once sealed */
     size_t kcap;
 };
 
@@ -75,60 +77,52 @@ static uint64_t fnv(const char *s)
 static void pool_init(struct pool *p)
 {
     memset(p, 0, sizeof *p);
-    p->kcap = 1u << 17;
-    p->keys = calloc(p->kcap, sizeof *p->keys);
+    p->kcap = 1u << 16; /* > 2 * MAX_POOL */
+    p->slots = calloc(p->kcap, sizeof *p->slots);
 }
 
 /* Frees the dedup set once the pool is complete. */
 static void pool_seal(struct pool *p)
 {
-    for (size_t i = 0; i < p->kcap; i++) {
-        free(p->keys[i]);
-    }
-    free(p->keys);
-    p->keys = NULL;
-    p->kcap = 0;
+    free(p->slots);
+    p->slots = NULL;
 }
 
 static void pool_free(struct pool *p)
 {
     for (size_t i = 0; i < p->n; i++) {
-        json_decref(p->v[i]);
+        free(p->t[i]);
     }
-    for (size_t i = 0; i < p->kcap; i++) {
-        free(p->keys[i]);
-    }
-    free(p->v);
-    free(p->keys);
+    free(p->t);
+    free(p->slots);
 }
 
-/* Takes a reference to v; duplicates and overflow are dropped. */
+/* Takes the reference to v (released); duplicates and overflow are dropped. */
 static void pool_add(struct pool *p, json_t *v)
 {
     if (!v) {
         return;
     }
     char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!t || p->n >= MAX_POOL) {
+    json_decref(v);
+    if (!t || p->n >= MAX_POOL || !p->slots) {
         free(t);
-        json_decref(v);
         return;
     }
     size_t mask = p->kcap - 1, i = fnv(t) & mask;
-    while (p->keys[i]) {
-        if (strcmp(p->keys[i], t) == 0) {
+    while (p->slots[i]) {
+        if (strcmp(p->t[p->slots[i] - 1], t) == 0) {
             free(t);
-            json_decref(v);
             return;
         }
         i = (i + 1) & mask;
     }
-    p->keys[i] = t;
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 256;
-        p->v = realloc(p->v, p->cap * sizeof *p->v);
+        p->t = realloc(p->t, p->cap * sizeof *p->t);
     }
-    p->v[p->n++] = v;
+    p->t[p->n++] = t;
+    p->slots[i] = (uint32_t)p->n;
 }
 
 /* A list of json values (owned references), capped. */
@@ -726,8 +720,14 @@ static void fill_pool(struct pool *p, const json_t *schema)
     struct list l = {NULL, 0, 0};
     gen(schema, schema, 0, &l);
     base_scalars(&l);
+    /* Every candidate goes in; mutations of at most ~MUTATED of them, spread over the
+     * list (mutating thousands of near-identical candidates mostly makes duplicates). */
+    size_t step = l.n > MUTATED ? l.n / MUTATED : 1;
     for (size_t i = 0; i < l.n; i++) {
         pool_add(p, json_incref(l.v[i]));
+        if (i % step) {
+            continue;
+        }
         struct list m = {NULL, 0, 0};
         mutate(l.v[i], 0, &m);
         for (size_t k = 0; k < m.n; k++) {
@@ -743,22 +743,18 @@ static void fill_pool(struct pool *p, const json_t *schema)
 static size_t n_cases, n_unknown, n_instances, n_valid_old, n_valid_new, n_checked_claims,
     n_witnessed;
 
-static bool valid(const val_schema *s, const json_t *j, char **text_out)
+/* Validates one instance text against both schemas (parsed once). */
+static void valid2(const val_schema *x, const val_schema *y, const char *t, bool *vx, bool *vy)
 {
-    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     struct js_val *v = NULL;
     struct js_error e;
     struct js_opts o = {200};
-    bool ok = false;
-    if (t && js_parse(A, t, strlen(t), &o, &v, &e) == 0) {
-        ok = val_is_valid(s, v);
+    *vx = *vy = false;
+    if (js_parse(A, t, strlen(t), &o, &v, &e) == 0) {
+        *vx = val_is_valid(x, v);
+        *vy = val_is_valid(y, v);
     }
-    if (text_out) {
-        *text_out = t;
-    } else {
-        free(t);
-    }
-    return ok;
+    wr_arena_reset(A);
 }
 
 static void run_case(const json_t *c)
@@ -810,8 +806,9 @@ static void run_case(const json_t *c)
     size_t vo = 0, vn = 0, fails = 0;
     bool witness_b = false, witness_f = false;
     for (size_t i = 0; i < p.n; i++) {
-        char *text = NULL;
-        bool a = valid(os, p.v[i], &text), b = valid(ns, p.v[i], NULL);
+        const char *text = p.t[i];
+        bool a, b;
+        valid2(os, ns, text, &a, &b);
         vo += a;
         vn += b;
         witness_b |= a && !b;
@@ -823,8 +820,6 @@ static void run_case(const json_t *c)
                             name, a && !b ? "backward" : "forward", text, a ? "old" : "new");
             }
         }
-        free(text);
-        wr_arena_reset(A);
     }
     /* Every non-trivial case must exercise its schemas with valid instances. */
     if (!json_is_false(oj) && vo == 0) {
@@ -924,8 +919,9 @@ static void test_cross_pairs(void)
         for (size_t side = 0; side < 2; side++) {
             const struct pool *p = &pools[side ? j : i];
             for (size_t x = 0; x < p->n; x++) {
-                char *text = NULL;
-                bool a = valid(sch[i], p->v[x], &text), c = valid(sch[j], p->v[x], NULL);
+                const char *text = p->t[x];
+                bool a, c;
+                valid2(sch[i], sch[j], text, &a, &c);
                 instances++;
                 if (((b == VAL_COMPAT_COMPATIBLE && a && !c) ||
                      (f == VAL_COMPAT_COMPATIBLE && c && !a)) &&
@@ -938,8 +934,6 @@ static void test_cross_pairs(void)
                     free(so);
                     free(sn);
                 }
-                free(text);
-                wr_arena_reset(A);
             }
         }
     }
@@ -1107,8 +1101,9 @@ static void test_mutated_pairs(void)
                     const struct pool *p = side ? &mp : &bp;
                     size_t step = p->n > 800 ? p->n / 800 : 1;
                     for (size_t x = 0; x < p->n; x += step) {
-                        char *text = NULL;
-                        bool a = valid(o, p->v[x], &text), c = valid(n, p->v[x], NULL);
+                        const char *text = p->t[x];
+                        bool a, c;
+                        valid2(o, n, text, &a, &c);
                         instances++;
                         if (((b && a && !c) || (f && c && !a)) && fails++ < 2) {
                             char *so = json_dumps(dir ? m : doc, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -1120,8 +1115,6 @@ static void test_mutated_pairs(void)
                             free(so);
                             free(sn);
                         }
-                        free(text);
-                        wr_arena_reset(A);
                     }
                 }
             }
