@@ -605,12 +605,14 @@ static void cmp_sub(struct cx *c, const struct val__node *o, const struct val__n
     }
     size_t r0 = c->n;
     const char *kw = y ? y->kw : x->kw;
-    const char *opath = !x                    ? op
-                        : kind == VAL__OP_REF ? ref_path(c, x, op)
-                                              : val__compat_childs(c, op, x->kw);
-    const char *npath = !y                    ? np
-                        : kind == VAL__OP_REF ? ref_path(c, y, np)
-                                              : val__compat_childs(c, np, y->kw);
+    /* A `$ref` is reported where it is written when added or removed, and its target's
+     * differences where the target is written. */
+    const char *opath = !x ? op : val__compat_childs(c, op, x->kw);
+    const char *npath = !y ? np : val__compat_childs(c, np, y->kw);
+    if (kind == VAL__OP_REF && x && y) {
+        opath = ref_path(c, x, op);
+        npath = ref_path(c, y, np);
+    }
     if (!x) {
         val__compat_add(c, kw, opath, npath, true, added_nar, NO,
                         val__compat_pfmt(c, "%s added", kw));
@@ -785,8 +787,18 @@ static void exact_values(struct cx *c, const struct val__node *from, const struc
             bad = v;
         }
     }
-    val__compat_clear_range(c, r0, narrowing, !narrowing);
-    if (bad) {
+    if (!bad) {
+        val__compat_clear_range(c, r0, narrowing, !narrowing);
+        return;
+    }
+    /* The direction is broken for sure: a record that says so already explains it;
+     * otherwise the value is the reason. */
+    for (size_t i = r0; i < c->n; i++) {
+        if ((narrowing ? c->recs[i].nar : c->recs[i].wid) == YES) {
+            return;
+        }
+    }
+    {
         char t[128];
         val__compat_vtext(bad, t, sizeof t);
         const char *kw = s.const_v ? "const" : "enum";
@@ -824,7 +836,7 @@ static void cmp_node(struct cx *c, const struct val__node *o, const struct val__
     if (of || nf) {
         if (!(of && nf)) {
             unsigned ok = val__compat_kinds_of(o), nk = val__compat_kinds_of(n);
-            val__compat_add(c, "false", op, np, true, nf && ok ? YES : NO, of && nk ? YES : NO,
+            val__compat_add(c, "false", op, np, nf, nf && ok ? YES : NO, of && nk ? YES : NO,
                             nf ? "the schema became false (nothing is accepted)"
                                : "the schema was false (nothing was accepted)");
         }
