@@ -158,6 +158,13 @@ static void cmp_multiple(struct cx *c, const struct val__node *o, const struct v
     }
     unsigned nar = !nm ? NO : !om ? YES : val__compat_not_multiple(&om->u.num, &nm->u.num);
     unsigned wid = !om ? NO : !nm ? YES : val__compat_not_multiple(&nm->u.num, &om->u.num);
+    /* multipleOf 1 only says "an integer": nothing when the other side has no fractions. */
+    if (nm && nm->u.num.is_int && nm->u.num.i == 1 && !(ok & K_FRAC)) {
+        nar = NO;
+    }
+    if (om && om->u.num.is_int && om->u.num.i == 1 && !(nk & K_FRAC)) {
+        wid = NO;
+    }
     if (om && nm && nar == NO && wid == NO) {
         return; /* equal */
     }

@@ -312,7 +312,8 @@ const struct js_val *val__compat_vset_at(const struct vset *s, uint32_t i)
     return s->const_v ? s->const_v : &s->items[i];
 }
 
-/* The kinds of instance a node can accept, from `type`, `const`/`enum` and `false`. */
+/* The kinds of instance a node can accept, from `type`, `const`/`enum`, an integer
+ * `multipleOf` and `false`. */
 unsigned val__compat_kinds_of(const struct val__node *node)
 {
     if (val__compat_find_op(node, VAL__OP_FALSE)) {
@@ -329,6 +330,11 @@ unsigned val__compat_kinds_of(const struct val__node *node)
             }
         }
         k &= vk;
+    }
+    /* A multiple of an integer is an integer. */
+    const struct val__op *m = val__compat_find_op(node, VAL__OP_MULTIPLE_OF);
+    if (m && m->u.num.is_int) {
+        k &= ~(unsigned)K_FRAC;
     }
     return k;
 }
