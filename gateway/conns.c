@@ -399,14 +399,7 @@ static void *sweeper_main(void *arg)
     gw_conns *c = arg;
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += SWEEP_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+        wr_cond_wait_ms(&c->cond, &c->mu, SWEEP_MS);
         if (c->stop) {
             break;
         }
@@ -435,11 +428,7 @@ gw_conns *gw__conns_create(const struct gw_config *cfg, struct wr_err *err)
         free(c);
         return NULL;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    wr_cond_init_mono(&c->cond);
     pthread_mutex_init(&c->mu, NULL);
     if (pthread_create(&c->sweeper, NULL, sweeper_main, c) != 0) {
         wr_err_set(err, WR_EIO, "cannot start the connection sweeper thread");

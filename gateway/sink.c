@@ -27,16 +27,7 @@ static int replay_cb(void *arg, uint64_t lsn, const char *p, size_t len)
         gw__add64(&s->replay_skipped, 1);
         return 0;
     }
-    return gw__add_spool_record(s, lsn, p, len, s->journal, gw__wall_ms());
-}
-
-static void cond_init_mono(pthread_cond_t *c)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
+    return gw__add_spool_record(s, lsn, p, len, s->journal, wr_time_now_ms());
 }
 
 static void report_cb(void *arg, const char *what, uint64_t lsn, uint64_t bytes)
@@ -71,10 +62,10 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->submit_mu, NULL);
     pthread_mutex_init(&s->drain_mu, NULL);
-    cond_init_mono(&s->qcond);
-    cond_init_mono(&s->qdone);
-    cond_init_mono(&s->fcond);
-    cond_init_mono(&s->fidle);
+    wr_cond_init_mono(&s->qcond);
+    wr_cond_init_mono(&s->qdone);
+    wr_cond_init_mono(&s->fcond);
+    wr_cond_init_mono(&s->fidle);
     s->flush_bytes = opts->flush_bytes ? opts->flush_bytes : (8u << 20);
     s->interval_ms = opts->flush_interval_ms ? opts->flush_interval_ms : 60000;
     s->tick_ms = s->interval_ms / 4 < 5 ? 5 : s->interval_ms / 4 > 250 ? 250 : s->interval_ms / 4;
@@ -162,7 +153,7 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
     }
     s->drain_tried = 1;
     atomic_store(&s->draining, 1);
-    int64_t deadline = timeout_ms > 0 ? gw__mono_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms > 0 ? wr_time_mono_ms() + timeout_ms : 0;
     /* Every ack reaches the queue, then the buffer thread empties it (answering every
      * request) and closes every buffer. */
     sp_spool_drain(s->spool);
@@ -182,7 +173,7 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
     while (s->chead || s->inflight || s->fbusy) {
         int64_t wait = 100;
         if (deadline) {
-            int64_t left = deadline - gw__mono_ms();
+            int64_t left = deadline - wr_time_mono_ms();
             if (left <= 0) {
                 rc = WR_EAGAIN;
                 pending = s->nclosed + (s->inflight ? 1 : 0);
@@ -190,9 +181,7 @@ int gw_sink_drain(gw_sink *s, int64_t timeout_ms)
             }
             wait = left < wait ? left : wait;
         }
-        struct timespec ts;
-        gw__deadline_after(&ts, wait);
-        pthread_cond_timedwait(&s->fidle, &s->mu, &ts);
+        wr_cond_wait_ms(&s->fidle, &s->mu, wait);
     }
     if (rc == 0 && !s->fbusy) {
         /* Lines skipped at replay move the release point without any flush. */

@@ -97,7 +97,7 @@ static int add_record(gw_sink *s, uint64_t lsn, const struct sp_rec *r, int64_t 
         if (!b) {
             return WR_ENOMEM;
         }
-        b->opened_ms = gw__mono_ms();
+        b->opened_ms = wr_time_mono_ms();
         pthread_mutex_lock(&s->mu);
         b->next = s->table[h % NBUCKETS];
         s->table[h % NBUCKETS] = b;
@@ -202,7 +202,7 @@ out:
 /* Closes the buffers that are due; all: every one, counted under *why. */
 void gw__close_due(gw_sink *s, int all, atomic_uint_fast64_t *why)
 {
-    int64_t now = gw__mono_ms(), wall = gw__wall_ms();
+    int64_t now = wr_time_mono_ms(), wall = wr_time_now_ms();
     for (unsigned i = 0; i < NBUCKETS; i++) {
         struct gw__pbuf *b = s->table[i];
         while (b) {
@@ -223,7 +223,7 @@ static void process_req(gw_sink *s, struct gw__req *q)
 {
     int status = q->status;
     if (status == 0 && !atomic_load(&s->failed)) {
-        int64_t wall = gw__wall_ms();
+        int64_t wall = wr_time_now_ms();
         uint64_t end = 0;
         int rc = 0;
         for (size_t i = 0; i < q->n && rc == 0; i++) {
@@ -260,11 +260,10 @@ void *gw__buffer_main(void *arg)
     for (;;) {
         int lingering = s->qhead && !s->ack_mem && s->qbytes < QUEUE_WAKE_BYTES;
         if ((!s->qhead || lingering) && !s->qstop && s->drain_req == drained) {
-            struct timespec ts;
-            gw__deadline_after(&ts, lingering && QUEUE_LINGER_MS < s->tick_ms ? QUEUE_LINGER_MS
-                                                                           : s->tick_ms);
+            int64_t wait_ms = lingering && QUEUE_LINGER_MS < s->tick_ms ? QUEUE_LINGER_MS
+                                                                        : s->tick_ms;
             s->qsleeping = 1;
-            pthread_cond_timedwait(&s->qcond, &s->qmu, &ts);
+            wr_cond_wait_ms(&s->qcond, &s->qmu, wait_ms);
             s->qsleeping = 0;
         }
         struct gw__req *list = s->qhead;
@@ -279,7 +278,7 @@ void *gw__buffer_main(void *arg)
             process_req(s, list);
             list = next;
         }
-        int64_t now = gw__mono_ms();
+        int64_t now = wr_time_mono_ms();
         if (dreq != drained || now - last_scan >= s->tick_ms) {
             gw__close_due(s, dreq != drained, &s->closed_drain);
             last_scan = now;

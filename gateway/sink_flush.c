@@ -1,5 +1,6 @@
 /* sink_flush.c - the sink's flusher thread: puts closed buffers into the lake (retrying
  * with backoff), records each file's range in the journal, and releases the spool. */
+#include "common/backoff.h"
 #include "gateway/sink_int.h"
 
 #include "common/clock.h"
@@ -99,7 +100,8 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
         atomic_store(&s->failed, 1);
         return rc;
     }
-    int64_t backoff = BACKOFF_MIN_MS;
+    struct wr_backoff backoff;
+    wr_backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, false);
     for (unsigned attempt = 0;; attempt++) {
         struct wr_err e = {0};
         int64_t t0 = wr_time_mono_ns();
@@ -121,16 +123,13 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
         }
         pthread_mutex_lock(&s->mu);
         if (!s->fstop) {
-            struct timespec ts;
-            gw__deadline_after(&ts, backoff);
-            pthread_cond_timedwait(&s->fcond, &s->mu, &ts);
+            wr_cond_wait_ms(&s->fcond, &s->mu, wr_backoff_next_ms(&backoff));
         }
         int stop = s->fstop;
         pthread_mutex_unlock(&s->mu);
         if (stop) {
             return WR_EAGAIN;
         }
-        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
 }
 
@@ -139,7 +138,8 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
  * file stays in flight, holding the release point) until it is, or the sink stops. */
 static void journal_until_ok(gw_sink *s, const struct gw__pbuf *b)
 {
-    int64_t backoff = BACKOFF_MIN_MS;
+    struct wr_backoff backoff;
+    wr_backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, false);
     for (unsigned attempt = 0;; attempt++) {
         if (sp_journal_append(s->journal, &b->key, b->first_lsn, b->last_lsn) == 0) {
             return;
@@ -150,16 +150,13 @@ static void journal_until_ok(gw_sink *s, const struct gw__pbuf *b)
         }
         pthread_mutex_lock(&s->mu);
         if (!s->fstop) {
-            struct timespec ts;
-            gw__deadline_after(&ts, backoff);
-            pthread_cond_timedwait(&s->fcond, &s->mu, &ts);
+            wr_cond_wait_ms(&s->fcond, &s->mu, wr_backoff_next_ms(&backoff));
         }
         int stop = s->fstop;
         pthread_mutex_unlock(&s->mu);
         if (stop) {
             return;
         }
-        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
 }
 
@@ -211,7 +208,7 @@ void *gw__flusher_main(void *arg)
         s->inflight = NULL;
         gw__pbuf_destroy(b);
         /* A release costs a checkpoint (two fsyncs): with a backlog, one per interval. */
-        int64_t now = gw__mono_ms();
+        int64_t now = wr_time_mono_ms();
         if (!s->chead || now - last_release >= RELEASE_EVERY_MS) {
             uint64_t rel = gw__release_point_locked(s);
             s->fbusy = 1;

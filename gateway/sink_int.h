@@ -20,6 +20,7 @@
 #ifndef WEIR_GW_SINK_INT_H
 #define WEIR_GW_SINK_INT_H
 
+#include "common/clock.h"
 #include "gateway/sink.h"
 #include "spool/journal.h"
 #include "spool/record.h"
@@ -151,32 +152,6 @@ static inline void gw__sub64(atomic_uint_fast64_t *a, uint64_t v)
 static inline uint64_t gw__get64(atomic_uint_fast64_t *a)
 {
     return atomic_load_explicit(a, memory_order_relaxed);
-}
-
-static inline int64_t gw__mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline int64_t gw__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* An absolute CLOCK_MONOTONIC time ms from now, for the sink's condition variables. */
-static inline void gw__deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
 }
 
 /* sink_submit.c: NULL when a line of this kind, event type and time can be placed in the

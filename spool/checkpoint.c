@@ -1,5 +1,6 @@
 /* checkpoint.c - the checkpoint file: the release point and the instance id, replaced
  * atomically (common/fsutil.h wr_atomic_write), read and checked at open. */
+#include "common/hash.h"
 #include "spool/spool_int.h"
 
 #include <dirent.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,23 +109,7 @@ int sp__ckpt_read(sp_spool *s, uint64_t *released)
 
 int sp__make_instance_id(sp_spool *s, struct wr_err *err)
 {
-    unsigned char r[8];
-    size_t got = 0;
-    while (got < sizeof(r)) {
-        ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return wr_err_set(err, WR_EIO, "spool: getrandom: %s", strerror(errno));
-        }
-        got += (size_t)n;
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        s->instance[2 * i] = hex[r[i] >> 4];
-        s->instance[2 * i + 1] = hex[r[i] & 15];
-    }
-    s->instance[16] = '\0';
+    (void)err;
+    wr_random_hex(8, s->instance);
     return 0;
 }

@@ -1,6 +1,8 @@
 /* segment.c - the segment files of the spool: their names, writes through the test
  * hooks, listing at open, and creating the next one (from the preallocated spare when one
  * is ready). */
+#include "common/clock.h"
+#include "common/array.h"
 #include "spool/spool_int.h"
 
 #include <dirent.h>
@@ -36,9 +38,7 @@ void sp__seg_name(char *out, size_t cap, uint64_t start)
 
 double sp__now_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)wr_time_mono_ns() / 1e9;
 }
 
 ssize_t sp__io_pwrite(sp_spool *s, int fd, const void *p, size_t len, off_t off)
@@ -87,20 +87,7 @@ int sp__write_all(sp_spool *s, int fd, const char *p, size_t len, uint64_t off, 
 
 int sp__grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    void *np = realloc(*p, ncap * elem);
-    if (!np) {
-        return WR_ENOMEM;
-    }
-    *p = np;
-    *cap = ncap;
-    return 0;
+    return wr_array_grow(p, cap, need, elem, 16, 0);
 }
 
 void sp__batch_free(struct batch *b)

@@ -1,5 +1,6 @@
 /* spool.c - opening and closing the spool (directory, lock, recovery, threads), its
  * accessors, and its metrics. */
+#include "common/clock.h"
 #include "spool/spool_int.h"
 
 #include <dirent.h>
@@ -56,9 +57,9 @@ sp_spool *sp_spool_create(const struct sp_spool_opts *opts, struct wr_err *err)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->release_mu, NULL);
-    pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->idle, NULL);
-    pthread_cond_init(&s->prep_cond, NULL);
+    wr_cond_init_mono(&s->work);
+    wr_cond_init_mono(&s->idle);
+    wr_cond_init_mono(&s->prep_cond);
     s->prealloc = opts->preallocate;
 
     if (mkdir(s->dir, SP__DIR_MODE) != 0 && errno != EEXIST) {

@@ -1,6 +1,7 @@
 /* writer.c - the writer thread (group commit: one fdatasync for every append made
  * meanwhile), appends from any thread, releases from the flusher, the preallocation thread,
  * and the recovery from transient errors (backoff, then a probe write). */
+#include "common/clock.h"
 #include "spool/spool_int.h"
 
 #include <dirent.h>
@@ -297,15 +298,7 @@ void *sp__writer_main(void *arg)
     for (;;) {
         while (atomic_load(&s->stalled) && !s->stopping) {
             /* Appends are refused meanwhile; probe after each backoff. */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += s->stall_ms / 1000;
-            ts.tv_nsec += (long)(s->stall_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            if (pthread_cond_timedwait(&s->work, &s->mu, &ts) != ETIMEDOUT || s->stopping) {
+            if (wr_cond_wait_ms(&s->work, &s->mu, s->stall_ms) != ETIMEDOUT || s->stopping) {
                 continue;
             }
             pthread_mutex_unlock(&s->mu);
@@ -459,11 +452,8 @@ void *sp__prep_main(void *arg)
             s->spare_ready = 1;
         } else if (rc < 0) {
             s->st.prealloc_failed++;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 10;
             if (!atomic_load(&s->prep_stop)) {
-                pthread_cond_timedwait(&s->prep_cond, &s->mu, &ts);
+                wr_cond_wait_ms(&s->prep_cond, &s->mu, 10000);
             }
         }
     }
