@@ -55,7 +55,7 @@ struct weir_cfg {
     bool unsafe_ack_from_memory;
     const char *cors_origins;
     const char *ip_mode;
-    bool store_user_agent;
+    const char *store_user_agent;
     const char *ua_regexes;
     const char *geoip_db;
     /* up */

@@ -47,7 +47,8 @@ const struct wr_opt cli_gateway_opts[] = {
      "extra origins allowed by CORS, beside those of the publishable keys (browser.md)"},
     {"ip-mode", "WEIR_IP_MODE", WR_OPT_STRING, "truncate", OFF(ip_mode),
      "the client address in each event's context: truncate (IPv4 /24, IPv6 /48), keep or drop"},
-    {"store-user-agent", "WEIR_STORE_USER_AGENT", WR_OPT_BOOL, "yes", OFF(store_user_agent),
+    /* A value, not a flag: browser.md writes it `--store-user-agent no`. */
+    {"store-user-agent", "WEIR_STORE_USER_AGENT", WR_OPT_STRING, "yes", OFF(store_user_agent),
      "keep the User-Agent (512 bytes at most) in each event's context; no: the parsed ua only"},
     {"ua-regexes", "WEIR_UA_REGEXES", WR_OPT_STRING, NULL, OFF(ua_regexes),
      "uap-core regexes.yaml to parse user agents with (default: Debian's uap-core)"},
@@ -122,6 +123,13 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     } else {
         return cli_fail(EXIT_USAGE, "--ip-mode: '%s' is not truncate, keep or drop", cfg->ip_mode);
     }
+    if (strcmp(cfg->store_user_agent, "yes") == 0) {
+        g->store_user_agent = true;
+    } else if (strcmp(cfg->store_user_agent, "no") == 0) {
+        g->store_user_agent = false;
+    } else {
+        return cli_fail(EXIT_USAGE, "--store-user-agent: '%s' is not yes or no", cfg->store_user_agent);
+    }
     int s3rc = cli_s3_opts(cfg, &g->s3);
     if (s3rc >= 0) {
         return s3rc;
@@ -154,7 +162,6 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
     g->trusted_proxies = cfg->trusted_proxies;
     g->cors_origins = cfg->cors_origins;
-    g->store_user_agent = cfg->store_user_agent;
     g->ua_regexes = cfg->ua_regexes && *cfg->ua_regexes ? cfg->ua_regexes : NULL;
     g->geoip_db = cfg->geoip_db && *cfg->geoip_db ? cfg->geoip_db : NULL;
     g->header_timeout_ms = cfg->header_timeout_ms;

@@ -308,8 +308,8 @@ bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, si
     if (rate <= 0) {
         return true;
     }
-    uint64_t tag = fnv(fnv(1469598103934665603ull, (const unsigned char *)key, strlen(key) + 1),
-                       addr, alen);
+    uint64_t tag =
+        fnv(fnv(1469598103934665603ull, (const unsigned char *)key, strlen(key) + 1), addr, alen);
     tag |= 1; /* never 0 */
     pthread_mutex_lock(&r->lock);
     struct ipbucket *b = NULL, *victim = NULL;
@@ -402,8 +402,8 @@ void gw_en_request(struct MHD_Connection *conn, wr_arena *a, bool with_origin,
         req->user_agent = ua;
         req->user_agent_len = strlen(ua);
     }
-    const char *origin = with_origin ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin")
-                                     : NULL;
+    const char *origin =
+        with_origin ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") : NULL;
     if (origin) {
         req->origin = origin;
         req->origin_len = strlen(origin);

@@ -119,8 +119,14 @@ enum gw_pixel_code gw_pixel_event(const char *q, size_t qlen, unsigned max_depth
 
 /* The outcomes of Weir-Result, counted in weir_pixel_requests_total{result}. */
 enum gw_pixel_result {
-    GW_PX_ACCEPTED, GW_PX_REJECTED, GW_PX_UNAUTHORIZED, GW_PX_FORBIDDEN, GW_PX_RATE_LIMITED,
-    GW_PX_UNAVAILABLE, GW_PX_TOO_LARGE, GW_PX_NRESULTS
+    GW_PX_ACCEPTED,
+    GW_PX_REJECTED,
+    GW_PX_UNAUTHORIZED,
+    GW_PX_FORBIDDEN,
+    GW_PX_RATE_LIMITED,
+    GW_PX_UNAVAILABLE,
+    GW_PX_TOO_LARGE,
+    GW_PX_NRESULTS
 };
 extern const char *const gw_pixel_result_names[GW_PX_NRESULTS];
 /* Renders weir_pixel_requests_total from counts[GW_PX_NRESULTS]. */

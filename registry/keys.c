@@ -3,6 +3,7 @@
 
 #include "common/hash.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,14 @@ int reg_key_create_publishable(PGconn *c, const char *name, const char *event_ty
     return key_create(c, name, event_types, rate, pub, secret, err);
 }
 
+long long reg__pg_int(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' ? v : 0;
+}
+
 int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), void *arg,
                  struct wr_err *err)
 {
@@ -195,7 +204,7 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
             .publishable = PQgetvalue(r, i, 6)[0] == 't',
             .origins = PQgetvalue(r, i, 7),
             .require_origin = PQgetvalue(r, i, 8)[0] == 't',
-            .ip_rate = strtoll(PQgetvalue(r, i, 9), NULL, 10),
+            .ip_rate = reg__pg_int(PQgetvalue(r, i, 9)),
         };
         fn(&k, arg);
     }

@@ -88,8 +88,7 @@ static bool pattern_valid(const char *p, size_t len)
     if (hl > 2 && h[0] == '*' && h[1] == '.') {
         /* "*.example.com": a wildcard over a real domain, never "*.com"-like bare TLDs
          * only by syntax (a name with at least one dot after the star is required). */
-        return hostport_valid(h + 2, hl - 2) && memchr(h + 2, '.', hl - 2) != NULL &&
-               h[2] != '[';
+        return hostport_valid(h + 2, hl - 2) && memchr(h + 2, '.', hl - 2) != NULL && h[2] != '[';
     }
     return hostport_valid(h, hl);
 }
@@ -122,7 +121,8 @@ int reg_origins_normalize(const char *csv, char *out, size_t outlen, struct wr_e
             if (!pattern_valid(e, el)) {
                 return wr_err_set(err, WR_EINVAL,
                                   "--origins: '%.*s' is not an origin (scheme://host[:port] or "
-                                  "scheme://*.domain[:port])", (int)(el > 200 ? 200 : el), e);
+                                  "scheme://*.domain[:port])",
+                                  (int)(el > 200 ? 200 : el), e);
             }
             if (o + el + 2 >= outlen) {
                 return wr_err_set(err, WR_EINVAL, "--origins: too long");

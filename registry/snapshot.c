@@ -369,7 +369,7 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
         k->revoked = PQgetvalue(r, i, 4)[0] == 't';
         k->publishable = PQgetvalue(r, i, 5)[0] == 't';
         k->require_origin = PQgetvalue(r, i, 7)[0] == 't';
-        k->ip_rate = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+        k->ip_rate = reg__pg_int(PQgetvalue(r, i, 8));
         if (!k->name || split_types(PQgetvalue(r, i, 2), k) != 0 ||
             split_origins(PQgetvalue(r, i, 6), k) != 0) {
             PQclear(r);

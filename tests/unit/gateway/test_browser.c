@@ -77,7 +77,8 @@ static void test_pixel_event(void)
     struct wr_buf out;
     wr_buf_init(&out, 1 << 20);
     char msg[120];
-    CHECK_INT(gw_pixel_event(deep, strlen(deep), 16, &out, msg, sizeof msg), GW_PIXEL_PAYLOAD_NOT_JSON);
+    CHECK_INT(gw_pixel_event(deep, strlen(deep), 16, &out, msg, sizeof msg),
+              GW_PIXEL_PAYLOAD_NOT_JSON);
     wr_buf_free(&out);
 }
 
@@ -85,12 +86,25 @@ static void test_origin_patterns(void)
 {
     char out[512];
     struct wr_err err = {0};
-    CHECK_INT(reg_origins_normalize(" https://Shop.Example.com/ , https://*.example.net,http://127.0.0.1:8080",
-                                    out, sizeof out, &err), 0);
+    CHECK_INT(reg_origins_normalize(
+                  " https://Shop.Example.com/ , https://*.example.net,http://127.0.0.1:8080", out,
+                  sizeof out, &err),
+              0);
     CHECK_STR(out, "{https://shop.example.com,https://*.example.net,http://127.0.0.1:8080}");
-    const char *bad[] = {"", ",", "shop.example.com", "https://", "https://a.com/path", "https://a.com:",
-                         "https://a.com:123456", "https://*.com", "https://a..com", "https://a b.com",
-                         "https://*.", "https://*", "https://[::1", "null"};
+    const char *bad[] = {"",
+                         ",",
+                         "shop.example.com",
+                         "https://",
+                         "https://a.com/path",
+                         "https://a.com:",
+                         "https://a.com:123456",
+                         "https://*.com",
+                         "https://a..com",
+                         "https://a b.com",
+                         "https://*.",
+                         "https://*",
+                         "https://[::1",
+                         "null"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK(reg_origins_normalize(bad[i], out, sizeof out, &err) == WR_EINVAL);
     }
@@ -138,10 +152,10 @@ static void test_iprate(void)
     }
     CHECK(!gw_iprate_take(r, "k", a, 16, 3, 1, t, &retry));
     CHECK_INT(retry, 1);
-    CHECK(gw_iprate_take(r, "k", b, 16, 3, 1, t, &retry));     /* another address */
-    CHECK(gw_iprate_take(r, "other", a, 16, 3, 1, t, &retry)); /* another key */
+    CHECK(gw_iprate_take(r, "k", b, 16, 3, 1, t, &retry));                  /* another address */
+    CHECK(gw_iprate_take(r, "other", a, 16, 3, 1, t, &retry));              /* another key */
     CHECK(gw_iprate_take(r, "k", a, 16, 3, 1, t + SEC / 3 + 1000, &retry)); /* one refilled */
-    CHECK(gw_iprate_take(r, "k", a, 16, 0, 1000, t, &retry));   /* no limit */
+    CHECK(gw_iprate_take(r, "k", a, 16, 0, 1000, t, &retry));               /* no limit */
     /* a batch may leave a debt, waited out */
     CHECK(gw_iprate_take(r, "k", b, 16, 3, 10, t + 5 * SEC, &retry));
     CHECK(!gw_iprate_take(r, "k", b, 16, 3, 1, t + 6 * SEC, &retry));
