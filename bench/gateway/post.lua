@@ -9,6 +9,12 @@ local i = 0
 function init(args)
     local key, ctype, enc, list = args[1], args[2], args[3], args[4]
     local headers = { ["Content-Type"] = ctype, ["Authorization"] = "Bearer " .. key }
+    -- the context (browser.md) parses it: a browser's, by default
+    local ua = os.getenv("BENCH_UA") or ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 " ..
+        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36")
+    if ua ~= "" then
+        headers["User-Agent"] = ua
+    end
     if enc ~= "-" then
         headers["Content-Encoding"] = enc
     end

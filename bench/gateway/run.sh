@@ -5,6 +5,9 @@
 # Environment: WEIR_PGFIXTURE (default: beside the weir binary's build dir), DURATION (5s),
 # REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
 # WORKLOADS (a subset of "single batch batchgz"), GW_THREADS (default: the server's cores),
+# GWB_ARGS (extra flags of gateway B: WEIR_B=same binary GWB_ARGS="--ip-mode keep
+# --store-user-agent no" measures what the context costs), BENCH_UA (the User-Agent every
+# request carries; default a desktop Chrome, as browsers send; "" for none),
 # WEIR_B (a second weir binary, run as a third, durable gateway "B" in the same interleaved
 # rounds, to compare two builds), BENCH_TMP (parent of the temp dir, default /tmp),
 # PROFILE (1: perf-record the gateway during one extra batch run and one single-event run, and print
@@ -149,7 +152,8 @@ start_nginx() {
 start_gateway gw
 start_gateway gwu --unsafe-ack-from-memory
 if [ -n "$WEIR_B" ]; then
-    start_gateway gwb
+    # shellcheck disable=SC2086 # GWB_ARGS is a list of flags
+    start_gateway gwb ${GWB_ARGS:-}
 fi
 start_nginx
 
