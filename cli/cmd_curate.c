@@ -150,7 +150,7 @@ static int metrics_fill(void *arg, int fd)
 /* Writes the run's figures to path atomically (node-exporter reads whole files only).
  * Returns 0, or -1 after printing why. */
 static int write_metrics(const char *path, const struct cur_stats *st, int run_rc,
-                         double started_s, double ended_s, double *last_success)
+                         double seconds, double ended_s, double *last_success)
 {
     if (run_rc == 0) {
         *last_success = ended_s;
@@ -168,7 +168,7 @@ static int write_metrics(const char *path, const struct cur_stats *st, int run_r
                         "1 when the last run curated every day it claimed, else 0",
                         run_rc == 0 ? 1 : 0);
     rc |= wr_prom_gauge_f(&b, "weir_curate_last_run_seconds", "duration of the last run",
-                          ended_s - started_s);
+                          seconds);
     rc |= wr_prom_gauge(&b, "weir_curate_last_run_days_curated",
                         "(event type, day) pairs the last run curated", st->units_done);
     rc |= wr_prom_gauge(&b, "weir_curate_last_run_days_failed",
@@ -312,7 +312,7 @@ int cmd_curate(int argc, char **argv)
         struct cur_stats st;
         memset(&st, 0, sizeof st);
         struct wr_err err = {0};
-        double started_s = (double)wr_time_now_ms() / 1000.0;
+        int64_t started_ns = wr_time_mono_ns();
         int r = cur_run(&c, &st, &err);
         if (wr_log_enabled(WR_LOG_INFO)) {
             struct wr_logline l;
@@ -336,7 +336,7 @@ int cmd_curate(int argc, char **argv)
             status = EXIT_OK;
         }
         if (cc.metrics_file &&
-            write_metrics(cc.metrics_file, &st, r, started_s,
+            write_metrics(cc.metrics_file, &st, r, (double)(wr_time_mono_ns() - started_ns) / 1e9,
                           (double)wr_time_now_ms() / 1000.0, &last_success) != 0) {
             status = EXIT_FAIL;
         }
