@@ -5,7 +5,7 @@
 # service: the dedicated user, the environment file, Restart=on-failure, a stop timeout
 # longer than the gateway's drain (30 s requests + 60 s lake = 90 s), the hardening.
 set -uo pipefail
-WEIR=${1:?weir binary} PKG=${2:?packaging folder}
+WEIR=$(realpath "${1:?weir binary}") PKG=$(realpath "${2:?packaging folder}")
 SA=$(command -v systemd-analyze) ||
     { echo "SKIP: systemd-analyze is not installed (Debian package systemd)" >&2; exit 77; }
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
