@@ -16,6 +16,7 @@ void wr_buf_init(struct wr_buf *b, size_t max_len)
     b->len = 0;
     b->cap = 0;
     b->max_len = max_len;
+    b->err = 0;
 }
 
 void wr_buf_free(struct wr_buf *b)
@@ -24,12 +25,17 @@ void wr_buf_free(struct wr_buf *b)
     b->p = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = 0;
 }
 
-int wr_buf_reserve(struct wr_buf *b, size_t n)
+int wr_buf__grow(struct wr_buf *b, size_t n)
 {
+    if (b->err) {
+        return b->err;
+    }
     if (n > b->max_len || b->len > b->max_len - n) {
-        return WR_ELIMIT;
+        b->err = WR_ELIMIT;
+        return b->err;
     }
     size_t need = b->len + n + 1;
     if (need <= b->cap) {
@@ -39,32 +45,18 @@ int wr_buf_reserve(struct wr_buf *b, size_t n)
     while (cap < need) {
         cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
     }
+    /* Never more than the cap allows (plus the NUL). */
+    if (cap > b->max_len + 1 && need <= b->max_len + 1) {
+        cap = b->max_len + 1;
+    }
     char *p = realloc(b->p, cap);
     if (!p) {
-        return WR_ENOMEM;
+        b->err = WR_ENOMEM;
+        return b->err;
     }
     b->p = p;
     b->cap = cap;
     return 0;
-}
-
-int wr_buf_append(struct wr_buf *b, const void *p, size_t len)
-{
-    int rc = wr_buf_reserve(b, len);
-    if (rc) {
-        return rc;
-    }
-    if (len) {
-        memcpy(b->p + b->len, p, len);
-    }
-    b->len += len;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-int wr_buf_putc(struct wr_buf *b, char c)
-{
-    return wr_buf_append(b, &c, 1);
 }
 
 int wr_buf_printf(struct wr_buf *b, const char *fmt, ...)
@@ -147,10 +139,18 @@ int wr_buf_json_escape(struct wr_buf *b, const char *s, size_t len)
 
 void wr_buf_clear(struct wr_buf *b)
 {
-    b->len = 0;
-    if (b->p) {
-        b->p[0] = '\0';
+    wr_buf_truncate(b, 0);
+}
+
+void wr_buf_truncate(struct wr_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
     }
+    if (b->p) {
+        b->p[b->len] = '\0';
+    }
+    b->err = 0;
 }
 
 char *wr_buf_take(struct wr_buf *b, size_t *len)
@@ -162,5 +162,6 @@ char *wr_buf_take(struct wr_buf *b, size_t *len)
     b->p = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = 0;
     return p;
 }

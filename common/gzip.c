@@ -37,10 +37,7 @@ void wr_inflater_destroy(wr_inflater *z)
 
 static void cut_back(struct wr_buf *out, size_t len)
 {
-    out->len = len;
-    if (out->p) {
-        out->p[len] = '\0';
-    }
+    wr_buf_truncate(out, len);
 }
 
 /* Whole members with libdeflate. Returns 0, WR_ELIMIT, WR_ENOMEM, or 1 when the data is

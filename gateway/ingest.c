@@ -440,9 +440,10 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         lake_env_set_str(&rr, LAKE_REJ_EVENT, b->body + ev->src_off, ev->src_len);
         lake_env_set_str(&rr, LAKE_REJ_SOURCE, key->name, source_len);
         lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
-        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p ? errjson.p : "[]",
-                         errjson.p ? errjson.len : 2);
-        int wrc = errjson.p ? lake_rej_write(&line, &rr, lim->max_event_bytes) : WR_ENOMEM;
+        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p, errjson.len);
+        /* The errors array is JSON only if every append to it went in (the error sticks). */
+        int wrc = errjson.err || !errjson.p ? WR_ENOMEM
+                                            : lake_rej_write(&line, &rr, lim->max_event_bytes);
         if (wrc == WR_ELIMIT) {
             wrc = lake_rej_write(&line, &rr, 1); /* no room for it whole: its first bytes */
         }

@@ -130,11 +130,7 @@ static int write_fields(struct wr_buf *out, const struct lake_env_field_def *def
 static int finish(struct wr_buf *out, size_t start, int rc)
 {
     if (rc != 0) {
-        /* Never half a line: the buffer is as before the call. */
-        out->len = start;
-        if (out->p) {
-            out->p[start] = '\0';
-        }
+        wr_buf_truncate(out, start); /* never half a line: the buffer is as before the call */
     }
     return rc;
 }

@@ -1,55 +1,24 @@
-/* pq_int.h - private to parquet/: the byte buffer, Thrift compact encoder, RLE/bit-packed
+/* pq_int.h - private to parquet/: the Thrift compact encoder, RLE/bit-packed
  * hybrid encoder and statistics helpers the writer is built from (unit-tested on their own). */
 #ifndef WEIR_PQ_INT_H
 #define WEIR_PQ_INT_H
+
+#include "common/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-/* A growable byte buffer with a hard cap. Appends after a failure are ignored and `fail`
- * stays set (WR_ENOMEM or WR_ELIMIT), so encoders can check once at the end. */
-struct pq__buf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-    size_t max_len;
-    int fail;
-};
+/* Every buffer here is a struct wr_buf (common/buf.h): its first failure sticks, so the
+ * encoders append freely and the writer checks b->err once, at the end of a page. */
 
-void pq__buf_init(struct pq__buf *b, size_t max_len);
-void pq__buf_free(struct pq__buf *b);
-/* Makes room for n more bytes; 0 or the (sticky) failure code. */
-int pq__buf_grow(struct pq__buf *b, size_t n);
-
-static inline int pq__buf_reserve(struct pq__buf *b, size_t n)
+/* A buffer's bytes as the unsigned bytes the encoders work on. */
+static inline uint8_t *pq__bytes(const struct wr_buf *b)
 {
-    if (b->fail) {
-        return b->fail;
-    }
-    if (b->cap - b->len >= n) {
-        return 0;
-    }
-    return pq__buf_grow(b, n);
+    return (uint8_t *)b->p;
 }
-
-static inline void pq__buf_put(struct pq__buf *b, const void *p, size_t n)
-{
-    if (pq__buf_reserve(b, n) == 0 && n > 0) {
-        memcpy(b->p + b->len, p, n);
-        b->len += n;
-    }
-}
-
-static inline void pq__buf_byte(struct pq__buf *b, uint8_t c)
-{
-    if (pq__buf_reserve(b, 1) == 0) {
-        b->p[b->len++] = c;
-    }
-}
-
-void pq__buf_u32le(struct pq__buf *b, uint32_t v);
-void pq__buf_uvarint(struct pq__buf *b, uint64_t v);
+void pq__put_u32le(struct wr_buf *b, uint32_t v);
+void pq__put_uvarint(struct wr_buf *b, uint64_t v);
 
 /* Thrift compact protocol type ids. */
 enum {
@@ -69,13 +38,13 @@ enum {
 
 /* Thrift compact writer: fields must come in ascending id order within a struct. */
 struct pq__tw {
-    struct pq__buf *b;
+    struct wr_buf *b;
     int16_t last[PQ__T_MAX_DEPTH];
     int depth;
     int overflow; /* nesting deeper than PQ__T_MAX_DEPTH (a bug, reported by the tests) */
 };
 
-void pq__tw_init(struct pq__tw *t, struct pq__buf *b);
+void pq__tw_init(struct pq__tw *t, struct wr_buf *b);
 void pq__tw_field(struct pq__tw *t, int type, int16_t id);
 void pq__tw_i8(struct pq__tw *t, int16_t id, int8_t v);
 void pq__tw_i32(struct pq__tw *t, int16_t id, int32_t v);
@@ -103,14 +72,14 @@ static inline uint64_t pq__zigzag64(int64_t v)
 /* RLE/bit-packed hybrid (Encodings.md) of n values of width bits (0..32), appended to out
  * without a length prefix: RLE runs for repeats of 8 or more, bit-packed groups of 8 else;
  * only the last group is padded. */
-void pq__rle_u32(struct pq__buf *out, const uint32_t *v, size_t n, int width);
-void pq__rle_u8(struct pq__buf *out, const uint8_t *v, size_t n, int width);
+void pq__rle_u32(struct wr_buf *out, const uint32_t *v, size_t n, int width);
+void pq__rle_u8(struct wr_buf *out, const uint8_t *v, size_t n, int width);
 
 /* Bits needed for values 0..max_value (0 for 0). */
 int pq__bit_width(uint32_t max_value);
 
 /* Packs n booleans (one byte each, 0/1) LSB first (PLAIN BOOLEAN). */
-void pq__pack_bools(struct pq__buf *out, const uint8_t *v, size_t n);
+void pq__pack_bools(struct wr_buf *out, const uint8_t *v, size_t n);
 
 /* String statistics truncation to at most max bytes, keeping valid UTF-8.
  * Lower bound: the longest prefix ending on a character boundary. Returns its length.

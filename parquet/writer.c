@@ -64,14 +64,14 @@ struct col {
     uint64_t nvals; /* values (incl. nulls) in the current row group */
 
     /* current page */
-    struct pq__buf vals; /* PLAIN values, or one byte per boolean */
-    struct pq__buf idx;  /* uint32 dictionary indices */
-    struct pq__buf defs; /* one definition level byte per value */
+    struct wr_buf vals; /* PLAIN values, or one byte per boolean */
+    struct wr_buf idx;  /* uint32 dictionary indices */
+    struct wr_buf defs; /* one definition level byte per value */
     size_t page_n, page_nonnull;
 
     /* current chunk */
     int dict_mode;
-    struct pq__buf data; /* finished data pages: header + (compressed) body */
+    struct wr_buf data; /* finished data pages: header + (compressed) body */
     struct pjob *jhead, *jtail; /* with an executor: this chunk's data pages, in order, whose
                                    header + body go to data once compressed */
     int64_t chunk_unc, chunk_comp;
@@ -83,10 +83,10 @@ struct col {
     int64_t imin, imax;
     double dmin, dmax;
     int64_t nan_count;
-    struct pq__buf smin, smax;
+    struct wr_buf smin, smax;
 
     /* dictionary of the current chunk */
-    struct pq__buf dbytes;
+    struct wr_buf dbytes;
     struct dent *ents;
     uint32_t nents, ents_cap;
     struct slot *slots; /* open addressing, linear probing; the hash is kept beside the index so
@@ -113,7 +113,7 @@ struct pq_writer {
     int fail;
     char errmsg[160];
 
-    struct pq__buf body, cbuf, hdr, dpage;
+    struct wr_buf body, cbuf, hdr, dpage;
     ZSTD_CCtx *zc;
 
     /* with an executor: jobs in flight and their compression contexts */
@@ -129,9 +129,9 @@ struct pq_writer {
     z_stream zs;
     int zs_ready;
 
-    struct pq__buf cmetas; /* struct cmeta[] */
-    struct pq__buf rgmetas; /* struct rgmeta[] */
-    struct pq__buf statbytes;
+    struct wr_buf cmetas; /* struct cmeta[] */
+    struct wr_buf rgmetas; /* struct rgmeta[] */
+    struct wr_buf statbytes;
 };
 
 static int fail(pq_writer *w, int code, const char *msg)
@@ -148,10 +148,10 @@ static int fail(pq_writer *w, int code, const char *msg)
     return w->fail;
 }
 
-static int buf_check(pq_writer *w, const struct pq__buf *b)
+static int buf_check(pq_writer *w, const struct wr_buf *b)
 {
-    if (b->fail) {
-        return fail(w, b->fail, b->fail == WR_ELIMIT ? "parquet: buffer cap reached"
+    if (b->err) {
+        return fail(w, b->err, b->err == WR_ELIMIT ? "parquet: buffer cap reached"
                                                       : "parquet: out of memory");
     }
     return 0;
@@ -189,16 +189,16 @@ static int start(pq_writer *w)
 /* Compresses w->body into w->cbuf (or leaves it for UNCOMPRESSED); returns the bytes to write. */
 static int compress_body(pq_writer *w, const uint8_t **out, size_t *outlen)
 {
-    struct pq__buf *in = &w->body;
+    struct wr_buf *in = &w->body;
     if (w->o.codec == PQ_CODEC_UNCOMPRESSED) {
-        *out = in->p;
+        *out = pq__bytes(in);
         *outlen = in->len;
         return 0;
     }
     w->cbuf.len = 0;
     if (w->o.codec == PQ_CODEC_ZSTD) {
         size_t bound = ZSTD_compressBound(in->len);
-        if (pq__buf_reserve(&w->cbuf, bound) != 0) {
+        if (wr_buf_reserve(&w->cbuf, bound) != 0) {
             return buf_check(w, &w->cbuf);
         }
         size_t r = ZSTD_compressCCtx(w->zc, w->cbuf.p, bound, in->p, in->len, w->o.level);
@@ -211,26 +211,26 @@ static int compress_body(pq_writer *w, const uint8_t **out, size_t *outlen)
             return fail(w, WR_EIO, "parquet: deflateReset failed");
         }
         size_t bound = deflateBound(&w->zs, (uLong)in->len);
-        if (pq__buf_reserve(&w->cbuf, bound) != 0) {
+        if (wr_buf_reserve(&w->cbuf, bound) != 0) {
             return buf_check(w, &w->cbuf);
         }
-        w->zs.next_in = in->p ? in->p : (Bytef *)"";
+        w->zs.next_in = in->p ? pq__bytes(in) : (Bytef *)"";
         w->zs.avail_in = (uInt)in->len;
-        w->zs.next_out = w->cbuf.p;
+        w->zs.next_out = pq__bytes(&w->cbuf);
         w->zs.avail_out = (uInt)bound;
         if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END) {
             return fail(w, WR_EIO, "parquet: gzip compression failed");
         }
         w->cbuf.len = bound - w->zs.avail_out;
     }
-    *out = w->cbuf.p;
+    *out = pq__bytes(&w->cbuf);
     *outlen = w->cbuf.len;
     return 0;
 }
 
 /* Compresses w->body and appends page header + body to dst. The page bytes as written are
  * checksummed (the spec's CRC covers the compressed page). */
-static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t num_values,
+static int finish_page(pq_writer *w, struct wr_buf *dst, int page_type, int32_t num_values,
                        int encoding, int64_t *unc, int64_t *comp)
 {
     if (w->body.len > INT32_MAX) {
@@ -271,8 +271,8 @@ static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t
     if ((rc = buf_check(w, &w->hdr)) != 0) {
         return rc;
     }
-    pq__buf_put(dst, w->hdr.p, w->hdr.len);
-    pq__buf_put(dst, cp, clen);
+    wr_buf_append(dst, w->hdr.p, w->hdr.len);
+    wr_buf_append(dst, cp, clen);
     if ((rc = buf_check(w, dst)) != 0) {
         return rc;
     }
@@ -436,8 +436,8 @@ static int assemble(pq_writer *w, struct col *c)
             pq__tw_end(&t);
             rc = buf_check(w, &w->hdr);
             if (rc == 0) {
-                pq__buf_put(&c->data, w->hdr.p, w->hdr.len);
-                pq__buf_put(&c->data, j->out, j->olen);
+                wr_buf_append(&c->data, w->hdr.p, w->hdr.len);
+                wr_buf_append(&c->data, j->out, j->olen);
                 rc = buf_check(w, &c->data);
             }
             c->chunk_unc += (int64_t)(w->hdr.len + j->plen);
@@ -466,18 +466,18 @@ static int close_page(pq_writer *w, struct col *c)
     if (c->page_n == 0) {
         return 0;
     }
-    struct pq__buf *b = &w->body;
+    struct wr_buf *b = &w->body;
     b->len = 0;
     if (c->optional) {
-        pq__buf_u32le(b, 0);
+        pq__put_u32le(b, 0);
         size_t at = b->len;
         if (c->page_nonnull == c->page_n || c->page_nonnull == 0) {
-            pq__buf_uvarint(b, (uint64_t)c->page_n << 1);
-            pq__buf_byte(b, c->page_nonnull ? 1 : 0);
+            pq__put_uvarint(b, (uint64_t)c->page_n << 1);
+            wr_buf_putc(b, c->page_nonnull ? 1 : 0);
         } else {
-            pq__rle_u8(b, c->defs.p, c->page_n, 1);
+            pq__rle_u8(b, pq__bytes(&c->defs), c->page_n, 1);
         }
-        if (!b->fail) {
+        if (!b->err) {
             uint32_t n = (uint32_t)(b->len - at);
             uint8_t le[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
             memcpy(b->p + at - 4, le, 4);
@@ -490,15 +490,15 @@ static int close_page(pq_writer *w, struct col *c)
         if (bw == 0) {
             bw = 1; /* width 0 is rejected by some readers even for a 1-entry dictionary */
         }
-        pq__buf_byte(b, (uint8_t)bw);
+        wr_buf_putc(b, (char)bw);
         pq__rle_u32(b, (const uint32_t *)(void *)c->idx.p, nidx, bw);
         enc = ENC_RLE_DICTIONARY;
         c->n_dict_data_pages++;
     } else {
         if (c->type == PQ_BOOLEAN) {
-            pq__pack_bools(b, c->vals.p, c->vals.len);
+            pq__pack_bools(b, pq__bytes(&c->vals), c->vals.len);
         } else {
-            pq__buf_put(b, c->vals.p, c->vals.len);
+            wr_buf_append(b, c->vals.p, c->vals.len);
         }
         c->n_plain_pages++;
     }
@@ -557,16 +557,16 @@ static void stats_str(struct col *c, const void *p, size_t len)
         c->has_stats = 1;
         c->smin.len = 0;
         c->smax.len = 0;
-        pq__buf_put(&c->smin, p, len);
-        pq__buf_put(&c->smax, p, len);
+        wr_buf_append(&c->smin, p, len);
+        wr_buf_append(&c->smax, p, len);
         return;
     }
-    if (str_less(p, len, c->smin.p, c->smin.len)) {
+    if (str_less(p, len, pq__bytes(&c->smin), c->smin.len)) {
         c->smin.len = 0;
-        pq__buf_put(&c->smin, p, len);
-    } else if (str_less(c->smax.p, c->smax.len, p, len)) {
+        wr_buf_append(&c->smin, p, len);
+    } else if (str_less(pq__bytes(&c->smax), c->smax.len, p, len)) {
         c->smax.len = 0;
-        pq__buf_put(&c->smax, p, len);
+        wr_buf_append(&c->smax, p, len);
     }
 }
 
@@ -649,7 +649,7 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
             break;
         }
         const struct slot *sl = &c->slots[s];
-        if (sl->hash == h && sl->len == len && bytes_eq(c->dbytes.p + sl->off, p, len)) {
+        if (sl->hash == h && sl->len == len && bytes_eq(pq__bytes(&c->dbytes) + sl->off, p, len)) {
             return (long)(e - 1);
         }
         s = (s + 1) & mask;
@@ -667,8 +667,8 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
         c->ents_cap = ncap;
     }
     size_t off = c->dbytes.len;
-    pq__buf_put(&c->dbytes, p, len);
-    if (c->dbytes.fail) {
+    wr_buf_append(&c->dbytes, p, len);
+    if (c->dbytes.err) {
         return -2;
     }
     c->ents[c->nents] = (struct dent){(uint32_t)off, (uint32_t)len, h};
@@ -721,14 +721,14 @@ static __attribute__((noinline)) int put_page_full(pq_writer *w, struct col *c)
 static inline __attribute__((always_inline)) int after_put(pq_writer *w, struct col *c, size_t est)
 {
     if (c->optional) {
-        pq__buf_byte(&c->defs, 1);
+        wr_buf_putc(&c->defs, 1);
     }
     c->page_n++;
     c->page_nonnull++;
     c->nvals++;
     w->row_puts++;
     w->rg_est += est;
-    int failed = c->vals.fail | c->defs.fail | c->idx.fail | c->smin.fail | c->smax.fail;
+    int failed = c->vals.err | c->defs.err | c->idx.err | c->smin.err | c->smax.err;
     if (__builtin_expect(failed != 0, 0)) {
         return put_failed(w, c);
     }
@@ -746,7 +746,7 @@ int pq_writer_put_bool(pq_writer *w, size_t col, int v)
         return rc;
     }
     int64_t b = v ? 1 : 0;
-    pq__buf_byte(&c->vals, (uint8_t)b);
+    wr_buf_putc(&c->vals, (char)b);
     if (!c->has_stats) {
         c->has_stats = 1;
         c->imin = c->imax = b;
@@ -778,7 +778,7 @@ int pq_writer_put_int32(pq_writer *w, size_t col, int32_t v)
     if (!c) {
         return rc;
     }
-    pq__buf_put(&c->vals, &v, 4);
+    wr_buf_append(&c->vals, &v, 4);
     stats_int(c, v);
     return after_put(w, c, 4);
 }
@@ -790,7 +790,7 @@ int pq_writer_put_int64(pq_writer *w, size_t col, int64_t v)
     if (!c) {
         return rc;
     }
-    pq__buf_put(&c->vals, &v, 8);
+    wr_buf_append(&c->vals, &v, 8);
     stats_int(c, v);
     return after_put(w, c, 8);
 }
@@ -802,7 +802,7 @@ int pq_writer_put_double(pq_writer *w, size_t col, double v)
     if (!c) {
         return rc;
     }
-    pq__buf_put(&c->vals, &v, 8);
+    wr_buf_append(&c->vals, &v, 8);
     if (isnan(v)) {
         c->nan_count++;
     } else { /* NaN has no place in the order: min/max describe the other values */
@@ -838,7 +838,7 @@ int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
         long i = dict_index(w, c, p, len);
         if (i >= 0) {
             uint32_t u = (uint32_t)i;
-            pq__buf_put(&c->idx, &u, 4);
+            wr_buf_append(&c->idx, &u, 4);
             return after_put(w, c, 4 + len);
         }
         if (i == -2) {
@@ -851,19 +851,19 @@ int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
         c->dict_mode = 0;
     }
     uint32_t l32 = (uint32_t)len;
-    pq__buf_put(&c->vals, &l32, 4);
-    pq__buf_put(&c->vals, p, len);
+    wr_buf_append(&c->vals, &l32, 4);
+    wr_buf_append(&c->vals, p, len);
     stats_str(c, p, len);
     return after_put(w, c, 4 + len);
 }
 
 static int put_null(pq_writer *w, struct col *c)
 {
-    pq__buf_byte(&c->defs, 0);
+    wr_buf_putc(&c->defs, 0);
     c->page_n++;
     c->nvals++;
     c->null_count++;
-    if (c->defs.fail) {
+    if (c->defs.err) {
         return buf_check(w, &c->defs);
     }
     if (page_full(w, c)) {
@@ -893,7 +893,7 @@ int pq_writer_put_null(pq_writer *w, size_t col)
 static uint32_t stat_put(pq_writer *w, const void *p, size_t len)
 {
     uint32_t off = (uint32_t)w->statbytes.len;
-    pq__buf_put(&w->statbytes, p, len);
+    wr_buf_append(&w->statbytes, p, len);
     return off;
 }
 
@@ -938,7 +938,7 @@ static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
     case PQ_BYTE_ARRAY: {
         size_t lim = w->o.stats_max_bytes;
         if (c->smin.len > lim) {
-            size_t n = pq__trunc_min(c->smin.p, c->smin.len, lim);
+            size_t n = pq__trunc_min(pq__bytes(&c->smin), c->smin.len, lim);
             m->min_off = stat_put(w, c->smin.p, n);
             m->min_len = (uint32_t)n;
             m->min_exact = 0;
@@ -948,7 +948,7 @@ static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
         }
         if (c->smax.len > lim) {
             uint8_t tmp[256];
-            long n = pq__trunc_max(c->smax.p, c->smax.len, lim, tmp);
+            long n = pq__trunc_max(pq__bytes(&c->smax), c->smax.len, lim, tmp);
             if (n < 0) {
                 m->has_max = 0;
             } else {
@@ -967,9 +967,9 @@ static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
 
 static int write_dict_page(pq_writer *w, struct col *c, int64_t *unc, int64_t *comp)
 {
-    struct pq__buf *b = &w->body;
+    struct wr_buf *b = &w->body;
     b->len = 0;
-    if (pq__buf_reserve(b, c->dict_plain_bytes) == 0) {
+    if (wr_buf_reserve(b, c->dict_plain_bytes) == 0) {
         for (uint32_t i = 0; i < c->nents; i++) {
             const struct dent *d = &c->ents[i];
             uint8_t le[4] = {(uint8_t)d->len, (uint8_t)(d->len >> 8), (uint8_t)(d->len >> 16),
@@ -1040,7 +1040,7 @@ static int flush_row_group(pq_writer *w)
         m.n_dict_data_pages = c->n_dict_data_pages;
         m.n_plain_pages = c->n_plain_pages;
         chunk_stats(w, c, &m);
-        pq__buf_put(&w->cmetas, &m, sizeof m);
+        wr_buf_append(&w->cmetas, &m, sizeof m);
         if ((rc = buf_check(w, &w->statbytes)) != 0 || (rc = buf_check(w, &w->cmetas)) != 0) {
             return rc;
         }
@@ -1062,7 +1062,7 @@ static int flush_row_group(pq_writer *w)
         c->dict_mode = c->dict_enabled;
         dict_clear(c);
     }
-    pq__buf_put(&w->rgmetas, &rg, sizeof rg);
+    wr_buf_append(&w->rgmetas, &rg, sizeof rg);
     if ((rc = buf_check(w, &w->rgmetas)) != 0) {
         return rc;
     }
@@ -1269,7 +1269,7 @@ static void column_chunk(pq_writer *w, struct pq__tw *t, const struct col *c, co
 
 static int write_footer(pq_writer *w)
 {
-    struct pq__buf *b = &w->body;
+    struct wr_buf *b = &w->body;
     b->len = 0;
     struct pq__tw t;
     pq__tw_init(&t, b);
@@ -1301,7 +1301,7 @@ static int write_footer(pq_writer *w)
         pq__tw_i64(&t, 6, rg.total_comp);
         if (r <= INT16_MAX) {
             pq__tw_field(&t, PQ__T_I16, 7);
-            pq__buf_uvarint(b, pq__zigzag64((int64_t)r));
+            pq__put_uvarint(b, pq__zigzag64((int64_t)r));
         }
         pq__tw_struct_end(&t);
     }
@@ -1517,13 +1517,13 @@ pq_writer *pq_writer_create(const struct pq_schema *schema, const struct pq_opts
     snprintf(w->created_by, sizeof w->created_by, "weir version %s (build %s)", PQ_WRITER_VERSION,
              build);
     size_t cap = o.max_buffer_bytes;
-    pq__buf_init(&w->body, cap);
-    pq__buf_init(&w->cbuf, cap);
-    pq__buf_init(&w->hdr, 4096);
-    pq__buf_init(&w->dpage, cap);
-    pq__buf_init(&w->cmetas, cap);
-    pq__buf_init(&w->rgmetas, cap);
-    pq__buf_init(&w->statbytes, UINT32_MAX / 2 < cap ? UINT32_MAX / 2 : cap);
+    wr_buf_init(&w->body, cap);
+    wr_buf_init(&w->cbuf, cap);
+    wr_buf_init(&w->hdr, 4096);
+    wr_buf_init(&w->dpage, cap);
+    wr_buf_init(&w->cmetas, cap);
+    wr_buf_init(&w->rgmetas, cap);
+    wr_buf_init(&w->statbytes, UINT32_MAX / 2 < cap ? UINT32_MAX / 2 : cap);
     w->cols = calloc(schema->ncols, sizeof *w->cols);
     int ok = w->cols != NULL;
     w->ncols = ok ? schema->ncols : 0;
@@ -1536,13 +1536,13 @@ pq_writer *pq_writer_create(const struct pq_schema *schema, const struct pq_opts
         c->optional = s->optional != 0;
         c->dict_enabled = s->type == PQ_BYTE_ARRAY && s->encoding != PQ_ENC_PLAIN;
         c->dict_mode = c->dict_enabled;
-        pq__buf_init(&c->vals, o.page_bytes + o.max_value_bytes + 64);
-        pq__buf_init(&c->idx, (size_t)PAGE_MAX_VALUES * 4 + 64);
-        pq__buf_init(&c->defs, (size_t)PAGE_MAX_VALUES + 64);
-        pq__buf_init(&c->data, cap);
-        pq__buf_init(&c->smin, o.max_value_bytes);
-        pq__buf_init(&c->smax, o.max_value_bytes);
-        pq__buf_init(&c->dbytes, o.dict_max_bytes);
+        wr_buf_init(&c->vals, o.page_bytes + o.max_value_bytes + 64);
+        wr_buf_init(&c->idx, (size_t)PAGE_MAX_VALUES * 4 + 64);
+        wr_buf_init(&c->defs, (size_t)PAGE_MAX_VALUES + 64);
+        wr_buf_init(&c->data, cap);
+        wr_buf_init(&c->smin, o.max_value_bytes);
+        wr_buf_init(&c->smax, o.max_value_bytes);
+        wr_buf_init(&c->dbytes, o.dict_max_bytes);
         ok = c->name != NULL;
         if (ok && c->dict_enabled) {
             ok = dict_rehash(c, 1024) == 0;
@@ -1624,13 +1624,13 @@ void pq_writer_destroy(pq_writer *w)
             free(j);
         }
         free(c->name);
-        pq__buf_free(&c->vals);
-        pq__buf_free(&c->idx);
-        pq__buf_free(&c->defs);
-        pq__buf_free(&c->data);
-        pq__buf_free(&c->smin);
-        pq__buf_free(&c->smax);
-        pq__buf_free(&c->dbytes);
+        wr_buf_free(&c->vals);
+        wr_buf_free(&c->idx);
+        wr_buf_free(&c->defs);
+        wr_buf_free(&c->data);
+        wr_buf_free(&c->smin);
+        wr_buf_free(&c->smax);
+        wr_buf_free(&c->dbytes);
         free(c->ents);
         free(c->slots);
     }
@@ -1639,13 +1639,13 @@ void pq_writer_destroy(pq_writer *w)
         free(w->kv[i]);
     }
     free(w->kv);
-    pq__buf_free(&w->body);
-    pq__buf_free(&w->cbuf);
-    pq__buf_free(&w->hdr);
-    pq__buf_free(&w->dpage);
-    pq__buf_free(&w->cmetas);
-    pq__buf_free(&w->rgmetas);
-    pq__buf_free(&w->statbytes);
+    wr_buf_free(&w->body);
+    wr_buf_free(&w->cbuf);
+    wr_buf_free(&w->hdr);
+    wr_buf_free(&w->dpage);
+    wr_buf_free(&w->cmetas);
+    wr_buf_free(&w->rgmetas);
+    wr_buf_free(&w->statbytes);
     ZSTD_freeCCtx(w->zc);
     if (w->sync_ready) {
         for (int i = 0; i < w->nccs; i++) {
