@@ -163,6 +163,7 @@ struct cur_day {
     size_t rows_in_part;
     size_t rollcap;
     const struct pq_exec *exec; /* the pipeline's pool, or NULL */
+    const struct cur_fence *fence; /* NULL: unfenced */
 };
 
 /* list.c: lists the closed files of (event_type, dt) and its lookback hours into fl. */
@@ -190,15 +191,31 @@ int cur__stage_b(struct cur_day *d, struct cur_hour *h);
 int cur__part_close(struct cur_day *d);
 /* Drops the part being written (a failed day). */
 void cur__part_abandon(struct cur_day *d);
-/* Deletes the day's part files numbered >= d->parts (left by a run that wrote more). */
-int cur__delete_stale(struct cur_day *d);
 /* Sorts the day's rollups by hr, source. */
 void cur__rollups_sort(struct cur_day_result *r);
 
-/* cur_day_curate with a shared pool (NULL: its own helper thread when cfg->pipeline). */
+/* The lease a day's writes are fenced by (cur_run). The parts of generation gen are named
+ * part-<gen><nnnnn>.parquet, so they never overwrite another run's; check is asked before
+ * each part is put (nonzero: the lease is no longer ours, the day stops with WR_EAGAIN).
+ * Deleting other generations' parts is the caller's, after it commits (cur__parts_delete). */
+struct cur_fence {
+    uint64_t gen;
+    int (*check)(void *arg);
+    void *arg;
+};
+
+/* cur_day_curate with a shared pool (NULL: its own helper thread when cfg->pipeline) and a
+ * fence (NULL: unfenced, legacy part names, other parts deleted at the end). */
 int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, const char *dt,
-                    const struct cur_config *cfg, cur_pool *pool, cur_renew_fn renew,
-                    void *renew_arg, struct cur_day_result *r, struct wr_err *err);
+                    const struct cur_config *cfg, cur_pool *pool, const struct cur_fence *fence,
+                    cur_renew_fn renew, void *renew_arg, struct cur_day_result *r,
+                    struct wr_err *err);
+
+/* Deletes part files of the day's curated/events folder: unfenced parts (generation 0)
+ * numbered >= legacy_from (UINT_MAX: none), and fenced parts whose generation is below
+ * gen_below or equal to gen_eq (0: none). Returns 0 or the store's error. */
+int cur__parts_delete(lake_store *st, const char *event_type, const char *dt, unsigned legacy_from,
+                      uint64_t gen_below, uint64_t gen_eq, struct wr_err *err);
 
 /* The fingerprint cur_day_curate would compute for the day now, how many of the day's own
  * closed raw files there are (0: nothing to curate yet) and their bytes. */

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,12 +39,13 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
                    const struct cur_config *cfg, cur_renew_fn renew, void *renew_arg,
                    struct cur_day_result *r, struct wr_err *err)
 {
-    return cur__day_curate(st, m, event_type, dt, cfg, NULL, renew, renew_arg, r, err);
+    return cur__day_curate(st, m, event_type, dt, cfg, NULL, NULL, renew, renew_arg, r, err);
 }
 
 int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, const char *dt,
-                    const struct cur_config *cfg, cur_pool *pool, cur_renew_fn renew,
-                    void *renew_arg, struct cur_day_result *r, struct wr_err *err)
+                    const struct cur_config *cfg, cur_pool *pool, const struct cur_fence *fence,
+                    cur_renew_fn renew, void *renew_arg, struct cur_day_result *r,
+                    struct wr_err *err)
 {
     memset(r, 0, sizeof *r);
     struct cur_day d;
@@ -55,6 +57,7 @@ int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, 
     d.dt = dt;
     d.r = r;
     d.err = err;
+    d.fence = fence;
     int rc = cur__list_day(st, event_type, dt, cfg, &d.fl, err);
     if (rc) {
         return rc;
@@ -178,8 +181,9 @@ int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, 
     if (rc == 0 && d.w) {
         rc = cur__part_close(&d);
     }
-    if (rc == 0) {
-        rc = cur__delete_stale(&d);
+    if (rc == 0 && !fence) {
+        /* Unfenced: this run's parts replace every other part of the day now. */
+        rc = cur__parts_delete(st, event_type, dt, d.parts, UINT64_MAX, 0, err);
     }
     if (d.w) {
         cur__part_abandon(&d);

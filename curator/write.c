@@ -1,6 +1,6 @@
 /* write.c - stage B of a day's hour: deduplicate by event_id in received order (the day's
  * id set), write typed rows into Parquet part files of about the target size (uploaded as
- * each closes) and count the rollups; and the deletion of stale parts. */
+ * each closes, fenced by the lease) and count the rollups; and the deletion of parts. */
 #include "cur_int.h"
 
 #include "common/clock.h"
@@ -9,6 +9,9 @@
 #include "lake/envelope.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,58 @@ void cur__part_abandon(struct cur_day *d)
     }
 }
 
+/* Generations are written before the five-digit part number, so a part's name stays
+ * part-<n>.parquet with n ordered by (generation, part): part-00003 is part 3 of an
+ * unfenced run, part-1200003 part 3 of generation 12. */
+#define PART_DIGITS 5
+#define PART_MAX 99999u
+
+static int part_key(struct cur_day *d, char *key, size_t cap)
+{
+    uint64_t gen = d->fence ? d->fence->gen : 0;
+    if (gen && d->parts > PART_MAX) {
+        return wr_err_set(d->err, WR_ELIMIT, "%s/%s: more than %u parts", d->event_type, d->dt,
+                          PART_MAX + 1);
+    }
+    int rc = lake_path_curated_events(key, cap, d->event_type, d->dt, d->parts);
+    if (rc != 0) {
+        return wr_err_set(d->err, rc, "no curated path for %s/%s", d->event_type, d->dt);
+    }
+    if (gen) {
+        char *base = strrchr(key, '/') + 1;
+        size_t room = cap - (size_t)(base - key);
+        int n = snprintf(base, room, "part-%llu%05u.parquet", (unsigned long long)gen, d->parts);
+        if (n < 0 || (size_t)n >= room) {
+            return wr_err_set(d->err, WR_ELIMIT, "no curated path for %s/%s", d->event_type,
+                              d->dt);
+        }
+    }
+    return 0;
+}
+
+/* Tests only: the first upload of the process waits for the test (a FIFO opened for
+ * writing), having said so with <fifo>.paused, so a test can run another worker meanwhile. */
+static void test_pause(const char *fifo)
+{
+    static atomic_int paused;
+    if (atomic_exchange(&paused, 1)) {
+        return;
+    }
+    char marker[1024];
+    snprintf(marker, sizeof marker, "%s.paused", fifo);
+    int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+    }
+    fd = open(fifo, O_RDONLY | O_CLOEXEC); /* blocks until the test opens it for writing */
+    if (fd >= 0) {
+        char b[64];
+        while (read(fd, b, sizeof b) > 0) {
+        }
+        close(fd);
+    }
+}
+
 int cur__part_close(struct cur_day *d)
 {
     int rc = pq_writer_close(d->w, d->err);
@@ -74,10 +129,14 @@ int cur__part_close(struct cur_day *d)
     }
     char key[1024];
     if (rc == 0) {
-        rc = lake_path_curated_events(key, sizeof key, d->event_type, d->dt, d->parts);
-        if (rc != 0) {
-            wr_err_set(d->err, rc, "no curated path for %s/%s", d->event_type, d->dt);
-        }
+        rc = part_key(d, key, sizeof key);
+    }
+    if (rc == 0 && d->fence && d->fence->check(d->fence->arg) != 0) {
+        /* Checked before every put: a worker past its lease stops writing. */
+        rc = wr_err_set(d->err, WR_EAGAIN, "lease lost");
+    }
+    if (rc == 0 && d->cfg->test_pause_fifo) {
+        test_pause(d->cfg->test_pause_fifo);
     }
     if (rc == 0) {
         rc = lake_store_put_fd(d->st, key, fileno(d->tmp), d->err);
@@ -348,29 +407,61 @@ int cur__stage_b(struct cur_day *d, struct cur_hour *h)
 }
 
 struct delctx {
-    unsigned parts;
+    unsigned legacy_from;
+    uint64_t gen_below, gen_eq;
     char **keys;
     size_t n, cap;
 };
 
-static int stale_cb(void *arg, const char *key, uint64_t size)
+/* Reads part-<g><nnnnn>.parquet: 1 with the generation and part number, else 0. */
+static int parse_part(const char *base, uint64_t *gen, unsigned *num)
+{
+    size_t len = strlen(base);
+    if (strncmp(base, "part-", 5) != 0 || len < 5 + PART_DIGITS + 8 ||
+        strcmp(base + len - 8, ".parquet") != 0) {
+        return 0;
+    }
+    size_t digits = len - 5 - 8;
+    if (digits > PART_DIGITS + 19) {
+        return 0;
+    }
+    uint64_t g = 0;
+    unsigned n = 0;
+    for (size_t i = 0; i < digits; i++) {
+        char c = base[5 + i];
+        if (c < '0' || c > '9') {
+            return 0;
+        }
+        if (i < digits - PART_DIGITS) {
+            if (g > (UINT64_MAX - 9) / 10) {
+                return 0;
+            }
+            g = g * 10 + (uint64_t)(c - '0');
+        } else {
+            n = n * 10 + (unsigned)(c - '0');
+        }
+    }
+    if (digits > PART_DIGITS && g == 0) {
+        return 0; /* a leading zero: not a name this module writes */
+    }
+    *gen = g;
+    *num = n;
+    return 1;
+}
+
+static int parts_cb(void *arg, const char *key, uint64_t size)
 {
     (void)size;
     struct delctx *c = arg;
     const char *base = strrchr(key, '/');
     base = base ? base + 1 : key;
-    unsigned num = 0;
-    if (strncmp(base, "part-", 5) != 0 || strlen(base) != 18 ||
-        strcmp(base + 10, ".parquet") != 0) {
+    uint64_t gen;
+    unsigned num;
+    if (!parse_part(base, &gen, &num)) {
         return 0;
     }
-    for (int i = 5; i < 10; i++) {
-        if (base[i] < '0' || base[i] > '9') {
-            return 0;
-        }
-        num = num * 10 + (unsigned)(base[i] - '0');
-    }
-    if (num < c->parts) {
+    int del = gen == 0 ? num >= c->legacy_from : (gen < c->gen_below || gen == c->gen_eq);
+    if (!del) {
         return 0;
     }
     if (c->n == c->cap) {
@@ -390,19 +481,19 @@ static int stale_cb(void *arg, const char *key, uint64_t size)
     return 0;
 }
 
-/* Deletes part files numbered >= parts (left by an earlier run that wrote more). */
-int cur__delete_stale(struct cur_day *d)
+int cur__parts_delete(lake_store *st, const char *event_type, const char *dt, unsigned legacy_from,
+                      uint64_t gen_below, uint64_t gen_eq, struct wr_err *err)
 {
     char prefix[512];
-    snprintf(prefix, sizeof prefix, "curated/events/event_type=%s/dt=%s/", d->event_type, d->dt);
-    struct delctx c = {d->parts, NULL, 0, 0};
-    int rc = lake_store_list(d->st, prefix, stale_cb, &c, d->err);
+    snprintf(prefix, sizeof prefix, "curated/events/event_type=%s/dt=%s/", event_type, dt);
+    struct delctx c = {legacy_from, gen_below, gen_eq, NULL, 0, 0};
+    int rc = lake_store_list(st, prefix, parts_cb, &c, err);
     if (rc > 0) {
-        rc = wr_err_set(d->err, WR_ENOMEM, "out of memory");
+        rc = wr_err_set(err, WR_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < c.n; i++) {
         if (rc == 0) {
-            rc = lake_store_delete(d->st, c.keys[i], d->err);
+            rc = lake_store_delete(st, c.keys[i], err);
         }
         free(c.keys[i]);
     }
