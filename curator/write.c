@@ -441,8 +441,8 @@ static int parse_part(const char *base, uint64_t *gen, unsigned *num)
             n = n * 10 + (unsigned)(c - '0');
         }
     }
-    if (digits > PART_DIGITS && g == 0) {
-        return 0; /* a leading zero: not a name this module writes */
+    if (digits > PART_DIGITS && base[5] == '0') {
+        return 0; /* a generation with a leading zero: not a name this module writes */
     }
     *gen = g;
     *num = n;
