@@ -34,7 +34,7 @@ static inline int wr_buf_reserve(struct wr_buf *b, size_t n)
     if (b->err) {
         return b->err;
     }
-    if (b->cap > b->len && b->cap - b->len > n) {
+    if (b->cap - b->len > n) { /* cap > len always holds once allocated (the NUL) */
         return 0;
     }
     return wr_buf__grow(b, n);

@@ -394,13 +394,14 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
             /* The stored line has one definition: lake/envelope.h. */
             struct lake_env_rec er;
             memset(&er, 0, sizeof er);
-            lake_env_set_str(&er, LAKE_ENV_EVENT_TYPE, type->u.s, type->n);
+            /* Type and id matched their patterns, received_at is ours: no escaping. */
+            lake_env_set_plain(&er, LAKE_ENV_EVENT_TYPE, type->u.s, type->n);
             lake_env_set_int(&er, LAKE_ENV_SCHEMA_VERSION, resolved);
-            lake_env_set_str(&er, LAKE_ENV_EVENT_ID, idp, idlen);
+            lake_env_set_plain(&er, LAKE_ENV_EVENT_ID, idp, idlen);
             if (occurred) {
                 lake_env_set_str(&er, LAKE_ENV_OCCURRED_AT, occurred->u.s, occurred->n);
             }
-            lake_env_set_str(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+            lake_env_set_plain(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
             lake_env_set_str(&er, LAKE_ENV_SOURCE, key->name, source_len);
             lake_env_set_str(&er, LAKE_ENV_PAYLOAD, b->body + payload->src_off, payload->src_len);
             if (lake_env_write(&line, &er) != 0) {
