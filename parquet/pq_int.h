@@ -4,6 +4,11 @@
 #define WEIR_PQ_INT_H
 
 #include "common/buf.h"
+#include "parquet/parquet.h"
+
+#include <pthread.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -91,5 +96,133 @@ long pq__trunc_max(const uint8_t *p, size_t len, size_t max, uint8_t *out);
 
 /* A fast, seeded-free hash of a byte string for the dictionary. */
 uint32_t pq__hash(const void *p, size_t len);
+
+/* ---- the writer's state (writer.c, footer.c) ----------------------------------------- */
+
+/* Parquet enum values (parquet.thrift). */
+enum {
+    T_BOOLEAN = 0, T_INT32 = 1, T_INT64 = 2, T_DOUBLE = 5, T_BYTE_ARRAY = 6,
+    CT_UTF8 = 0, CT_TIMESTAMP_MICROS = 10, CT_INT_32 = 17, CT_INT_64 = 18, CT_JSON = 19,
+    REP_REQUIRED = 0, REP_OPTIONAL = 1,
+    ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICTIONARY = 8,
+    CODEC_UNCOMPRESSED = 0, CODEC_GZIP = 2, CODEC_ZSTD = 6,
+    PAGE_DATA = 0, PAGE_DICTIONARY = 2
+};
+
+#define PAGE_MAX_VALUES (1u << 20) /* bounds a page's index/level arrays whatever the sizes */
+
+struct pq__dent {
+    uint32_t off;
+    uint32_t len;
+    uint32_t hash;
+};
+
+struct pq__slot {
+    uint32_t hash;
+    uint32_t idx; /* entry index + 1, 0 = empty */
+    uint32_t off; /* copies of the entry's, so a lookup touches only the slot and the bytes */
+    uint32_t len;
+};
+
+/* Footer facts of one written column chunk. */
+struct pq__cmeta {
+    int64_t num_values, unc, comp, data_off, dict_off, null_count, nan_count;
+    uint32_t min_off, max_off, min_len, max_len;
+    int32_t n_dict_data_pages, n_plain_pages;
+    uint8_t has_min, has_max, min_exact, max_exact, has_dict;
+};
+
+struct pq__rgmeta {
+    int64_t num_rows, total_unc, total_comp, file_offset;
+};
+
+struct pq__col {
+    char *name;
+    enum pq_type type;
+    enum pq_logical logical;
+    int optional;
+    int dict_enabled;
+
+    uint64_t nvals; /* values (incl. nulls) in the current row group */
+
+    /* current page */
+    struct wr_buf vals; /* PLAIN values, or one byte per boolean */
+    struct wr_buf idx;  /* uint32 dictionary indices */
+    struct wr_buf defs; /* one definition level byte per value */
+    size_t page_n, page_nonnull;
+
+    /* current chunk */
+    int dict_mode;
+    struct wr_buf data; /* finished data pages: header + (compressed) body */
+    struct pq__pjob *jhead, *jtail; /* with an executor: this chunk's data pages, in order, whose
+                                   header + body go to data once compressed */
+    int64_t chunk_unc, chunk_comp;
+    int32_t n_dict_data_pages, n_plain_pages;
+    int64_t null_count;
+
+    /* statistics of the current chunk */
+    int has_stats;
+    int64_t imin, imax;
+    double dmin, dmax;
+    int64_t nan_count;
+    struct wr_buf smin, smax;
+
+    /* dictionary of the current chunk */
+    struct wr_buf dbytes;
+    struct pq__dent *ents;
+    uint32_t nents, ents_cap;
+    struct pq__slot *slots; /* open addressing, linear probing; the hash is kept beside the index so
+                           a probe touches the entry only on a probable match */
+    uint32_t nslots;
+    size_t dict_plain_bytes;
+};
+
+struct pq_writer {
+    pq_write_fn write;
+    void *arg;
+    struct pq_opts o;
+    char created_by[128];
+    char **kv; /* 2 * nkv strings */
+    size_t nkv;
+
+    struct pq__col *cols;
+    size_t ncols;
+
+    uint64_t rg_rows, total_rows, row_puts;
+    size_t rg_est;
+    uint64_t offset;
+    int started, closed;
+    int fail;
+    char errmsg[160];
+
+    struct wr_buf body, cbuf, hdr, dpage;
+    ZSTD_CCtx *zc;
+
+    /* with an executor: jobs in flight and their compression contexts */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sync_ready;
+    size_t outstanding;     /* jobs submitted, not yet finished */
+    size_t pend_bytes;      /* an upper bound of the header + compressed bytes of the jobs not
+                               yet moved into their chunk, whether they ran or not: the same
+                               whatever the timing (pq_writer_buffered_bytes); this thread's */
+    ZSTD_CCtx *ccs[8];      /* idle contexts for jobs */
+    int nccs;
+    z_stream zs;
+    int zs_ready;
+
+    struct wr_buf cmetas; /* struct pq__cmeta[] */
+    struct wr_buf rgmetas; /* struct pq__rgmeta[] */
+    struct wr_buf statbytes;
+};
+
+/* Records the first failure (sticky; msg is kept for pq_writer_errmsg) and returns its code. */
+int pq__fail(pq_writer *w, int code, const char *msg);
+/* pq__fail with the buffer's sticky error, or 0. */
+int pq__buf_check(pq_writer *w, const struct wr_buf *b);
+/* Hands bytes to the write callback and advances the file offset. */
+int pq__emit(pq_writer *w, const void *p, size_t len);
+/* Writes the footer (FileMetaData, its length, PAR1). */
+int pq__write_footer(pq_writer *w);
 
 #endif
