@@ -58,6 +58,22 @@ void cur_config_defaults(struct cur_config *c)
     }
 }
 
+/* A non-negative integer column value of Postgres' text format: 1, or 0 when it is not. */
+static int pg_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9') {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
 /* ---- discovery -------------------------------------------------------------------- */
 
 struct unit {
@@ -227,10 +243,8 @@ static int claim(struct worker *w)
         snprintf(w->dt, sizeof w->dt, "%s", PQgetvalue(r, 0, 1));
         snprintf(w->claimed_fp, sizeof w->claimed_fp, "%s", PQgetvalue(r, 0, 2));
         snprintf(w->gen_s, sizeof w->gen_s, "%s", PQgetvalue(r, 0, 3));
-        char *end;
-        errno = 0;
-        unsigned long long g = strtoull(w->gen_s, &end, 10);
-        if (errno || *end || g == 0) {
+        uint64_t g;
+        if (!pg_u64(w->gen_s, &g) || g == 0) {
             PQclear(r);
             return wr_err_set(&w->err, WR_EDB, "bad lease generation '%s'", w->gen_s);
         }
@@ -414,13 +428,22 @@ static int finish(struct worker *w, const struct cur_day_result *res)
             }
             for (size_t i = 0; rc == 0 && i < n; i++) {
                 types[i] = PQgetvalue(r, (int)i, 0);
-                rows[i].hr = (int)strtol(PQgetvalue(r, (int)i, 1), NULL, 10);
                 snprintf(rows[i].source, sizeof rows[i].source, "%s", PQgetvalue(r, (int)i, 2));
-                rows[i].events = strtoull(PQgetvalue(r, (int)i, 3), NULL, 10);
-                rows[i].duplicates = strtoull(PQgetvalue(r, (int)i, 4), NULL, 10);
-                rows[i].distinct_event_ids = strtoull(PQgetvalue(r, (int)i, 5), NULL, 10);
-                rows[i].invalid_lines = strtoull(PQgetvalue(r, (int)i, 6), NULL, 10);
-                rows[i].bad_files = strtoull(PQgetvalue(r, (int)i, 7), NULL, 10);
+                uint64_t v[6];
+                for (int k = 0; k < 6 && rc == 0; k++) {
+                    const char *f = PQgetvalue(r, (int)i, k == 0 ? 1 : k + 2);
+                    if (!pg_u64(f, &v[k])) {
+                        rc = wr_err_set(err, WR_EDB, "rollups: bad number '%.40s' from Postgres", f);
+                    }
+                }
+                if (rc == 0) {
+                    rows[i].hr = v[0] < 24 ? (int)v[0] : 0;
+                    rows[i].events = v[1];
+                    rows[i].duplicates = v[2];
+                    rows[i].distinct_event_ids = v[3];
+                    rows[i].invalid_lines = v[4];
+                    rows[i].bad_files = v[5];
+                }
             }
             if (rc == 0) {
                 rc = cur_rollups_write(w->st, w->dt, types, rows, n, w->cfg, err);
