@@ -269,7 +269,7 @@ static int renew(void *arg)
     PGresult *r = reg_exec(w->c, PGRES_TUPLES_OK, &e,
         "UPDATE curation_state SET lease_until = now() + $4::bigint * interval '1 millisecond' "
         "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 "
-        "AND generation = $5::bigint AND lease_until > now() RETURNING 1", 5, p);
+        "AND generation = $5::bigint RETURNING 1", 5, p);
     if (!r) {
         WR_WARN("curate: lease renewal of %s/%s failed: %s", w->type, w->dt, e.msg);
         return 0; /* Postgres hiccup: keep working, the finish checks the lease */
@@ -280,22 +280,29 @@ static int renew(void *arg)
     return !held;
 }
 
-/* The fence: asked before each part is put. Nonzero unless Postgres says the lease is still
- * this claim's and unexpired (a failed query counts as lost: no write without knowing). */
+/* The fence: asked before each part is put. Renews the lease if it is still this claim's
+ * (the generation: nobody claimed the day since, even if the lease ran out meanwhile);
+ * nonzero when it is not, or when Postgres can't say (no write without knowing). */
 static int fence_check(void *arg)
 {
     struct worker *w = arg;
-    const char *p[4] = {w->type, w->dt, w->owner, w->gen_s};
+    char lease[32];
+    snprintf(lease, sizeof lease, "%lld", (long long)w->cfg->lease_ms);
+    const char *p[5] = {w->type, w->dt, w->owner, w->gen_s, lease};
     struct wr_err e = {0};
     PGresult *r = reg_exec(w->c, PGRES_TUPLES_OK, &e,
-        "SELECT 1 FROM curation_state WHERE event_type = $1 AND dt = $2::date "
-        "AND lease_owner = $3 AND generation = $4::bigint AND lease_until > now()", 4, p);
+        "UPDATE curation_state SET lease_until = now() + $5::bigint * interval '1 millisecond' "
+        "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 "
+        "AND generation = $4::bigint RETURNING 1", 5, p);
     if (!r) {
         WR_WARN("curate: lease check of %s/%s failed: %s", w->type, w->dt, e.msg);
         return 1;
     }
     int held = PQntuples(r) == 1;
     PQclear(r);
+    if (held) {
+        w->renewed_ms = wr_time_now_ms();
+    }
     return !held;
 }
 
