@@ -36,6 +36,7 @@ struct curate_cfg {
     const char *worker_id;
     int64_t test_hour_delay_ms;
     const char *metrics_file;
+    const char *test_pause_fifo;
 };
 
 #define OFF(f) offsetof(struct curate_cfg, f)
@@ -74,6 +75,9 @@ static const struct wr_opt curate_opts[] = {
      "after each run, write Prometheus text here (node-exporter textfile; temp + rename)"},
     {"test-hour-delay", NULL, WR_OPT_DURATION, "0s", OFF(test_hour_delay_ms),
      "tests only: pause before each raw hour (to kill a worker mid-run)"},
+    {"test-pause-fifo", NULL, WR_OPT_STRING, NULL, OFF(test_pause_fifo),
+     "tests only: before the first part upload, create PATH.paused and wait for a writer on "
+     "the FIFO PATH (to run a worker past its lease)"},
     {0},
 };
 
@@ -299,6 +303,7 @@ int cmd_curate(int argc, char **argv)
     c.tmp_dir = cc.tmp_dir;
     c.worker_id = cc.worker_id;
     c.test_hour_delay_ms = cc.test_hour_delay_ms;
+    c.test_pause_fifo = cc.test_pause_fifo;
     if (cc.grace_ms == 0) {
         c.grace_ms = 1; /* an explicit 0s: closed right at the hour's end (1 ms) */
     }
