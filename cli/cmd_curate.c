@@ -2,15 +2,24 @@
  * (curator/), once or in a loop (--watch). Wiring only. */
 #include "cli.h"
 
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "curator/curator.h"
 #include "registry/registry.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 struct curate_cfg {
     struct weir_cfg base; /* first: the shared tables' offsets apply to it */
@@ -26,6 +35,8 @@ struct curate_cfg {
     const char *tmp_dir;
     const char *worker_id;
     int64_t test_hour_delay_ms;
+    const char *metrics_file;
+    const char *test_pause_fifo;
 };
 
 #define OFF(f) offsetof(struct curate_cfg, f)
@@ -60,8 +71,13 @@ static const struct wr_opt curate_opts[] = {
      "local folder for part files being written"},
     {"worker-id", "WEIR_CURATE_WORKER", WR_OPT_STRING, NULL, OFF(worker_id),
      "lease owner name (default host:pid)"},
+    {"metrics-file", "WEIR_CURATE_METRICS_FILE", WR_OPT_STRING, NULL, OFF(metrics_file),
+     "after each run, write Prometheus text here (node-exporter textfile; temp + rename)"},
     {"test-hour-delay", NULL, WR_OPT_DURATION, "0s", OFF(test_hour_delay_ms),
      "tests only: pause before each raw hour (to kill a worker mid-run)"},
+    {"test-pause-fifo", NULL, WR_OPT_STRING, NULL, OFF(test_pause_fifo),
+     "tests only: before the first part upload, create PATH.paused and wait for a writer on "
+     "the FIFO PATH (to run a worker past its lease)"},
     {0},
 };
 
@@ -90,6 +106,132 @@ static int valid_day(const char *s)
         }
     }
     return 1;
+}
+
+/* --- --metrics-file ------------------------------------------------------------ */
+
+#define LAST_SUCCESS "weir_curate_last_success_timestamp_seconds"
+
+/* The last success recorded in an earlier file, so that a failed run (a new process
+ * each hour under the timer) keeps it; 0 when there is none. */
+static double previous_success(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return 0;
+    }
+    char line[256];
+    double v = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(LAST_SUCCESS);
+        if (strncmp(line, LAST_SUCCESS, n) == 0 && line[n] == ' ') {
+            char *end;
+            errno = 0;
+            double d = strtod(line + n + 1, &end);
+            if (errno == 0 && end != line + n + 1 && d > 0) {
+                v = d;
+            }
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+struct metrics_fill {
+    const struct wr_buf *text;
+};
+
+/* Metrics are not secret and node-exporter runs as another user: 0644 whatever --umask. */
+static int metrics_fill(void *arg, int fd)
+{
+    const struct metrics_fill *m = arg;
+    if (wr_write_all(fd, m->text->p, m->text->len) != 0) {
+        return -1;
+    }
+    return fchmod(fd, 0644);
+}
+
+/* Writes the run's figures to path atomically (node-exporter reads whole files only).
+ * Returns 0, or -1 after printing why. */
+static int write_metrics(const char *path, const struct cur_stats *st, int run_rc,
+                         double seconds, double ended_s, double *last_success)
+{
+    if (run_rc == 0) {
+        *last_success = ended_s;
+    }
+    struct wr_buf b;
+    wr_buf_init(&b, 1 << 20);
+    int rc = 0;
+    rc |= wr_prom_gauge_f(&b, LAST_SUCCESS,
+                          "end of the last run that curated every day it claimed (unix "
+                          "seconds; 0: none yet)",
+                          *last_success);
+    rc |= wr_prom_gauge_f(&b, "weir_curate_last_run_timestamp_seconds",
+                          "end of the last run, successful or not (unix seconds)", ended_s);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_success",
+                        "1 when the last run curated every day it claimed, else 0",
+                        run_rc == 0 ? 1 : 0);
+    rc |= wr_prom_gauge_f(&b, "weir_curate_last_run_seconds", "duration of the last run",
+                          seconds);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_days_curated",
+                        "(event type, day) pairs the last run curated", st->units_done);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_days_failed",
+                        "days whose curation failed in the last run (retried by the next)",
+                        st->units_failed);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_days_lost",
+                        "days the last run left to another worker that took the lease",
+                        st->units_lost);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_lines", "raw lines the last run read",
+                        st->lines);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_rows", "Parquet rows the last run wrote",
+                        st->rows);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_duplicates",
+                        "lines the last run dropped as duplicates (same event_id)",
+                        st->duplicates);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_invalid_lines",
+                        "raw lines the last run could not use", st->invalid_lines);
+    rc |= wr_prom_gauge(&b, "weir_curate_last_run_bytes_written",
+                        "bytes of Parquet the last run wrote", st->bytes_written);
+    if (rc) {
+        wr_buf_free(&b);
+        cli_fail(EXIT_FAIL, "--metrics-file: out of memory");
+        return -1;
+    }
+    char dir[4096], tmp[512];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash) {
+        snprintf(dir, sizeof dir, ".");
+    } else if ((size_t)(slash - path) >= sizeof dir) {
+        wr_buf_free(&b);
+        cli_fail(EXIT_FAIL, "--metrics-file: path too long");
+        return -1;
+    } else {
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    }
+    /* node-exporter's textfile collector reads *.prom only: the dot-name .tmp is ignored. */
+    if (!*base || snprintf(tmp, sizeof tmp, ".%s.tmp", base) >= (int)sizeof tmp) {
+        wr_buf_free(&b);
+        cli_fail(EXIT_USAGE, "--metrics-file: '%s' is not a file name", path);
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        cli_fail(EXIT_FAIL, "--metrics-file: %s: %s", dir, strerror(errno));
+        wr_buf_free(&b);
+        return -1;
+    }
+    struct metrics_fill mf = {&b};
+    struct wr_atomic_file af = {dfd, tmp, base, 0644, NULL, 0, metrics_fill, NULL, &mf};
+    const char *step = NULL;
+    rc = wr_atomic_write(&af, &step);
+    if (rc != 0) {
+        cli_fail(EXIT_FAIL, "--metrics-file: %s: %s: %s", path, step ? step : "write",
+                 strerror(errno));
+    }
+    close(dfd);
+    wr_buf_free(&b);
+    return rc == 0 ? 0 : -1;
 }
 
 int cmd_curate(int argc, char **argv)
@@ -161,6 +303,7 @@ int cmd_curate(int argc, char **argv)
     c.tmp_dir = cc.tmp_dir;
     c.worker_id = cc.worker_id;
     c.test_hour_delay_ms = cc.test_hour_delay_ms;
+    c.test_pause_fifo = cc.test_pause_fifo;
     if (cc.grace_ms == 0) {
         c.grace_ms = 1; /* an explicit 0s: closed right at the hour's end (1 ms) */
     }
@@ -169,9 +312,12 @@ int cmd_curate(int argc, char **argv)
         signal(SIGTERM, on_signal);
     }
     int status = EXIT_OK;
+    double last_success = cc.metrics_file ? previous_success(cc.metrics_file) : 0;
     do {
         struct cur_stats st;
+        memset(&st, 0, sizeof st);
         struct wr_err err = {0};
+        int64_t started_ns = wr_time_mono_ns();
         int r = cur_run(&c, &st, &err);
         if (wr_log_enabled(WR_LOG_INFO)) {
             struct wr_logline l;
@@ -193,6 +339,11 @@ int cmd_curate(int argc, char **argv)
             status = cli_fail(EXIT_FAIL, "%s", err.msg);
         } else if (cfg->watch) {
             status = EXIT_OK;
+        }
+        if (cc.metrics_file &&
+            write_metrics(cc.metrics_file, &st, r, (double)(wr_time_mono_ns() - started_ns) / 1e9,
+                          (double)wr_time_now_ms() / 1000.0, &last_success) != 0) {
+            status = EXIT_FAIL;
         }
         for (int64_t slept = 0; cfg->watch && !stop && slept < cfg->watch_interval_ms;
              slept += 200) {

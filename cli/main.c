@@ -185,6 +185,67 @@ static const struct {
     {"curate", cmd_curate, "curate closed raw hours into Parquet (curated zone) and rollups"},
 };
 
+/* The verbs of the commands that have them, for `weir help --markdown` (a command not
+ * listed here is asked for its own --help). A new verb goes here too; the docs test
+ * checks that every verb of `weir GROUP --help` is documented. */
+static const struct {
+    const char *group;
+    const char *verbs[8];
+} verb_groups[] = {
+    {"schema", {"add", "list", "check", NULL}},
+    {"key", {"create", "list", "revoke", NULL}},
+};
+
+/* docs/configuration.md: a preamble, then each command's --help rendered as Markdown. */
+static int help_markdown(void)
+{
+    fputs("# Configuration reference\n\n"
+          "<!-- Generated from the option tables by `weir help --markdown`; do not edit by "
+          "hand.\n     Regenerate: build/cli/weir help --markdown > docs/configuration.md "
+          "-->\n\n"
+          "Every option of every `weir` subcommand. An option is given as a flag or by its "
+          "environment\nvariable; the flag wins over the variable, the variable over the "
+          "default. Options marked\n\"environment only\" are secrets that have no flag, so "
+          "they never show in a process list.\n\n"
+          "- Durations: `250ms`, `30s`, `5m`, `1h`; a bare number is seconds.\n"
+          "- Sizes: `65536`, `64KiB`, `8MiB`, `1GiB`.\n"
+          "- Booleans: `--flag` alone means true; `--flag=false`, or the variable set to "
+          "`true`/`false`.\n"
+          "- Exit statuses: 0 ok, 1 failure, 2 usage error.\n\n"
+          "## Subcommands\n\n",
+          stdout);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        printf("- `weir %s`: %s\n", commands[i].name, commands[i].summary);
+    }
+    fputs("\n## Options\n\n", stdout);
+    wr_opts_help_format = WR_HELP_MARKDOWN;
+    int status = EXIT_OK;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const char *const *verbs = NULL;
+        for (size_t g = 0; g < sizeof verb_groups / sizeof verb_groups[0]; g++) {
+            if (strcmp(verb_groups[g].group, commands[i].name) == 0) {
+                verbs = verb_groups[g].verbs;
+            }
+        }
+        char name[32];
+        snprintf(name, sizeof name, "%s", commands[i].name);
+        if (!verbs) {
+            char help[] = "--help";
+            char *argv[] = {name, help, NULL};
+            status |= commands[i].run(2, argv);
+            continue;
+        }
+        for (size_t v = 0; verbs[v]; v++) {
+            char verb[32], help[] = "--help";
+            snprintf(verb, sizeof verb, "%s", verbs[v]);
+            char *argv[] = {name, verb, help, NULL};
+            status |= commands[i].run(3, argv);
+        }
+    }
+    fflush(stdout);
+    return status ? EXIT_FAIL : EXIT_OK;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: weir SUBCOMMAND [options] [arguments]\n\nsubcommands:\n", f);
@@ -192,7 +253,9 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     }
     fputs("\n`weir SUBCOMMAND --help` lists its options; every option can also be set by\n"
-          "the environment variable it names (a flag wins). Exit: 0 ok, 1 failure, 2 usage.\n",
+          "the environment variable it names (a flag wins). Exit: 0 ok, 1 failure, 2 usage.\n"
+          "`weir help --markdown` prints every option of every subcommand as Markdown.\n"
+          "`weir --version` prints the version and the licence (" WEIR_LICENSE ").\n",
           f);
 }
 
@@ -211,6 +274,9 @@ int main(int argc, char **argv)
     }
     const char *sub = argv[1];
     if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        if (argc == 3 && strcmp(argv[2], "--markdown") == 0) {
+            return help_markdown();
+        }
         if (argc > 2) {
             for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
                 if (strcmp(argv[2], commands[i].name) == 0) {
@@ -223,7 +289,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(sub, "version") == 0 || strcmp(sub, "--version") == 0) {
-        printf("weir %s\n", WEIR_VERSION);
+        printf("weir %s (%s)\n", WEIR_VERSION, WEIR_LICENSE);
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -1,13 +1,104 @@
-/* gzip.c - capped inflation behind gzip.h. */
+/* gzip.c - capped inflation behind gzip.h: libdeflate's whole-member decoder first (when an
+ * inflater is given), zlib's stream for the rest and for damaged input, whose readable
+ * prefix only a stream decoder can give. */
 #include "gzip.h"
 
 #include "err.h"
 
+#include <libdeflate.h>
+#include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 
-int wr_gunzip(const void *in, size_t len, struct wr_buf *out)
+struct wr_inflater {
+    struct libdeflate_decompressor *dc;
+};
+
+wr_inflater *wr_inflater_create(void)
 {
-    z_stream z = {0};
+    wr_inflater *z = calloc(1, sizeof *z);
+    if (z) {
+        z->dc = libdeflate_alloc_decompressor();
+        if (!z->dc) {
+            free(z);
+            z = NULL;
+        }
+    }
+    return z;
+}
+
+void wr_inflater_destroy(wr_inflater *z)
+{
+    if (z) {
+        libdeflate_free_decompressor(z->dc);
+        free(z);
+    }
+}
+
+static void cut_back(struct wr_buf *out, size_t len)
+{
+    wr_buf_truncate(out, len);
+}
+
+/* Whole members with libdeflate. Returns 0, WR_ELIMIT, WR_ENOMEM, or 1 when the data is
+ * not clean gzip (nothing kept: the stream decoder says what is readable). */
+static int inflate_fast(wr_inflater *z, const unsigned char *in, size_t len, struct wr_buf *out)
+{
+    size_t start = out->len, pos = 0;
+    uint32_t isize = 0;
+    if (len >= 4) {
+        memcpy(&isize, in + len - 4, 4); /* the last member's size: exact for one member */
+    }
+    while (pos < len) {
+        size_t left = len - pos;
+        size_t guess = left * 4 > (size_t)isize + 64 ? left * 4 : (size_t)isize + 64;
+        if (guess > left * 1032 + 64) {
+            guess = left * 1032 + 64; /* deflate expands at most ~1032:1 */
+        }
+        for (;;) {
+            size_t cap = out->max_len - out->len;
+            if (guess > cap) {
+                guess = cap;
+            }
+            if (guess == 0) {
+                cut_back(out, start);
+                return WR_ELIMIT;
+            }
+            int rc = wr_buf_reserve(out, guess);
+            if (rc != 0) {
+                cut_back(out, start);
+                return rc;
+            }
+            size_t used = 0, n = 0;
+            enum libdeflate_result r = libdeflate_gzip_decompress_ex(
+                z->dc, in + pos, left, out->p + out->len, guess, &used, &n);
+            if (r == LIBDEFLATE_SUCCESS) {
+                out->len += n;
+                pos += used;
+                break;
+            }
+            if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+                if (guess == cap) {
+                    cut_back(out, start);
+                    return WR_ELIMIT;
+                }
+                guess *= 2;
+                continue;
+            }
+            cut_back(out, start);
+            return 1;
+        }
+    }
+    cut_back(out, out->len);
+    return 0;
+}
+
+/* The stream decoder. Returns 0, WR_ELIMIT, WR_ENOMEM or WR_EINVAL (what inflated before the
+ * fault stays in out). */
+static int inflate_stream(const unsigned char *in, size_t len, struct wr_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
         return WR_ENOMEM;
     }
@@ -35,7 +126,7 @@ int wr_gunzip(const void *in, size_t len, struct wr_buf *out)
             rc = z.avail_out == 0 ? WR_ELIMIT : WR_EINVAL;
             break;
         }
-        size_t chunk = room < 65536 ? room : 65536;
+        size_t chunk = room < (1u << 18) ? room : (1u << 18);
         if (wr_buf_reserve(out, chunk) != 0) {
             rc = WR_ENOMEM;
             break;
@@ -64,4 +155,36 @@ int wr_gunzip(const void *in, size_t len, struct wr_buf *out)
     }
     inflateEnd(&z);
     return rc;
+}
+
+int wr_inflate_gzip(wr_inflater *z, const void *in, size_t len, enum wr_inflate_mode mode,
+                    struct wr_buf *out)
+{
+    size_t start = out->len;
+    if (len == 0) {
+        if (mode == WR_INFLATE_STRICT) {
+            return WR_EINVAL;
+        }
+        int rc = wr_buf_reserve(out, 0); /* the terminator needs its byte too */
+        if (rc == 0) {
+            cut_back(out, start);
+        }
+        return rc;
+    }
+    if (z) {
+        int rc = inflate_fast(z, in, len, out);
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    int rc = inflate_stream(in, len, out);
+    if (rc != 0 && !(rc == WR_EINVAL && mode == WR_INFLATE_KEEP_PREFIX)) {
+        cut_back(out, start);
+    }
+    return rc;
+}
+
+int wr_gunzip(const void *in, size_t len, struct wr_buf *out)
+{
+    return wr_inflate_gzip(NULL, in, len, WR_INFLATE_STRICT, out);
 }

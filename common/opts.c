@@ -257,8 +257,80 @@ int wr_opts_parse(const struct wr_cmd *cmd, int argc, char **argv, void *cfg,
     return 0;
 }
 
+enum wr_help_format wr_opts_help_format = WR_HELP_TEXT;
+
+/* Text in a Markdown table cell: '|' would end the cell, a newline the row. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|') {
+            fputs("\\|", f);
+        } else if (*s == '\n') {
+            fputc(' ', f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+}
+
+static const char *type_name(enum wr_opt_type t)
+{
+    switch (t) {
+    case WR_OPT_INT: return "integer";
+    case WR_OPT_BOOL: return "boolean";
+    case WR_OPT_DURATION: return "duration";
+    case WR_OPT_SIZE: return "size";
+    case WR_OPT_LIST: return "text, repeatable";
+    default: return "text";
+    }
+}
+
+void wr_opts_help_markdown(const struct wr_cmd *cmd, FILE *f)
+{
+    fprintf(f, "### `weir %s`\n\n`weir %s [options]%s%s`\n\n%s\n\n", cmd->name, cmd->name,
+            cmd->args ? " " : "", cmd->args ? cmd->args : "", cmd->summary);
+    bool any = false;
+    for (size_t t = 0; t < 4 && cmd->tables[t]; t++) {
+        for (const struct wr_opt *o = cmd->tables[t]; o->name || o->env; o++) {
+            if (!any) {
+                fputs("| Flag | Environment variable | Type | Default | Description |\n"
+                      "|---|---|---|---|---|\n",
+                      f);
+                any = true;
+            }
+            if (o->name) {
+                fprintf(f, "| `--%s%s` | ", o->name, o->type == WR_OPT_BOOL ? "" : " VALUE");
+            } else {
+                fputs("| (environment only) | ", f);
+            }
+            if (o->env) {
+                fprintf(f, "`%s`", o->env);
+            }
+            fprintf(f, " | %s | ", type_name(o->type));
+            if (o->def) {
+                fputc('`', f);
+                md_cell(f, *o->def ? o->def : "\"\"");
+                fputc('`', f);
+            } else {
+                fputs("none", f);
+            }
+            fputs(" | ", f);
+            md_cell(f, o->help);
+            fputs(" |\n", f);
+        }
+    }
+    if (!any) {
+        fputs("No options.\n", f);
+    }
+    fputc('\n', f);
+}
+
 void wr_opts_help(const struct wr_cmd *cmd, FILE *f)
 {
+    if (wr_opts_help_format == WR_HELP_MARKDOWN) {
+        wr_opts_help_markdown(cmd, f);
+        return;
+    }
     fprintf(f, "usage: weir %s [options]%s%s\n\n%s\n", cmd->name, cmd->args ? " " : "",
             cmd->args ? cmd->args : "", cmd->summary);
     bool any = false;

@@ -53,8 +53,18 @@ enum { WR_OPTS_HELP = 1 };
 int wr_opts_parse(const struct wr_cmd *cmd, int argc, char **argv, void *cfg,
                   char **pos, int *npos, struct wr_err *err);
 
-/* Prints the generated help of cmd to f. */
+/* How --help renders. Process-wide; set once by main before any parsing (`weir help
+ * --markdown` sets MARKDOWN and then asks every command for its --help). */
+enum wr_help_format { WR_HELP_TEXT, WR_HELP_MARKDOWN };
+extern enum wr_help_format wr_opts_help_format;
+
+/* Prints the generated help of cmd to f, in wr_opts_help_format. */
 void wr_opts_help(const struct wr_cmd *cmd, FILE *f);
+
+/* Prints the help of cmd as one Markdown section (a "###" heading, the usage line, the
+ * summary, a table of flag, environment variable, type, default and description), the
+ * source of docs/configuration.md. Table cells have '|' escaped. */
+void wr_opts_help_markdown(const struct wr_cmd *cmd, FILE *f);
 
 /* The unit parsers behind the table, for tests and other callers. Return false when s
  * is not a valid value. */

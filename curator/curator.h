@@ -44,6 +44,9 @@ struct cur_config {
     int64_t now_ms;                    /* tests: the clock for "closed" (0 = wall clock) */
     unsigned max_examples;             /* bad lines named in the log per unit [5] */
     int64_t test_hour_delay_ms;        /* tests only: sleep before each hour (kill mid-run) */
+    const char *test_pause_fifo;       /* tests only: before the process's first part upload,
+                                          create <this>.paused and block until the FIFO at
+                                          this path is opened for writing */
 };
 
 /* Counters of a run (summed over its units). */
@@ -121,8 +124,9 @@ typedef int (*cur_renew_fn)(void *arg);
 
 /* Lists the closed raw hours of (event_type, dt) (plus the lookback hours of the day
  * before, read for dedup only), curates them into
- * curated/events/event_type=<t>/dt=<dt>/part-<n>.parquet (replacing earlier parts and
- * deleting stale higher-numbered ones) and fills r. Does not write rollups. Returns 0;
+ * curated/events/event_type=<t>/dt=<dt>/part-<nnnnn>.parquet (replacing earlier parts and
+ * deleting every other part of the day; no lease: cur_run fences its writes instead) and
+ * fills r. Does not write rollups. Returns 0;
  * WR_EAGAIN when renew asked to stop; a negative code with err on failure (lake, limits,
  * local disk). Bad input (broken gzip, broken lines, values of the wrong type) is counted
  * and logged, never an error. */

@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "registry/registry.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,22 @@ void cur_config_defaults(struct cur_config *c)
     if (!c->max_examples) {
         c->max_examples = 5;
     }
+}
+
+/* A non-negative integer column value of Postgres' text format: 1, or 0 when it is not. */
+static int pg_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9') {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) {
+        return 0;
+    }
+    *out = v;
+    return 1;
 }
 
 /* ---- discovery -------------------------------------------------------------------- */
@@ -175,6 +193,8 @@ struct worker {
     char type[201];
     char dt[11];
     char claimed_fp[65];
+    uint64_t gen;        /* the claim's lease generation: fences the day's writes */
+    char gen_s[24];
     int64_t renewed_ms;
     struct wr_err err;
     cur_pool *pool; /* shared by the workers (threads >= 2), else NULL */
@@ -205,7 +225,7 @@ static int claim(struct worker *w)
     PGresult *r = reg_exec(w->c, PGRES_TUPLES_OK, &w->err,
         "UPDATE curation_state s SET lease_owner = $1, "
         "lease_until = now() + $2::bigint * interval '1 millisecond', "
-        "attempts = s.attempts + 1, updated_at = now() "
+        "attempts = s.attempts + 1, generation = s.generation + 1, updated_at = now() "
         "FROM (SELECT event_type, dt FROM curation_state "
         "      WHERE fingerprint IS DISTINCT FROM curated_fingerprint "
         "        AND (lease_until IS NULL OR lease_until < now()) "
@@ -213,7 +233,7 @@ static int claim(struct worker *w)
         "        AND ($4::date IS NULL OR dt = $4::date) "
         "      ORDER BY raw_bytes DESC, dt, event_type LIMIT 1 FOR UPDATE SKIP LOCKED) x "
         "WHERE s.event_type = x.event_type AND s.dt = x.dt "
-        "RETURNING s.event_type, s.dt::text, s.fingerprint", 4, p);
+        "RETURNING s.event_type, s.dt::text, s.fingerprint, s.generation::text", 4, p);
     if (!r) {
         return WR_EDB;
     }
@@ -222,6 +242,13 @@ static int claim(struct worker *w)
         snprintf(w->type, sizeof w->type, "%s", PQgetvalue(r, 0, 0));
         snprintf(w->dt, sizeof w->dt, "%s", PQgetvalue(r, 0, 1));
         snprintf(w->claimed_fp, sizeof w->claimed_fp, "%s", PQgetvalue(r, 0, 2));
+        snprintf(w->gen_s, sizeof w->gen_s, "%s", PQgetvalue(r, 0, 3));
+        uint64_t g;
+        if (!pg_u64(w->gen_s, &g) || g == 0) {
+            PQclear(r);
+            return wr_err_set(&w->err, WR_EDB, "bad lease generation '%s'", w->gen_s);
+        }
+        w->gen = g;
         w->renewed_ms = wr_time_now_ms();
     }
     PQclear(r);
@@ -237,11 +264,12 @@ static int renew(void *arg)
     }
     char lease[32];
     snprintf(lease, sizeof lease, "%lld", (long long)w->cfg->lease_ms);
-    const char *p[4] = {w->type, w->dt, w->owner, lease};
+    const char *p[5] = {w->type, w->dt, w->owner, lease, w->gen_s};
     struct wr_err e = {0};
     PGresult *r = reg_exec(w->c, PGRES_TUPLES_OK, &e,
         "UPDATE curation_state SET lease_until = now() + $4::bigint * interval '1 millisecond' "
-        "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 RETURNING 1", 4, p);
+        "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 "
+        "AND generation = $5::bigint RETURNING 1", 5, p);
     if (!r) {
         WR_WARN("curate: lease renewal of %s/%s failed: %s", w->type, w->dt, e.msg);
         return 0; /* Postgres hiccup: keep working, the finish checks the lease */
@@ -252,15 +280,52 @@ static int renew(void *arg)
     return !held;
 }
 
+/* The fence: asked before each part is put. Renews the lease if it is still this claim's
+ * (the generation: nobody claimed the day since, even if the lease ran out meanwhile);
+ * nonzero when it is not, or when Postgres can't say (no write without knowing). */
+static int fence_check(void *arg)
+{
+    struct worker *w = arg;
+    char lease[32];
+    snprintf(lease, sizeof lease, "%lld", (long long)w->cfg->lease_ms);
+    const char *p[5] = {w->type, w->dt, w->owner, w->gen_s, lease};
+    struct wr_err e = {0};
+    PGresult *r = reg_exec(w->c, PGRES_TUPLES_OK, &e,
+        "UPDATE curation_state SET lease_until = now() + $5::bigint * interval '1 millisecond' "
+        "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 "
+        "AND generation = $4::bigint RETURNING 1", 5, p);
+    if (!r) {
+        WR_WARN("curate: lease check of %s/%s failed: %s", w->type, w->dt, e.msg);
+        return 1;
+    }
+    int held = PQntuples(r) == 1;
+    PQclear(r);
+    if (held) {
+        w->renewed_ms = wr_time_now_ms();
+    }
+    return !held;
+}
+
+/* Deletes this claim's own parts: after a failure or a lost lease they are nobody's. */
+static void drop_own_parts(struct worker *w)
+{
+    struct wr_err e = {0};
+    if (cur__parts_delete(w->st, w->type, w->dt, UINT_MAX, 0, w->gen, &e) != 0) {
+        WR_WARN("curate: deleting the parts of %s/%s generation %s failed (a later run "
+                "deletes them): %s", w->type, w->dt, w->gen_s, e.msg);
+    }
+}
+
 static void release_failed(struct worker *w, const char *msg)
 {
-    const char *p[4] = {w->type, w->dt, w->owner, msg};
+    const char *p[5] = {w->type, w->dt, w->owner, msg, w->gen_s};
     struct wr_err e = {0};
     /* back off so this run does not claim it again at once; a later run retries */
     PQclear(reg_exec(w->c, PGRES_COMMAND_OK, &e,
         "UPDATE curation_state SET lease_owner = NULL, last_error = $4, updated_at = now(), "
         "lease_until = now() + least(attempts, 10) * interval '30 seconds' "
-        "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3", 4, p));
+        "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 "
+        "AND generation = $5::bigint", 5, p));
 }
 
 static int exec_ok(PGconn *c, const char *sql, struct wr_err *err)
@@ -304,7 +369,7 @@ static cur_model *load_model(struct worker *w)
 static int finish(struct worker *w, const struct cur_day_result *res)
 {
     struct wr_err *err = &w->err;
-    const char *key[3] = {w->type, w->dt, w->owner};
+    const char *key[4] = {w->type, w->dt, w->owner, w->gen_s};
     if (exec_ok(w->c, "BEGIN", err) != 0) {
         return WR_EDB;
     }
@@ -319,7 +384,7 @@ static int finish(struct worker *w, const struct cur_day_result *res)
     if (rc == 0) {
         r = reg_exec(w->c, PGRES_TUPLES_OK, err,
             "SELECT 1 FROM curation_state WHERE event_type = $1 AND dt = $2::date "
-            "AND lease_owner = $3 FOR UPDATE", 3, key);
+            "AND lease_owner = $3 AND generation = $4::bigint FOR UPDATE", 4, key);
         if (!r) {
             rc = WR_EDB;
         } else if (PQntuples(r) != 1) {
@@ -370,13 +435,22 @@ static int finish(struct worker *w, const struct cur_day_result *res)
             }
             for (size_t i = 0; rc == 0 && i < n; i++) {
                 types[i] = PQgetvalue(r, (int)i, 0);
-                rows[i].hr = (int)strtol(PQgetvalue(r, (int)i, 1), NULL, 10);
                 snprintf(rows[i].source, sizeof rows[i].source, "%s", PQgetvalue(r, (int)i, 2));
-                rows[i].events = strtoull(PQgetvalue(r, (int)i, 3), NULL, 10);
-                rows[i].duplicates = strtoull(PQgetvalue(r, (int)i, 4), NULL, 10);
-                rows[i].distinct_event_ids = strtoull(PQgetvalue(r, (int)i, 5), NULL, 10);
-                rows[i].invalid_lines = strtoull(PQgetvalue(r, (int)i, 6), NULL, 10);
-                rows[i].bad_files = strtoull(PQgetvalue(r, (int)i, 7), NULL, 10);
+                uint64_t v[6];
+                for (int k = 0; k < 6 && rc == 0; k++) {
+                    const char *f = PQgetvalue(r, (int)i, k == 0 ? 1 : k + 2);
+                    if (!pg_u64(f, &v[k])) {
+                        rc = wr_err_set(err, WR_EDB, "rollups: bad number '%.40s' from Postgres", f);
+                    }
+                }
+                if (rc == 0) {
+                    rows[i].hr = v[0] < 24 ? (int)v[0] : 0;
+                    rows[i].events = v[1];
+                    rows[i].duplicates = v[2];
+                    rows[i].distinct_event_ids = v[3];
+                    rows[i].invalid_lines = v[4];
+                    rows[i].bad_files = v[5];
+                }
             }
             if (rc == 0) {
                 rc = cur_rollups_write(w->st, w->dt, types, rows, n, w->cfg, err);
@@ -393,14 +467,16 @@ static int finish(struct worker *w, const struct cur_day_result *res)
         char parts[16], rows[24];
         snprintf(parts, sizeof parts, "%u", res->parts);
         snprintf(rows, sizeof rows, "%llu", (unsigned long long)res->stats.rows);
-        const char *p[7] = {w->type, w->dt, w->owner, res->fingerprint, w->claimed_fp, parts, rows};
+        const char *p[8] = {w->type, w->dt, w->owner, res->fingerprint, w->claimed_fp, parts, rows,
+                            w->gen_s};
         r = reg_exec(w->c, PGRES_COMMAND_OK, err,
             "UPDATE curation_state SET curated_fingerprint = $4, "
             "fingerprint = CASE WHEN fingerprint = $5 THEN $4 ELSE fingerprint END, "
             "lease_owner = NULL, lease_until = NULL, last_error = NULL, attempts = 0, "
-            "parts = $6::integer, rows_written = $7::bigint, curated_at = now(), "
-            "updated_at = now() WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3",
-            7, p);
+            "parts = $6::integer, rows_written = $7::bigint, curated_generation = $8::bigint, "
+            "curated_at = now(), updated_at = now() "
+            "WHERE event_type = $1 AND dt = $2::date AND lease_owner = $3 "
+            "AND generation = $8::bigint", 8, p);
         rc = r ? 0 : WR_EDB;
         PQclear(r);
     }
@@ -460,8 +536,9 @@ static void *worker_main(void *arg)
         cur_model *m = load_model(w);
         struct cur_day_result res;
         memset(&res, 0, sizeof res);
-        int rc = m ? cur__day_curate(w->st, m, w->type, w->dt, w->cfg, w->pool, renew, w, &res,
-                                     &w->err)
+        struct cur_fence fence = {w->gen, fence_check, w};
+        int rc = m ? cur__day_curate(w->st, m, w->type, w->dt, w->cfg, w->pool, &fence, renew, w,
+                                     &res, &w->err)
                    : (w->err.code ? w->err.code : WR_EINVAL);
         cur_model_destroy(m);
         if (rc == 0) {
@@ -472,12 +549,21 @@ static void *worker_main(void *arg)
             res.stats.units_done = 1;
             add_stats(&w->stats, &res.stats);
             log_unit(w, "curate: day done", &res, secs);
+            /* Committed: the day is this generation's parts; older ones go. A failure here
+             * leaves them to the next commit of the day, which deletes them too. */
+            struct wr_err e = {0};
+            if (cur__parts_delete(w->st, w->type, w->dt, 0, w->gen, 0, &e) != 0) {
+                WR_WARN("curate: deleting older parts of %s/%s failed: %s", w->type, w->dt,
+                        e.msg);
+            }
         } else if (rc == 1 || rc == WR_EAGAIN) {
             w->stats.units_lost++;
             WR_WARN("curate: lost the lease of %s/%s to another worker", w->type, w->dt);
+            drop_own_parts(w);
         } else {
             w->stats.units_failed++;
             WR_ERROR("curate: %s/%s failed: %s", w->type, w->dt, w->err.msg);
+            drop_own_parts(w);
             release_failed(w, w->err.msg);
         }
         cur_day_result_free(&res);

@@ -427,13 +427,14 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
             /* The stored line has one definition: lake/envelope.h. */
             struct lake_env_rec er;
             memset(&er, 0, sizeof er);
-            lake_env_set_str(&er, LAKE_ENV_EVENT_TYPE, type->u.s, type->n);
+            /* Type and id matched their patterns, received_at is ours: no escaping. */
+            lake_env_set_plain(&er, LAKE_ENV_EVENT_TYPE, type->u.s, type->n);
             lake_env_set_int(&er, LAKE_ENV_SCHEMA_VERSION, resolved);
-            lake_env_set_str(&er, LAKE_ENV_EVENT_ID, idp, idlen);
+            lake_env_set_plain(&er, LAKE_ENV_EVENT_ID, idp, idlen);
             if (occurred) {
                 lake_env_set_str(&er, LAKE_ENV_OCCURRED_AT, occurred->u.s, occurred->n);
             }
-            lake_env_set_str(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
+            lake_env_set_plain(&er, LAKE_ENV_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
             lake_env_set_str(&er, LAKE_ENV_SOURCE, key->name, source_len);
             lake_env_set_str(&er, LAKE_ENV_PAYLOAD, b->body + payload->src_off, payload->src_len);
             if (b->context) {
@@ -484,9 +485,10 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         lake_env_set_str(&rr, LAKE_REJ_EVENT, b->body + ev->src_off, ev->src_len);
         lake_env_set_str(&rr, LAKE_REJ_SOURCE, key->name, source_len);
         lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
-        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p ? errjson.p : "[]",
-                         errjson.p ? errjson.len : 2);
-        int wrc = errjson.p ? lake_rej_write(&line, &rr, lim->max_event_bytes) : WR_ENOMEM;
+        lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p, errjson.len);
+        /* The errors array is JSON only if every append to it went in (the error sticks). */
+        int wrc = errjson.err || !errjson.p ? WR_ENOMEM
+                                            : lake_rej_write(&line, &rr, lim->max_event_bytes);
         if (wrc == WR_ELIMIT) {
             wrc = lake_rej_write(&line, &rr, 1); /* no room for it whole: its first bytes */
         }

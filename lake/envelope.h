@@ -73,6 +73,8 @@ struct lake_env_field_def {
     uint8_t name_len;
     uint8_t kind;     /* enum lake_env_kind */
     uint8_t required; /* the writer refuses a record without it */
+    uint8_t head_len; /* of head */
+    char head[32];    /* what precedes the value: `,"name":` (and `"` for a string) */
 };
 extern const struct lake_env_field_def lake_env_fields[LAKE_ENV_NFIELDS];
 extern const struct lake_env_field_def lake_rej_fields[LAKE_REJ_NFIELDS];
@@ -87,6 +89,7 @@ struct lake_env_val {
     size_t len;
     int64_t i;
     bool set;
+    bool plain; /* STR: the caller vouches the bytes need no escaping (lake_env_set_plain) */
 };
 
 /* A line to write: f[] indexed by enum lake_env_field (or lake_rej_field). Zero it, then
@@ -99,12 +102,20 @@ struct lake_env_rec {
 
 static inline void lake_env_set_str(struct lake_env_rec *r, int field, const char *p, size_t len)
 {
-    r->f[field] = (struct lake_env_val){p, len, 0, true};
+    r->f[field] = (struct lake_env_val){p, len, 0, true, false};
+}
+
+/* A string the caller has validated to be printable ASCII without '"' or '\\' (an event
+ * type or id that matched its pattern, a time it formatted): copied without the check
+ * (the gateway's hot path). Anything else must go through lake_env_set_str. */
+static inline void lake_env_set_plain(struct lake_env_rec *r, int field, const char *p, size_t len)
+{
+    r->f[field] = (struct lake_env_val){p, len, 0, true, true};
 }
 
 static inline void lake_env_set_int(struct lake_env_rec *r, int field, int64_t i)
 {
-    r->f[field] = (struct lake_env_val){NULL, 0, i, true};
+    r->f[field] = (struct lake_env_val){NULL, 0, i, true, false};
 }
 
 /* Appends the accepted line of r (no trailing newline) to out. Returns 0; WR_EINVAL when

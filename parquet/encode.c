@@ -1,4 +1,4 @@
-/* encode.c - the byte-level encoders under the Parquet writer: capped buffer, Thrift compact
+/* encode.c - the byte-level encoders under the Parquet writer: Thrift compact
  * protocol, RLE/bit-packed hybrid, boolean packing, statistics truncation and the dictionary hash.
  * Pure functions on buffers; see pq_int.h for the contracts. */
 #include "parquet/pq_int.h"
@@ -7,58 +7,13 @@
 
 #include "common/err.h"
 
-void pq__buf_init(struct pq__buf *b, size_t max_len)
-{
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->max_len = max_len;
-    b->fail = 0;
-}
-
-void pq__buf_free(struct pq__buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->fail = 0;
-}
-
-int pq__buf_grow(struct pq__buf *b, size_t n)
-{
-    if (b->fail) {
-        return b->fail;
-    }
-    if (n > b->max_len || b->len > b->max_len - n) {
-        b->fail = WR_ELIMIT;
-        return b->fail;
-    }
-    size_t need = b->len + n;
-    size_t ncap = b->cap ? b->cap : 256;
-    while (ncap < need) {
-        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    }
-    if (ncap > b->max_len) {
-        ncap = b->max_len;
-    }
-    uint8_t *np = realloc(b->p, ncap);
-    if (!np) {
-        b->fail = WR_ENOMEM;
-        return b->fail;
-    }
-    b->p = np;
-    b->cap = ncap;
-    return 0;
-}
-
-void pq__buf_u32le(struct pq__buf *b, uint32_t v)
+void pq__put_u32le(struct wr_buf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    pq__buf_put(b, x, 4);
+    wr_buf_append(b, x, 4);
 }
 
-void pq__buf_uvarint(struct pq__buf *b, uint64_t v)
+void pq__put_uvarint(struct wr_buf *b, uint64_t v)
 {
     uint8_t x[10];
     size_t n = 0;
@@ -67,12 +22,12 @@ void pq__buf_uvarint(struct pq__buf *b, uint64_t v)
         v >>= 7;
     }
     x[n++] = (uint8_t)v;
-    pq__buf_put(b, x, n);
+    wr_buf_append(b, x, n);
 }
 
 /* ---- Thrift compact protocol ---- */
 
-void pq__tw_init(struct pq__tw *t, struct pq__buf *b)
+void pq__tw_init(struct pq__tw *t, struct wr_buf *b)
 {
     t->b = b;
     t->depth = 0;
@@ -85,10 +40,10 @@ void pq__tw_field(struct pq__tw *t, int type, int16_t id)
     int16_t last = t->last[t->depth];
     int delta = (int)id - (int)last;
     if (delta > 0 && delta <= 15) {
-        pq__buf_byte(t->b, (uint8_t)((delta << 4) | type));
+        wr_buf_putc(t->b, (char)((delta << 4) | type));
     } else {
-        pq__buf_byte(t->b, (uint8_t)type);
-        pq__buf_uvarint(t->b, pq__zigzag64(id));
+        wr_buf_putc(t->b, (char)type);
+        pq__put_uvarint(t->b, pq__zigzag64(id));
     }
     t->last[t->depth] = id;
 }
@@ -96,19 +51,19 @@ void pq__tw_field(struct pq__tw *t, int type, int16_t id)
 void pq__tw_i8(struct pq__tw *t, int16_t id, int8_t v)
 {
     pq__tw_field(t, PQ__T_I8, id);
-    pq__buf_byte(t->b, (uint8_t)v);
+    wr_buf_putc(t->b, (char)v);
 }
 
 void pq__tw_i32(struct pq__tw *t, int16_t id, int32_t v)
 {
     pq__tw_field(t, PQ__T_I32, id);
-    pq__buf_uvarint(t->b, pq__zigzag64(v));
+    pq__put_uvarint(t->b, pq__zigzag64(v));
 }
 
 void pq__tw_i64(struct pq__tw *t, int16_t id, int64_t v)
 {
     pq__tw_field(t, PQ__T_I64, id);
-    pq__buf_uvarint(t->b, pq__zigzag64(v));
+    pq__put_uvarint(t->b, pq__zigzag64(v));
 }
 
 void pq__tw_double(struct pq__tw *t, int16_t id, double v)
@@ -120,7 +75,7 @@ void pq__tw_double(struct pq__tw *t, int16_t id, double v)
         x[i] = (uint8_t)(u >> (8 * i));
     }
     pq__tw_field(t, PQ__T_DOUBLE, id);
-    pq__buf_put(t->b, x, 8);
+    wr_buf_append(t->b, x, 8);
 }
 
 void pq__tw_bool(struct pq__tw *t, int16_t id, int v)
@@ -154,7 +109,7 @@ void pq__tw_struct_begin(struct pq__tw *t, int16_t id)
 
 void pq__tw_struct_end(struct pq__tw *t)
 {
-    pq__buf_byte(t->b, 0);
+    wr_buf_putc(t->b, 0);
     if (t->depth > 0) {
         t->depth--;
     }
@@ -164,27 +119,27 @@ void pq__tw_list_begin(struct pq__tw *t, int16_t id, int elem_type, uint32_t n)
 {
     pq__tw_field(t, PQ__T_LIST, id);
     if (n < 15) {
-        pq__buf_byte(t->b, (uint8_t)((n << 4) | (uint32_t)elem_type));
+        wr_buf_putc(t->b, (char)((n << 4) | (uint32_t)elem_type));
     } else {
-        pq__buf_byte(t->b, (uint8_t)(0xF0 | elem_type));
-        pq__buf_uvarint(t->b, n);
+        wr_buf_putc(t->b, (char)(0xF0 | elem_type));
+        pq__put_uvarint(t->b, n);
     }
 }
 
 void pq__tw_elem_i32(struct pq__tw *t, int32_t v)
 {
-    pq__buf_uvarint(t->b, pq__zigzag64(v));
+    pq__put_uvarint(t->b, pq__zigzag64(v));
 }
 
 void pq__tw_elem_bin(struct pq__tw *t, const void *p, size_t len)
 {
-    pq__buf_uvarint(t->b, len);
-    pq__buf_put(t->b, p, len);
+    pq__put_uvarint(t->b, len);
+    wr_buf_append(t->b, p, len);
 }
 
 void pq__tw_end(struct pq__tw *t)
 {
-    pq__buf_byte(t->b, 0);
+    wr_buf_putc(t->b, 0);
 }
 
 /* ---- RLE / bit-packed hybrid ---- */
@@ -199,24 +154,24 @@ int pq__bit_width(uint32_t max_value)
     return w;
 }
 
-static void rle_run(struct pq__buf *out, uint32_t value, size_t count, int width)
+static void rle_run(struct wr_buf *out, uint32_t value, size_t count, int width)
 {
-    pq__buf_uvarint(out, (uint64_t)count << 1);
+    pq__put_uvarint(out, (uint64_t)count << 1);
     for (int i = 0; i < (width + 7) / 8; i++) {
-        pq__buf_byte(out, (uint8_t)(value >> (8 * i)));
+        wr_buf_putc(out, (char)(value >> (8 * i)));
     }
 }
 
 /* Packs groups*8 values (the tail past n zero-padded) LSB first. */
 #define PQ__DEFINE_BITPACK(name, T)                                                       \
-    static void name(struct pq__buf *out, const T *v, size_t n, size_t groups, int width) \
+    static void name(struct wr_buf *out, const T *v, size_t n, size_t groups, int width) \
     {                                                                                     \
-        pq__buf_uvarint(out, ((uint64_t)groups << 1) | 1);                                \
+        pq__put_uvarint(out, ((uint64_t)groups << 1) | 1);                                \
         size_t nbytes = groups * (size_t)width;                                           \
-        if (pq__buf_reserve(out, nbytes) != 0) {                                          \
+        if (wr_buf_reserve(out, nbytes) != 0) {                                          \
             return;                                                                       \
         }                                                                                 \
-        uint8_t *o = out->p + out->len;                                                   \
+        uint8_t *o = pq__bytes(out) + out->len;                                                   \
         uint64_t acc = 0;                                                                 \
         int bits = 0;                                                                     \
         size_t total = groups * 8;                                                        \
@@ -234,7 +189,7 @@ static void rle_run(struct pq__buf *out, uint32_t value, size_t count, int width
     }
 
 #define PQ__DEFINE_RLE(name, T, bitpack)                                                   \
-    void name(struct pq__buf *out, const T *v, size_t n, int width)                        \
+    void name(struct wr_buf *out, const T *v, size_t n, int width)                        \
     {                                                                                      \
         size_t i = 0, lit = 0; /* literals are v[i - lit .. i) */                          \
         while (i < n) {                                                                    \
@@ -271,13 +226,13 @@ PQ__DEFINE_BITPACK(bitpack_u8, uint8_t)
 PQ__DEFINE_RLE(pq__rle_u32, uint32_t, bitpack_u32)
 PQ__DEFINE_RLE(pq__rle_u8, uint8_t, bitpack_u8)
 
-void pq__pack_bools(struct pq__buf *out, const uint8_t *v, size_t n)
+void pq__pack_bools(struct wr_buf *out, const uint8_t *v, size_t n)
 {
     size_t nbytes = (n + 7) / 8;
-    if (pq__buf_reserve(out, nbytes) != 0) {
+    if (wr_buf_reserve(out, nbytes) != 0) {
         return;
     }
-    uint8_t *o = out->p + out->len;
+    uint8_t *o = pq__bytes(out) + out->len;
     memset(o, 0, nbytes);
     for (size_t i = 0; i < n; i++) {
         o[i >> 3] |= (uint8_t)((v[i] & 1) << (i & 7));

@@ -17,124 +17,7 @@
 #error "the PLAIN encoder copies values in host order: little-endian hosts only"
 #endif
 
-/* Parquet enum values (parquet.thrift). */
-enum {
-    T_BOOLEAN = 0, T_INT32 = 1, T_INT64 = 2, T_DOUBLE = 5, T_BYTE_ARRAY = 6,
-    CT_UTF8 = 0, CT_TIMESTAMP_MICROS = 10, CT_INT_32 = 17, CT_INT_64 = 18, CT_JSON = 19,
-    REP_REQUIRED = 0, REP_OPTIONAL = 1,
-    ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICTIONARY = 8,
-    CODEC_UNCOMPRESSED = 0, CODEC_GZIP = 2, CODEC_ZSTD = 6,
-    PAGE_DATA = 0, PAGE_DICTIONARY = 2
-};
-
-#define PAGE_MAX_VALUES (1u << 20) /* bounds a page's index/level arrays whatever the sizes */
-
-struct dent {
-    uint32_t off;
-    uint32_t len;
-    uint32_t hash;
-};
-
-struct slot {
-    uint32_t hash;
-    uint32_t idx; /* entry index + 1, 0 = empty */
-    uint32_t off; /* copies of the entry's, so a lookup touches only the slot and the bytes */
-    uint32_t len;
-};
-
-/* Footer facts of one written column chunk. */
-struct cmeta {
-    int64_t num_values, unc, comp, data_off, dict_off, null_count, nan_count;
-    uint32_t min_off, max_off, min_len, max_len;
-    int32_t n_dict_data_pages, n_plain_pages;
-    uint8_t has_min, has_max, min_exact, max_exact, has_dict;
-};
-
-struct rgmeta {
-    int64_t num_rows, total_unc, total_comp, file_offset;
-};
-
-struct col {
-    char *name;
-    enum pq_type type;
-    enum pq_logical logical;
-    int optional;
-    int dict_enabled;
-
-    uint64_t nvals; /* values (incl. nulls) in the current row group */
-
-    /* current page */
-    struct pq__buf vals; /* PLAIN values, or one byte per boolean */
-    struct pq__buf idx;  /* uint32 dictionary indices */
-    struct pq__buf defs; /* one definition level byte per value */
-    size_t page_n, page_nonnull;
-
-    /* current chunk */
-    int dict_mode;
-    struct pq__buf data; /* finished data pages: header + (compressed) body */
-    struct pjob *jhead, *jtail; /* with an executor: this chunk's data pages, in order, whose
-                                   header + body go to data once compressed */
-    int64_t chunk_unc, chunk_comp;
-    int32_t n_dict_data_pages, n_plain_pages;
-    int64_t null_count;
-
-    /* statistics of the current chunk */
-    int has_stats;
-    int64_t imin, imax;
-    double dmin, dmax;
-    int64_t nan_count;
-    struct pq__buf smin, smax;
-
-    /* dictionary of the current chunk */
-    struct pq__buf dbytes;
-    struct dent *ents;
-    uint32_t nents, ents_cap;
-    struct slot *slots; /* open addressing, linear probing; the hash is kept beside the index so
-                           a probe touches the entry only on a probable match */
-    uint32_t nslots;
-    size_t dict_plain_bytes;
-};
-
-struct pq_writer {
-    pq_write_fn write;
-    void *arg;
-    struct pq_opts o;
-    char created_by[128];
-    char **kv; /* 2 * nkv strings */
-    size_t nkv;
-
-    struct col *cols;
-    size_t ncols;
-
-    uint64_t rg_rows, total_rows, row_puts;
-    size_t rg_est;
-    uint64_t offset;
-    int started, closed;
-    int fail;
-    char errmsg[160];
-
-    struct pq__buf body, cbuf, hdr, dpage;
-    ZSTD_CCtx *zc;
-
-    /* with an executor: jobs in flight and their compression contexts */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int sync_ready;
-    size_t outstanding;     /* jobs submitted, not yet finished */
-    size_t pend_bytes;      /* an upper bound of the header + compressed bytes of the jobs not
-                               yet moved into their chunk, whether they ran or not: the same
-                               whatever the timing (pq_writer_buffered_bytes); this thread's */
-    ZSTD_CCtx *ccs[8];      /* idle contexts for jobs */
-    int nccs;
-    z_stream zs;
-    int zs_ready;
-
-    struct pq__buf cmetas; /* struct cmeta[] */
-    struct pq__buf rgmetas; /* struct rgmeta[] */
-    struct pq__buf statbytes;
-};
-
-static int fail(pq_writer *w, int code, const char *msg)
+int pq__fail(pq_writer *w, int code, const char *msg)
 {
     if (!w->fail) {
         w->fail = code;
@@ -148,10 +31,10 @@ static int fail(pq_writer *w, int code, const char *msg)
     return w->fail;
 }
 
-static int buf_check(pq_writer *w, const struct pq__buf *b)
+int pq__buf_check(pq_writer *w, const struct wr_buf *b)
 {
-    if (b->fail) {
-        return fail(w, b->fail, b->fail == WR_ELIMIT ? "parquet: buffer cap reached"
+    if (b->err) {
+        return pq__fail(w, b->err, b->err == WR_ELIMIT ? "parquet: buffer cap reached"
                                                       : "parquet: out of memory");
     }
     return 0;
@@ -159,7 +42,7 @@ static int buf_check(pq_writer *w, const struct pq__buf *b)
 
 /* ---- output ---- */
 
-static int emit(pq_writer *w, const void *p, size_t len)
+int pq__emit(pq_writer *w, const void *p, size_t len)
 {
     if (w->fail) {
         return w->fail;
@@ -169,7 +52,7 @@ static int emit(pq_writer *w, const void *p, size_t len)
     }
     int rc = w->write(w->arg, p, len);
     if (rc != 0) {
-        return fail(w, rc < 0 ? rc : WR_EIO, "parquet: write callback failed");
+        return pq__fail(w, rc < 0 ? rc : WR_EIO, "parquet: write callback failed");
     }
     w->offset += len;
     return 0;
@@ -181,7 +64,7 @@ static int start(pq_writer *w)
         return 0;
     }
     w->started = 1;
-    return emit(w, "PAR1", 4);
+    return pq__emit(w, "PAR1", 4);
 }
 
 /* ---- pages ---- */
@@ -189,52 +72,52 @@ static int start(pq_writer *w)
 /* Compresses w->body into w->cbuf (or leaves it for UNCOMPRESSED); returns the bytes to write. */
 static int compress_body(pq_writer *w, const uint8_t **out, size_t *outlen)
 {
-    struct pq__buf *in = &w->body;
+    struct wr_buf *in = &w->body;
     if (w->o.codec == PQ_CODEC_UNCOMPRESSED) {
-        *out = in->p;
+        *out = pq__bytes(in);
         *outlen = in->len;
         return 0;
     }
     w->cbuf.len = 0;
     if (w->o.codec == PQ_CODEC_ZSTD) {
         size_t bound = ZSTD_compressBound(in->len);
-        if (pq__buf_reserve(&w->cbuf, bound) != 0) {
-            return buf_check(w, &w->cbuf);
+        if (wr_buf_reserve(&w->cbuf, bound) != 0) {
+            return pq__buf_check(w, &w->cbuf);
         }
         size_t r = ZSTD_compressCCtx(w->zc, w->cbuf.p, bound, in->p, in->len, w->o.level);
         if (ZSTD_isError(r)) {
-            return fail(w, WR_EIO, "parquet: zstd compression failed");
+            return pq__fail(w, WR_EIO, "parquet: zstd compression failed");
         }
         w->cbuf.len = r;
     } else {
         if (deflateReset(&w->zs) != Z_OK) {
-            return fail(w, WR_EIO, "parquet: deflateReset failed");
+            return pq__fail(w, WR_EIO, "parquet: deflateReset failed");
         }
         size_t bound = deflateBound(&w->zs, (uLong)in->len);
-        if (pq__buf_reserve(&w->cbuf, bound) != 0) {
-            return buf_check(w, &w->cbuf);
+        if (wr_buf_reserve(&w->cbuf, bound) != 0) {
+            return pq__buf_check(w, &w->cbuf);
         }
-        w->zs.next_in = in->p ? in->p : (Bytef *)"";
+        w->zs.next_in = in->p ? pq__bytes(in) : (Bytef *)"";
         w->zs.avail_in = (uInt)in->len;
-        w->zs.next_out = w->cbuf.p;
+        w->zs.next_out = pq__bytes(&w->cbuf);
         w->zs.avail_out = (uInt)bound;
         if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END) {
-            return fail(w, WR_EIO, "parquet: gzip compression failed");
+            return pq__fail(w, WR_EIO, "parquet: gzip compression failed");
         }
         w->cbuf.len = bound - w->zs.avail_out;
     }
-    *out = w->cbuf.p;
+    *out = pq__bytes(&w->cbuf);
     *outlen = w->cbuf.len;
     return 0;
 }
 
 /* Compresses w->body and appends page header + body to dst. The page bytes as written are
  * checksummed (the spec's CRC covers the compressed page). */
-static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t num_values,
+static int finish_page(pq_writer *w, struct wr_buf *dst, int page_type, int32_t num_values,
                        int encoding, int64_t *unc, int64_t *comp)
 {
     if (w->body.len > INT32_MAX) {
-        return fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+        return pq__fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
     }
     const uint8_t *cp = NULL;
     size_t clen = 0;
@@ -243,7 +126,7 @@ static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t
         return rc;
     }
     if (clen > INT32_MAX) {
-        return fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+        return pq__fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
     }
     struct pq__tw t;
     w->hdr.len = 0;
@@ -268,12 +151,12 @@ static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t
         pq__tw_struct_end(&t);
     }
     pq__tw_end(&t);
-    if ((rc = buf_check(w, &w->hdr)) != 0) {
+    if ((rc = pq__buf_check(w, &w->hdr)) != 0) {
         return rc;
     }
-    pq__buf_put(dst, w->hdr.p, w->hdr.len);
-    pq__buf_put(dst, cp, clen);
-    if ((rc = buf_check(w, dst)) != 0) {
+    wr_buf_append(dst, w->hdr.p, w->hdr.len);
+    wr_buf_append(dst, cp, clen);
+    if ((rc = pq__buf_check(w, dst)) != 0) {
         return rc;
     }
     *unc += (int64_t)(w->hdr.len + w->body.len);
@@ -284,8 +167,8 @@ static int finish_page(pq_writer *w, struct pq__buf *dst, int page_type, int32_t
 /* ---- deferred compression (with an executor) ---- */
 
 /* One data page to compress: fn input and output, nothing shared but the writer's lock. */
-struct pjob {
-    struct pjob *next;
+struct pq__pjob {
+    struct pq__pjob *next;
     pq_writer *w;
     uint8_t *plain;
     size_t plen;
@@ -305,7 +188,7 @@ static size_t job_bound(size_t plen)
 
 static void pjob_run(void *arg)
 {
-    struct pjob *j = arg;
+    struct pq__pjob *j = arg;
     pq_writer *w = j->w;
     ZSTD_CCtx *cc = NULL;
     pthread_mutex_lock(&w->mu);
@@ -366,19 +249,19 @@ static void drain(pq_writer *w)
 
 /* Hands w->body (a data page of c) to the executor; its header and bytes reach c->data at
  * the chunk's flush (assemble). */
-static int defer_page(pq_writer *w, struct col *c, int32_t num_values, int encoding)
+static int defer_page(pq_writer *w, struct pq__col *c, int32_t num_values, int encoding)
 {
     if (w->body.len > INT32_MAX) {
-        return fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+        return pq__fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
     }
-    struct pjob *j = calloc(1, sizeof *j);
+    struct pq__pjob *j = calloc(1, sizeof *j);
     if (!j) {
-        return fail(w, WR_ENOMEM, "parquet: out of memory (page job)");
+        return pq__fail(w, WR_ENOMEM, "parquet: out of memory (page job)");
     }
     j->plain = malloc(w->body.len ? w->body.len : 1);
     if (!j->plain) {
         free(j);
-        return fail(w, WR_ENOMEM, "parquet: out of memory (page job)");
+        return pq__fail(w, WR_ENOMEM, "parquet: out of memory (page job)");
     }
     if (w->body.len) {
         memcpy(j->plain, w->body.p, w->body.len);
@@ -404,18 +287,18 @@ static int defer_page(pq_writer *w, struct col *c, int32_t num_values, int encod
 }
 
 /* Moves c's compressed pages (all jobs have run: drain first) into c->data, in order. */
-static int assemble(pq_writer *w, struct col *c)
+static int assemble(pq_writer *w, struct pq__col *c)
 {
     int rc = w->fail;
     while (c->jhead) {
-        struct pjob *j = c->jhead;
+        struct pq__pjob *j = c->jhead;
         c->jhead = j->next;
         if (rc == 0 && j->err) {
-            rc = fail(w, j->err, j->err == WR_ENOMEM ? "parquet: out of memory (compression)"
+            rc = pq__fail(w, j->err, j->err == WR_ENOMEM ? "parquet: out of memory (compression)"
                                                      : "parquet: zstd compression failed");
         }
         if (rc == 0 && j->olen > INT32_MAX) {
-            rc = fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
+            rc = pq__fail(w, WR_ELIMIT, "parquet: page larger than 2 GiB");
         }
         if (rc == 0) {
             struct pq__tw t;
@@ -434,11 +317,11 @@ static int assemble(pq_writer *w, struct col *c)
             pq__tw_i32(&t, 4, ENC_RLE);
             pq__tw_struct_end(&t);
             pq__tw_end(&t);
-            rc = buf_check(w, &w->hdr);
+            rc = pq__buf_check(w, &w->hdr);
             if (rc == 0) {
-                pq__buf_put(&c->data, w->hdr.p, w->hdr.len);
-                pq__buf_put(&c->data, j->out, j->olen);
-                rc = buf_check(w, &c->data);
+                wr_buf_append(&c->data, w->hdr.p, w->hdr.len);
+                wr_buf_append(&c->data, j->out, j->olen);
+                rc = pq__buf_check(w, &c->data);
             }
             c->chunk_unc += (int64_t)(w->hdr.len + j->plen);
             c->chunk_comp += (int64_t)(w->hdr.len + j->olen);
@@ -452,7 +335,7 @@ static int assemble(pq_writer *w, struct col *c)
     return rc;
 }
 
-static void reset_page(struct col *c)
+static void reset_page(struct pq__col *c)
 {
     c->vals.len = 0;
     c->idx.len = 0;
@@ -461,23 +344,23 @@ static void reset_page(struct col *c)
     c->page_nonnull = 0;
 }
 
-static int close_page(pq_writer *w, struct col *c)
+static int close_page(pq_writer *w, struct pq__col *c)
 {
     if (c->page_n == 0) {
         return 0;
     }
-    struct pq__buf *b = &w->body;
+    struct wr_buf *b = &w->body;
     b->len = 0;
     if (c->optional) {
-        pq__buf_u32le(b, 0);
+        pq__put_u32le(b, 0);
         size_t at = b->len;
         if (c->page_nonnull == c->page_n || c->page_nonnull == 0) {
-            pq__buf_uvarint(b, (uint64_t)c->page_n << 1);
-            pq__buf_byte(b, c->page_nonnull ? 1 : 0);
+            pq__put_uvarint(b, (uint64_t)c->page_n << 1);
+            wr_buf_putc(b, c->page_nonnull ? 1 : 0);
         } else {
-            pq__rle_u8(b, c->defs.p, c->page_n, 1);
+            pq__rle_u8(b, pq__bytes(&c->defs), c->page_n, 1);
         }
-        if (!b->fail) {
+        if (!b->err) {
             uint32_t n = (uint32_t)(b->len - at);
             uint8_t le[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
             memcpy(b->p + at - 4, le, 4);
@@ -490,19 +373,19 @@ static int close_page(pq_writer *w, struct col *c)
         if (bw == 0) {
             bw = 1; /* width 0 is rejected by some readers even for a 1-entry dictionary */
         }
-        pq__buf_byte(b, (uint8_t)bw);
+        wr_buf_putc(b, (char)bw);
         pq__rle_u32(b, (const uint32_t *)(void *)c->idx.p, nidx, bw);
         enc = ENC_RLE_DICTIONARY;
         c->n_dict_data_pages++;
     } else {
         if (c->type == PQ_BOOLEAN) {
-            pq__pack_bools(b, c->vals.p, c->vals.len);
+            pq__pack_bools(b, pq__bytes(&c->vals), c->vals.len);
         } else {
-            pq__buf_put(b, c->vals.p, c->vals.len);
+            wr_buf_append(b, c->vals.p, c->vals.len);
         }
         c->n_plain_pages++;
     }
-    int rc = buf_check(w, b);
+    int rc = pq__buf_check(w, b);
     if (rc == 0 && w->sync_ready) {
         rc = defer_page(w, c, (int32_t)c->page_n, enc);
     } else if (rc == 0) {
@@ -518,7 +401,7 @@ static int close_page(pq_writer *w, struct col *c)
     return rc;
 }
 
-static inline int page_full(const pq_writer *w, const struct col *c)
+static inline int page_full(const pq_writer *w, const struct pq__col *c)
 {
     return c->vals.len + c->idx.len / 4 >= w->o.page_bytes || c->page_n >= PAGE_MAX_VALUES;
 }
@@ -551,28 +434,28 @@ static int str_less(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen
     return r < 0 || (r == 0 && alen < blen);
 }
 
-static void stats_str(struct col *c, const void *p, size_t len)
+static void stats_str(struct pq__col *c, const void *p, size_t len)
 {
     if (!c->has_stats) {
         c->has_stats = 1;
         c->smin.len = 0;
         c->smax.len = 0;
-        pq__buf_put(&c->smin, p, len);
-        pq__buf_put(&c->smax, p, len);
+        wr_buf_append(&c->smin, p, len);
+        wr_buf_append(&c->smax, p, len);
         return;
     }
-    if (str_less(p, len, c->smin.p, c->smin.len)) {
+    if (str_less(p, len, pq__bytes(&c->smin), c->smin.len)) {
         c->smin.len = 0;
-        pq__buf_put(&c->smin, p, len);
-    } else if (str_less(c->smax.p, c->smax.len, p, len)) {
+        wr_buf_append(&c->smin, p, len);
+    } else if (str_less(pq__bytes(&c->smax), c->smax.len, p, len)) {
         c->smax.len = 0;
-        pq__buf_put(&c->smax, p, len);
+        wr_buf_append(&c->smax, p, len);
     }
 }
 
 /* ---- dictionary ---- */
 
-static void dict_clear(struct col *c)
+static void dict_clear(struct pq__col *c)
 {
     c->nents = 0;
     c->dbytes.len = 0;
@@ -582,9 +465,9 @@ static void dict_clear(struct col *c)
     }
 }
 
-static int dict_rehash(struct col *c, uint32_t nslots)
+static int dict_rehash(struct pq__col *c, uint32_t nslots)
 {
-    struct slot *ns = calloc(nslots, sizeof *ns);
+    struct pq__slot *ns = calloc(nslots, sizeof *ns);
     if (!ns) {
         return WR_ENOMEM;
     }
@@ -638,7 +521,7 @@ static inline int bytes_eq(const uint8_t *a, const void *bv, size_t len)
 
 /* Finds or adds p; returns the index, -1 when the dictionary is full (caller falls back), or
  * -2 on allocation failure. */
-static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
+static long dict_index(pq_writer *w, struct pq__col *c, const void *p, size_t len)
 {
     uint32_t h = pq__hash(p, len);
     uint32_t mask = c->nslots - 1;
@@ -648,8 +531,8 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
         if (e == 0) {
             break;
         }
-        const struct slot *sl = &c->slots[s];
-        if (sl->hash == h && sl->len == len && bytes_eq(c->dbytes.p + sl->off, p, len)) {
+        const struct pq__slot *sl = &c->slots[s];
+        if (sl->hash == h && sl->len == len && bytes_eq(pq__bytes(&c->dbytes) + sl->off, p, len)) {
             return (long)(e - 1);
         }
         s = (s + 1) & mask;
@@ -659,7 +542,7 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
     }
     if (c->nents == c->ents_cap) {
         uint32_t ncap = c->ents_cap ? c->ents_cap * 2 : 256;
-        struct dent *ne = realloc(c->ents, (size_t)ncap * sizeof *ne);
+        struct pq__dent *ne = realloc(c->ents, (size_t)ncap * sizeof *ne);
         if (!ne) {
             return -2;
         }
@@ -667,12 +550,12 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
         c->ents_cap = ncap;
     }
     size_t off = c->dbytes.len;
-    pq__buf_put(&c->dbytes, p, len);
-    if (c->dbytes.fail) {
+    wr_buf_append(&c->dbytes, p, len);
+    if (c->dbytes.err) {
         return -2;
     }
-    c->ents[c->nents] = (struct dent){(uint32_t)off, (uint32_t)len, h};
-    c->slots[s] = (struct slot){h, c->nents + 1, (uint32_t)off, (uint32_t)len};
+    c->ents[c->nents] = (struct pq__dent){(uint32_t)off, (uint32_t)len, h};
+    c->slots[s] = (struct pq__slot){h, c->nents + 1, (uint32_t)off, (uint32_t)len};
     c->nents++;
     c->dict_plain_bytes += 4 + len;
     stats_str(c, p, len);
@@ -684,7 +567,7 @@ static long dict_index(pq_writer *w, struct col *c, const void *p, size_t len)
 
 /* ---- putting values ---- */
 
-static struct col *col_for_put(pq_writer *w, size_t col, enum pq_type type, int *rc)
+static struct pq__col *col_for_put(pq_writer *w, size_t col, enum pq_type type, int *rc)
 {
     if (w->fail) {
         *rc = w->fail;
@@ -694,7 +577,7 @@ static struct col *col_for_put(pq_writer *w, size_t col, enum pq_type type, int 
         *rc = WR_EINVAL;
         return NULL;
     }
-    struct col *c = &w->cols[col];
+    struct pq__col *c = &w->cols[col];
     if (c->type != type || c->nvals != w->rg_rows) {
         *rc = WR_EINVAL;
         return NULL;
@@ -703,32 +586,32 @@ static struct col *col_for_put(pq_writer *w, size_t col, enum pq_type type, int 
 }
 
 /* The rare ends of a put, kept out of line so the common path stays small. */
-static __attribute__((noinline)) int put_failed(pq_writer *w, struct col *c)
+static __attribute__((noinline)) int put_failed(pq_writer *w, struct pq__col *c)
 {
-    buf_check(w, &c->vals);
-    buf_check(w, &c->defs);
-    buf_check(w, &c->idx);
-    buf_check(w, &c->smin);
-    return buf_check(w, &c->smax);
+    pq__buf_check(w, &c->vals);
+    pq__buf_check(w, &c->defs);
+    pq__buf_check(w, &c->idx);
+    pq__buf_check(w, &c->smin);
+    return pq__buf_check(w, &c->smax);
 }
 
-static __attribute__((noinline)) int put_page_full(pq_writer *w, struct col *c)
+static __attribute__((noinline)) int put_page_full(pq_writer *w, struct pq__col *c)
 {
     return close_page(w, c);
 }
 
 /* Common tail of a non-null put: level, counters, page and buffer checks. */
-static inline __attribute__((always_inline)) int after_put(pq_writer *w, struct col *c, size_t est)
+static inline __attribute__((always_inline)) int after_put(pq_writer *w, struct pq__col *c, size_t est)
 {
     if (c->optional) {
-        pq__buf_byte(&c->defs, 1);
+        wr_buf_putc(&c->defs, 1);
     }
     c->page_n++;
     c->page_nonnull++;
     c->nvals++;
     w->row_puts++;
     w->rg_est += est;
-    int failed = c->vals.fail | c->defs.fail | c->idx.fail | c->smin.fail | c->smax.fail;
+    int failed = c->vals.err | c->defs.err | c->idx.err | c->smin.err | c->smax.err;
     if (__builtin_expect(failed != 0, 0)) {
         return put_failed(w, c);
     }
@@ -741,12 +624,12 @@ static inline __attribute__((always_inline)) int after_put(pq_writer *w, struct 
 int pq_writer_put_bool(pq_writer *w, size_t col, int v)
 {
     int rc = 0;
-    struct col *c = col_for_put(w, col, PQ_BOOLEAN, &rc);
+    struct pq__col *c = col_for_put(w, col, PQ_BOOLEAN, &rc);
     if (!c) {
         return rc;
     }
     int64_t b = v ? 1 : 0;
-    pq__buf_byte(&c->vals, (uint8_t)b);
+    wr_buf_putc(&c->vals, (char)b);
     if (!c->has_stats) {
         c->has_stats = 1;
         c->imin = c->imax = b;
@@ -759,7 +642,7 @@ int pq_writer_put_bool(pq_writer *w, size_t col, int v)
     return after_put(w, c, 1);
 }
 
-static inline void stats_int(struct col *c, int64_t v)
+static inline void stats_int(struct pq__col *c, int64_t v)
 {
     if (!c->has_stats) {
         c->has_stats = 1;
@@ -774,11 +657,11 @@ static inline void stats_int(struct col *c, int64_t v)
 int pq_writer_put_int32(pq_writer *w, size_t col, int32_t v)
 {
     int rc = 0;
-    struct col *c = col_for_put(w, col, PQ_INT32, &rc);
+    struct pq__col *c = col_for_put(w, col, PQ_INT32, &rc);
     if (!c) {
         return rc;
     }
-    pq__buf_put(&c->vals, &v, 4);
+    wr_buf_append(&c->vals, &v, 4);
     stats_int(c, v);
     return after_put(w, c, 4);
 }
@@ -786,11 +669,11 @@ int pq_writer_put_int32(pq_writer *w, size_t col, int32_t v)
 int pq_writer_put_int64(pq_writer *w, size_t col, int64_t v)
 {
     int rc = 0;
-    struct col *c = col_for_put(w, col, PQ_INT64, &rc);
+    struct pq__col *c = col_for_put(w, col, PQ_INT64, &rc);
     if (!c) {
         return rc;
     }
-    pq__buf_put(&c->vals, &v, 8);
+    wr_buf_append(&c->vals, &v, 8);
     stats_int(c, v);
     return after_put(w, c, 8);
 }
@@ -798,11 +681,11 @@ int pq_writer_put_int64(pq_writer *w, size_t col, int64_t v)
 int pq_writer_put_double(pq_writer *w, size_t col, double v)
 {
     int rc = 0;
-    struct col *c = col_for_put(w, col, PQ_DOUBLE, &rc);
+    struct pq__col *c = col_for_put(w, col, PQ_DOUBLE, &rc);
     if (!c) {
         return rc;
     }
-    pq__buf_put(&c->vals, &v, 8);
+    wr_buf_append(&c->vals, &v, 8);
     if (isnan(v)) {
         c->nan_count++;
     } else { /* NaN has no place in the order: min/max describe the other values */
@@ -821,7 +704,7 @@ int pq_writer_put_double(pq_writer *w, size_t col, double v)
 int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
 {
     int rc = 0;
-    struct col *c = col_for_put(w, col, PQ_BYTE_ARRAY, &rc);
+    struct pq__col *c = col_for_put(w, col, PQ_BYTE_ARRAY, &rc);
     if (!c) {
         return rc;
     }
@@ -838,11 +721,11 @@ int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
         long i = dict_index(w, c, p, len);
         if (i >= 0) {
             uint32_t u = (uint32_t)i;
-            pq__buf_put(&c->idx, &u, 4);
+            wr_buf_append(&c->idx, &u, 4);
             return after_put(w, c, 4 + len);
         }
         if (i == -2) {
-            return fail(w, WR_ENOMEM, "parquet: out of memory (dictionary)");
+            return pq__fail(w, WR_ENOMEM, "parquet: out of memory (dictionary)");
         }
         /* Dictionary full: this chunk continues in PLAIN from a new page. */
         if ((rc = close_page(w, c)) != 0) {
@@ -851,20 +734,20 @@ int pq_writer_put_str(pq_writer *w, size_t col, const void *p, size_t len)
         c->dict_mode = 0;
     }
     uint32_t l32 = (uint32_t)len;
-    pq__buf_put(&c->vals, &l32, 4);
-    pq__buf_put(&c->vals, p, len);
+    wr_buf_append(&c->vals, &l32, 4);
+    wr_buf_append(&c->vals, p, len);
     stats_str(c, p, len);
     return after_put(w, c, 4 + len);
 }
 
-static int put_null(pq_writer *w, struct col *c)
+static int put_null(pq_writer *w, struct pq__col *c)
 {
-    pq__buf_byte(&c->defs, 0);
+    wr_buf_putc(&c->defs, 0);
     c->page_n++;
     c->nvals++;
     c->null_count++;
-    if (c->defs.fail) {
-        return buf_check(w, &c->defs);
+    if (c->defs.err) {
+        return pq__buf_check(w, &c->defs);
     }
     if (page_full(w, c)) {
         return close_page(w, c);
@@ -880,7 +763,7 @@ int pq_writer_put_null(pq_writer *w, size_t col)
     if (w->closed || col >= w->ncols) {
         return WR_EINVAL;
     }
-    struct col *c = &w->cols[col];
+    struct pq__col *c = &w->cols[col];
     if (!c->optional || c->nvals != w->rg_rows) {
         return WR_EINVAL;
     }
@@ -893,11 +776,11 @@ int pq_writer_put_null(pq_writer *w, size_t col)
 static uint32_t stat_put(pq_writer *w, const void *p, size_t len)
 {
     uint32_t off = (uint32_t)w->statbytes.len;
-    pq__buf_put(&w->statbytes, p, len);
+    wr_buf_append(&w->statbytes, p, len);
     return off;
 }
 
-static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
+static void chunk_stats(pq_writer *w, struct pq__col *c, struct pq__cmeta *m)
 {
     m->null_count = c->null_count;
     m->nan_count = c->type == PQ_DOUBLE ? c->nan_count : -1;
@@ -938,7 +821,7 @@ static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
     case PQ_BYTE_ARRAY: {
         size_t lim = w->o.stats_max_bytes;
         if (c->smin.len > lim) {
-            size_t n = pq__trunc_min(c->smin.p, c->smin.len, lim);
+            size_t n = pq__trunc_min(pq__bytes(&c->smin), c->smin.len, lim);
             m->min_off = stat_put(w, c->smin.p, n);
             m->min_len = (uint32_t)n;
             m->min_exact = 0;
@@ -948,7 +831,7 @@ static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
         }
         if (c->smax.len > lim) {
             uint8_t tmp[256];
-            long n = pq__trunc_max(c->smax.p, c->smax.len, lim, tmp);
+            long n = pq__trunc_max(pq__bytes(&c->smax), c->smax.len, lim, tmp);
             if (n < 0) {
                 m->has_max = 0;
             } else {
@@ -965,13 +848,13 @@ static void chunk_stats(pq_writer *w, struct col *c, struct cmeta *m)
     }
 }
 
-static int write_dict_page(pq_writer *w, struct col *c, int64_t *unc, int64_t *comp)
+static int write_dict_page(pq_writer *w, struct pq__col *c, int64_t *unc, int64_t *comp)
 {
-    struct pq__buf *b = &w->body;
+    struct wr_buf *b = &w->body;
     b->len = 0;
-    if (pq__buf_reserve(b, c->dict_plain_bytes) == 0) {
+    if (wr_buf_reserve(b, c->dict_plain_bytes) == 0) {
         for (uint32_t i = 0; i < c->nents; i++) {
-            const struct dent *d = &c->ents[i];
+            const struct pq__dent *d = &c->ents[i];
             uint8_t le[4] = {(uint8_t)d->len, (uint8_t)(d->len >> 8), (uint8_t)(d->len >> 16),
                              (uint8_t)(d->len >> 24)};
             memcpy(b->p + b->len, le, 4);
@@ -981,7 +864,7 @@ static int write_dict_page(pq_writer *w, struct col *c, int64_t *unc, int64_t *c
             b->len += 4 + (size_t)d->len;
         }
     }
-    int rc = buf_check(w, b);
+    int rc = pq__buf_check(w, b);
     if (rc != 0) {
         return rc;
     }
@@ -1001,7 +884,7 @@ static int flush_row_group(pq_writer *w)
     if (rc != 0) {
         return rc;
     }
-    struct rgmeta rg = {(int64_t)w->rg_rows, 0, 0, (int64_t)w->offset};
+    struct pq__rgmeta rg = {(int64_t)w->rg_rows, 0, 0, (int64_t)w->offset};
     if (w->sync_ready) {
         /* the last pages of every column first, so they compress side by side */
         for (size_t i = 0; i < w->ncols && rc == 0; i++) {
@@ -1017,11 +900,11 @@ static int flush_row_group(pq_writer *w)
         }
     }
     for (size_t i = 0; i < w->ncols; i++) {
-        struct col *c = &w->cols[i];
+        struct pq__col *c = &w->cols[i];
         if ((rc = close_page(w, c)) != 0) {
             return rc;
         }
-        struct cmeta m;
+        struct pq__cmeta m;
         memset(&m, 0, sizeof m);
         m.dict_off = -1;
         int64_t dunc = 0, dcomp = 0;
@@ -1040,12 +923,12 @@ static int flush_row_group(pq_writer *w)
         m.n_dict_data_pages = c->n_dict_data_pages;
         m.n_plain_pages = c->n_plain_pages;
         chunk_stats(w, c, &m);
-        pq__buf_put(&w->cmetas, &m, sizeof m);
-        if ((rc = buf_check(w, &w->statbytes)) != 0 || (rc = buf_check(w, &w->cmetas)) != 0) {
+        wr_buf_append(&w->cmetas, &m, sizeof m);
+        if ((rc = pq__buf_check(w, &w->statbytes)) != 0 || (rc = pq__buf_check(w, &w->cmetas)) != 0) {
             return rc;
         }
-        if ((rc = emit(w, w->dpage.p, w->dpage.len)) != 0 ||
-            (rc = emit(w, c->data.p, c->data.len)) != 0) {
+        if ((rc = pq__emit(w, w->dpage.p, w->dpage.len)) != 0 ||
+            (rc = pq__emit(w, c->data.p, c->data.len)) != 0) {
             return rc;
         }
         rg.total_unc += m.unc;
@@ -1062,8 +945,8 @@ static int flush_row_group(pq_writer *w)
         c->dict_mode = c->dict_enabled;
         dict_clear(c);
     }
-    pq__buf_put(&w->rgmetas, &rg, sizeof rg);
-    if ((rc = buf_check(w, &w->rgmetas)) != 0) {
+    wr_buf_append(&w->rgmetas, &rg, sizeof rg);
+    if ((rc = pq__buf_check(w, &w->rgmetas)) != 0) {
         return rc;
     }
     w->rg_rows = 0;
@@ -1080,13 +963,13 @@ int pq_writer_end_row(pq_writer *w)
         return WR_EINVAL;
     }
     for (size_t i = 0; i < w->ncols; i++) {
-        struct col *c = &w->cols[i];
+        struct pq__col *c = &w->cols[i];
         if (c->nvals == w->rg_rows) {
             if (!c->optional) {
                 char msg[160];
                 snprintf(msg, sizeof msg, "parquet: required column %.100s not set in row %llu",
                          c->name, (unsigned long long)w->total_rows);
-                return fail(w, WR_EINVAL, msg);
+                return pq__fail(w, WR_EINVAL, msg);
             }
             int rc = put_null(w, c);
             if (rc != 0) {
@@ -1118,9 +1001,9 @@ size_t pq_writer_buffered_bytes(const pq_writer *w)
 {
     size_t n = 0;
     for (size_t i = 0; i < w->ncols; i++) {
-        const struct col *c = &w->cols[i];
+        const struct pq__col *c = &w->cols[i];
         n += c->data.len + c->vals.len + c->idx.len + c->defs.len + c->dbytes.len +
-             (size_t)c->nents * (sizeof(struct dent) + 4);
+             (size_t)c->nents * (sizeof(struct pq__dent) + 4);
     }
     return n + w->pend_bytes;
 }
@@ -1139,210 +1022,6 @@ int pq_writer_settle(pq_writer *w)
     return w->fail;
 }
 
-/* ---- footer ---- */
-
-static void schema_leaf(struct pq__tw *t, const struct col *c)
-{
-    static const int phys[] = {T_BOOLEAN, T_INT32, T_INT64, T_DOUBLE, T_BYTE_ARRAY};
-    pq__tw_struct_begin(t, 0);
-    pq__tw_i32(t, 1, phys[c->type]);
-    pq__tw_i32(t, 3, c->optional ? REP_OPTIONAL : REP_REQUIRED);
-    pq__tw_str(t, 4, c->name);
-    switch (c->logical) {
-    case PQ_LT_NONE:
-        break;
-    case PQ_LT_STRING:
-        pq__tw_i32(t, 6, CT_UTF8);
-        pq__tw_struct_begin(t, 10);
-        pq__tw_struct_begin(t, 1); /* StringType */
-        pq__tw_struct_end(t);
-        pq__tw_struct_end(t);
-        break;
-    case PQ_LT_JSON:
-        pq__tw_i32(t, 6, CT_JSON);
-        pq__tw_struct_begin(t, 10);
-        pq__tw_struct_begin(t, 12); /* JsonType */
-        pq__tw_struct_end(t);
-        pq__tw_struct_end(t);
-        break;
-    case PQ_LT_INT:
-        pq__tw_i32(t, 6, c->type == PQ_INT32 ? CT_INT_32 : CT_INT_64);
-        pq__tw_struct_begin(t, 10);
-        pq__tw_struct_begin(t, 10); /* IntType */
-        pq__tw_i8(t, 1, c->type == PQ_INT32 ? 32 : 64);
-        pq__tw_bool(t, 2, 1);
-        pq__tw_struct_end(t);
-        pq__tw_struct_end(t);
-        break;
-    case PQ_LT_TIMESTAMP_US:
-        pq__tw_i32(t, 6, CT_TIMESTAMP_MICROS);
-        pq__tw_struct_begin(t, 10);
-        pq__tw_struct_begin(t, 8); /* TimestampType */
-        pq__tw_bool(t, 1, 1);      /* isAdjustedToUTC: these are instants */
-        pq__tw_struct_begin(t, 2); /* TimeUnit */
-        pq__tw_struct_begin(t, 2); /* MICROS */
-        pq__tw_struct_end(t);
-        pq__tw_struct_end(t);
-        pq__tw_struct_end(t);
-        pq__tw_struct_end(t);
-        break;
-    }
-    pq__tw_struct_end(t);
-}
-
-static void column_chunk(pq_writer *w, struct pq__tw *t, const struct col *c, const struct cmeta *m)
-{
-    static const int phys[] = {T_BOOLEAN, T_INT32, T_INT64, T_DOUBLE, T_BYTE_ARRAY};
-    static const int codec[] = {CODEC_ZSTD, CODEC_GZIP, CODEC_UNCOMPRESSED};
-    pq__tw_struct_begin(t, 0);
-    pq__tw_i64(t, 2, 0); /* required by Thrift; the metadata lives in the footer, not here */
-    pq__tw_struct_begin(t, 3);
-    pq__tw_i32(t, 1, phys[c->type]);
-    int encs[3], nenc = 0;
-    if (m->has_dict || m->n_plain_pages > 0) {
-        encs[nenc++] = ENC_PLAIN;
-    }
-    if (c->optional) {
-        encs[nenc++] = ENC_RLE;
-    }
-    if (m->n_dict_data_pages > 0) {
-        encs[nenc++] = ENC_RLE_DICTIONARY;
-    }
-    pq__tw_list_begin(t, 2, PQ__T_I32, (uint32_t)nenc);
-    for (int i = 0; i < nenc; i++) {
-        pq__tw_elem_i32(t, encs[i]);
-    }
-    pq__tw_list_begin(t, 3, PQ__T_BINARY, 1);
-    pq__tw_elem_bin(t, c->name, strlen(c->name));
-    pq__tw_i32(t, 4, codec[w->o.codec]);
-    pq__tw_i64(t, 5, m->num_values);
-    pq__tw_i64(t, 6, m->unc);
-    pq__tw_i64(t, 7, m->comp);
-    pq__tw_i64(t, 9, m->data_off);
-    if (m->has_dict) {
-        pq__tw_i64(t, 11, m->dict_off);
-    }
-    pq__tw_struct_begin(t, 12);
-    pq__tw_i64(t, 3, m->null_count);
-    if (m->has_max) {
-        pq__tw_bin(t, 5, w->statbytes.p + m->max_off, m->max_len);
-    }
-    if (m->has_min) {
-        pq__tw_bin(t, 6, w->statbytes.p + m->min_off, m->min_len);
-    }
-    if (m->has_max) {
-        pq__tw_bool(t, 7, m->max_exact);
-    }
-    if (m->has_min) {
-        pq__tw_bool(t, 8, m->min_exact);
-    }
-    if (m->nan_count >= 0) {
-        pq__tw_i64(t, 9, m->nan_count); /* without it readers must assume NaNs may be present */
-    }
-    pq__tw_struct_end(t);
-    int nstats = (m->has_dict ? 1 : 0) + (m->n_dict_data_pages > 0) + (m->n_plain_pages > 0);
-    pq__tw_list_begin(t, 13, PQ__T_STRUCT, (uint32_t)nstats);
-    if (m->has_dict) {
-        pq__tw_struct_begin(t, 0);
-        pq__tw_i32(t, 1, PAGE_DICTIONARY);
-        pq__tw_i32(t, 2, ENC_PLAIN);
-        pq__tw_i32(t, 3, 1);
-        pq__tw_struct_end(t);
-    }
-    if (m->n_dict_data_pages > 0) {
-        pq__tw_struct_begin(t, 0);
-        pq__tw_i32(t, 1, PAGE_DATA);
-        pq__tw_i32(t, 2, ENC_RLE_DICTIONARY);
-        pq__tw_i32(t, 3, m->n_dict_data_pages);
-        pq__tw_struct_end(t);
-    }
-    if (m->n_plain_pages > 0) {
-        pq__tw_struct_begin(t, 0);
-        pq__tw_i32(t, 1, PAGE_DATA);
-        pq__tw_i32(t, 2, ENC_PLAIN);
-        pq__tw_i32(t, 3, m->n_plain_pages);
-        pq__tw_struct_end(t);
-    }
-    pq__tw_struct_end(t); /* ColumnMetaData */
-    pq__tw_struct_end(t); /* ColumnChunk */
-}
-
-static int write_footer(pq_writer *w)
-{
-    struct pq__buf *b = &w->body;
-    b->len = 0;
-    struct pq__tw t;
-    pq__tw_init(&t, b);
-    pq__tw_i32(&t, 1, 1);
-    pq__tw_list_begin(&t, 2, PQ__T_STRUCT, (uint32_t)(w->ncols + 1));
-    pq__tw_struct_begin(&t, 0);
-    pq__tw_str(&t, 4, "schema");
-    pq__tw_i32(&t, 5, (int32_t)w->ncols);
-    pq__tw_struct_end(&t);
-    for (size_t i = 0; i < w->ncols; i++) {
-        schema_leaf(&t, &w->cols[i]);
-    }
-    pq__tw_i64(&t, 3, (int64_t)w->total_rows);
-    size_t nrg = w->rgmetas.len / sizeof(struct rgmeta);
-    pq__tw_list_begin(&t, 4, PQ__T_STRUCT, (uint32_t)nrg);
-    for (size_t r = 0; r < nrg; r++) {
-        struct rgmeta rg;
-        memcpy(&rg, w->rgmetas.p + r * sizeof rg, sizeof rg);
-        pq__tw_struct_begin(&t, 0);
-        pq__tw_list_begin(&t, 1, PQ__T_STRUCT, (uint32_t)w->ncols);
-        for (size_t i = 0; i < w->ncols; i++) {
-            struct cmeta m;
-            memcpy(&m, w->cmetas.p + (r * w->ncols + i) * sizeof m, sizeof m);
-            column_chunk(w, &t, &w->cols[i], &m);
-        }
-        pq__tw_i64(&t, 2, rg.total_unc);
-        pq__tw_i64(&t, 3, rg.num_rows);
-        pq__tw_i64(&t, 5, rg.file_offset);
-        pq__tw_i64(&t, 6, rg.total_comp);
-        if (r <= INT16_MAX) {
-            pq__tw_field(&t, PQ__T_I16, 7);
-            pq__buf_uvarint(b, pq__zigzag64((int64_t)r));
-        }
-        pq__tw_struct_end(&t);
-    }
-    if (w->nkv > 0) {
-        pq__tw_list_begin(&t, 5, PQ__T_STRUCT, (uint32_t)w->nkv);
-        for (size_t i = 0; i < w->nkv; i++) {
-            pq__tw_struct_begin(&t, 0);
-            pq__tw_str(&t, 1, w->kv[2 * i]);
-            pq__tw_str(&t, 2, w->kv[2 * i + 1]);
-            pq__tw_struct_end(&t);
-        }
-    }
-    pq__tw_str(&t, 6, w->created_by);
-    pq__tw_list_begin(&t, 7, PQ__T_STRUCT, (uint32_t)w->ncols);
-    for (size_t i = 0; i < w->ncols; i++) {
-        pq__tw_struct_begin(&t, 0); /* ColumnOrder */
-        pq__tw_struct_begin(&t, 1); /* TYPE_ORDER: TypeDefinedOrder */
-        pq__tw_struct_end(&t);
-        pq__tw_struct_end(&t);
-    }
-    pq__tw_end(&t);
-    int rc = buf_check(w, b);
-    if (rc != 0) {
-        return rc;
-    }
-    if (t.overflow || b->len > UINT32_MAX) {
-        return fail(w, WR_ELIMIT, "parquet: footer too large");
-    }
-    uint8_t tail[8];
-    uint32_t n = (uint32_t)b->len;
-    tail[0] = (uint8_t)n;
-    tail[1] = (uint8_t)(n >> 8);
-    tail[2] = (uint8_t)(n >> 16);
-    tail[3] = (uint8_t)(n >> 24);
-    memcpy(tail + 4, "PAR1", 4);
-    if ((rc = emit(w, b->p, b->len)) != 0) {
-        return rc;
-    }
-    return emit(w, tail, 8);
-}
-
 int pq_writer_close(pq_writer *w, struct wr_err *err)
 {
     int rc = w->fail;
@@ -1352,7 +1031,7 @@ int pq_writer_close(pq_writer *w, struct wr_err *err)
         return rc;
     }
     if (rc == 0 && w->row_puts > 0) {
-        rc = fail(w, WR_EINVAL, "parquet: close with a row not ended");
+        rc = pq__fail(w, WR_EINVAL, "parquet: close with a row not ended");
     }
     if (rc == 0) {
         rc = flush_row_group(w);
@@ -1361,7 +1040,7 @@ int pq_writer_close(pq_writer *w, struct wr_err *err)
         rc = start(w);
     }
     if (rc == 0) {
-        rc = write_footer(w);
+        rc = pq__write_footer(w);
     }
     w->closed = 1;
     if (rc != 0) {
@@ -1517,32 +1196,32 @@ pq_writer *pq_writer_create(const struct pq_schema *schema, const struct pq_opts
     snprintf(w->created_by, sizeof w->created_by, "weir version %s (build %s)", PQ_WRITER_VERSION,
              build);
     size_t cap = o.max_buffer_bytes;
-    pq__buf_init(&w->body, cap);
-    pq__buf_init(&w->cbuf, cap);
-    pq__buf_init(&w->hdr, 4096);
-    pq__buf_init(&w->dpage, cap);
-    pq__buf_init(&w->cmetas, cap);
-    pq__buf_init(&w->rgmetas, cap);
-    pq__buf_init(&w->statbytes, UINT32_MAX / 2 < cap ? UINT32_MAX / 2 : cap);
+    wr_buf_init(&w->body, cap);
+    wr_buf_init(&w->cbuf, cap);
+    wr_buf_init(&w->hdr, 4096);
+    wr_buf_init(&w->dpage, cap);
+    wr_buf_init(&w->cmetas, cap);
+    wr_buf_init(&w->rgmetas, cap);
+    wr_buf_init(&w->statbytes, UINT32_MAX / 2 < cap ? UINT32_MAX / 2 : cap);
     w->cols = calloc(schema->ncols, sizeof *w->cols);
     int ok = w->cols != NULL;
     w->ncols = ok ? schema->ncols : 0;
     for (size_t i = 0; ok && i < w->ncols; i++) {
         const struct pq_column *s = &schema->cols[i];
-        struct col *c = &w->cols[i];
+        struct pq__col *c = &w->cols[i];
         c->name = dupstr(s->name);
         c->type = s->type;
         c->logical = s->logical;
         c->optional = s->optional != 0;
         c->dict_enabled = s->type == PQ_BYTE_ARRAY && s->encoding != PQ_ENC_PLAIN;
         c->dict_mode = c->dict_enabled;
-        pq__buf_init(&c->vals, o.page_bytes + o.max_value_bytes + 64);
-        pq__buf_init(&c->idx, (size_t)PAGE_MAX_VALUES * 4 + 64);
-        pq__buf_init(&c->defs, (size_t)PAGE_MAX_VALUES + 64);
-        pq__buf_init(&c->data, cap);
-        pq__buf_init(&c->smin, o.max_value_bytes);
-        pq__buf_init(&c->smax, o.max_value_bytes);
-        pq__buf_init(&c->dbytes, o.dict_max_bytes);
+        wr_buf_init(&c->vals, o.page_bytes + o.max_value_bytes + 64);
+        wr_buf_init(&c->idx, (size_t)PAGE_MAX_VALUES * 4 + 64);
+        wr_buf_init(&c->defs, (size_t)PAGE_MAX_VALUES + 64);
+        wr_buf_init(&c->data, cap);
+        wr_buf_init(&c->smin, o.max_value_bytes);
+        wr_buf_init(&c->smax, o.max_value_bytes);
+        wr_buf_init(&c->dbytes, o.dict_max_bytes);
         ok = c->name != NULL;
         if (ok && c->dict_enabled) {
             ok = dict_rehash(c, 1024) == 0;
@@ -1615,22 +1294,22 @@ void pq_writer_destroy(pq_writer *w)
     }
     drain(w); /* jobs in flight point into w */
     for (size_t i = 0; i < w->ncols; i++) {
-        struct col *c = &w->cols[i];
+        struct pq__col *c = &w->cols[i];
         while (c->jhead) {
-            struct pjob *j = c->jhead;
+            struct pq__pjob *j = c->jhead;
             c->jhead = j->next;
             free(j->plain);
             free(j->out);
             free(j);
         }
         free(c->name);
-        pq__buf_free(&c->vals);
-        pq__buf_free(&c->idx);
-        pq__buf_free(&c->defs);
-        pq__buf_free(&c->data);
-        pq__buf_free(&c->smin);
-        pq__buf_free(&c->smax);
-        pq__buf_free(&c->dbytes);
+        wr_buf_free(&c->vals);
+        wr_buf_free(&c->idx);
+        wr_buf_free(&c->defs);
+        wr_buf_free(&c->data);
+        wr_buf_free(&c->smin);
+        wr_buf_free(&c->smax);
+        wr_buf_free(&c->dbytes);
         free(c->ents);
         free(c->slots);
     }
@@ -1639,13 +1318,13 @@ void pq_writer_destroy(pq_writer *w)
         free(w->kv[i]);
     }
     free(w->kv);
-    pq__buf_free(&w->body);
-    pq__buf_free(&w->cbuf);
-    pq__buf_free(&w->hdr);
-    pq__buf_free(&w->dpage);
-    pq__buf_free(&w->cmetas);
-    pq__buf_free(&w->rgmetas);
-    pq__buf_free(&w->statbytes);
+    wr_buf_free(&w->body);
+    wr_buf_free(&w->cbuf);
+    wr_buf_free(&w->hdr);
+    wr_buf_free(&w->dpage);
+    wr_buf_free(&w->cmetas);
+    wr_buf_free(&w->rgmetas);
+    wr_buf_free(&w->statbytes);
     ZSTD_freeCCtx(w->zc);
     if (w->sync_ready) {
         for (int i = 0; i < w->nccs; i++) {

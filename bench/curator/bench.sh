@@ -6,6 +6,8 @@
 #   WEIR=build/cli/weir WEIR_PGFIXTURE=build/tests/pg/weir_pgfixture \
 #     sh bench/curator/bench.sh LAKE [RUNS] [THREADS...]
 #
+# WEIR_BENCH_SKIP_DUCKDB=1 runs weir alone (A/B runs of two weir builds).
+#
 # LAKE is a lake root made by bench/gen/gen_events.py (its raw/ and gen-manifest.json).
 # weir writes LAKE/curated (replaced each run with --force); DuckDB writes $OUT/duck-t<N>.
 # A private Postgres cluster is started under $OUT/pg (or set WEIR_BENCH_DB to a scratch
@@ -15,7 +17,10 @@ LAKE=$(cd "$1" && pwd)
 RUNS=${2:-1}
 shift; [ $# -gt 0 ] && shift
 THREADS=${*:-1 2}
-SHARED=${WEIR_SHARED:-/work/shared}
+# The shared folder (bench/gen schemas, bench/duckdb): WEIR_SHARED, else ../shared beside
+# the repository.
+SHARED=${WEIR_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared}
+[ -d "$SHARED/bench/duckdb" ] || { echo "bench.sh: no shared folder at $SHARED (set WEIR_SHARED)" >&2; exit 2; }
 OUT=${OUT:-$(mktemp -d /tmp/weir-bench-cur.XXXXXX)}
 : "${WEIR:?set WEIR to the weir binary}"
 LINES=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$LAKE/gen-manifest.json','utf8')).lines_total)")
@@ -43,6 +48,7 @@ while [ "$r" -le "$RUNS" ]; do
             --lake "file://$LAKE" --force --threads "$t" --log-level warn --tmp-dir "$OUT" 2>"$OUT/weir.err"
         set -- $(cat "$OUT/time")
         echo "| weir | $t | $r | $1 | $(echo "$2 + $3" | bc) | $(echo "$LINES / $1" | bc) | $ROWS | $(mb "$LAKE/curated/events") | $(($4 / 1024)) | $load |"
+        [ -n "${WEIR_BENCH_SKIP_DUCKDB:-}" ] && continue
         load=$(cut -d' ' -f1 /proc/loadavg)
         /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" node "$SHARED/bench/duckdb/convert.mjs" \
             --raw "$LAKE/raw" --out "$OUT/duck-t$t" --codec zstd --threads "$t" >"$OUT/duck.json"

@@ -731,7 +731,7 @@ def scenario_diskfull(w):
     log(f"diskfull: SIGTERM with a failed spool exited {rc}")
     # the documented drain: exit 0 (its lake puts work even though the spool cannot write)
     check(rc == 0, f"the drain with a failed spool exited {rc}, not 0: {gw.logtext()}")
-    causes = gw.logtext(1 << 20).count("spool failed")
+    causes = gw.logtext(1 << 20).count("spool cannot write")
     check(causes == 1, f"the spool failure logged {causes} times, not once")
     v1 = read_lake(w, lake, "diskfull1")
     log(f"diskfull: after the first drain the lake holds {v1.lines} of {len(load.acked)} acked events")

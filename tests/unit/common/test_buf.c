@@ -46,17 +46,31 @@ static void test_buf_cap(void)
     CHECK_INT(wr_buf_putc(&b, 'x'), WR_ELIMIT);
     CHECK_INT(b.len, 10); /* nothing appended on refusal */
     CHECK_STR(b.p, "0123456789");
-    CHECK_INT(wr_buf_append(&b, "", 0), 0);
+    /* The refusal sticks: later appends fail too, so one check at the end sees it. */
+    CHECK_INT(b.err, WR_ELIMIT);
+    CHECK_INT(wr_buf_append(&b, "", 0), WR_ELIMIT);
+    CHECK_INT(wr_buf_printf(&b, "%d", 1), WR_ELIMIT);
+    CHECK_INT(wr_buf_json_escape(&b, "a", 1), WR_ELIMIT);
+    CHECK_STR(b.p, "0123456789");
+    /* Truncating puts the buffer back as it was at that length, error cleared. */
+    wr_buf_truncate(&b, 4);
+    CHECK_INT(b.err, 0);
+    CHECK_STR(b.p, "0123");
+    CHECK_INT(wr_buf_putc(&b, '4'), 0);
+    CHECK_STR(b.p, "01234");
     wr_buf_clear(&b);
     CHECK_INT(wr_buf_append(&b, "01234567890", 11), WR_ELIMIT);
     CHECK_INT(b.len, 0);
     CHECK_INT(wr_buf_printf(&b, "%s", "0123456789a"), WR_ELIMIT);
     CHECK_INT(b.len, 0);
+    wr_buf_clear(&b);
     CHECK_INT(wr_buf_printf(&b, "%010d", 7), 0);
     CHECK_STR(b.p, "0000000007");
     /* Sizes that would overflow the arithmetic are refused, not wrapped. */
     CHECK_INT(wr_buf_reserve(&b, SIZE_MAX), WR_ELIMIT);
+    wr_buf_truncate(&b, b.len);
     CHECK_INT(wr_buf_reserve(&b, SIZE_MAX - 5), WR_ELIMIT);
+    wr_buf_truncate(&b, b.len);
     CHECK_INT(wr_buf_append(&b, "x", SIZE_MAX), WR_ELIMIT);
     wr_buf_free(&b);
 
@@ -75,8 +89,14 @@ static void test_buf_cap(void)
 
     /* A zero cap takes nothing but the empty string. */
     wr_buf_init(&b, 0);
-    CHECK_INT(wr_buf_putc(&b, 'a'), WR_ELIMIT);
     CHECK_INT(wr_buf_append(&b, "", 0), 0);
+    CHECK_INT(wr_buf_putc(&b, 'a'), WR_ELIMIT);
+    wr_buf_free(&b);
+
+    /* The allocation never passes the cap (plus the NUL). */
+    wr_buf_init(&b, 100);
+    CHECK_INT(wr_buf_append(&b, "0123456789012345678901234567890123456789012345678901234567890123456789", 70), 0);
+    CHECK(b.cap <= 101);
     wr_buf_free(&b);
 }
 

@@ -227,7 +227,12 @@ static const json_t *resolve(const json_t *root, const char *ref)
         }
         seg[k] = 0;
         if (json_is_array(cur)) {
-            cur = json_array_get(cur, strtoul(seg, NULL, 10));
+            char *end;
+            unsigned long idx = strtoul(seg, &end, 10);
+            if (end == seg || *end) {
+                return NULL;
+            }
+            cur = json_array_get(cur, idx);
         } else {
             cur = json_object_get(cur, seg);
         }

@@ -8,6 +8,8 @@
 #include "tests/unit/check.h"
 
 #include <stdio.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -554,6 +556,63 @@ static void test_json_dups(void)
     wr_arena_destroy(a);
 }
 
+static int exists(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", lake, rel);
+    struct stat stt;
+    return stat(path, &stt) == 0;
+}
+
+/* The fenced names part-<gen><nnnnn>: which parts each cleanup deletes. */
+static void test_parts_delete(void)
+{
+    snprintf(lake, sizeof lake, "/tmp/weir-test-curator-f%ld", (long)getpid());
+    char url[300];
+    snprintf(url, sizeof url, "file://%s", lake);
+    struct wr_err err = {0};
+    lake_store *st = lake_store_open(url, NULL, &err);
+    CHECK(st != NULL);
+    static const char *const names[] = {
+        "part-00000.parquet", "part-00001.parquet",     /* unfenced 0, 1 */
+        "part-300000.parquet", "part-300001.parquet",   /* generation 3 */
+        "part-1200000.parquet",                         /* generation 12 */
+        "part-01200000.parquet", "part-12.parquet",     /* not names this module writes */
+        "other.parquet", "part-00000.parquet.tmp",
+    };
+    enum { N = sizeof names / sizeof names[0] };
+    char rel[N][256];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(rel[i], sizeof rel[i], "curated/events/event_type=t/dt=2026-01-05/%s", names[i]);
+        put_file(rel[i], "x", 1);
+    }
+    /* A lost run of generation 3 deletes its own parts only. */
+    CHECK_INT(cur__parts_delete(st, "t", "2026-01-05", UINT_MAX, 0, 3, &err), 0);
+    int want1[N] = {1, 1, 0, 0, 1, 1, 1, 1, 1};
+    for (size_t i = 0; i < N; i++) {
+        CHECK_INT(exists(rel[i]), want1[i]);
+    }
+    put_file(rel[2], "x", 1);
+    /* Generation 12 committed: every older generation and every unfenced part goes. */
+    CHECK_INT(cur__parts_delete(st, "t", "2026-01-05", 0, 12, 0, &err), 0);
+    int want2[N] = {0, 0, 0, 0, 1, 1, 1, 1, 1};
+    for (size_t i = 0; i < N; i++) {
+        CHECK_INT(exists(rel[i]), want2[i]);
+    }
+    /* An unfenced run that wrote one part: its higher numbers and every generation go. */
+    put_file(rel[0], "x", 1);
+    put_file(rel[1], "x", 1);
+    CHECK_INT(cur__parts_delete(st, "t", "2026-01-05", 1, UINT64_MAX, 0, &err), 0);
+    int want3[N] = {1, 0, 0, 0, 0, 1, 1, 1, 1};
+    for (size_t i = 0; i < N; i++) {
+        CHECK_INT(exists(rel[i]), want3[i]);
+    }
+    lake_store_destroy(st);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lake);
+    CHECK_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     CHECK_RUN(test_idset);
@@ -563,5 +622,6 @@ int main(void)
     CHECK_RUN(test_exec_identity);
     CHECK_RUN(test_day);
     CHECK_RUN(test_renew_stop);
+    CHECK_RUN(test_parts_delete);
     return CHECK_DONE();
 }

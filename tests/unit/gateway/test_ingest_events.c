@@ -102,7 +102,7 @@ static void test_rejections_and_reasons(void)
     CHECK(strstr(resp.p, "\"index\":1") && strstr(resp.p, "\"code\":\"schema\""));
     for (size_t i = 1; i < v.n_lines; i++) {
         CHECK_INT(v.lines[i].kind, GW_LINE_REJECTED);
-        struct wr_buf t = {(char *)v.lines[i].p, v.lines[i].len, v.lines[i].len, v.lines[i].len};
+        struct wr_buf t = {(char *)v.lines[i].p, v.lines[i].len, v.lines[i].len, v.lines[i].len, 0};
         CHECK(valid_json(&t));
     }
     CHECK_INT(verdict("{\"event_type\":\"thing\",\"payload\":{\"n\":1.5}}", key_all, &v, &resp,

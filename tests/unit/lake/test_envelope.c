@@ -84,13 +84,14 @@ static void test_required_fields(void)
 static void test_cap_leaves_buffer_whole(void)
 {
     struct lake_env_rec r = sample();
-    struct wr_buf b;
-    wr_buf_init(&b, 1 << 20);
-    CHECK_INT(lake_env_write(&b, &r), 0);
-    size_t need = b.len;
-    wr_buf_free(&b);
-    /* Every cap below the line's size fails and leaves what was there before. */
-    for (size_t cap = 3; cap < need + 3; cap++) {
+    lake_env_set_str(&r, LAKE_ENV_SOURCE, "we\"b", 4); /* one escape on the way */
+    struct wr_buf b, want;
+    wr_buf_init(&want, 1 << 20);
+    CHECK_INT(lake_env_write(&want, &r), 0);
+    size_t need = want.len;
+    /* Every cap below the line's size fails and leaves what was there before; at and
+     * above it the bytes are the same whichever path (room for the fast copies or not). */
+    for (size_t cap = 3; cap < need + 40; cap++) {
         wr_buf_init(&b, cap);
         CHECK_INT(wr_buf_append(&b, "ab\n", 3), 0);
         int rc = lake_env_write(&b, &r);
@@ -98,11 +99,14 @@ static void test_cap_leaves_buffer_whole(void)
             CHECK_INT(rc, WR_ELIMIT);
             CHECK_INT(b.len, 3);
             CHECK_STR(b.p, "ab\n");
+            CHECK_INT(b.err, 0);
         } else {
             CHECK_INT(rc, 0);
+            CHECK_MEM(b.p + 3, b.len - 3, want.p, want.len);
         }
         wr_buf_free(&b);
     }
+    wr_buf_free(&want);
 }
 
 static void test_hostile_strings(void)
@@ -127,6 +131,38 @@ static void test_hostile_strings(void)
     CHECK(strstr(b.p, "\"payload\":{  \"a\": [1, 2] }}") != NULL);
     /* The replacement character stands for each bad byte. */
     CHECK(strstr(b.p, "\\u0000\\ufffd\\ufffd") != NULL);
+    wr_buf_free(&b);
+}
+
+/* lake_env_set_plain copies as given (the caller validated it); set_str checks. */
+static void test_plain_strings(void)
+{
+    struct lake_env_rec r = sample();
+    lake_env_set_plain(&r, LAKE_ENV_EVENT_TYPE, "page_view", 9);
+    lake_env_set_plain(&r, LAKE_ENV_RECEIVED_AT, RA, strlen(RA));
+    struct wr_buf a, b;
+    wr_buf_init(&a, 4096);
+    wr_buf_init(&b, 4096);
+    CHECK_INT(lake_env_write(&a, &r), 0);
+    struct lake_env_rec q = sample();
+    CHECK_INT(lake_env_write(&b, &q), 0);
+    CHECK_MEM(a.p, a.len, b.p, b.len);
+    /* Long plain and nearly plain strings (every byte class at every word position). */
+    char s[40];
+    for (int pos = 0; pos < 40; pos++) {
+        static const char bad[] = {'"', '\\', '\x1f', '\x7f', '\x80', '\xff'};
+        for (size_t k = 0; k < sizeof bad; k++) {
+            memset(s, 'a', sizeof s);
+            s[pos] = bad[k];
+            lake_env_set_str(&q, LAKE_ENV_SOURCE, s, sizeof s);
+            wr_buf_clear(&b);
+            CHECK_INT(lake_env_write(&b, &q), 0);
+            CHECK(is_json(b.p, b.len));
+            CHECK(wr_utf8_valid(b.p, b.len));
+            CHECK(bad[k] == '\x7f' ? strstr(b.p, "\x7f") != NULL : strstr(b.p, "\\") != NULL);
+        }
+    }
+    wr_buf_free(&a);
     wr_buf_free(&b);
 }
 
@@ -349,6 +385,7 @@ int main(void)
     CHECK_RUN(test_required_fields);
     CHECK_RUN(test_cap_leaves_buffer_whole);
     CHECK_RUN(test_hostile_strings);
+    CHECK_RUN(test_plain_strings);
     CHECK_RUN(test_rejected_lines);
     CHECK_RUN(test_scan_matches_parse);
     CHECK_RUN(test_parse_refusals);

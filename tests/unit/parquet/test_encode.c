@@ -14,26 +14,26 @@
         CHECK_MEM(b.p, b.len, expect_, sizeof expect_);       \
     } while (0)
 
-static struct pq__buf b;
+static struct wr_buf b;
 static struct pq__tw t;
 
 static void reset(void)
 {
-    pq__buf_free(&b);
-    pq__buf_init(&b, 1 << 20);
+    wr_buf_free(&b);
+    wr_buf_init(&b, 1 << 20);
     pq__tw_init(&t, &b);
 }
 
 static void test_varint_zigzag(void)
 {
     reset();
-    pq__buf_uvarint(&b, 0);
-    pq__buf_uvarint(&b, 127);
-    pq__buf_uvarint(&b, 128);
-    pq__buf_uvarint(&b, 300);
+    pq__put_uvarint(&b, 0);
+    pq__put_uvarint(&b, 127);
+    pq__put_uvarint(&b, 128);
+    pq__put_uvarint(&b, 300);
     EXPECT_BYTES(0x00, 0x7F, 0x80, 0x01, 0xAC, 0x02);
     reset();
-    pq__buf_uvarint(&b, UINT64_MAX);
+    pq__put_uvarint(&b, UINT64_MAX);
     EXPECT_BYTES(0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01);
     CHECK(pq__zigzag64(0) == 0);
     CHECK(pq__zigzag64(-1) == 1);
@@ -56,7 +56,7 @@ static void test_fields_and_deltas(void)
     pq__tw_end(&t);
     EXPECT_BYTES(0x15, 0x02, 0x15, 0x01, 0x26, 0xD8, 0x04, 0x05, 0x28, 0x0A, 0x11,
                                 0x12, 0x18, 0x02, 'a', 'b', 0x00);
-    CHECK(!b.fail);
+    CHECK(!b.err);
 }
 
 static void test_i8_double(void)
@@ -119,16 +119,16 @@ static void test_too_deep(void)
 
 static void test_buf_cap(void)
 {
-    struct pq__buf c;
-    pq__buf_init(&c, 10);
-    pq__buf_put(&c, "0123456789", 10);
-    CHECK(!c.fail);
-    pq__buf_byte(&c, 'x');
-    CHECK_INT(c.fail, WR_ELIMIT);
+    struct wr_buf c;
+    wr_buf_init(&c, 10);
+    wr_buf_append(&c, "0123456789", 10);
+    CHECK(!c.err);
+    wr_buf_putc(&c, 'x');
+    CHECK_INT(c.err, WR_ELIMIT);
     CHECK_INT(c.len, 10);
-    pq__buf_put(&c, "y", 1); /* sticky */
+    wr_buf_append(&c, "y", 1); /* sticky */
     CHECK_INT(c.len, 10);
-    pq__buf_free(&c);
+    wr_buf_free(&c);
 }
 
 static void test_bit_width(void)
@@ -252,7 +252,7 @@ static void test_rle_roundtrip(void)
         }
         reset();
         pq__rle_u32(&b, v, N, width);
-        size_t n = rle_decode(b.p, b.len, width, got, N);
+        size_t n = rle_decode(pq__bytes(&b), b.len, width, got, N);
         CHECK_INT(n, N);
         CHECK(memcmp(v, got, sizeof v) == 0);
     }
@@ -320,6 +320,6 @@ int main(void)
     CHECK_RUN(test_pack_bools);
     CHECK_RUN(test_trunc);
     CHECK_RUN(test_hash_spread);
-    pq__buf_free(&b);
+    wr_buf_free(&b);
     return CHECK_DONE();
 }
