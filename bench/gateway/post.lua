@@ -1,6 +1,8 @@
 -- post.lua - wrk script of the gateway benchmark: POSTs pre-built bodies, cycling through them,
 -- and prints one machine-readable WRKRESULT line (counts, latency percentiles) at the end.
---   wrk ... -s post.lua URL -- API_KEY CONTENT_TYPE CONTENT_ENCODING(- for none) LIST_FILE
+--   wrk ... -s post.lua URL -- API_KEY CONTENT_TYPE CONTENT_ENCODING(- for none) LIST_FILE [PATH]
+-- API_KEY "-": no Authorization header (a publishable key in PATH's query instead).
+-- CONTENT_TYPE "GET": LIST_FILE holds request paths (pixels), each sent as a GET.
 
 local reqs = {}
 local n = 0
@@ -8,7 +10,14 @@ local i = 0
 
 function init(args)
     local key, ctype, enc, list = args[1], args[2], args[3], args[4]
-    local headers = { ["Content-Type"] = ctype, ["Authorization"] = "Bearer " .. key }
+    local path = args[5] or "/v1/events"
+    local headers = {}
+    if ctype ~= "GET" then
+        headers["Content-Type"] = ctype
+    end
+    if key ~= "-" then
+        headers["Authorization"] = "Bearer " .. key
+    end
     -- the context (browser.md) parses it: a browser's, by default
     local ua = os.getenv("BENCH_UA") or ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 " ..
         "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36")
@@ -18,14 +27,17 @@ function init(args)
     if enc ~= "-" then
         headers["Content-Encoding"] = enc
     end
-    for path in io.lines(list) do
-        if path ~= "" then
-            local f = assert(io.open(path, "rb"))
+    for line in io.lines(list) do
+        if line ~= "" and ctype == "GET" then
+            n = n + 1
+            reqs[n] = wrk.format("GET", line, headers, nil)
+        elseif line ~= "" then
+            local f = assert(io.open(line, "rb"))
             local body = f:read("*a")
             f:close()
             n = n + 1
             -- formatted once: request() only hands out prepared bytes
-            reqs[n] = wrk.format("POST", "/v1/events", headers, body)
+            reqs[n] = wrk.format("POST", path, headers, body)
         end
     end
     assert(n > 0, "no bodies in " .. list)

@@ -4,7 +4,9 @@
 #   bench/gateway/run.sh [WEIR_BINARY]        (builds nothing; default build-gwbench/cli/weir)
 # Environment: WEIR_PGFIXTURE (default: beside the weir binary's build dir), DURATION (5s),
 # REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
-# WORKLOADS (a subset of "single batch batchgz"), GW_THREADS (default: the server's cores),
+# WORKLOADS (a subset of "single batch batchgz pixel beacon": pixel = GET /v1/p.gif with a
+# publishable key and the event in the query, against nginx's empty_gif; beacon = one event
+# POSTed as text/plain to /v1/events?key=, as sendBeacon sends it), GW_THREADS (default: the server's cores),
 # GWB_ARGS (extra flags of gateway B: WEIR_B=same binary GWB_ARGS="--ip-mode keep
 # --store-user-agent no" measures what the context costs), BENCH_UA (the User-Agent every
 # request carries; default a desktop Chrome, as browsers send; "" for none),
@@ -26,8 +28,8 @@ REPEATS=${REPEATS:-3}
 CONNS=${CONNS:-32}
 PIN=${PIN:-0}
 PROFILE=${PROFILE:-0}
-WORKLOADS=${WORKLOADS:-single batch batchgz}
-LAT_WORKLOADS=$(for w in $WORKLOADS; do [ "$w" = batchgz ] || printf '%s ' "$w"; done)
+WORKLOADS=${WORKLOADS:-single batch batchgz pixel beacon}
+LAT_WORKLOADS=$(for w in $WORKLOADS; do case $w in single | batch) printf '%s ' "$w" ;; esac; done)
 WEIR_B=${WEIR_B:+$(readlink -f "$WEIR_B")}
 BATCH=100
 
@@ -93,9 +95,22 @@ for f in "$root"/schemas/*.v*.json; do
     "$WEIR" schema add "${b%.v*}" "$f" --version "${b##*.v}" >/dev/null
 done
 KEY=$("$WEIR" key create --name bench | tail -n 1)
+# the browser workloads: every request comes from this one address, so no --ip-rate
+PKEY=$("$WEIR" key create --name bench-web --publishable --origins https://bench.example --ip-rate 0 | tail -n 1)
 
 # --- request bodies -----------------------------------------------------------------------
 log "$(python3 "$here/gen_bodies.py" "$tmp/bodies" "$BATCH" 8)"
+# the pixels: the single events as query strings (the payload as URL-encoded JSON)
+python3 - "$tmp/bodies" "$PKEY" <<'PY'
+import json, sys, urllib.parse
+d, key = sys.argv[1], sys.argv[2]
+with open(f"{d}/single.list") as lst, open(f"{d}/pixel.list", "w") as out:
+    for path in filter(None, (l.strip() for l in lst)):
+        ev = json.load(open(path))
+        q = {"key": key}
+        q.update({k: (json.dumps(v, separators=(",", ":")) if k == "payload" else str(v)) for k, v in ev.items()})
+        out.write("/v1/p.gif?" + urllib.parse.urlencode(q) + "\n")
+PY
 
 # --- servers --------------------------------------------------------------------------------
 # start_gateway NAME [extra flags...]: starts it, sets ${NAME}_port and ${NAME}_pid
@@ -193,7 +208,7 @@ hz=$(getconf CLK_TCK)
 # measure TARGET WORKLOAD CONNS DURATION TAG: one wrk run; appends one line to $results
 measure() {
     local target=$1 workload=$2 conns=$3 dur=$4 tag=$5
-    local port pid list ctype=application/json enc=- events=1
+    local port pid list ctype=application/json enc=- events=1 key=$KEY path=/v1/events
     case $target in
         nginx) port=$nginx_port pid=$nginx_pid ;;
         gw) port=$gw_port pid=$gw_pid ;;
@@ -204,6 +219,8 @@ measure() {
         single) list=single ;;
         batch) list=batch events=$BATCH ;;
         batchgz) list=batch-gz events=$BATCH enc=gzip ;;
+        pixel) list=pixel ctype=GET key=- ;;
+        beacon) list=single ctype="text/plain;charset=UTF-8" key=- path="/v1/events?key=$PKEY" ;;
     esac
     local acc0=0 rej0=0 fs0=0 fs1=0
     if [ "$target" != nginx ]; then
@@ -215,7 +232,7 @@ measure() {
     c0=$(cpu_ticks "$pid")
     "${wrk_pin[@]}" /usr/bin/time -f "%U %S" -o "$tmp/wrk.time" wrk -t1 -c"$conns" -d"$dur" \
         --timeout 10s -s "$here/post.lua" "http://127.0.0.1:$port/v1/events" \
-        -- "$KEY" "$ctype" "$enc" "$tmp/bodies/$list.list" >"$tmp/wrk.out" 2>&1 \
+        -- "$key" "$ctype" "$enc" "$tmp/bodies/$list.list" "$path" >"$tmp/wrk.out" 2>&1 \
         || { cat "$tmp/wrk.out" >&2; die "wrk failed"; }
     local c1
     c1=$(cpu_ticks "$pid")
@@ -410,6 +427,8 @@ for w in $WORKLOADS; do
         single) label="1 event / request" ;;
         batch) label="$BATCH events / request" ;;
         batchgz) label="$BATCH events / request, gzip" ;;
+        pixel) label="pixel GET /v1/p.gif (nginx: empty_gif)" ;;
+        beacon) label="beacon: 1 event, text/plain, ?key=" ;;
     esac
     rows_b+="| $label | $(k "$ge") | $(k "$(med peak gwb "$w" 6)") | $(r "$(med peak gwb "$w" 6)" "$ge") | $(med peak gw "$w" 9) / $(med peak gwb "$w" 9) | $(med peak gw "$w" 14) / $(med peak gwb "$w" 14) |
 "
