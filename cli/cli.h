@@ -116,5 +116,6 @@ int cmd_validate(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_curate(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

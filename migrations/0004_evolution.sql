@@ -1,0 +1,26 @@
+-- Schema evolution (evolution.md): one row per event type with its compatibility mode,
+-- and the ledger of replayed rejected events that makes `weir replay` exactly once.
+
+CREATE TABLE event_types (
+    event_type    text PRIMARY KEY CHECK (event_type ~ '^[a-z][a-z0-9_]{0,63}$'),
+    compatibility text NOT NULL DEFAULT 'backward'
+                  CHECK (compatibility IN ('none', 'backward', 'forward', 'full')),
+    description   text,
+    owner         text
+);
+
+-- Every type that has versions gets its row (the default mode).
+INSERT INTO event_types (event_type)
+    SELECT DISTINCT event_type FROM event_schemas ON CONFLICT DO NOTHING;
+
+-- One row per replayed line of a rejected file. batch numbers the runs that replayed
+-- lines of the file (0, 1, ...): it names the replay files, so a run killed before its
+-- commit writes the same names again.
+CREATE TABLE replayed_events (
+    rejected_file text        NOT NULL,
+    line          integer     NOT NULL CHECK (line >= 1),
+    event_id      text        NOT NULL,
+    batch         integer     NOT NULL DEFAULT 0,
+    replayed_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (rejected_file, line)
+);
