@@ -6,7 +6,9 @@ CREATE TABLE event_types (
     compatibility text NOT NULL DEFAULT 'backward'
                   CHECK (compatibility IN ('none', 'backward', 'forward', 'full')),
     description   text,
-    owner         text
+    owner         text,
+    -- weir schema compat --transitive: compare with every active version, not the latest
+    transitive    boolean NOT NULL DEFAULT false
 );
 
 -- Every type that has versions gets its row (the default mode).
