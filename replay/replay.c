@@ -21,6 +21,7 @@
 #include "registry/registry.h"
 
 #include <libdeflate.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #define MAX_LINE_BYTES (8u << 20)
 #define MAX_GROUP_ERRORS 32
 #define MAX_BROKEN_LOGS 20
+#define COPY_BACKLOG ((size_t)16 << 20) /* ledger bytes libpq may hold unsent */
 
 static const char *const reason_names[] = {"schema", "unknown_event_type",
                                            "unknown_schema_version"};
@@ -322,6 +324,7 @@ struct run {
     size_t nparts, capparts;
     size_t buffered;
     bool copying;       /* a ledger COPY is open */
+    size_t unsent;      /* COPY bytes queued in libpq, not yet on the wire */
     struct wr_buf copy; /* COPY rows not yet sent */
     /* totals */
     long long files, lines, broken_files, broken_lines, ignored, files_written;
@@ -373,13 +376,47 @@ static bool line_done(struct run *r, size_t line)
     return r->idone < r->ndone && (size_t)r->done[r->idone] == line;
 }
 
-static int copy_send(struct run *r, struct wr_err *err)
+/* Waits until the connection's socket can take more bytes. */
+static void wait_writable(PGconn *pg)
 {
-    if (r->copy.len && PQputCopyData(r->pg, r->copy.p, (int)r->copy.len) != 1) {
-        return pg_fail(r, err, "replay ledger");
+    struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLOUT};
+    poll(&pfd, 1, 1000);
+}
+
+/* Queues the buffered ledger rows. The connection is nonblocking during the COPY, so
+ * Postgres inserts while this process goes on reading and validating; drain (or more than
+ * COPY_BACKLOG bytes not yet sent) waits until everything is on the wire. */
+static int copy_send(struct run *r, bool drain, struct wr_err *err)
+{
+    while (r->copy.len) {
+        int q = PQputCopyData(r->pg, r->copy.p, (int)r->copy.len);
+        if (q < 0) {
+            return pg_fail(r, err, "replay ledger");
+        }
+        if (q == 1) {
+            r->unsent += r->copy.len;
+            wr_buf_clear(&r->copy);
+            break;
+        }
+        wait_writable(r->pg);
+        if (PQflush(r->pg) < 0) {
+            return pg_fail(r, err, "replay ledger");
+        }
     }
-    wr_buf_clear(&r->copy);
-    return 0;
+    for (;;) {
+        int f = PQflush(r->pg);
+        if (f < 0) {
+            return pg_fail(r, err, "replay ledger");
+        }
+        if (f == 0) {
+            r->unsent = 0;
+            return 0;
+        }
+        if (!drain && r->unsent < COPY_BACKLOG) {
+            return 0;
+        }
+        wait_writable(r->pg);
+    }
 }
 
 static int copy_begin(struct run *r, struct wr_err *err)
@@ -392,6 +429,9 @@ static int copy_begin(struct run *r, struct wr_err *err)
                             " replayed_at) FROM STDIN");
         ok = PQresultStatus(res) == PGRES_COPY_IN;
         PQclear(res);
+    }
+    if (ok) {
+        ok = PQsetnonblocking(r->pg, 1) == 0;
     }
     if (!ok) {
         return pg_fail(r, err, "replay ledger");
@@ -683,7 +723,7 @@ static int do_line(struct run *r, const char *line, size_t len, size_t line_no, 
     if (rc != 0) {
         return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
-    if (r->copy.len > (256u << 10) && copy_send(r, err) != 0) {
+    if (r->copy.len > (256u << 10) && copy_send(r, false, err) != 0) {
         return err->code;
     }
     if (r->buffered > r->o->flush_bytes) {
@@ -711,8 +751,9 @@ static int file_finish(struct run *r, struct wr_err *err)
     }
     if (r->copying) {
         if (rc == 0) {
-            rc = copy_send(r, err);
+            rc = copy_send(r, true, err);
         }
+        PQsetnonblocking(r->pg, 0);
         if (PQputCopyEnd(r->pg, rc == 0 ? NULL : "replay failed") != 1 && rc == 0) {
             rc = pg_fail(r, err, "replay ledger");
         }
