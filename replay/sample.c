@@ -126,7 +126,7 @@ int rpl_sample(lake_store *st, const val_schema *schema, const struct rpl_sample
             }
             const char *p;
             size_t n;
-            int lrc;
+            int lrc = 0;
             while (res->events < max && (lrc = rpl_lines_next(&lr, &p, &n)) == 1) {
                 wr_arena_reset(a);
                 struct lake_env_view v;

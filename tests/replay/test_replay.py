@@ -151,6 +151,12 @@ def make_lake(lake):
     # truncated gzip: its events are lost for replay (counted as a broken file)
     put_gz(lake, "rejected/dt=2026-11-20/hr=12/rej-C.jsonl.gz", None, raw=whole[:len(whole) // 2])
     put_gz(lake, "rejected/dt=2026-11-20/hr=13/rej-D.jsonl.gz", None, raw=b"\x00garbage, not gzip")
+    # events that named version 1 (which requires plan): back only once v1 is retired and
+    # --latest is given
+    put_gz(lake, "rejected/dt=2026-11-20/hr=14/rej-F.jsonl.gz",
+           "\n".join(rej({"event_type": "signup", "schema_version": 1, "event_id": f"v1-{i}",
+                          "payload": {"n": i}}, SCHEMA_ERR, "2026-11-20T14:00:00.000Z")
+                     for i in range(4)) + "\n")
     # outside the window: never read
     put_gz(lake, "rejected/dt=2026-11-25/hr=00/rej-E.jsonl.gz",
            rej({"event_type": "signup", "event_id": "late", "payload": {}}, SCHEMA_ERR,
@@ -199,7 +205,7 @@ def test_main(tmp):
     r, rep = replay(db, lake)
     s = rep["event_types"]["signup"]["schema"]
     check(rep["replayed"] == len(exp) and s["replayed"] == len(exp), f"replayed {rep['replayed']}: {rep}")
-    check(s["still_rejected"] == 5 and s["most_common_error"]["keyword"] == "type"
+    check(s["still_rejected"] == 9 and s["most_common_error"]["keyword"] == "type"
           and s["most_common_error"]["instance_path"] == "/payload/plan", f"still rejected: {s}")
     check(rep["event_types"]["newtype"]["unknown_event_type"]["still_rejected"] == 6, "newtype stays rejected")
     check(rep["broken_files"] == 2, f"broken files {rep['broken_files']} (truncated + garbage)")
@@ -247,6 +253,15 @@ def test_main(tmp):
     check(all(f3.get(k) == v for k, v in files.items()), "earlier replay files untouched")
     check(any("-b1-" in k for k in f3), "the later replay is batch 1")
     check(replay(db, lake)[1]["replayed"] == 0, "fourth run: 0")
+    # version 1 retired: its events stay rejected, unless --latest
+    psql(db, "UPDATE event_schemas SET active = false WHERE event_type = 'signup' AND version = 1")
+    r, rep5 = replay(db, lake)
+    s5 = rep5["event_types"]["signup"]["schema"]
+    check(rep5["replayed"] == 0 and s5["still_rejected"] == 9, f"v1 retired, no --latest: {s5}")
+    r, rep6 = replay(db, lake, "--latest")
+    v1 = [e for e in all_replayed(lake) if e["event_id"].startswith("v1-")]
+    check(rep6["replayed"] == 4 and len(v1) == 4 and all(e["schema_version"] == 2 for e in v1),
+          f"--latest: {rep6['replayed']} {v1[:1]}")
 
 
 def wait_for(proc, text, deadline_s):
