@@ -1024,7 +1024,9 @@ int rpl_replay(lake_store *st, PGconn *pg, const struct rpl_opts *o, struct wr_b
             goto out;
         }
     }
-    qsort(kl.k, kl.n, sizeof *kl.k, cmp_str);
+    if (kl.n) {
+        qsort(kl.k, kl.n, sizeof *kl.k, cmp_str);
+    }
     for (size_t i = 0; i < kl.n && rc == 0; i++) {
         rc = do_file(&r, kl.k[i], &obj, err);
     }

@@ -105,7 +105,7 @@ int rpl_sample(lake_store *st, const val_schema *schema, const struct rpl_sample
         if (rc == WR_ENOMEM) {
             wr_err_set(err, rc, "out of memory");
         }
-        if (rc == 0) {
+        if (rc == 0 && ks.n) {
             qsort(ks.k, ks.n, sizeof *ks.k, cmp_desc);
         }
         for (size_t i = 0; rc == 0 && i < ks.n && res->events < max; i++) {
@@ -169,7 +169,9 @@ int rpl_sample(lake_store *st, const val_schema *schema, const struct rpl_sample
         free(ks.k);
     }
     if (rc == 0 && t) {
-        qsort(t->e, t->n, sizeof t->e[0], cmp_count);
+        if (t->n) {
+            qsort(t->e, t->n, sizeof t->e[0], cmp_count);
+        }
         res->n_top = t->n < RPL_SAMPLE_TOP ? t->n : RPL_SAMPLE_TOP;
         memcpy(res->top, t->e, res->n_top * sizeof t->e[0]);
     }
