@@ -146,7 +146,10 @@ def make_lake(lake):
         ev = {"event_type": "signup", "event_id": f"evb-{i}", "payload": {"n": 100 + i}}
         linesb.append(rej(ev, SCHEMA_ERR, rec))
         exp[ev["event_id"]] = (rec, "app")
-    put_gz(lake, "rejected/dt=2026-11-20/hr=12/rej-B.jsonl.gz", "\n".join(linesb) + "\n")
+    # two gzip members, split inside a line (as a gateway appending to a file may write)
+    tb = ("\n".join(linesb) + "\n").encode()
+    put_gz(lake, "rejected/dt=2026-11-20/hr=12/rej-B.jsonl.gz", None,
+           raw=gzip.compress(tb[:len(tb) // 2 + 7]) + gzip.compress(tb[len(tb) // 2 + 7:]))
     whole = gzip.compress(("\n".join(linesb[:3]) + "\n").encode())
     # truncated gzip: its events are lost for replay (counted as a broken file)
     put_gz(lake, "rejected/dt=2026-11-20/hr=12/rej-C.jsonl.gz", None, raw=whole[:len(whole) // 2])
