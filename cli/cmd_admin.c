@@ -151,12 +151,16 @@ int cmd_key(int argc, char **argv)
 
 static const struct wr_opt schema_add_opts[] = {
     {"version", NULL, WR_OPT_INT, "0", OFF(version), "version to insert (0: the next one)"},
+    {"dry-run", NULL, WR_OPT_BOOL, "false", OFF(dry_run), "check and report only; insert nothing"},
+    {"force", NULL, WR_OPT_BOOL, "false", OFF(force), "insert even when not compatible"},
+    {"sample-hours", NULL, WR_OPT_INT, "24", OFF(sample_hours), "hours of raw traffic dry-run"},
+    {"sample", NULL, WR_OPT_INT, "100000", OFF(sample), "at most this many events, newest first"},
     {0},
 };
 
 static const struct wr_cmd schema_cmds[] = {
     {"schema add", "EVENT_TYPE FILE", "Checks FILE is a valid JSON Schema, then inserts it.",
-     {cli_common_opts, schema_add_opts, NULL}, 2, 2},
+     {cli_common_opts, cli_lake_opts, schema_add_opts, NULL}, 2, 2},
     {"schema list", "[EVENT_TYPE]", "Lists the stored versions.", {cli_common_opts, NULL}, 0, 1},
     {"schema check", NULL, "Checks every stored schema; exit 1 if any is invalid.",
      {cli_common_opts, NULL}, 0, 0},
@@ -196,6 +200,9 @@ static void check_schema_row(const struct reg_schema_row *r, void *arg)
 int cmd_schema(int argc, char **argv)
 {
     static const char *const verbs[] = {"add", "list", "check"};
+    if (argc > 1 && strcmp(argv[1], "compat") == 0) {
+        return cmd_schema_compat(argc - 1, argv + 1);
+    }
     int which = pick_verb(argc, argv, "schema", verbs);
     if (which < 0) {
         return -which - 1;
@@ -240,8 +247,10 @@ int cmd_schema(int argc, char **argv)
     }
     rc = EXIT_OK;
     if (which == 0) {
-        int version = 0;
-        if (reg_schema_add(c, pos[0], doc, (int)cfg.version, &version, &err) == 0) {
+        int version = 0, crc = cli_schema_add_check(&cfg, c, pos[0], doc, (int)cfg.version);
+        if (crc >= 0) {
+            rc = crc;
+        } else if (reg_schema_add(c, pos[0], doc, (int)cfg.version, &version, &err) == 0) {
             printf("%s version %d added\n", pos[0], version);
         } else {
             rc = cli_fail(EXIT_FAIL, "%s", err.msg);

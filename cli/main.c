@@ -183,6 +183,7 @@ static const struct {
     {"validate", cmd_validate, "validate JSON values against a schema, offline"},
     {"key", cmd_key, "create, list or revoke API keys (create | list | revoke)"},
     {"curate", cmd_curate, "curate closed raw hours into Parquet (curated zone) and rollups"},
+    {"replay", cmd_replay, "put rejected events that now pass back into the raw zone, once"},
 };
 
 /* The verbs of the commands that have them, for `weir help --markdown` (a command not
