@@ -122,18 +122,11 @@ int cmd_gateway(int argc, char **argv);
 int cmd_curate(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_schema_compat(int argc, char **argv);
+int cmd_schema_diff(int argc, char **argv);
 
 /* Verdicts of a structural compatibility check, worst last. */
 enum { CLI_COMPAT_COMPATIBLE = 0, CLI_COMPAT_UNKNOWN = 1, CLI_COMPAT_INCOMPATIBLE = 2 };
 
-struct val_schema;
-/* The structural check of `weir schema add` (evolution.md step 2): compares the stored
- * version old_s with the candidate new_s under mode ("backward", ...), appends one object
- * {"verdict", "path", "reason"} per difference to diffs (a JSON array) and returns the
- * worst CLI_COMPAT_* verdict. NULL (the default) skips the structural step. */
-typedef int (*cli_compat_fn)(const struct val_schema *old_s, const struct val_schema *new_s,
-                             const char *mode, json_t *diffs, struct wr_err *err);
-extern cli_compat_fn cli_compat_checker;
 
 /* The checks `weir schema add` runs before it inserts doc (evolution.md steps 2-5):
  * prints the report; returns -1 to go on inserting, or the exit status (dry run,

@@ -43,7 +43,8 @@ int cmd_migrate(int argc, char **argv)
 
 /* The index of argv[1] among a group's three verbs; or -(exit status + 1) after printing
  * the usage (to stdout for --help, as an error otherwise). */
-static int pick_verb(int argc, char **argv, const char *group, const char *const verbs[3])
+static int pick_verb(int argc, char **argv, const char *group, const char *const verbs[3],
+                     const char *all)
 {
     for (int i = 0; argc > 1 && i < 3; i++) {
         if (strcmp(argv[1], verbs[i]) == 0) {
@@ -51,12 +52,10 @@ static int pick_verb(int argc, char **argv, const char *group, const char *const
         }
     }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: weir %s %s|%s|%s [options]  (weir %s VERB --help)\n", group, verbs[0],
-               verbs[1], verbs[2], group);
+        printf("usage: weir %s %s [options]  (weir %s VERB --help)\n", group, all, group);
         return -(EXIT_OK + 1);
     }
-    cli_fail(EXIT_USAGE, "usage: weir %s %s|%s|%s (see weir %s VERB --help)", group, verbs[0],
-             verbs[1], verbs[2], group);
+    cli_fail(EXIT_USAGE, "usage: weir %s %s (see weir %s VERB --help)", group, all, group);
     return -(EXIT_USAGE + 1);
 }
 
@@ -94,7 +93,7 @@ static void print_key_row(const struct reg_key_info *k, void *arg)
 int cmd_key(int argc, char **argv)
 {
     static const char *const verbs[] = {"create", "list", "revoke"};
-    int which = pick_verb(argc, argv, "key", verbs);
+    int which = pick_verb(argc, argv, "key", verbs, "create|list|revoke");
     if (which < 0) {
         return -which - 1;
     }
@@ -203,7 +202,10 @@ int cmd_schema(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "compat") == 0) {
         return cmd_schema_compat(argc - 1, argv + 1);
     }
-    int which = pick_verb(argc, argv, "schema", verbs);
+    if (argc > 1 && strcmp(argv[1], "diff") == 0) {
+        return cmd_schema_diff(argc - 1, argv + 1);
+    }
+    int which = pick_verb(argc, argv, "schema", verbs, "add|list|check|compat|diff");
     if (which < 0) {
         return -which - 1;
     }

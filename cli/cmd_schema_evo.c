@@ -1,7 +1,7 @@
 /* cmd_schema_evo.c - schema evolution from the command line (evolution.md): `weir schema
  * compat` (show or set a type's compatibility mode) and the checks `weir schema add` runs
- * before it inserts (structural verdicts through cli_compat_checker, the dry run on recent
- * raw traffic through replay/). Wiring only. */
+ * before it inserts (structural verdicts of validator/compat.h, the dry run on recent raw
+ * traffic through replay/), and `weir schema diff`. Wiring only. */
 #include "cli.h"
 
 #include "common/clock.h"
@@ -10,14 +10,42 @@
 #include "registry/evolution.h"
 #include "registry/registry.h"
 #include "replay/replay.h"
+#include "validator/compat.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-cli_compat_fn cli_compat_checker;
+/* The structural check (evolution.md step 2): compares the stored version old_s with the
+ * candidate new_s under mode_name, appends the spec's difference objects to diffs and
+ * returns the worst CLI_COMPAT_* verdict (the two enums share their order). */
+static int structural(const val_schema *old_s, const val_schema *new_s, const char *mode_name,
+                      json_t *diffs, struct wr_err *err)
+{
+    enum val_compat_mode mode;
+    if (val_compat_mode_parse(mode_name, &mode) != 0) {
+        wr_err_set(err, WR_EINVAL, "unknown compatibility mode '%s'", mode_name);
+        return CLI_COMPAT_UNKNOWN;
+    }
+    wr_arena *a = wr_arena_create(64 << 10, (size_t)256 << 20);
+    struct val_compat_report r;
+    int v = CLI_COMPAT_UNKNOWN;
+    if (a && val_compat_check(old_s, new_s, mode, a, 0, &r) == 0) {
+        v = (int)r.verdict;
+        json_t *d = val_compat_diffs_json(&r);
+        if (d) {
+            json_array_extend(diffs, d);
+            json_decref(d);
+        }
+    } else {
+        wr_err_set(err, WR_ENOMEM, "the structural check ran out of memory");
+    }
+    wr_arena_destroy(a);
+    return v;
+}
 
 #define BOFF(f) offsetof(struct weir_cfg, f)
 
@@ -102,11 +130,9 @@ static int compare_one(void *arg, int version, const char *text)
         return 0;
     }
     p->compared++;
-    if (cli_compat_checker) {
-        int v = cli_compat_checker(old, p->next_s, p->mode, p->diffs, &p->err);
-        if (v > p->worst) {
-            p->worst = v;
-        }
+    int v = structural(old, p->next_s, p->mode, p->diffs, &p->err);
+    if (v > p->worst) {
+        p->worst = v;
     }
     val_schema_unref(old);
     return p->transitive ? 0 : 1; /* the latest only, unless transitive */
@@ -211,10 +237,10 @@ int cli_schema_add_check(const struct weir_cfg *cfg, PGconn *c, const char *even
     wr_buf_putc(&out, '}');
     fprintf(stderr,
             "weir: %s version %d (%s%s): %lld of %lld recent events would fail; %zu "
-            "structural difference(s)%s\n",
+            "structural difference(s)\n",
             event_type, version ? version : next, ti.compatibility,
             ti.transitive ? ", transitive" : "", sr.would_reject, sr.events,
-            json_array_size(p.diffs), cli_compat_checker ? "" : " (structural check not built in)");
+            json_array_size(p.diffs));
     if (cfg->dry_run) {
         printf("%s\n", out.p ? out.p : "{}");
         rc = compatible ? EXIT_OK : EXIT_FAIL;
@@ -239,5 +265,100 @@ int cli_schema_add_check(const struct weir_cfg *cfg, PGconn *c, const char *even
 out:
     json_decref(p.diffs);
     val_schema_unref(next_s);
+    return rc;
+}
+
+/* ---- weir schema diff EVENT_TYPE V1 V2 -------------------------------------------- */
+
+static const struct wr_cmd diff_cmd = {
+    "schema diff",
+    "EVENT_TYPE V1 V2",
+    "Prints the structural differences of two stored versions, one line each, with how each "
+    "is judged backward and forward.",
+    {cli_common_opts, NULL},
+    3,
+    3};
+
+struct diff_pick {
+    int want[2];
+    json_t *doc[2];
+};
+
+static void pick_version(const struct reg_schema_row *r, void *arg)
+{
+    struct diff_pick *d = arg;
+    for (int i = 0; i < 2; i++) {
+        if (r->version == d->want[i] && !d->doc[i]) {
+            json_error_t je;
+            d->doc[i] = json_loads(r->schema, JSON_DECODE_ANY, &je);
+        }
+    }
+}
+
+static int parse_version(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 1 || v > 2147483647) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cmd_schema_diff(int argc, char **argv)
+{
+    struct weir_cfg cfg = {0};
+    char *pos[CLI_MAX_ARGS];
+    int npos, rc = cli_parse(&diff_cmd, argc - 1, argv + 1, &cfg, pos, &npos);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (!reg_event_type_valid(pos[0], strlen(pos[0]))) {
+        return cli_fail(EXIT_USAGE, "EVENT_TYPE: '%s' does not match ^[a-z][a-z0-9_]{0,63}$",
+                        pos[0]);
+    }
+    struct diff_pick d = {{0, 0}, {NULL, NULL}};
+    for (int i = 0; i < 2; i++) {
+        if (parse_version(pos[1 + i], &d.want[i]) != 0) {
+            return cli_fail(EXIT_USAGE, "%s: '%s' is not a version number", i ? "V2" : "V1",
+                            pos[1 + i]);
+        }
+    }
+    bool started;
+    PGconn *c = cli_connect(&cfg, &started);
+    if (!c) {
+        return EXIT_FAIL;
+    }
+    struct wr_err err = {0};
+    rc = EXIT_OK;
+    val_schema *s[2] = {NULL, NULL};
+    if (reg_schema_list(c, pos[0], pick_version, &d, &err) != 0) {
+        rc = cli_fail(EXIT_FAIL, "%s", err.msg);
+    }
+    for (int i = 0; rc == EXIT_OK && i < 2; i++) {
+        if (!d.doc[i]) {
+            rc = cli_fail(EXIT_FAIL, "%s has no version %d", pos[0], d.want[i]);
+        } else if (!(s[i] = val_compile(d.doc[i], NULL, &err))) {
+            rc = cli_fail(EXIT_FAIL, "%s version %d does not compile: %s", pos[0], d.want[i],
+                          err.msg);
+        }
+    }
+    if (rc == EXIT_OK) {
+        wr_arena *a = wr_arena_create(64 << 10, (size_t)256 << 20);
+        const char *text = NULL;
+        if (!a || val_compat_diff_text(s[0], s[1], a, &text) != 0) {
+            rc = cli_fail(EXIT_FAIL, "schema diff: out of memory");
+        } else {
+            fputs(text, stdout);
+        }
+        wr_arena_destroy(a);
+    }
+    for (int i = 0; i < 2; i++) {
+        val_schema_unref(s[i]);
+        json_decref(d.doc[i]);
+    }
+    cli_disconnect(&cfg, c, started);
     return rc;
 }

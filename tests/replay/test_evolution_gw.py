@@ -116,10 +116,25 @@ def main():
         check(r.returncode == 0 and r.stdout.strip() == "signup version 2 added", f"v2 optional plan: {r.stderr}")
         r = run([WEIR, "schema", "add", "signup", v3, *base])
         check(r.returncode == 1 and "30 of 30 recent events would fail" in r.stderr, f"v3 refused: {r.stderr}")
-        check(json.loads(r.stdout)["sample"]["would_reject"] == 30, "the report says 30")
+        rep = json.loads(r.stdout)
+        check(rep["sample"]["would_reject"] == 30, "the report says 30")
+        # the structural step (validator/compat.h) names the new required property
+        check(any(d["verdict"] == "incompatible" and d["path"].endswith("/required")
+                  and "plan" in d["reason"] for d in rep["differences"]),
+              f"the differences name required plan: {rep['differences']}")
         check(psql(db, "SELECT max(version) FROM event_schemas") == "2", "v3 not inserted")
         r = run([WEIR, "schema", "add", "signup", v3, "--force", *base])
         check(r.returncode == 0 and r.stdout.strip() == "signup version 3 added", f"--force: {r.stderr}")
+        # weir schema diff: one line per difference, for people
+        r = run([WEIR, "schema", "diff", "signup", "2", "3", *base[:2]])
+        check(r.returncode == 0 and "/required" in r.stdout and "plan" in r.stdout
+              and len(r.stdout.strip().splitlines()) == 1, f"schema diff 2 3: {r.stdout} {r.stderr}")
+        r = run([WEIR, "schema", "diff", "signup", "3", "3", *base[:2]])
+        check(r.returncode == 0 and r.stdout == "", f"schema diff 3 3 is empty: {r.stdout!r}")
+        r = run([WEIR, "schema", "diff", "signup", "2", "9", *base[:2]])
+        check(r.returncode == 1 and "no version 9" in r.stderr, f"schema diff of a missing version: {r.stderr}")
+        r = run([WEIR, "schema", "diff", "signup", "2", "x", *base[:2]])
+        check(r.returncode == 2, f"schema diff with a bad version is a usage error: {r.returncode}")
         # the gateway reloads (NOTIFY): old-shaped events are rejected now
         wait(lambda: post([{"event_type": "signup", "event_id": "probe", "payload": {"email": "p@x"}}])[0] == 422,
              "the gateway to reject old-shaped events")
