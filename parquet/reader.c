@@ -1,0 +1,1462 @@
+/* reader.c - the Parquet reader's public API (pq_read.h): opening (footer via pread), projection,
+ * range filters with row-group pruning by statistics, and loading one row group of the read
+ * columns at a time: pages decompressed and decoded into row-indexed arrays, byte strings
+ * pointing into the kept page buffers. All of a group's memory is counted against
+ * max_group_bytes and freed when the next group loads. */
+#include "parquet/pq_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "parquet/read_int.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "PLAIN values are copied in host order: little-endian hosts only"
+#endif
+
+enum { PAGE_DATA = 0, PAGE_INDEX = 1, PAGE_DICT = 2, PAGE_DATA_V2 = 3 };
+enum { ENC_PLAIN = 0, ENC_PLAIN_DICT = 2, ENC_RLE = 3, ENC_BIT_PACKED = 4, ENC_DELTA = 5,
+       ENC_DELTA_LEN = 6, ENC_DELTA_BYTES = 7, ENC_RLE_DICT = 8, ENC_BSS = 9 };
+
+struct rfilter {
+    size_t rc; /* index into r->cols */
+    int has_lo, has_hi;
+    struct pq_fv lo, hi;
+    int uns;   /* compare integers unsigned */
+};
+
+struct rcol {
+    size_t leaf;
+    const struct pqr_leaf *L;
+    size_t vsize;   /* bytes per value slot */
+    uint8_t *valid; /* NULL: no nulls in this group */
+    void *values;
+    int loaded;
+};
+
+struct pq_reader {
+    struct pq_source src;
+    int fd;
+    const uint8_t *mem;
+    struct pq_read_opts o;
+    struct pqr_meta m;
+    struct rcol *cols;     /* projection first (nproj), then filter-only columns */
+    size_t ncols, nproj;
+    struct rfilter *filters;
+    size_t nfilters;
+    int started, failed;
+    struct wr_err fail_err;
+    /* the loaded group */
+    size_t next_g, cur_g;
+    int have_group;
+    size_t group_rows;
+    uint32_t *sel;
+    size_t nsel, cur_row;
+    int row_ready;
+    void **arena;          /* this group's allocations */
+    size_t narena, arena_cap;
+    uint64_t group_bytes;
+    /* reused across groups, counted against the budget too */
+    uint8_t *io;
+    size_t io_cap;
+    uint8_t *scratch;
+    size_t scratch_cap;
+    uint8_t *pagebuf;
+    size_t pagebuf_cap;
+    struct pqr_codecs codecs;
+    struct pq_read_stats stats;
+};
+
+/* ---- sources ---- */
+
+static int fd_pread(void *arg, void *buf, size_t len, uint64_t off)
+{
+    pq_reader *r = arg;
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(r->fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return WR_EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+static int mem_pread(void *arg, void *buf, size_t len, uint64_t off)
+{
+    pq_reader *r = arg;
+    if (off > r->src.size || len > r->src.size - off) {
+        return WR_EIO;
+    }
+    memcpy(buf, r->mem + off, len);
+    return 0;
+}
+
+static int src_read(pq_reader *r, void *buf, size_t len, uint64_t off)
+{
+    r->stats.bytes_read += len;
+    return r->src.pread(r->src.arg, buf, len, off);
+}
+
+/* ---- memory ---- */
+
+static uint64_t budget_used(const pq_reader *r)
+{
+    return r->group_bytes + r->io_cap + r->scratch_cap + r->pagebuf_cap;
+}
+
+static void *galloc(pq_reader *r, size_t n, int zero)
+{
+    if (n > r->o.max_group_bytes || budget_used(r) > r->o.max_group_bytes - n) {
+        return NULL;
+    }
+    if (r->narena == r->arena_cap) {
+        size_t nc = r->arena_cap ? r->arena_cap * 2 : 64;
+        void **na = realloc(r->arena, nc * sizeof *na);
+        if (!na) {
+            return NULL;
+        }
+        r->arena = na;
+        r->arena_cap = nc;
+    }
+    void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
+    if (p) {
+        r->arena[r->narena++] = p;
+        r->group_bytes += n;
+    }
+    return p;
+}
+
+static void group_free(pq_reader *r)
+{
+    for (size_t i = 0; i < r->narena; i++) {
+        free(r->arena[i]);
+    }
+    r->narena = 0;
+    r->group_bytes = 0;
+    for (size_t i = 0; i < r->ncols; i++) {
+        r->cols[i].valid = NULL;
+        r->cols[i].values = NULL;
+        r->cols[i].loaded = 0;
+    }
+    r->sel = NULL;
+    r->nsel = 0;
+    r->have_group = 0;
+    r->row_ready = 0;
+}
+
+/* Grows a reused buffer to n bytes within the budget. */
+static int grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
+{
+    if (*cap >= n) {
+        return 0;
+    }
+    size_t nc = n < 4096 ? 4096 : n;
+    uint64_t others = budget_used(r) - *cap;
+    if (nc > r->o.max_group_bytes || others > r->o.max_group_bytes - nc) {
+        if (n > r->o.max_group_bytes || others > r->o.max_group_bytes - n) {
+            return WR_ELIMIT;
+        }
+        nc = n;
+    }
+    free(*p);
+    *p = malloc(nc);
+    *cap = *p ? nc : 0;
+    return *p ? 0 : WR_ENOMEM;
+}
+
+/* ---- opening ---- */
+
+static void set_defaults(struct pq_read_opts *o, const struct pq_read_opts *in)
+{
+    memset(o, 0, sizeof *o);
+    if (in) {
+        *o = *in;
+    }
+    if (!o->max_footer_bytes) {
+        o->max_footer_bytes = 64u << 20;
+    }
+    if (!o->max_page_bytes) {
+        o->max_page_bytes = 256u << 20;
+    }
+    if (!o->max_group_bytes) {
+        o->max_group_bytes = (uint64_t)1 << 30;
+    }
+    if (!o->max_group_rows) {
+        o->max_group_rows = 64u << 20;
+    }
+}
+
+static int read_footer(pq_reader *r, struct wr_err *err)
+{
+    uint64_t size = r->src.size;
+    uint8_t tail[8], head[4];
+    if (size < 12) {
+        return wr_err_set(err, WR_EINVAL, "not a Parquet file: %llu bytes", (unsigned long long)size);
+    }
+    if (src_read(r, head, 4, 0) || src_read(r, tail, 8, size - 8)) {
+        return wr_err_set(err, WR_EIO, "read failed: %s", strerror(errno));
+    }
+    if (memcmp(tail + 4, "PARE", 4) == 0) {
+        return wr_err_set(err, WR_EINVAL, "encrypted Parquet files are not supported");
+    }
+    if (memcmp(head, "PAR1", 4) || memcmp(tail + 4, "PAR1", 4)) {
+        return wr_err_set(err, WR_EINVAL, "not a Parquet file: no PAR1 magic at both ends");
+    }
+    uint64_t flen = (uint64_t)tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 |
+                    (uint64_t)tail[3] << 24;
+    if (flen == 0 || flen > size - 12) {
+        return wr_err_set(err, WR_EINVAL, "footer length %llu does not fit a file of %llu bytes",
+                          (unsigned long long)flen, (unsigned long long)size);
+    }
+    if (flen > r->o.max_footer_bytes) {
+        return wr_err_set(err, WR_ELIMIT, "footer of %llu bytes is over the limit of %llu",
+                          (unsigned long long)flen, (unsigned long long)r->o.max_footer_bytes);
+    }
+    r->m.footer = malloc((size_t)flen);
+    if (!r->m.footer) {
+        return wr_err_set(err, WR_ENOMEM, "out of memory for a footer of %llu bytes",
+                          (unsigned long long)flen);
+    }
+    r->m.footer_len = (size_t)flen;
+    if (src_read(r, r->m.footer, (size_t)flen, size - 8 - flen)) {
+        return wr_err_set(err, WR_EIO, "read failed: %s", strerror(errno));
+    }
+    return pqr_meta_parse(&r->m, size - 8 - flen, err);
+}
+
+static int default_projection(pq_reader *r, struct wr_err *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->m.nleaves; i++) {
+        n += r->m.leaves[i].c.unsupported == NULL;
+    }
+    r->cols = calloc(n ? n : 1, sizeof *r->cols);
+    if (!r->cols) {
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < r->m.nleaves; i++) {
+        if (!r->m.leaves[i].c.unsupported) {
+            struct rcol *c = &r->cols[r->ncols++];
+            c->leaf = i;
+            c->L = &r->m.leaves[i];
+        }
+    }
+    r->nproj = r->ncols;
+    return 0;
+}
+
+static size_t vsize_of(enum pq_ptype t)
+{
+    switch (t) {
+    case PQ_PT_BOOLEAN: return 1;
+    case PQ_PT_INT32:
+    case PQ_PT_FLOAT: return 4;
+    case PQ_PT_INT64:
+    case PQ_PT_DOUBLE: return 8;
+    default: return sizeof(struct pq_bytes);
+    }
+}
+
+static pq_reader *open_common(pq_reader *r, const struct pq_read_opts *opts, struct wr_err *err)
+{
+    set_defaults(&r->o, opts);
+    if (read_footer(r, err) || default_projection(r, err)) {
+        pq_reader_destroy(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->ncols; i++) {
+        r->cols[i].vsize = vsize_of(r->cols[i].L->c.type);
+    }
+    return r;
+}
+
+pq_reader *pq_reader_open_source(const struct pq_source *src, const struct pq_read_opts *opts,
+                                 struct wr_err *err)
+{
+    pq_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->fd = -1;
+    r->src = *src;
+    return open_common(r, opts, err);
+}
+
+pq_reader *pq_reader_open_mem(const void *p, size_t len, const struct pq_read_opts *opts,
+                              struct wr_err *err)
+{
+    pq_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->fd = -1;
+    r->mem = p;
+    r->src.arg = r;
+    r->src.pread = mem_pread;
+    r->src.size = len;
+    return open_common(r, opts, err);
+}
+
+pq_reader *pq_reader_open(const char *path, const struct pq_read_opts *opts, struct wr_err *err)
+{
+    pq_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        wr_err_set(err, errno == ENOENT ? WR_ENOENT : WR_EIO, "open %s: %s", path, strerror(errno));
+        free(r);
+        return NULL;
+    }
+    off_t end = lseek(r->fd, 0, SEEK_END);
+    if (end < 0) {
+        wr_err_set(err, WR_EIO, "seek %s: %s", path, strerror(errno));
+        close(r->fd);
+        free(r);
+        return NULL;
+    }
+    r->src.arg = r;
+    r->src.pread = fd_pread;
+    r->src.size = (uint64_t)end;
+    return open_common(r, opts, err);
+}
+
+void pq_reader_destroy(pq_reader *r)
+{
+    if (!r) {
+        return;
+    }
+    group_free(r);
+    free(r->arena);
+    for (size_t i = 0; i < r->nfilters; i++) {
+        free((void *)r->filters[i].lo.p);
+        free((void *)r->filters[i].hi.p);
+    }
+    free(r->filters);
+    free(r->cols);
+    free(r->io);
+    free(r->scratch);
+    free(r->pagebuf);
+    pqr_codecs_free(&r->codecs);
+    pqr_meta_free(&r->m);
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+    free(r);
+}
+
+/* ---- footer accessors ---- */
+
+uint64_t pq_reader_num_rows(const pq_reader *r) { return (uint64_t)r->m.num_rows; }
+size_t pq_reader_num_row_groups(const pq_reader *r) { return r->m.ngroups; }
+size_t pq_reader_num_columns(const pq_reader *r) { return r->m.nleaves; }
+const char *pq_reader_created_by(const pq_reader *r) { return r->m.created_by ? r->m.created_by : ""; }
+
+uint64_t pq_reader_row_group_rows(const pq_reader *r, size_t g)
+{
+    return g < r->m.ngroups ? (uint64_t)r->m.groups[g].num_rows : 0;
+}
+
+const struct pq_rcol *pq_reader_column(const pq_reader *r, size_t i)
+{
+    return i < r->m.nleaves ? &r->m.leaves[i].c : NULL;
+}
+
+long pq_reader_find_column(const pq_reader *r, const char *name)
+{
+    for (size_t i = 0; i < r->m.nleaves; i++) {
+        if (strcmp(r->m.leaves[i].name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+const char *pq_reader_kv(const pq_reader *r, const char *key)
+{
+    for (size_t i = 0; i < r->m.nkv; i++) {
+        if (r->m.kv[i].key && strcmp(r->m.kv[i].key, key) == 0) {
+            return r->m.kv[i].value ? r->m.kv[i].value : "";
+        }
+    }
+    return NULL;
+}
+
+/* ---- projection and filters ---- */
+
+static int leaf_usable(const pq_reader *r, const char *name, long *leaf, struct wr_err *err)
+{
+    *leaf = pq_reader_find_column(r, name);
+    if (*leaf < 0) {
+        return wr_err_set(err, WR_ENOENT, "no column %s in the file", name);
+    }
+    if (r->m.leaves[*leaf].c.unsupported) {
+        return wr_err_set(err, WR_EINVAL, "column %s: %s", name, r->m.leaves[*leaf].c.unsupported);
+    }
+    return 0;
+}
+
+int pq_reader_project(pq_reader *r, const char *const *names, size_t n, struct wr_err *err)
+{
+    if (r->started || r->nfilters) {
+        return wr_err_set(err, WR_EINVAL, "projection must come before filters and reading");
+    }
+    struct rcol *nc = calloc(n ? n : 1, sizeof *nc);
+    if (!nc) {
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        long leaf;
+        int rc = leaf_usable(r, names[i], &leaf, err);
+        if (rc) {
+            free(nc);
+            return rc;
+        }
+        nc[i].leaf = (size_t)leaf;
+        nc[i].L = &r->m.leaves[leaf];
+        nc[i].vsize = vsize_of(nc[i].L->c.type);
+    }
+    free(r->cols);
+    r->cols = nc;
+    r->ncols = r->nproj = n;
+    return 0;
+}
+
+static int copy_fv(struct pq_fv *dst, const struct pq_fv *src)
+{
+    *dst = *src;
+    dst->p = NULL;
+    if (src->kind == PQ_FV_BYTES) {
+        void *p = malloc(src->len ? src->len : 1);
+        if (!p) {
+            return WR_ENOMEM;
+        }
+        if (src->len) {
+            memcpy(p, src->p, src->len);
+        }
+        dst->p = p;
+    }
+    return 0;
+}
+
+int pq_reader_filter(pq_reader *r, const char *column, const struct pq_fv *lo,
+                     const struct pq_fv *hi, struct wr_err *err)
+{
+    if (r->started) {
+        return wr_err_set(err, WR_EINVAL, "filters must come before reading");
+    }
+    long leaf;
+    int rc = leaf_usable(r, column, &leaf, err);
+    if (rc) {
+        return rc;
+    }
+    const struct pq_rcol *c = &r->m.leaves[leaf].c;
+    enum pq_fv_kind want = c->type == PQ_PT_FLOAT || c->type == PQ_PT_DOUBLE ? PQ_FV_DOUBLE
+                           : c->type == PQ_PT_BYTE_ARRAY || c->type == PQ_PT_FLBA ? PQ_FV_BYTES
+                           : c->type == PQ_PT_INT96 ? (enum pq_fv_kind)-1
+                                                    : PQ_FV_INT;
+    if ((lo && lo->kind != want) || (hi && hi->kind != want) || (int)want < 0) {
+        return wr_err_set(err, WR_EINVAL, "column %s: filter value of the wrong kind", column);
+    }
+    if (want == PQ_FV_BYTES && c->logical == PQ_RL_DECIMAL) {
+        return wr_err_set(err, WR_EINVAL, "column %s: filters on decimals stored as bytes are not supported",
+                          column);
+    }
+    size_t rcidx = r->ncols;
+    for (size_t i = 0; i < r->ncols; i++) {
+        if (r->cols[i].leaf == (size_t)leaf) {
+            rcidx = i;
+        }
+    }
+    if (rcidx == r->ncols) {
+        struct rcol *nc = realloc(r->cols, (r->ncols + 1) * sizeof *nc);
+        if (!nc) {
+            return wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
+        r->cols = nc;
+        memset(&nc[rcidx], 0, sizeof nc[rcidx]);
+        nc[rcidx].leaf = (size_t)leaf;
+        nc[rcidx].L = &r->m.leaves[leaf];
+        nc[rcidx].vsize = vsize_of(c->type);
+        r->ncols++;
+    }
+    struct rfilter *nf = realloc(r->filters, (r->nfilters + 1) * sizeof *nf);
+    if (!nf) {
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    r->filters = nf;
+    struct rfilter *f = &nf[r->nfilters];
+    memset(f, 0, sizeof *f);
+    f->rc = rcidx;
+    f->uns = c->logical == PQ_RL_INT && !c->int_signed;
+    if ((lo && copy_fv(&f->lo, lo)) || (hi && copy_fv(&f->hi, hi))) {
+        free((void *)f->lo.p);
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    f->has_lo = lo != NULL;
+    f->has_hi = hi != NULL;
+    r->nfilters++;
+    return 0;
+}
+
+/* ---- comparisons (filters against values and statistics) ---- */
+
+static int cmp_int(int64_t a, int64_t b, int uns)
+{
+    if (uns) {
+        return (uint64_t)a < (uint64_t)b ? -1 : (uint64_t)a > (uint64_t)b;
+    }
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_bytes(const uint8_t *a, size_t al, const void *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c) {
+        return c;
+    }
+    return al < bl ? -1 : al > bl;
+}
+
+/* Does a value match filter f? v is one value slot of the column's type. */
+static int match_slot(const struct rfilter *f, enum pq_ptype t, const void *slot, int uns32)
+{
+    switch (t) {
+    case PQ_PT_BOOLEAN:
+    case PQ_PT_INT32:
+    case PQ_PT_INT64: {
+        int64_t v;
+        if (t == PQ_PT_BOOLEAN) {
+            v = *(const uint8_t *)slot;
+        } else if (t == PQ_PT_INT32) {
+            int32_t x;
+            memcpy(&x, slot, 4);
+            v = uns32 ? (int64_t)(uint32_t)x : x;
+        } else {
+            memcpy(&v, slot, 8);
+        }
+        int uns = f->uns && t == PQ_PT_INT64;
+        return (!f->has_lo || cmp_int(v, f->lo.i, uns) >= 0) && (!f->has_hi || cmp_int(v, f->hi.i, uns) <= 0);
+    }
+    case PQ_PT_FLOAT:
+    case PQ_PT_DOUBLE: {
+        double v;
+        if (t == PQ_PT_FLOAT) {
+            float x;
+            memcpy(&x, slot, 4);
+            v = x;
+        } else {
+            memcpy(&v, slot, 8);
+        }
+        return (!f->has_lo || v >= f->lo.d) && (!f->has_hi || v <= f->hi.d);
+    }
+    default: {
+        const struct pq_bytes *b = slot;
+        return (!f->has_lo || cmp_bytes(b->p, b->len, f->lo.p, f->lo.len) >= 0) &&
+               (!f->has_hi || cmp_bytes(b->p, b->len, f->hi.p, f->hi.len) <= 0);
+    }
+    }
+}
+
+/* True when the chunk's statistics prove that no value matches f. */
+static int stats_exclude(const pq_reader *r, const struct rfilter *f, const struct pqr_chunk *ch)
+{
+    const struct rcol *c = &r->cols[f->rc];
+    const struct pq_rcol *pc = &c->L->c;
+    const struct pqr_stats *s = &ch->st;
+    if (s->has_null_count && s->null_count >= ch->num_values) {
+        return 1; /* all null (or empty): nulls never match */
+    }
+    const uint8_t *mn = s->min, *mx = s->max;
+    uint32_t mnl = s->min_len, mxl = s->max_len;
+    int uns = f->uns;
+    int signed_order = (pc->type == PQ_PT_INT32 || pc->type == PQ_PT_INT64 || pc->type == PQ_PT_FLOAT ||
+                        pc->type == PQ_PT_DOUBLE || pc->type == PQ_PT_BOOLEAN) && !uns;
+    if ((!mn || !mx) && signed_order) {
+        mn = s->old_min;
+        mx = s->old_max;
+        mnl = s->old_min_len;
+        mxl = s->old_max_len;
+    }
+    if (!mn || !mx) {
+        return 0;
+    }
+    switch (pc->type) {
+    case PQ_PT_BOOLEAN:
+    case PQ_PT_INT32:
+    case PQ_PT_INT64: {
+        size_t w = pc->type == PQ_PT_BOOLEAN ? 1 : pc->type == PQ_PT_INT32 ? 4 : 8;
+        if (mnl != w || mxl != w) {
+            return 0;
+        }
+        int64_t a, b;
+        if (w == 1) {
+            a = mn[0];
+            b = mx[0];
+        } else if (w == 4) {
+            int32_t x, y;
+            memcpy(&x, mn, 4);
+            memcpy(&y, mx, 4);
+            a = uns ? (int64_t)(uint32_t)x : x;
+            b = uns ? (int64_t)(uint32_t)y : y;
+        } else {
+            memcpy(&a, mn, 8);
+            memcpy(&b, mx, 8);
+        }
+        int u64 = uns && w == 8;
+        return (f->has_hi && cmp_int(f->hi.i, a, u64) < 0) || (f->has_lo && cmp_int(f->lo.i, b, u64) > 0);
+    }
+    case PQ_PT_FLOAT:
+    case PQ_PT_DOUBLE: {
+        double a, b;
+        if (pc->type == PQ_PT_FLOAT) {
+            float x, y;
+            if (mnl != 4 || mxl != 4) {
+                return 0;
+            }
+            memcpy(&x, mn, 4);
+            memcpy(&y, mx, 4);
+            a = x;
+            b = y;
+        } else {
+            if (mnl != 8 || mxl != 8) {
+                return 0;
+            }
+            memcpy(&a, mn, 8);
+            memcpy(&b, mx, 8);
+        }
+        if (isnan(a) || isnan(b)) {
+            return 0;
+        }
+        return (f->has_hi && f->hi.d < a) || (f->has_lo && f->lo.d > b);
+    }
+    case PQ_PT_BYTE_ARRAY:
+    case PQ_PT_FLBA:
+        return (f->has_hi && cmp_bytes(f->hi.p, f->hi.len, mn, mnl) < 0) ||
+               (f->has_lo && cmp_bytes(f->lo.p, f->lo.len, mx, mxl) > 0);
+    default:
+        return 0;
+    }
+}
+
+/* ---- pages ---- */
+
+struct page_hdr {
+    int type;
+    int32_t usize, csize;
+    int has_crc;
+    uint32_t crc;
+    int32_t nvalues;
+    int32_t encoding;
+    int32_t def_enc;
+    int32_t nnulls, nrows, def_len, rep_len;
+    int32_t is_compressed;
+    int has_sub;
+};
+
+static void rd_page_sub(struct pqr_tc *t, struct page_hdr *h, int which)
+{
+    /* DataPageHeader (5) and DictionaryPageHeader (7): 1 num_values, 2 encoding, 3 definition
+     * level encoding. DataPageHeaderV2 (8): 1 num_values, 2 num_nulls, 3 num_rows, 4 encoding,
+     * 5 and 6 level byte lengths, 7 is_compressed (a bool). */
+    int32_t *v1[] = {NULL, &h->nvalues, &h->encoding, &h->def_enc};
+    int32_t *v2[] = {NULL, &h->nvalues, &h->nnulls, &h->nrows, &h->encoding,
+                     &h->def_len, &h->rep_len, &h->is_compressed};
+    int32_t **map = which == 8 ? v2 : v1;
+    int16_t nmap = which == 8 ? 8 : 4;
+    int16_t last = 0, id;
+    int bv, ft;
+    h->has_sub = 1;
+    while ((ft = pqr_tc_field(t, &last, &id, &bv)) != 0) {
+        if (id > 0 && id < nmap && (ft == PQR_T_I32 || (ft == PQR_T_TRUE && which == 8 && id == 7))) {
+            *map[id] = ft == PQR_T_TRUE ? bv : (int32_t)pqr_tc_zigzag(t);
+        } else {
+            pqr_tc_skip(t, ft, bv);
+        }
+    }
+}
+
+/* Parses a PageHeader at p (at most avail bytes); returns its length or -1 with err. */
+static long rd_page_header(const uint8_t *p, size_t avail, struct page_hdr *h, struct wr_err *err)
+{
+    struct pqr_tc t = {p, p + avail, 0, err, 0};
+    memset(h, 0, sizeof *h);
+    h->type = -1;
+    h->usize = h->csize = -1;
+    h->is_compressed = 1;
+    int16_t last = 0, id;
+    int bv, ft;
+    while ((ft = pqr_tc_field(&t, &last, &id, &bv)) != 0) {
+        switch (id) {
+        case 1: h->type = (int)pqr_tc_zigzag(&t); break;
+        case 2: h->usize = (int32_t)pqr_tc_zigzag(&t); break;
+        case 3: h->csize = (int32_t)pqr_tc_zigzag(&t); break;
+        case 4: h->crc = (uint32_t)pqr_tc_zigzag(&t); h->has_crc = 1; break;
+        case 5:
+        case 7:
+        case 8:
+            if (ft != PQR_T_STRUCT) {
+                pqr_tc_fail(&t, "page header field of another type");
+            } else {
+                rd_page_sub(&t, h, id);
+            }
+            break;
+        default: pqr_tc_skip(&t, ft, bv);
+        }
+        if (id <= 4 && ft != PQR_T_I32 && !t.failed) {
+            pqr_tc_fail(&t, "page header field of another type");
+        }
+    }
+    if (t.failed) {
+        return -1;
+    }
+    return (long)(t.p - p);
+}
+
+struct ctx {
+    pq_reader *r;
+    struct rcol *c;
+    size_t g;
+    struct wr_err *err;
+    const uint8_t *dict;   /* dictionary values, vsize each */
+    size_t dict_n;
+    int keep_pages;        /* byte strings point into page buffers: keep them */
+};
+
+static int cfail(struct ctx *x, int code, const char *what)
+{
+    return wr_err_set(x->err, code, "row group %zu column %s: %s", x->g, x->c->L->name, what);
+}
+
+/* A page buffer: kept in the group arena for byte-string columns, else the reused one. */
+static uint8_t *page_buffer(struct ctx *x, size_t n)
+{
+    if (x->keep_pages) {
+        return galloc(x->r, n, 0);
+    }
+    if (grow(x->r, &x->r->pagebuf, &x->r->pagebuf_cap, n)) {
+        return NULL;
+    }
+    return x->r->pagebuf;
+}
+
+static void *scratch(struct ctx *x, size_t n)
+{
+    if (grow(x->r, &x->r->scratch, &x->r->scratch_cap, n ? n : 1)) {
+        return NULL;
+    }
+    return x->r->scratch;
+}
+
+/* PLAIN values: n values of the column's type from [p, end) into dst. Returns bytes used or -1. */
+static long plain_decode(struct ctx *x, const uint8_t *p, const uint8_t *end, void *dst, size_t n)
+{
+    size_t avail = (size_t)(end - p);
+    const struct pq_rcol *c = &x->c->L->c;
+    switch (c->type) {
+    case PQ_PT_BOOLEAN: {
+        if ((n + 7) / 8 > avail) {
+            return -1;
+        }
+        uint8_t *d = dst;
+        for (size_t i = 0; i < n; i++) {
+            d[i] = (p[i >> 3] >> (i & 7)) & 1;
+        }
+        return (long)((n + 7) / 8);
+    }
+    case PQ_PT_INT32:
+    case PQ_PT_FLOAT:
+    case PQ_PT_INT64:
+    case PQ_PT_DOUBLE: {
+        size_t w = x->c->vsize;
+        if (n > avail / w) {
+            return -1;
+        }
+        memcpy(dst, p, n * w);
+        return (long)(n * w);
+    }
+    case PQ_PT_INT96:
+    case PQ_PT_FLBA: {
+        size_t w = (size_t)c->type_length;
+        if (n > avail / w) {
+            return -1;
+        }
+        struct pq_bytes *d = dst;
+        for (size_t i = 0; i < n; i++) {
+            d[i].p = p + i * w;
+            d[i].len = w;
+        }
+        return (long)(n * w);
+    }
+    default: {
+        struct pq_bytes *d = dst;
+        const uint8_t *q = p;
+        for (size_t i = 0; i < n; i++) {
+            if (end - q < 4) {
+                return -1;
+            }
+            uint32_t l = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+            q += 4;
+            if (l > (size_t)(end - q)) {
+                return -1;
+            }
+            d[i].p = q;
+            d[i].len = l;
+            q += l;
+        }
+        return (long)(q - p);
+    }
+    }
+}
+
+static int load_dict(struct ctx *x, const struct page_hdr *h, const uint8_t *body)
+{
+    if (h->nvalues < 0) {
+        return cfail(x, WR_EINVAL, "dictionary page with a negative count");
+    }
+    size_t n = (size_t)h->nvalues, vs = x->c->vsize;
+    /* Every PLAIN value takes at least one bit, so the page size bounds the count. */
+    if (n / 8 > (size_t)h->usize) {
+        return cfail(x, WR_EINVAL, "dictionary count larger than its page");
+    }
+    uint8_t *d = galloc(x->r, n * vs, 0);
+    if (!d) {
+        return cfail(x, WR_ELIMIT, "row group over the memory limit (dictionary)");
+    }
+    if (plain_decode(x, body, body + h->usize, d, n) < 0) {
+        return cfail(x, WR_EINVAL, "dictionary page shorter than its values");
+    }
+    x->dict = d;
+    x->dict_n = n;
+    return 0;
+}
+
+/* Decodes nn dense values with encoding enc from [p, end) into dst. */
+static int decode_values(struct ctx *x, int enc, const uint8_t *p, const uint8_t *end, uint8_t *dst,
+                         size_t nn, int v2)
+{
+    const struct pq_rcol *c = &x->c->L->c;
+    size_t vs = x->c->vsize;
+    (void)v2;
+    if (nn == 0) {
+        return 0;
+    }
+    switch (enc) {
+    case ENC_PLAIN:
+        if (plain_decode(x, p, end, dst, nn) < 0) {
+            return cfail(x, WR_EINVAL, "PLAIN values run past the page");
+        }
+        return 0;
+    case ENC_PLAIN_DICT:
+    case ENC_RLE_DICT: {
+        if (!x->dict) {
+            return cfail(x, WR_EINVAL, "dictionary-encoded page without a dictionary page");
+        }
+        if (p >= end) {
+            return cfail(x, WR_EINVAL, "dictionary indices missing");
+        }
+        int w = *p++;
+        if (w > 32) {
+            return cfail(x, WR_EINVAL, "dictionary index bit width over 32");
+        }
+        uint32_t *idx = scratch(x, nn * sizeof(uint32_t));
+        if (!idx) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit (indices)");
+        }
+        if (pqr_hybrid(p, end, w, idx, nn) < 0) {
+            return cfail(x, WR_EINVAL, "dictionary indices run past the page");
+        }
+        for (size_t i = 0; i < nn; i++) {
+            if (idx[i] >= x->dict_n) {
+                return cfail(x, WR_EINVAL, "dictionary index out of range");
+            }
+        }
+        switch (vs) {
+        case 1:
+            for (size_t i = 0; i < nn; i++) {
+                dst[i] = x->dict[idx[i]];
+            }
+            break;
+        case 4:
+            for (size_t i = 0; i < nn; i++) {
+                memcpy(dst + i * 4, x->dict + (size_t)idx[i] * 4, 4);
+            }
+            break;
+        case 8:
+            for (size_t i = 0; i < nn; i++) {
+                memcpy(dst + i * 8, x->dict + (size_t)idx[i] * 8, 8);
+            }
+            break;
+        default:
+            for (size_t i = 0; i < nn; i++) {
+                memcpy(dst + i * vs, x->dict + (size_t)idx[i] * vs, vs);
+            }
+        }
+        return 0;
+    }
+    case ENC_RLE: {
+        if (c->type != PQ_PT_BOOLEAN) {
+            return cfail(x, WR_EINVAL, "RLE values on a non-boolean column");
+        }
+        if (end - p < 4) {
+            return cfail(x, WR_EINVAL, "RLE booleans without their length");
+        }
+        uint32_t l = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        p += 4;
+        if (l > (size_t)(end - p)) {
+            return cfail(x, WR_EINVAL, "RLE booleans longer than the page");
+        }
+        uint32_t *tmp = scratch(x, nn * sizeof(uint32_t));
+        if (!tmp) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit");
+        }
+        if (pqr_hybrid(p, p + l, 1, tmp, nn) < 0) {
+            return cfail(x, WR_EINVAL, "RLE booleans run past their length");
+        }
+        for (size_t i = 0; i < nn; i++) {
+            dst[i] = (uint8_t)tmp[i];
+        }
+        return 0;
+    }
+    case ENC_DELTA: {
+        if (c->type != PQ_PT_INT32 && c->type != PQ_PT_INT64) {
+            return cfail(x, WR_EINVAL, "DELTA_BINARY_PACKED on a non-integer column");
+        }
+        int64_t *tmp = scratch(x, nn * sizeof(int64_t));
+        const char *why = NULL;
+        if (!tmp) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit");
+        }
+        if (pqr_delta(p, end, c->type == PQ_PT_INT32 ? 32 : 64, tmp, nn, &why) < 0) {
+            return cfail(x, WR_EINVAL, why);
+        }
+        if (c->type == PQ_PT_INT64) {
+            memcpy(dst, tmp, nn * 8);
+        } else {
+            for (size_t i = 0; i < nn; i++) {
+                int32_t v = (int32_t)tmp[i];
+                memcpy(dst + i * 4, &v, 4);
+            }
+        }
+        return 0;
+    }
+    case ENC_DELTA_LEN: {
+        if (c->type != PQ_PT_BYTE_ARRAY) {
+            return cfail(x, WR_EINVAL, "DELTA_LENGTH_BYTE_ARRAY on a non-BYTE_ARRAY column");
+        }
+        int64_t *len = scratch(x, nn * sizeof(int64_t));
+        const char *why = NULL;
+        if (!len) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit");
+        }
+        long used = pqr_delta(p, end, 32, len, nn, &why);
+        if (used < 0) {
+            return cfail(x, WR_EINVAL, why);
+        }
+        const uint8_t *q = p + used;
+        struct pq_bytes *d = (struct pq_bytes *)dst;
+        for (size_t i = 0; i < nn; i++) {
+            if (len[i] < 0 || (uint64_t)len[i] > (uint64_t)(end - q)) {
+                return cfail(x, WR_EINVAL, "DELTA_LENGTH_BYTE_ARRAY lengths run past the page");
+            }
+            d[i].p = q;
+            d[i].len = (size_t)len[i];
+            q += len[i];
+        }
+        return 0;
+    }
+    case ENC_BSS: {
+        size_t w = c->type == PQ_PT_FLBA ? (size_t)c->type_length : vs;
+        if (c->type == PQ_PT_BOOLEAN || c->type == PQ_PT_BYTE_ARRAY || c->type == PQ_PT_INT96) {
+            return cfail(x, WR_EINVAL, "BYTE_STREAM_SPLIT on an unsupported type");
+        }
+        if (nn > (size_t)(end - p) / w) {
+            return cfail(x, WR_EINVAL, "BYTE_STREAM_SPLIT values run past the page");
+        }
+        uint8_t *out = dst;
+        if (c->type == PQ_PT_FLBA) {
+            out = galloc(x->r, nn * w, 0);
+            if (!out) {
+                return cfail(x, WR_ELIMIT, "row group over the memory limit");
+            }
+        }
+        for (size_t k = 0; k < w; k++) {
+            const uint8_t *s = p + k * nn;
+            for (size_t i = 0; i < nn; i++) {
+                out[i * w + k] = s[i];
+            }
+        }
+        if (c->type == PQ_PT_FLBA) {
+            struct pq_bytes *d = (struct pq_bytes *)dst;
+            for (size_t i = nn; i-- > 0;) {
+                d[i].p = out + i * w;
+                d[i].len = w;
+            }
+        }
+        return 0;
+    }
+    case ENC_DELTA_BYTES:
+        return cfail(x, WR_EINVAL, "encoding DELTA_BYTE_ARRAY is not supported");
+    default:
+        return cfail(x, WR_EINVAL, "unsupported value encoding");
+    }
+}
+
+/* Spreads the nn dense values at dst over n row slots by valid (backwards, in place). */
+static void expand(uint8_t *dst, size_t vs, const uint8_t *valid, size_t n, size_t nn)
+{
+    size_t k = nn;
+    for (size_t i = n; i-- > 0;) {
+        if (valid[i]) {
+            k--;
+            if (k != i) {
+                memmove(dst + i * vs, dst + k * vs, vs);
+            }
+        } else {
+            memset(dst + i * vs, 0, vs);
+        }
+    }
+}
+
+static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw, size_t row0, int codec)
+{
+    pq_reader *r = x->r;
+    struct rcol *c = x->c;
+    size_t rows = r->group_rows;
+    int v2 = h->type == PAGE_DATA_V2;
+    if (!h->has_sub || h->nvalues < 0 || (size_t)h->nvalues > rows - row0) {
+        return cfail(x, WR_EINVAL, "data page with a bad value count");
+    }
+    size_t nv = (size_t)h->nvalues;
+    const uint8_t *body, *end;
+    size_t lev_len = 0;
+    if (v2) {
+        if (h->def_len < 0 || h->rep_len != 0 || h->def_len > h->csize || h->def_len > h->usize ||
+            h->nrows != h->nvalues) {
+            return cfail(x, WR_EINVAL, "data page v2 with bad level lengths or counts");
+        }
+        lev_len = (size_t)h->def_len;
+        size_t cval = (size_t)h->csize - lev_len, uval = (size_t)h->usize - lev_len;
+        if (h->is_compressed && codec != 0) {
+            uint8_t *buf = page_buffer(x, uval);
+            const char *why = NULL;
+            if (!buf) {
+                return cfail(x, WR_ELIMIT, "row group over the memory limit (page)");
+            }
+            if (pqr_decompress(&r->codecs, codec, raw + lev_len, cval, buf, uval, &why)) {
+                return cfail(x, WR_EINVAL, why);
+            }
+            body = buf;
+            end = buf + uval;
+        } else {
+            if (cval != uval) {
+                return cfail(x, WR_EINVAL, "uncompressed v2 page whose sizes differ");
+            }
+            body = raw + lev_len;
+            end = body + uval;
+            if (x->keep_pages) { /* raw lives in the reused chunk buffer: copy what we point into */
+                uint8_t *buf = galloc(r, uval, 0);
+                if (!buf) {
+                    return cfail(x, WR_ELIMIT, "row group over the memory limit (page)");
+                }
+                if (uval) {
+                    memcpy(buf, body, uval);
+                }
+                body = buf;
+                end = buf + uval;
+            }
+        }
+    } else {
+        uint8_t *buf = page_buffer(x, (size_t)h->usize);
+        const char *why = NULL;
+        if (!buf) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit (page)");
+        }
+        if (pqr_decompress(&r->codecs, codec, raw, (size_t)h->csize, buf, (size_t)h->usize, &why)) {
+            return cfail(x, WR_EINVAL, why);
+        }
+        body = buf;
+        end = buf + h->usize;
+    }
+    size_t nn = nv;
+    if (c->L->max_def > 0) {
+        const uint8_t *lp, *le;
+        if (v2) {
+            lp = raw;
+            le = raw + lev_len;
+        } else {
+            if (h->def_enc != ENC_RLE) {
+                return cfail(x, WR_EINVAL, "definition levels not RLE-encoded (BIT_PACKED is not supported)");
+            }
+            if (end - body < 4) {
+                return cfail(x, WR_EINVAL, "definition levels without their length");
+            }
+            uint32_t l = (uint32_t)body[0] | (uint32_t)body[1] << 8 | (uint32_t)body[2] << 16 |
+                         (uint32_t)body[3] << 24;
+            body += 4;
+            if (l > (size_t)(end - body)) {
+                return cfail(x, WR_EINVAL, "definition levels longer than the page");
+            }
+            lp = body;
+            le = body + l;
+            body = le;
+        }
+        uint32_t *lv = scratch(x, nv * sizeof(uint32_t));
+        if (!lv) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit (levels)");
+        }
+        if (pqr_hybrid(lp, le, 1, lv, nv) < 0) {
+            return cfail(x, WR_EINVAL, "definition levels run past their bytes");
+        }
+        if (!c->valid) {
+            c->valid = galloc(r, rows, 0);
+            if (!c->valid) {
+                return cfail(x, WR_ELIMIT, "row group over the memory limit (validity)");
+            }
+            memset(c->valid, 1, row0);
+        }
+        nn = 0;
+        uint8_t *vd = c->valid + row0;
+        for (size_t i = 0; i < nv; i++) {
+            if (lv[i] > 1) {
+                return cfail(x, WR_EINVAL, "definition level above the column's maximum");
+            }
+            vd[i] = (uint8_t)lv[i];
+            nn += lv[i];
+        }
+        if (v2 && (size_t)h->nnulls != nv - nn) {
+            return cfail(x, WR_EINVAL, "data page v2 num_nulls differs from its levels");
+        }
+    } else if (v2 && h->def_len != 0) {
+        return cfail(x, WR_EINVAL, "levels on a REQUIRED column");
+    } else if (c->valid) {
+        memset(c->valid + row0, 1, nv);
+    }
+    uint8_t *dst = (uint8_t *)c->values + row0 * c->vsize;
+    int rc = decode_values(x, h->encoding, body, end, dst, nn, v2);
+    if (rc) {
+        return rc;
+    }
+    if (nn < nv) {
+        expand(dst, c->vsize, c->valid + row0, nv, nn);
+    }
+    return 0;
+}
+
+static int load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
+{
+    const struct pqr_chunk *ch = &r->m.groups[g].chunks[c->leaf];
+    struct ctx x = {r, c, g, err, NULL, 0, 0};
+    size_t rows = r->group_rows;
+    x.keep_pages = c->L->c.type == PQ_PT_BYTE_ARRAY || c->L->c.type == PQ_PT_FLBA ||
+                   c->L->c.type == PQ_PT_INT96;
+    if (ch->has_path) {
+        return cfail(&x, WR_EINVAL, "column chunk in another file (file_path) is not supported");
+    }
+    if ((uint64_t)ch->num_values != rows) {
+        return cfail(&x, WR_EINVAL, "num_values differs from the row group's num_rows");
+    }
+    c->values = galloc(r, rows * c->vsize, 1);
+    if (!c->values) {
+        return cfail(&x, WR_ELIMIT, "row group over the memory limit (values)");
+    }
+    int64_t start = ch->data_off;
+    if (ch->dict_off > 0 && ch->dict_off < start) {
+        start = ch->dict_off;
+    }
+    size_t len = (size_t)ch->total_compressed;
+    int rc = grow(r, &r->io, &r->io_cap, len);
+    if (rc) {
+        return cfail(&x, rc, "row group over the memory limit (column chunk)");
+    }
+    if (src_read(r, r->io, len, (uint64_t)start)) {
+        return cfail(&x, WR_EIO, "read failed");
+    }
+    size_t pos = 0, done = 0;
+    while (done < rows) {
+        struct page_hdr h;
+        if (pos >= len) {
+            return cfail(&x, WR_EINVAL, "chunk ends before its values do");
+        }
+        long hl = rd_page_header(r->io + pos, len - pos, &h, err);
+        if (hl < 0) {
+            char m[sizeof err->msg + 16];
+            snprintf(m, sizeof m, "page header: %s", err->msg);
+            return cfail(&x, WR_EINVAL, m);
+        }
+        pos += (size_t)hl;
+        if (h.csize < 0 || h.usize < 0 || (size_t)h.csize > len - pos) {
+            return cfail(&x, WR_EINVAL, "page sizes missing or past the chunk");
+        }
+        if ((uint64_t)h.usize > r->o.max_page_bytes) {
+            return cfail(&x, WR_ELIMIT, "page larger than max_page_bytes");
+        }
+        const uint8_t *raw = r->io + pos;
+        pos += (size_t)h.csize;
+        if (h.has_crc && !r->o.no_crc && (uint32_t)crc32(0, raw, (uInt)h.csize) != h.crc) {
+            return cfail(&x, WR_EINVAL, "page CRC mismatch");
+        }
+        if (h.type == PAGE_DICT) {
+            if (x.dict || done > 0 || !h.has_sub) {
+                return cfail(&x, WR_EINVAL, "dictionary page not first or repeated");
+            }
+            /* Kept for the whole chunk: the data pages index into it. */
+            uint8_t *buf = galloc(r, (size_t)h.usize, 0);
+            const char *why = NULL;
+            if (!buf) {
+                return cfail(&x, WR_ELIMIT, "row group over the memory limit (dictionary)");
+            }
+            if (pqr_decompress(&r->codecs, ch->codec, raw, (size_t)h.csize, buf, (size_t)h.usize, &why)) {
+                return cfail(&x, WR_EINVAL, why);
+            }
+            rc = load_dict(&x, &h, buf);
+            if (rc) {
+                return rc;
+            }
+            r->stats.pages++;
+        } else if (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) {
+            rc = data_page(&x, &h, raw, done, ch->codec);
+            if (rc) {
+                return rc;
+            }
+            done += (size_t)h.nvalues;
+            r->stats.pages++;
+        } else if (h.type != PAGE_INDEX) {
+            return cfail(&x, WR_EINVAL, "unknown page type");
+        }
+    }
+    c->loaded = 1;
+    return 0;
+}
+
+/* ---- iteration ---- */
+
+static int group_pruned(const pq_reader *r, size_t g)
+{
+    for (size_t i = 0; i < r->nfilters; i++) {
+        const struct rfilter *f = &r->filters[i];
+        if (stats_exclude(r, f, &r->m.groups[g].chunks[r->cols[f->rc].leaf])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_filtered(const pq_reader *r, size_t rc)
+{
+    for (size_t i = 0; i < r->nfilters; i++) {
+        if (r->filters[i].rc == rc) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int select_rows(pq_reader *r, struct wr_err *err)
+{
+    size_t n = r->group_rows;
+    r->sel = galloc(r, (n ? n : 1) * sizeof(uint32_t), 0);
+    if (!r->sel) {
+        return wr_err_set(err, WR_ELIMIT, "row group %zu over the memory limit (selection)", r->cur_g);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = 1;
+        for (size_t j = 0; j < r->nfilters && ok; j++) {
+            const struct rfilter *f = &r->filters[j];
+            const struct rcol *c = &r->cols[f->rc];
+            if (c->valid && !c->valid[i]) {
+                ok = 0;
+            } else {
+                const struct pq_rcol *pc = &c->L->c;
+                ok = match_slot(f, pc->type, (const uint8_t *)c->values + i * c->vsize,
+                                pc->type == PQ_PT_INT32 && f->uns);
+            }
+        }
+        if (ok) {
+            r->sel[k++] = (uint32_t)i;
+        }
+    }
+    r->nsel = k;
+    return 0;
+}
+
+static int fail_sticky(pq_reader *r, int rc, struct wr_err *err)
+{
+    r->failed = rc;
+    if (err) {
+        r->fail_err = *err;
+    }
+    return rc;
+}
+
+int pq_reader_next_group(pq_reader *r, struct wr_err *err)
+{
+    struct wr_err local;
+    if (!err) {
+        err = &local;
+    }
+    if (r->failed) {
+        *err = r->fail_err;
+        return r->failed;
+    }
+    r->started = 1;
+    group_free(r);
+    while (r->next_g < r->m.ngroups) {
+        size_t g = r->next_g++;
+        if (group_pruned(r, g)) {
+            r->stats.groups_skipped_stats++;
+            continue;
+        }
+        int64_t rows = r->m.groups[g].num_rows;
+        if ((uint64_t)rows > r->o.max_group_rows || (uint64_t)rows > UINT32_MAX) {
+            wr_err_set(err, WR_ELIMIT, "row group %zu has %lld rows, over the limit of %llu", g,
+                       (long long)rows, (unsigned long long)r->o.max_group_rows);
+            return fail_sticky(r, WR_ELIMIT, err);
+        }
+        r->cur_g = g;
+        r->group_rows = (size_t)rows;
+        for (size_t i = 0; i < r->ncols; i++) {
+            if (is_filtered(r, i)) {
+                int rc = load_column(r, &r->cols[i], g, err);
+                if (rc) {
+                    group_free(r);
+                    return fail_sticky(r, rc, err);
+                }
+            }
+        }
+        int rc = select_rows(r, err);
+        if (rc) {
+            group_free(r);
+            return fail_sticky(r, rc, err);
+        }
+        r->stats.rows_scanned += (uint64_t)rows;
+        if (r->nfilters && r->nsel == 0) {
+            r->stats.groups_skipped_rows++;
+            group_free(r);
+            continue;
+        }
+        for (size_t i = 0; i < r->ncols; i++) {
+            if (!r->cols[i].loaded) {
+                rc = load_column(r, &r->cols[i], g, err);
+                if (rc) {
+                    group_free(r);
+                    return fail_sticky(r, rc, err);
+                }
+            }
+        }
+        r->stats.groups_read++;
+        r->have_group = 1;
+        r->cur_row = 0;
+        r->row_ready = 0;
+        return 1;
+    }
+    return 0;
+}
+
+size_t pq_reader_group_index(const pq_reader *r) { return r->cur_g; }
+size_t pq_reader_group_rows(const pq_reader *r) { return r->have_group ? r->group_rows : 0; }
+
+int pq_reader_batch(const pq_reader *r, size_t k, struct pq_batch *b)
+{
+    if (!r->have_group || k >= r->nproj) {
+        return WR_EINVAL;
+    }
+    const struct rcol *c = &r->cols[k];
+    b->col = &c->L->c;
+    b->nrows = r->group_rows;
+    b->valid = c->valid;
+    b->values = c->values;
+    return 0;
+}
+
+const uint32_t *pq_reader_selection(const pq_reader *r, size_t *n)
+{
+    *n = r->have_group ? r->nsel : 0;
+    return r->sel;
+}
+
+int pq_reader_next_row(pq_reader *r, struct wr_err *err)
+{
+    if (r->have_group && r->row_ready && r->cur_row + 1 < r->nsel) {
+        r->cur_row++;
+        return 1;
+    }
+    if (r->have_group && !r->row_ready && r->nsel > 0) {
+        r->row_ready = 1;
+        r->cur_row = 0;
+        return 1;
+    }
+    for (;;) {
+        int rc = pq_reader_next_group(r, err);
+        if (rc <= 0) {
+            return rc;
+        }
+        if (r->nsel > 0) {
+            r->row_ready = 1;
+            r->cur_row = 0;
+            return 1;
+        }
+    }
+}
+
+void pq_reader_value(const pq_reader *r, size_t k, struct pq_value *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!r->have_group || !r->row_ready || k >= r->nproj) {
+        v->null = 1;
+        return;
+    }
+    const struct rcol *c = &r->cols[k];
+    size_t i = r->sel[r->cur_row];
+    if (c->valid && !c->valid[i]) {
+        v->null = 1;
+        return;
+    }
+    const uint8_t *s = (const uint8_t *)c->values + i * c->vsize;
+    switch (c->L->c.type) {
+    case PQ_PT_BOOLEAN: v->i = *s; break;
+    case PQ_PT_INT32: {
+        int32_t x;
+        memcpy(&x, s, 4);
+        v->i = x;
+        break;
+    }
+    case PQ_PT_INT64: memcpy(&v->i, s, 8); break;
+    case PQ_PT_FLOAT: {
+        float x;
+        memcpy(&x, s, 4);
+        v->d = x;
+        break;
+    }
+    case PQ_PT_DOUBLE: memcpy(&v->d, s, 8); break;
+    default: {
+        const struct pq_bytes *b = (const struct pq_bytes *)s;
+        v->p = b->p;
+        v->len = b->len;
+    }
+    }
+}
+
+void pq_reader_stats(const pq_reader *r, struct pq_read_stats *s)
+{
+    *s = r->stats;
+}
