@@ -31,6 +31,13 @@ struct rfilter {
     int uns;   /* compare integers unsigned */
 };
 
+struct blk {
+    uint8_t *p;
+    size_t cap, used;
+};
+
+#define BLK_BYTES ((size_t)4 << 20)
+
 struct rcol {
     size_t leaf;
     const struct pqr_leaf *L;
@@ -38,6 +45,8 @@ struct rcol {
     uint8_t *valid; /* NULL: no nulls in this group */
     void *values;
     int loaded;
+    uint8_t *vbuf, *mbuf; /* values and validity, reused from group to group */
+    size_t vcap, mcap;
 };
 
 struct pq_reader {
@@ -59,9 +68,9 @@ struct pq_reader {
     uint32_t *sel;
     size_t nsel, cur_row;
     int row_ready;
-    void **arena;          /* this group's allocations */
-    size_t narena, arena_cap;
-    uint64_t group_bytes;
+    struct blk *blks;      /* the group's allocations: blocks reused from group to group */
+    size_t nblks, blks_cap, cur_blk;
+    uint64_t group_bytes;  /* bytes of the blocks */
     /* reused across groups, counted against the budget too */
     uint8_t *io;
     size_t io_cap;
@@ -69,6 +78,7 @@ struct pq_reader {
     size_t scratch_cap;
     uint8_t *pagebuf;
     size_t pagebuf_cap;
+    uint64_t colbuf_bytes; /* the columns' vbuf + mbuf */
     struct pqr_codecs codecs;
     struct pq_read_stats stats;
 };
@@ -114,38 +124,60 @@ static int src_read(pq_reader *r, void *buf, size_t len, uint64_t off)
 
 static uint64_t budget_used(const pq_reader *r)
 {
-    return r->group_bytes + r->io_cap + r->scratch_cap + r->pagebuf_cap;
+    return r->group_bytes + r->io_cap + r->scratch_cap + r->pagebuf_cap + r->colbuf_bytes;
 }
 
+/* Bump allocation from the group's blocks; the blocks stay allocated for the next group (no
+ * page faults for memory the previous group already touched). NULL past the budget. */
 static void *galloc(pq_reader *r, size_t n, int zero)
 {
-    if (n > r->o.max_group_bytes || budget_used(r) > r->o.max_group_bytes - n) {
+    if (n > r->o.max_group_bytes) {
         return NULL;
     }
-    if (r->narena == r->arena_cap) {
-        size_t nc = r->arena_cap ? r->arena_cap * 2 : 64;
-        void **na = realloc(r->arena, nc * sizeof *na);
-        if (!na) {
+    n = n ? (n + 15) & ~(size_t)15 : 16;
+    for (; r->cur_blk < r->nblks; r->cur_blk++) {
+        struct blk *b = &r->blks[r->cur_blk];
+        if (b->cap - b->used >= n) {
+            uint8_t *p = b->p + b->used;
+            b->used += n;
+            if (zero) {
+                memset(p, 0, n);
+            }
+            return p;
+        }
+    }
+    size_t size = n > BLK_BYTES ? n : BLK_BYTES;
+    if (budget_used(r) > r->o.max_group_bytes - size) {
+        size = n; /* the last bytes of the budget: exactly what is asked */
+        if (budget_used(r) > r->o.max_group_bytes - size) {
             return NULL;
         }
-        r->arena = na;
-        r->arena_cap = nc;
     }
-    void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
-    if (p) {
-        r->arena[r->narena++] = p;
-        r->group_bytes += n;
+    if (r->nblks == r->blks_cap) {
+        size_t nc = r->blks_cap ? r->blks_cap * 2 : 16;
+        struct blk *nb = realloc(r->blks, nc * sizeof *nb);
+        if (!nb) {
+            return NULL;
+        }
+        r->blks = nb;
+        r->blks_cap = nc;
     }
+    uint8_t *p = zero ? calloc(1, size) : malloc(size);
+    if (!p) {
+        return NULL;
+    }
+    r->blks[r->nblks++] = (struct blk){p, size, n};
+    r->cur_blk = r->nblks - 1;
+    r->group_bytes += size;
     return p;
 }
 
 static void group_free(pq_reader *r)
 {
-    for (size_t i = 0; i < r->narena; i++) {
-        free(r->arena[i]);
+    for (size_t i = 0; i < r->nblks; i++) {
+        r->blks[i].used = 0;
     }
-    r->narena = 0;
-    r->group_bytes = 0;
+    r->cur_blk = 0;
     for (size_t i = 0; i < r->ncols; i++) {
         r->cols[i].valid = NULL;
         r->cols[i].values = NULL;
@@ -175,6 +207,26 @@ static int grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
     *p = malloc(nc);
     *cap = *p ? nc : 0;
     return *p ? 0 : WR_ENOMEM;
+}
+
+/* A column's reused buffer: the same budget, tracked in colbuf_bytes. */
+static int grow_col(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
+{
+    size_t before = *cap;
+    int rc = grow(r, p, cap, n);
+    r->colbuf_bytes = r->colbuf_bytes - before + *cap;
+    return rc;
+}
+
+static void free_col_bufs(pq_reader *r)
+{
+    for (size_t i = 0; i < r->ncols; i++) {
+        free(r->cols[i].vbuf);
+        free(r->cols[i].mbuf);
+        r->cols[i].vbuf = r->cols[i].mbuf = NULL;
+        r->cols[i].vcap = r->cols[i].mcap = 0;
+    }
+    r->colbuf_bytes = 0;
 }
 
 /* ---- opening ---- */
@@ -344,12 +396,16 @@ void pq_reader_destroy(pq_reader *r)
         return;
     }
     group_free(r);
-    free(r->arena);
+    for (size_t i = 0; i < r->nblks; i++) {
+        free(r->blks[i].p);
+    }
+    free(r->blks);
     for (size_t i = 0; i < r->nfilters; i++) {
         free((void *)r->filters[i].lo.p);
         free((void *)r->filters[i].hi.p);
     }
     free(r->filters);
+    free_col_bufs(r);
     free(r->cols);
     free(r->io);
     free(r->scratch);
@@ -433,6 +489,7 @@ int pq_reader_project(pq_reader *r, const char *const *names, size_t n, struct w
         nc[i].L = &r->m.leaves[leaf];
         nc[i].vsize = vsize_of(nc[i].L->c.type);
     }
+    free_col_bufs(r);
     free(r->cols);
     r->cols = nc;
     r->ncols = r->nproj = n;
@@ -905,10 +962,13 @@ static int decode_values(struct ctx *x, int enc, const uint8_t *p, const uint8_t
                 memcpy(dst + i * 8, x->dict + (size_t)idx[i] * 8, 8);
             }
             break;
-        default:
+        default: {
+            struct pq_bytes *d = (struct pq_bytes *)(void *)dst;
+            const struct pq_bytes *dict = (const struct pq_bytes *)(const void *)x->dict;
             for (size_t i = 0; i < nn; i++) {
-                memcpy(dst + i * vs, x->dict + (size_t)idx[i] * vs, vs);
+                d[i] = dict[idx[i]];
             }
+        }
         }
         return 0;
     }
@@ -1021,18 +1081,24 @@ static int decode_values(struct ctx *x, int enc, const uint8_t *p, const uint8_t
 }
 
 /* Spreads the nn dense values at dst over n row slots by valid (backwards, in place). */
+#define EXPAND(T)                                                                                  \
+    do {                                                                                           \
+        T *d = (T *)(void *)dst;                                                                   \
+        T zero;                                                                                    \
+        memset(&zero, 0, sizeof zero);                                                             \
+        for (size_t i = n; i-- > 0;) {                                                             \
+            d[i] = valid[i] ? d[--k] : zero;                                                       \
+        }                                                                                          \
+    } while (0)
+
 static void expand(uint8_t *dst, size_t vs, const uint8_t *valid, size_t n, size_t nn)
 {
     size_t k = nn;
-    for (size_t i = n; i-- > 0;) {
-        if (valid[i]) {
-            k--;
-            if (k != i) {
-                memmove(dst + i * vs, dst + k * vs, vs);
-            }
-        } else {
-            memset(dst + i * vs, 0, vs);
-        }
+    switch (vs) {
+    case 1: EXPAND(uint8_t); break;
+    case 4: EXPAND(uint32_t); break;
+    case 8: EXPAND(uint64_t); break;
+    default: EXPAND(struct pq_bytes); break;
     }
 }
 
@@ -1127,10 +1193,10 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
             return cfail(x, WR_EINVAL, "definition levels run past their bytes");
         }
         if (!c->valid) {
-            c->valid = galloc(r, rows, 0);
-            if (!c->valid) {
+            if (grow_col(r, &c->mbuf, &c->mcap, rows ? rows : 1)) {
                 return cfail(x, WR_ELIMIT, "row group over the memory limit (validity)");
             }
+            c->valid = c->mbuf;
             memset(c->valid, 1, row0);
         }
         nn = 0;
@@ -1174,10 +1240,11 @@ static int load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *er
     if ((uint64_t)ch->num_values != rows) {
         return cfail(&x, WR_EINVAL, "num_values differs from the row group's num_rows");
     }
-    c->values = galloc(r, rows * c->vsize, 1);
-    if (!c->values) {
+    /* Not zeroed: every slot is written (nulls by expand) before a group is handed out. */
+    if (grow_col(r, &c->vbuf, &c->vcap, rows ? rows * c->vsize : 1)) {
         return cfail(&x, WR_ELIMIT, "row group over the memory limit (values)");
     }
+    c->values = c->vbuf;
     int64_t start = ch->data_off;
     if (ch->dict_off > 0 && ch->dict_off < start) {
         start = ch->dict_off;
