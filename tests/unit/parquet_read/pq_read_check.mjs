@@ -36,10 +36,16 @@ let failures = 0, checked = 0;
 const fail = (msg) => { failures++; console.error(`FAIL ${msg}`); };
 
 function runDump(file, extra = []) {
-  const r = spawnSync(dump, [file, ...extra], { maxBuffer: 1 << 30, encoding: 'utf8' });
+  // Under sanitizers (an ASan build), a report must not pass for a refusal (exit 1).
+  const env = { ...process.env,
+    ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ? process.env.ASAN_OPTIONS + ':' : ''}exitcode=86`,
+    UBSAN_OPTIONS: `${process.env.UBSAN_OPTIONS ? process.env.UBSAN_OPTIONS + ':' : ''}halt_on_error=1:exitcode=86:print_stacktrace=1` };
+  const r = spawnSync(dump, [file, ...extra], { maxBuffer: 1 << 30, encoding: 'utf8', env });
   if (r.error) throw r.error;
   if (r.signal) return { crashed: true, status: r.status, stderr: `killed by ${r.signal}` };
-  if (r.status !== 0 && r.status !== 1) return { crashed: true, status: r.status, stderr: r.stderr };
+  if ((r.status !== 0 && r.status !== 1) || /Sanitizer|runtime error:/.test(r.stderr)) {
+    return { crashed: true, status: r.status, stderr: r.stderr };
+  }
   const lines = r.stdout.split('\n').filter((l) => l.length);
   const head = lines.length && r.status === 0 ? JSON.parse(lines[0]) : null;
   return { status: r.status, stderr: r.stderr, head, rows: lines.slice(1) };
@@ -305,6 +311,36 @@ if (mode === 'duckdb') {
   }
   console.log('ok   good/* read by weir equal ref/ref.parquet read by weir');
   hostile(join(fx, 'good/gzip_dict_crc.parquet'), 'hostile good/gzip_dict_crc');
+
+  // The curator's own output: a generated raw zone (shared/bench/gen) curated by
+  // cur_day_curate (pq_curate_sample), every event and rollup file read by both.
+  const curate = arg('--curate');
+  const gen = join(shared, 'bench/gen/gen_events.py');
+  if (curate && existsSync(gen)) {
+    const lake = join(work, 'lake');
+    rmSync(lake, { recursive: true, force: true });
+    const gr = spawnSync('python3', [gen, '--events', '20000', '--hours', '6', '--seed', '1', '--files-per-hour', '1', '--out', lake, '--quiet'], { encoding: 'utf8' });
+    if (gr.status !== 0) { fail(`gen_events.py: ${gr.stderr}`); } else {
+      const cr = spawnSync(curate, [lake, join(shared, 'bench/gen/schemas')], { encoding: 'utf8' });
+      if (cr.status !== 0) fail(`pq_curate_sample: ${cr.stderr}`);
+      const found = [];
+      const walk = (d) => { for (const e of readdirSync(d, { withFileTypes: true })) { const p = join(d, e.name); if (e.isDirectory()) walk(p); else if (e.name.endsWith('.parquet')) found.push(p); } };
+      walk(join(lake, 'curated'));
+      if (found.length < 6) fail(`curator wrote only ${found.length} files`);
+      for (const f of found.sort()) await checkFile(f, { label: f.slice(lake.length + 1) });
+      const pv = found.find((f) => f.includes('event_type=page_view'));
+      if (pv) {
+        const head = runDump(pv, ['--columns', 'received_at']);
+        const ts = head.rows.map((l) => BigInt(JSON.parse(l)[0])).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        const mid = ts[ts.length >> 1];
+        await checkFilter(pv, 'received_at', String(mid), String(mid + 600000000n), 'curated page_view: received_at in a 10-minute window');
+        const src = JSON.parse(runDump(pv, ['--columns', 'source']).rows[0])[0];
+        await checkFilter(pv, 'source', src, src, `curated page_view: source = ${src}`);
+      }
+    }
+  } else {
+    console.log('note: curator output not checked (no --curate or no gen_events.py)');
+  }
 } else {
   console.error('usage: node pq_read_check.mjs duckdb|fixtures --dump PQ_DUMP --work DIR [...]');
   process.exit(2);
