@@ -102,6 +102,10 @@ int pqr_snappy(const uint8_t *in, size_t n, uint8_t *out, size_t outlen);
  * bytes consumed or -1 when the data runs out or is malformed. */
 long pqr_hybrid(const uint8_t *p, const uint8_t *end, int width, uint32_t *out, size_t n);
 
+/* Definition levels of a flat optional column (bit width 1) straight into out (0/1 bytes);
+ * *ones = how many are 1. Bytes consumed, or -1 (truncated, or a level above 1). */
+long pqr_levels(const uint8_t *p, const uint8_t *end, uint8_t *out, size_t n, size_t *ones);
+
 /* DELTA_BINARY_PACKED: up to n values (exactly n required) into out (int64 wrapped to bits).
  * Returns the bytes consumed or -1 with *why. */
 long pqr_delta(const uint8_t *p, const uint8_t *end, int bits, int64_t *out, size_t n,

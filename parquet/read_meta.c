@@ -9,7 +9,11 @@
 
 #define TC_MAX_DEPTH 32
 #define SCHEMA_MAX_DEPTH 64
-#define PQR_MAX_CHUNKS (1u << 20) /* bounds the parsed footer's memory */
+/* Bounds on the parsed footer's memory, whatever the footer's size: every element takes at
+ * least a byte on the wire, but tens of bytes once parsed. */
+#define PQR_MAX_CHUNKS (1u << 20)
+#define PQR_MAX_SCHEMA (1u << 16)
+#define PQR_MAX_LIST (1u << 20)
 
 int pqr_tc_fail(struct pqr_tc *t, const char *what)
 {
@@ -494,6 +498,9 @@ static int parse_schema(struct pqr_tc *t, struct pqr_meta *m, int ft)
     if (et != PQR_T_STRUCT || n < 1) {
         return pqr_tc_fail(t, "schema is empty or not a list of structs");
     }
+    if (n > PQR_MAX_SCHEMA) {
+        return pqr_tc_fail(t, "schema has more than 65536 elements");
+    }
     struct selem *el = calloc(n, sizeof *el);
     m->leaves = calloc(n, sizeof *m->leaves);
     if (!el || !m->leaves) {
@@ -629,8 +636,8 @@ static void rd_kv(struct pqr_tc *t, struct pqr_meta *m, int ft)
         pqr_tc_fail(t, "bad or repeated key_value_metadata");
         return;
     }
-    if (et != PQR_T_STRUCT) {
-        pqr_tc_fail(t, "key_value_metadata is not a list of structs");
+    if (et != PQR_T_STRUCT || n > PQR_MAX_LIST) {
+        pqr_tc_fail(t, "key_value_metadata is not a list of structs or too long");
         return;
     }
     m->kv = calloc(n ? n : 1, sizeof *m->kv);
@@ -706,8 +713,8 @@ int pqr_meta_parse(struct pqr_meta *m, uint64_t data_end, struct wr_err *err)
             if (t.failed) {
                 break;
             }
-            if (et != PQR_T_STRUCT && n) {
-                pqr_tc_fail(&t, "row_groups is not a list of structs");
+            if ((et != PQR_T_STRUCT && n) || n > PQR_MAX_LIST) {
+                pqr_tc_fail(&t, "row_groups is not a list of structs or has over 1 Mi entries");
                 break;
             }
             m->groups = calloc(n ? n : 1, sizeof *m->groups);

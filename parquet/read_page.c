@@ -286,6 +286,20 @@ long pqr_hybrid(const uint8_t *p, const uint8_t *end, int width, uint32_t *out, 
                 for (size_t j = 0; j < take; j++) {
                     out[i + j] = (p[j >> 3] >> (j & 7)) & 1;
                 }
+            } else if (width <= 8) {
+                /* 8 values of up to 8 bits are one 64-bit load while 8 bytes remain */
+                uint64_t mask = (UINT64_C(1) << width) - 1;
+                size_t j = 0;
+                for (; j + 8 <= take && (j / 8) * (size_t)width + 8 <= have; j += 8) {
+                    uint64_t x;
+                    memcpy(&x, p + (j / 8) * (size_t)width, 8);
+                    for (int k = 0; k < 8; k++) {
+                        out[i + j + (size_t)k] = (uint32_t)((x >> (k * width)) & mask);
+                    }
+                }
+                for (; j < take; j++) {
+                    out[i + j] = (uint32_t)getbits(p, have, j * (size_t)width, width);
+                }
             } else {
                 for (size_t j = 0; j < take; j++) {
                     out[i + j] = (uint32_t)getbits(p, have, j * (size_t)width, width);
@@ -310,6 +324,48 @@ long pqr_hybrid(const uint8_t *p, const uint8_t *end, int width, uint32_t *out, 
             i += take;
         }
     }
+    return (long)(p - start);
+}
+
+long pqr_levels(const uint8_t *p, const uint8_t *end, uint8_t *out, size_t n, size_t *ones)
+{
+    const uint8_t *start = p;
+    size_t i = 0, cnt1 = 0;
+    while (i < n) {
+        uint64_t h;
+        if (uvarint(&p, end, &h)) {
+            return -1;
+        }
+        if (h & 1) {
+            uint64_t groups = h >> 1;
+            if (groups > ((uint64_t)1 << 40)) {
+                return -1;
+            }
+            size_t cnt = (size_t)groups * 8, take = cnt < n - i ? cnt : n - i;
+            size_t need = (take + 7) / 8, avail = (size_t)(end - p);
+            if (need > avail) {
+                return -1;
+            }
+            for (size_t j = 0; j < take; j++) {
+                uint8_t b = (p[j >> 3] >> (j & 7)) & 1;
+                out[i + j] = b;
+                cnt1 += b;
+            }
+            i += take;
+            p += (size_t)groups < avail ? (size_t)groups : avail;
+        } else {
+            uint64_t cnt = h >> 1;
+            if (p >= end || *p > 1) {
+                return -1; /* a level above 1 on a flat optional column */
+            }
+            uint8_t v = *p++;
+            size_t take = cnt < (uint64_t)(n - i) ? (size_t)cnt : n - i;
+            memset(out + i, v, take);
+            cnt1 += v ? take : 0;
+            i += take;
+        }
+    }
+    *ones = cnt1;
     return (long)(p - start);
 }
 

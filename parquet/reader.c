@@ -1185,13 +1185,6 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
             le = body + l;
             body = le;
         }
-        uint32_t *lv = scratch(x, nv * sizeof(uint32_t));
-        if (!lv) {
-            return cfail(x, WR_ELIMIT, "row group over the memory limit (levels)");
-        }
-        if (pqr_hybrid(lp, le, 1, lv, nv) < 0) {
-            return cfail(x, WR_EINVAL, "definition levels run past their bytes");
-        }
         if (!c->valid) {
             if (grow_col(r, &c->mbuf, &c->mcap, rows ? rows : 1)) {
                 return cfail(x, WR_ELIMIT, "row group over the memory limit (validity)");
@@ -1199,14 +1192,8 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
             c->valid = c->mbuf;
             memset(c->valid, 1, row0);
         }
-        nn = 0;
-        uint8_t *vd = c->valid + row0;
-        for (size_t i = 0; i < nv; i++) {
-            if (lv[i] > 1) {
-                return cfail(x, WR_EINVAL, "definition level above the column's maximum");
-            }
-            vd[i] = (uint8_t)lv[i];
-            nn += lv[i];
+        if (pqr_levels(lp, le, c->valid + row0, nv, &nn) < 0) {
+            return cfail(x, WR_EINVAL, "definition levels run past their bytes or above 1");
         }
         if (v2 && (size_t)h->nnulls != nv - nn) {
             return cfail(x, WR_EINVAL, "data page v2 num_nulls differs from its levels");

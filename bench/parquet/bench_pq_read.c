@@ -7,7 +7,8 @@
  *   recent   rows WHERE received_at >= the file's last --recent-s seconds (statistics pruning)
  * file_rows_per_s is the file's rows over the median wall time (the rate at which the file is
  * answered), also for the filtered queries.
- *   bench_pq_read FILE [--runs 5] [--user user-00000042] [--recent-s 3600] */
+ *   bench_pq_read FILE [--runs 5] [--query scan|rows|user|recent] [--user user-00000042]
+ *                 [--recent-s 3600] */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,12 +193,14 @@ static int cmp_d(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *user = "user-00000042";
+    const char *path = NULL, *user = "user-00000042", *only = NULL;
     int runs = 5;
     long recent_s = 3600;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--query") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
             user = argv[++i];
         } else if (strcmp(argv[i], "--recent-s") == 0 && i + 1 < argc) {
@@ -207,7 +210,7 @@ int main(int argc, char **argv)
         }
     }
     if (!path || runs < 1 || runs > 100 || recent_s < 1) {
-        fprintf(stderr, "usage: bench_pq_read FILE [--runs 5] [--user ID] [--recent-s 3600]\n");
+        fprintf(stderr, "usage: bench_pq_read FILE [--runs 5] [--query Q] [--user ID] [--recent-s 3600]\n");
         return 2;
     }
     int64_t from = max_received(path) - (int64_t)recent_s * 1000000;
@@ -220,6 +223,9 @@ int main(int argc, char **argv)
     pq_reader_destroy(r0);
     const char *qs[] = {"scan", "rows", "user", "recent"};
     for (int q = 0; q < 4; q++) {
+        if (only && strcmp(only, qs[q]) != 0) {
+            continue;
+        }
         double wall[100], cpu[100];
         uint64_t rows = 0;
         for (int k = 0; k < runs; k++) {
