@@ -141,7 +141,8 @@ struct pq_bytes {
 };
 
 /* Column k of the projection in the loaded group: nrows values indexed by row; a null row's
- * value slot is zero. values is int32_t (INT32), int64_t (INT64), float, double, uint8_t 0/1
+ * value slot is zero. With filters, only the selected rows (pq_reader_selection) are sure to
+ * hold their values: pages without a selected row are skipped, their rows read as null/zero. values is int32_t (INT32), int64_t (INT64), float, double, uint8_t 0/1
  * (BOOLEAN) or struct pq_bytes (BYTE_ARRAY, FLBA, INT96). Valid until the next group. */
 struct pq_batch {
     const struct pq_rcol *col;
@@ -171,6 +172,7 @@ struct pq_read_stats {
     uint64_t groups_skipped_stats; /* skipped by statistics */
     uint64_t groups_skipped_rows;  /* filtered columns read, no row matched */
     uint64_t pages;                /* data + dictionary pages decoded */
+    uint64_t pages_skipped;        /* data pages not decoded: no selected row in them */
     uint64_t bytes_read;           /* bytes read from the source (footer included) */
     uint64_t rows_scanned;         /* rows of the groups read */
 };

@@ -1214,6 +1214,23 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
     return 0;
 }
 
+/* Rows of a skipped page: null (optional column) or zero, never left undefined. */
+static int skip_rows(pq_reader *r, struct rcol *c, size_t row0, size_t n)
+{
+    memset((uint8_t *)c->values + row0 * c->vsize, 0, n * c->vsize);
+    if (c->L->max_def > 0) {
+        if (!c->valid) {
+            if (grow_col(r, &c->mbuf, &c->mcap, r->group_rows ? r->group_rows : 1)) {
+                return WR_ELIMIT;
+            }
+            c->valid = c->mbuf;
+            memset(c->valid, 1, row0);
+        }
+        memset(c->valid + row0, 0, n);
+    }
+    return 0;
+}
+
 static int load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
 {
     const struct pqr_chunk *ch = &r->m.groups[g].chunks[c->leaf];
@@ -1244,7 +1261,9 @@ static int load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *er
     if (src_read(r, r->io, len, (uint64_t)start)) {
         return cfail(&x, WR_EIO, "read failed");
     }
-    size_t pos = 0, done = 0;
+    size_t pos = 0, done = 0, sk = 0;
+    /* After the filtered columns: pages without a selected row may be skipped. */
+    int skip_ok = r->nfilters > 0 && r->sel != NULL;
     while (done < rows) {
         struct page_hdr h;
         if (pos >= len) {
@@ -1265,6 +1284,24 @@ static int load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *er
         }
         const uint8_t *raw = r->io + pos;
         pos += (size_t)h.csize;
+        if (skip_ok && (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) && h.has_sub && h.nvalues >= 0 &&
+            (size_t)h.nvalues <= rows - done) {
+            /* A page holding no selected row is not decompressed nor decoded (filters: the
+             * other columns of a selective query cost little more than their I/O). */
+            size_t nv = (size_t)h.nvalues;
+            while (sk < r->nsel && r->sel[sk] < done) {
+                sk++;
+            }
+            if (sk == r->nsel || r->sel[sk] >= done + nv) {
+                rc = skip_rows(r, c, done, nv);
+                if (rc) {
+                    return cfail(&x, rc, "row group over the memory limit (validity)");
+                }
+                done += nv;
+                r->stats.pages_skipped++;
+                continue;
+            }
+        }
         if (h.has_crc && !r->o.no_crc && (uint32_t)crc32(0, raw, (uInt)h.csize) != h.crc) {
             return cfail(&x, WR_EINVAL, "page CRC mismatch");
         }

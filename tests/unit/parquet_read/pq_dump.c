@@ -321,8 +321,8 @@ int main(int argc, char **argv)
         pq_reader_stats(r, &s);
         fprintf(stderr,
                 "{\"groups_read\":%" PRIu64 ",\"groups_skipped_stats\":%" PRIu64 ",\"groups_skipped_rows\":%" PRIu64
-                ",\"pages\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"rows_scanned\":%" PRIu64 "}\n",
-                s.groups_read, s.groups_skipped_stats, s.groups_skipped_rows, s.pages, s.bytes_read, s.rows_scanned);
+                ",\"pages\":%" PRIu64 ",\"pages_skipped\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"rows_scanned\":%" PRIu64 "}\n",
+                s.groups_read, s.groups_skipped_stats, s.groups_skipped_rows, s.pages, s.pages_skipped, s.bytes_read, s.rows_scanned);
     }
 out:
     free(names_buf);
