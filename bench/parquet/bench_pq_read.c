@@ -8,7 +8,7 @@
  * file_rows_per_s is the file's rows over the median wall time (the rate at which the file is
  * answered), also for the filtered queries.
  *   bench_pq_read FILE [--runs 5] [--query scan|rows|user|recent] [--user user-00000042]
- *                 [--recent-s 3600] */
+ *                 [--recent-s 3600] [--label TEXT (copied into the output)] */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,12 +193,14 @@ static int cmp_d(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *user = "user-00000042", *only = NULL;
+    const char *path = NULL, *user = "user-00000042", *only = NULL, *label = "default";
     int runs = 5;
     long recent_s = 3600;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
+            label = argv[++i];
         } else if (strcmp(argv[i], "--query") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
@@ -242,8 +244,9 @@ int main(int argc, char **argv)
         double med = w[runs / 2];
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        printf("{\"reader\":\"weir\",\"query\":\"%s\",\"rows\":%" PRIu64 ",\"seconds\":%.4f,\"all_seconds\":[", qs[q],
-               rows, med);
+        printf("{\"reader\":\"weir\",\"label\":\"%s\",\"query\":\"%s\",\"rows\":%" PRIu64
+               ",\"seconds\":%.4f,\"all_seconds\":[",
+               label, qs[q], rows, med);
         for (int k = 0; k < runs; k++) {
             printf("%s%.4f", k ? "," : "", wall[k]);
         }

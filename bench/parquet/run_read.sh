@@ -11,5 +11,10 @@ f=$out/read-$rows.parquet
 [ -f "$f" ] || "$build/bench/parquet/bench_pq" --rows "$rows" --codec zstd --out "$f" >/dev/null
 cat "$f" >/dev/null # warm the page cache
 "$build/bench/parquet/bench_pq_read" "$f" --runs "$runs"
+# Each run opens a new reader, and glibc hands its large buffers back to the kernel on free:
+# the next reader pays the page faults again. With malloc keeping freed memory (as a
+# long-running console could set with mallopt), that cost goes away:
+GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824 \
+    "$build/bench/parquet/bench_pq_read" "$f" --runs "$runs" --label malloc-keeps-memory
 node "$here/duck_read.mjs" "$f" --threads 1 --runs "$runs"
 node "$here/duck_read.mjs" "$f" --threads 2 --runs "$runs"
