@@ -809,7 +809,7 @@ static uint8_t *page_buffer(struct ctx *x, size_t n)
     if (x->keep_pages) {
         return galloc(x->r, n, 0);
     }
-    if (grow(x->r, &x->r->pagebuf, &x->r->pagebuf_cap, n)) {
+    if (grow(x->r, &x->r->pagebuf, &x->r->pagebuf_cap, n ? n : 1)) { /* an empty page too */
         return NULL;
     }
     return x->r->pagebuf;
