@@ -111,4 +111,77 @@ long pqr_levels(const uint8_t *p, const uint8_t *end, uint8_t *out, size_t n, si
 long pqr_delta(const uint8_t *p, const uint8_t *end, int bits, int64_t *out, size_t n,
                const char **why);
 
+/* ---- the reader's state (reader.c), shared with read_column.c ---- */
+
+struct rfilter {
+    size_t rc; /* index into r->cols */
+    int has_lo, has_hi;
+    struct pq_fv lo, hi;
+    int uns;   /* compare integers unsigned */
+};
+
+struct blk {
+    uint8_t *p;
+    size_t cap, used;
+};
+
+#define BLK_BYTES ((size_t)4 << 20)
+
+struct rcol {
+    size_t leaf;
+    const struct pqr_leaf *L;
+    size_t vsize;   /* bytes per value slot */
+    uint8_t *valid; /* NULL: no nulls in this group */
+    void *values;
+    int loaded;
+    uint8_t *vbuf, *mbuf; /* values and validity, reused from group to group */
+    size_t vcap, mcap;
+};
+
+struct pq_reader {
+    struct pq_source src;
+    int fd;
+    const uint8_t *mem;
+    struct pq_read_opts o;
+    struct pqr_meta m;
+    struct rcol *cols;     /* projection first (nproj), then filter-only columns */
+    size_t ncols, nproj;
+    struct rfilter *filters;
+    size_t nfilters;
+    int started, failed;
+    struct wr_err fail_err;
+    /* the loaded group */
+    size_t next_g, cur_g;
+    int have_group;
+    size_t group_rows;
+    uint32_t *sel;
+    size_t nsel, cur_row;
+    int row_ready;
+    struct blk *blks;      /* the group's allocations: blocks reused from group to group */
+    size_t nblks, blks_cap, cur_blk;
+    uint64_t group_bytes;  /* bytes of the blocks */
+    /* reused across groups, counted against the budget too */
+    uint8_t *io;
+    size_t io_cap;
+    uint8_t *scratch;
+    size_t scratch_cap;
+    uint8_t *pagebuf;
+    size_t pagebuf_cap;
+    uint64_t colbuf_bytes; /* the columns' vbuf + mbuf */
+    struct pqr_codecs codecs;
+    struct pq_read_stats stats;
+};
+
+/* Reads len bytes at off from the source (counted in the stats). 0 or a negative code. */
+int pqr_src_read(pq_reader *r, void *buf, size_t len, uint64_t off);
+/* n bytes (zeroed when zero) for the loaded row group, freed with it; NULL past the budget. */
+void *pqr_galloc(pq_reader *r, size_t n, int zero);
+/* Grows a reused buffer (*p, *cap) to n bytes within the budget; 0, WR_ELIMIT or WR_ENOMEM. */
+int pqr_grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n);
+/* The same for a column's value and validity buffers (counted in colbuf_bytes). */
+int pqr_grow_col(pq_reader *r, uint8_t **p, size_t *cap, size_t n);
+/* Reads and decodes column c of row group g into c->values/c->valid (r->group_rows rows).
+ * 0, or a negative code with err naming the group, column and cause. */
+int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err);
+
 #endif
