@@ -5,6 +5,7 @@
 
 #include "common/opts.h"
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,6 +72,9 @@ struct weir_cfg {
     long long ip_rate;
     /* schema */
     long long version;
+    bool dry_run, force;        /* schema add (evolution.md) */
+    long long sample_hours, sample;
+    bool transitive;            /* schema compat --transitive[=false] */
     /* validate */
     const char *schema_file;
     const char *draft;
@@ -125,5 +129,18 @@ int cmd_validate(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_curate(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_schema_compat(int argc, char **argv);
+int cmd_schema_diff(int argc, char **argv);
+
+/* Verdicts of a structural compatibility check, worst last. */
+enum { CLI_COMPAT_COMPATIBLE = 0, CLI_COMPAT_UNKNOWN = 1, CLI_COMPAT_INCOMPATIBLE = 2 };
+
+
+/* The checks `weir schema add` runs before it inserts doc (evolution.md steps 2-5):
+ * prints the report; returns -1 to go on inserting, or the exit status (dry run,
+ * refusal, failure). */
+int cli_schema_add_check(const struct weir_cfg *cfg, PGconn *c, const char *event_type,
+                         const json_t *doc, int version);
 
 #endif

@@ -43,7 +43,8 @@ int cmd_migrate(int argc, char **argv)
 
 /* The index of argv[1] among a group's three verbs; or -(exit status + 1) after printing
  * the usage (to stdout for --help, as an error otherwise). */
-static int pick_verb(int argc, char **argv, const char *group, const char *const verbs[3])
+static int pick_verb(int argc, char **argv, const char *group, const char *const verbs[3],
+                     const char *all)
 {
     for (int i = 0; argc > 1 && i < 3; i++) {
         if (strcmp(argv[1], verbs[i]) == 0) {
@@ -51,12 +52,10 @@ static int pick_verb(int argc, char **argv, const char *group, const char *const
         }
     }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: weir %s %s|%s|%s [options]  (weir %s VERB --help)\n", group, verbs[0],
-               verbs[1], verbs[2], group);
+        printf("usage: weir %s %s [options]  (weir %s VERB --help)\n", group, all, group);
         return -(EXIT_OK + 1);
     }
-    cli_fail(EXIT_USAGE, "usage: weir %s %s|%s|%s (see weir %s VERB --help)", group, verbs[0],
-             verbs[1], verbs[2], group);
+    cli_fail(EXIT_USAGE, "usage: weir %s %s (see weir %s VERB --help)", group, all, group);
     return -(EXIT_USAGE + 1);
 }
 
@@ -103,7 +102,7 @@ static void print_key_row(const struct reg_key_info *k, void *arg)
 int cmd_key(int argc, char **argv)
 {
     static const char *const verbs[] = {"create", "list", "revoke"};
-    int which = pick_verb(argc, argv, "key", verbs);
+    int which = pick_verb(argc, argv, "key", verbs, "create|list|revoke");
     if (which < 0) {
         return -which - 1;
     }
@@ -179,12 +178,16 @@ int cmd_key(int argc, char **argv)
 
 static const struct wr_opt schema_add_opts[] = {
     {"version", NULL, WR_OPT_INT, "0", OFF(version), "version to insert (0: the next one)"},
+    {"dry-run", NULL, WR_OPT_BOOL, "false", OFF(dry_run), "check and report only; insert nothing"},
+    {"force", NULL, WR_OPT_BOOL, "false", OFF(force), "insert even when not compatible"},
+    {"sample-hours", NULL, WR_OPT_INT, "24", OFF(sample_hours), "hours of raw traffic dry-run"},
+    {"sample", NULL, WR_OPT_INT, "100000", OFF(sample), "at most this many events, newest first"},
     {0},
 };
 
 static const struct wr_cmd schema_cmds[] = {
     {"schema add", "EVENT_TYPE FILE", "Checks FILE is a valid JSON Schema, then inserts it.",
-     {cli_common_opts, schema_add_opts, NULL}, 2, 2},
+     {cli_common_opts, cli_lake_opts, schema_add_opts, NULL}, 2, 2},
     {"schema list", "[EVENT_TYPE]", "Lists the stored versions.", {cli_common_opts, NULL}, 0, 1},
     {"schema check", NULL, "Checks every stored schema; exit 1 if any is invalid.",
      {cli_common_opts, NULL}, 0, 0},
@@ -224,7 +227,13 @@ static void check_schema_row(const struct reg_schema_row *r, void *arg)
 int cmd_schema(int argc, char **argv)
 {
     static const char *const verbs[] = {"add", "list", "check"};
-    int which = pick_verb(argc, argv, "schema", verbs);
+    if (argc > 1 && strcmp(argv[1], "compat") == 0) {
+        return cmd_schema_compat(argc - 1, argv + 1);
+    }
+    if (argc > 1 && strcmp(argv[1], "diff") == 0) {
+        return cmd_schema_diff(argc - 1, argv + 1);
+    }
+    int which = pick_verb(argc, argv, "schema", verbs, "add|list|check|compat|diff");
     if (which < 0) {
         return -which - 1;
     }
@@ -268,8 +277,10 @@ int cmd_schema(int argc, char **argv)
     }
     rc = EXIT_OK;
     if (which == 0) {
-        int version = 0;
-        if (reg_schema_add(c, pos[0], doc, (int)cfg.version, &version, &err) == 0) {
+        int version = 0, crc = cli_schema_add_check(&cfg, c, pos[0], doc, (int)cfg.version);
+        if (crc >= 0) {
+            rc = crc;
+        } else if (reg_schema_add(c, pos[0], doc, (int)cfg.version, &version, &err) == 0) {
             printf("%s version %d added\n", pos[0], version);
         } else {
             rc = cli_fail(EXIT_FAIL, "%s", err.msg);

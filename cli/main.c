@@ -179,10 +179,11 @@ static const struct {
     {"up", cmd_up, "the embedded default: private Postgres, example schemas, a demo key, the gateway"},
     {"migrate", cmd_migrate, "apply the SQL migrations, each once"},
     {"gateway", cmd_gateway, "run the HTTP ingest gateway until SIGTERM/SIGINT"},
-    {"schema", cmd_schema, "add, list or check event schemas (add | list | check)"},
+    {"schema", cmd_schema, "add, list, check, compare event schemas (add | list | check | compat | diff)"},
     {"validate", cmd_validate, "validate JSON values against a schema, offline"},
     {"key", cmd_key, "create, list or revoke API keys (create | list | revoke)"},
     {"curate", cmd_curate, "curate closed raw hours into Parquet (curated zone) and rollups"},
+    {"replay", cmd_replay, "put rejected events that now pass back into the raw zone, once"},
 };
 
 /* The verbs of the commands that have them, for `weir help --markdown` (a command not
@@ -192,7 +193,7 @@ static const struct {
     const char *group;
     const char *verbs[8];
 } verb_groups[] = {
-    {"schema", {"add", "list", "check", NULL}},
+    {"schema", {"add", "list", "check", "compat", "diff", NULL}},
     {"key", {"create", "list", "revoke", NULL}},
 };
 

@@ -36,6 +36,7 @@ enum lake_env_kind {
     X(OCCURRED_AT, "occurred_at", LAKE_ENV_STR, 0)           \
     X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)           \
     X(SOURCE, "source", LAKE_ENV_STR, 1)                     \
+    X(REPLAYED_AT, "replayed_at", LAKE_ENV_STR, 0)           \
     X(PAYLOAD, "payload", LAKE_ENV_JSON, 1)                  \
     X(CONTEXT, "context", LAKE_ENV_JSON, 0)
 

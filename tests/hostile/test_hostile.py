@@ -68,6 +68,13 @@ class Gateway:
         self.db = " ".join([p for p in BASE_PG.split() if not p.startswith("dbname=")] + ["dbname=t_hostile"])
         self.weir("migrate")
         self.weir("schema", "add", "page_view", os.path.join(SCHEMAS, "page_view.v1.json"))
+        # A schema whose cost an attacker controls without limits in a naive validator:
+        # uniqueItems over objects (quadratic pairwise comparison).
+        tags = os.path.join(self.tmp, "tag_set.json")
+        with open(tags, "w") as f:
+            json.dump({"type": "object", "properties": {
+                "items": {"type": "array", "uniqueItems": True}}}, f)
+        self.weir("schema", "add", "tag_set", tags)
         for name, args in [("good", []), ("attacker", []), ("limited", ["--rate", "1"])]:
             self.keys[name] = self.weir("key", "create", "--name", name, *args)
 
@@ -379,6 +386,69 @@ def test_non_json_flood_under_rate_limit():
     if elapsed <= 1.0:
         assert_true(stored <= 2, "at most 2 stored in one second")
     FLOOD["stored"] = stored
+
+
+def unique_items_batch(crafted):
+    """About 1 MiB: 15 events of ~62 KB, each an array of distinct objects. Crafted: the
+    same eight member names with values that are permutations of 0..7, so every pair is
+    equal up to its last compared member and an order-free hash without a key collides;
+    random: distinct random single digits (the same size)."""
+    import itertools
+    import random
+    rnd = random.Random(7)
+    events = []
+    perms = itertools.permutations(range(8))
+    for e in range(15):
+        items = []
+        seen = set()
+        for _ in range(1200):
+            if crafted:
+                p = next(perms)
+                items.append(dict(zip("abcdefgh", p)))
+            else:
+                while True:  # distinct single-digit values: the same size as crafted
+                    t = tuple(rnd.randrange(10) for _ in range(8))
+                    if t not in seen:
+                        seen.add(t)
+                        break
+                items.append(dict(zip("abcdefgh", t)))
+        events.append({"event_type": "tag_set", "event_id": f"tags-{crafted}-{e}-{uuid.uuid4().hex}",
+                       "payload": {"items": items}})
+    return json.dumps(events, separators=(",", ":")).encode()
+
+
+def test_crafted_unique_items():
+    crafted, rand = unique_items_batch(True), unique_items_batch(False)
+    assert_true(len(crafted) < (1 << 20) and len(rand) < (1 << 20), "both bodies fit --max-body")
+    client = GoodClient()
+    client.start()
+    answers = []
+    lock = threading.Lock()
+
+    def sender(body):
+        for _ in range(5):
+            t0 = time.time()
+            try:
+                st, _ = G.post(body, "attacker", source=ATTACKER, timeout=30)
+            except OSError:
+                st = 0
+            with lock:
+                answers.append((st, time.time() - t0))
+
+    threads = [threading.Thread(target=sender, args=(crafted,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert_good_served(client, "crafted uniqueItems")
+    sts = [a[0] for a in answers]
+    slowest = max(a[1] for a in answers)
+    print(f"   crafted uniqueItems: {len(answers)} requests of {len(crafted)} B, statuses "
+          f"{sorted(set(sts))}, slowest {slowest:.2f}s")
+    # Every item is distinct: the crafted batch is valid and stored, like the random one.
+    assert_true(sts == [202] * 20, f"crafted batches answered {sts}")
+    st, _ = G.post(rand, "attacker", source=ATTACKER, timeout=30)
+    assert_true(st == 202, f"the random batch answered {st}")
 
 
 def test_trusted_proxy_is_exempt():

@@ -299,6 +299,7 @@ static void test_parse_refusals(void)
 static void test_round_trip(void)
 {
     struct lake_env_rec r = sample();
+    lake_env_set_str(&r, LAKE_ENV_REPLAYED_AT, RA, strlen(RA)); /* every field set */
     static const char src[] = "k\xc3\xa9y \"q\" \\";
     lake_env_set_str(&r, LAKE_ENV_SOURCE, src, sizeof src - 1);
     lake_env_set_str(&r, LAKE_ENV_OCCURRED_AT, "2026-11-21T09:59:59Z", 20);
