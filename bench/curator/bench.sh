@@ -34,7 +34,7 @@ fi
 "$WEIR" migrate --database-url "$WEIR_BENCH_DB" >/dev/null
 for f in "$SHARED"/bench/gen/schemas/*.json; do
     t=$(basename "$f" .json)
-    "$WEIR" schema add "$t" "$f" --version 1 --database-url "$WEIR_BENCH_DB" >/dev/null 2>&1 || true
+    "$WEIR" schema add "$t" "$f" --version 1 --force --database-url "$WEIR_BENCH_DB" >/dev/null 2>&1 || true
 done
 
 mb() { du -sb "$1" | awk '{printf "%.1f", $1 / 1e6}'; }

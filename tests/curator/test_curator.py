@@ -197,7 +197,7 @@ def test_own(db, tmp):
     exp = json.load(open(os.path.join(lake, "expected.json")))
     for f in sorted(os.listdir(os.path.join(lake, "schemas"))):
         t, v = f[:-5].rsplit(".v", 1)
-        run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v,
+        run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v, "--force",
              "--database-url", db])
     # usage errors exit 2
     check(curate(db, lake, "--dt", "2026-1-1", ok=False).returncode == 2, "bad --dt is exit 2")
@@ -352,7 +352,7 @@ def test_fencing(base, tmp):
     exp = json.load(open(os.path.join(lake, "expected.json")))
     for f in sorted(os.listdir(os.path.join(lake, "schemas"))):
         t, v = f[:-5].rsplit(".v", 1)
-        run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v, "--database-url", db])
+        run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v, "--force", "--database-url", db])
     first = exp["rows"][0]
     etype, day = first["event_type"], first["dt"]
     sel = ["--dt", day, "--event-type", etype]
@@ -465,7 +465,7 @@ def test_s3(base, tmp):
     for db in (db_file, db_s3):
         for f in sorted(os.listdir(os.path.join(lake, "schemas"))):
             t, v = f[:-5].rsplit(".v", 1)
-            run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v, "--database-url", db])
+            run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v, "--force", "--database-url", db])
     bucket = f"weir-cur-{os.getpid()}-{int(time.time()) % 100000}"
     s3cmd(s3, "mb", f"s3://{bucket}")
     s3cmd(s3, "put", "--recursive", "--no-mime-magic", os.path.join(lake, "raw"), f"s3://{bucket}/lake/")
