@@ -62,8 +62,10 @@ static void tally_add(struct tally *t, const char *path, const char *kw, const c
         return;
     }
     struct rpl_sample_error *e = &t->e[t->n++];
-    snprintf(e->instance_path, sizeof e->instance_path, "%s", path);
-    snprintf(e->keyword, sizeof e->keyword, "%s", kw);
+    /* Cut to the fields' sizes on purpose: the report shows a prefix of a long path. */
+    snprintf(e->instance_path, sizeof e->instance_path, "%.*s",
+             (int)(sizeof e->instance_path - 1), path);
+    snprintf(e->keyword, sizeof e->keyword, "%.*s", (int)(sizeof e->keyword - 1), kw);
     snprintf(e->example_event_id, sizeof e->example_event_id, "%.*s", (int)idn, id ? id : "");
     e->count = 1;
 }
