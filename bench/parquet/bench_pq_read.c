@@ -198,7 +198,13 @@ int main(int argc, char **argv)
     long recent_s = 3600;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-            runs = (int)strtol(argv[++i], NULL, 10);
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1000) {
+                fprintf(stderr, "--runs: '%s' is not 1..1000\n", argv[i]);
+                return 2;
+            }
+            runs = (int)v;
         } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
             label = argv[++i];
         } else if (strcmp(argv[i], "--query") == 0 && i + 1 < argc) {
@@ -206,7 +212,12 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
             user = argv[++i];
         } else if (strcmp(argv[i], "--recent-s") == 0 && i + 1 < argc) {
-            recent_s = strtol(argv[++i], NULL, 10);
+            char *end;
+            recent_s = strtol(argv[++i], &end, 10);
+            if (*end || recent_s < 1) {
+                fprintf(stderr, "--recent-s: '%s' is not a positive number\n", argv[i]);
+                return 2;
+            }
         } else if (!path) {
             path = argv[i];
         }

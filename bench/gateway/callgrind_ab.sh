@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# callgrind_ab.sh - instructions per request of two weir builds on the same requests: a
+# figure that does not move with the machine's load, to judge a refactor that must not
+# cost more than a few percent (wall-clock A/B on a shared 2-core machine swings ±15 %).
+#   bench/gateway/callgrind_ab.sh WEIR_A WEIR_B [N]     (N single events, then N/100 batches)
+# Each gateway runs under `valgrind --tool=callgrind` with one HTTP thread; one sequential
+# keep-alive client posts the bench bodies (gen_bodies.py); the figure is all threads'
+# instructions (start-up and drain subtracted by an idle run) divided by the requests.
+# Needs valgrind, python3 and weir_pgfixture (WEIR_PGFIXTURE, default next to WEIR_A).
+set -euo pipefail
+A=$(readlink -f "$1"); B=$(readlink -f "$2"); N=${3:-2000}
+here=$(cd "$(dirname "$0")" && pwd)
+PGFIXTURE=${WEIR_PGFIXTURE:-$(dirname "$A")/../tests/pg/weir_pgfixture}
+tmp=$(mktemp -d /tmp/weir-cgab.XXXXXX)
+trap '"$PGFIXTURE" stop "$tmp/pg" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+"$PGFIXTURE" start "$tmp/pg" >"$tmp/pg.log" 2>&1
+export WEIR_DATABASE_URL="host=$tmp/pg/run user=weir dbname=weir" WEIR_LOG_LEVEL=warn
+"$A" migrate >/dev/null
+for f in "$here"/../../schemas/*.v*.json; do
+    b=$(basename "$f" .json)
+    "$A" schema add "${b%.v*}" "$f" --version "${b##*.v}" >/dev/null
+done
+KEY=$("$A" key create --name cgab | tail -n 1)
+python3 "$here/gen_bodies.py" "$tmp/bodies" >/dev/null
+
+# run BIN NAME MODE: Ir of one gateway life; MODE idle|single|batch
+run() {
+    local bin=$1 name=$2 mode=$3 ready=$tmp/$name.ready
+    rm -f "$ready"
+    WEIR_READY_FILE=$ready valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.cg" \
+        "$bin" gateway --listen 127.0.0.1:0 --threads 1 --spool-dir "$tmp/$name/spool" \
+        --lake "file://$tmp/$name/lake" --access-log off --flush-interval 10m \
+        >"$tmp/$name.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 600); do [ -s "$ready" ] && break; sleep 0.1; done
+    [ -s "$ready" ] || { cat "$tmp/$name.log" >&2; exit 1; }
+    local port
+    port=$(cat "$ready")
+    # Wait for the registry (503 until the first load).
+    for _ in $(seq 600); do
+        curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1
+    done
+    python3 - "$port" "$KEY" "$tmp/bodies" "$mode" "$N" <<'PY'
+import http.client, os, sys
+port, key, d, mode, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+if mode == "idle":
+    sys.exit(0)
+files = sorted(f for f in os.listdir(d) if f.startswith("single" if mode == "single" else "batch") and f.endswith(".json"))
+bodies = [open(os.path.join(d, f), "rb").read() for f in files]
+count = n if mode == "single" else max(1, n // 100)
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+for i in range(count):
+    c.request("POST", "/v1/events", bodies[i % len(bodies)],
+              {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    if r.status != 202:
+        sys.exit(f"status {r.status}")
+PY
+    kill -TERM "$pid"; wait "$pid" || true
+    callgrind_annotate "$tmp/$name.cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}'
+}
+printf '%-8s %-6s %14s %14s %14s\n' build mode Ir-total Ir-idle Ir/request
+for pair in "A $A" "B $B"; do
+    set -- $pair
+    idle=$(run "$2" "$1-idle" idle)
+    for mode in single batch; do
+        tot=$(run "$2" "$1-$mode" $mode)
+        reqs=$([ $mode = single ] && echo "$N" || echo $((N / 100)))
+        printf '%-8s %-6s %14s %14s %14s\n' "$1" "$mode" "$tot" "$idle" $(((tot - idle) / reqs))
+    done
+done
