@@ -1,5 +1,6 @@
 /* list.c - which raw files make a day: the closed hours of (event_type, dt) and the
  * lookback hours of the day before (read for dedup only), sorted, and their fingerprint. */
+#include "common/array.h"
 #include "cur_int.h"
 
 #include "common/clock.h"
@@ -30,14 +31,9 @@ static int list_cb(void *arg, const char *key, uint64_t size)
     if (hour_start + HOUR_US > fl->closed_before_us) {
         return 0; /* not closed yet: a later run takes it */
     }
-    if (fl->n == fl->cap) {
-        size_t nc = fl->cap ? fl->cap * 2 : 64;
-        struct cur_rawfile *nv = realloc(fl->v, nc * sizeof *nv);
-        if (!nv) {
-            return WR_ENOMEM;
-        }
-        fl->v = nv;
-        fl->cap = nc;
+    if (wr_array_grow(&fl->v, &fl->cap, fl->n + 1,
+                      sizeof *fl->v, 64, 0) != 0) {
+        return WR_ENOMEM;
     }
     char *dup = strdup(key);
     if (!dup) {

@@ -1,6 +1,7 @@
 /* run.c - the worker loop: discovery of days with closed raw hours, leases in Postgres
  * (FOR UPDATE SKIP LOCKED, expiring, renewed while working), per-day curation, rollups
  * upserted into Postgres and rewritten as Parquet, N threads per process. */
+#include "common/array.h"
 #include "curator.h"
 #include "cur_int.h"
 
@@ -106,14 +107,9 @@ static int disc_cb(void *arg, const char *key, uint64_t size)
             return 0;
         }
     }
-    if (u->n == u->cap) {
-        size_t nc = u->cap ? u->cap * 2 : 64;
-        struct unit *nv = realloc(u->v, nc * sizeof *nv);
-        if (!nv) {
-            return WR_ENOMEM;
-        }
-        u->v = nv;
-        u->cap = nc;
+    if (wr_array_grow(&u->v, &u->cap, u->n + 1,
+                      sizeof *u->v, 64, 0) != 0) {
+        return WR_ENOMEM;
     }
     memcpy(u->v[u->n].type, k.event_type, sizeof k.event_type);
     memcpy(u->v[u->n].dt, k.dt, sizeof k.dt);

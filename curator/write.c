@@ -1,6 +1,7 @@
 /* write.c - stage B of a day's hour: deduplicate by event_id in received order (the day's
  * id set), write typed rows into Parquet part files of about the target size (uploaded as
  * each closes, fenced by the lease) and count the rollups; and the deletion of parts. */
+#include "common/array.h"
 #include "cur_int.h"
 
 #include "common/clock.h"
@@ -464,14 +465,9 @@ static int parts_cb(void *arg, const char *key, uint64_t size)
     if (!del) {
         return 0;
     }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 8;
-        char **nk = realloc(c->keys, nc * sizeof *nk);
-        if (!nk) {
-            return WR_ENOMEM;
-        }
-        c->keys = nk;
-        c->cap = nc;
+    if (wr_array_grow(&c->keys, &c->cap, c->n + 1,
+                      sizeof *c->keys, 8, 0) != 0) {
+        return WR_ENOMEM;
     }
     c->keys[c->n] = strdup(key);
     if (!c->keys[c->n]) {

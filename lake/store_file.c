@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "lake/lake_int.h"
 #include "common/fsutil.h"
 
@@ -300,15 +301,10 @@ static int walk_dir(struct walk *w, int dfd, size_t klen, int depth)
         if (de->d_name[0] == '.') {
             continue; /* ".", "..", and temporaries of unfinished puts */
         }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nn = realloc(names, nc * sizeof *nn);
-            if (!nn) {
-                rc = wr_err_set(w->err, WR_ENOMEM, "listing %.100s", w->key);
-                goto out;
-            }
-            names = nn;
-            cap = nc;
+        if (wr_array_grow(&names, &cap, n + 1,
+                          sizeof *names, 64, 0) != 0) {
+            rc = wr_err_set(w->err, WR_ENOMEM, "listing %.100s", w->key);
+            goto out;
         }
         names[n] = strdup(de->d_name);
         if (!names[n]) {

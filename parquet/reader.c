@@ -3,6 +3,7 @@
  * columns at a time (each column by read_column.c into row-indexed arrays, byte strings
  * pointing into the kept page buffers). All of a group's memory is counted against
  * max_group_bytes and reused for the next group. */
+#include "common/array.h"
 #include "parquet/pq_read.h"
 
 #include <errno.h>
@@ -89,14 +90,9 @@ void *pqr_galloc(pq_reader *r, size_t n, int zero)
             return NULL;
         }
     }
-    if (r->nblks == r->blks_cap) {
-        size_t nc = r->blks_cap ? r->blks_cap * 2 : 16;
-        struct blk *nb = realloc(r->blks, nc * sizeof *nb);
-        if (!nb) {
-            return NULL;
-        }
-        r->blks = nb;
-        r->blks_cap = nc;
+    if (wr_array_grow(&r->blks, &r->blks_cap, r->nblks + 1,
+                      sizeof *r->blks, 16, 0) != 0) {
+        return NULL;
     }
     uint8_t *p = zero ? calloc(1, size) : malloc(size);
     if (!p) {

@@ -1,5 +1,6 @@
 /* sample.c - the dry run of a candidate schema version on real traffic (evolution.md,
  * step 3): the accepted raw events of one type from the last hours, newest first. */
+#include "common/array.h"
 #include "replay.h"
 
 #include "rpl_int.h"
@@ -24,14 +25,9 @@ static int collect(void *arg, const char *key, uint64_t size)
 {
     (void)size;
     struct keys *ks = arg;
-    if (ks->n == ks->cap) {
-        size_t nc = ks->cap ? ks->cap * 2 : 64;
-        char **nk = realloc(ks->k, nc * sizeof *nk);
-        if (!nk) {
-            return WR_ENOMEM;
-        }
-        ks->k = nk;
-        ks->cap = nc;
+    if (wr_array_grow(&ks->k, &ks->cap, ks->n + 1,
+                      sizeof *ks->k, 64, 0) != 0) {
+        return WR_ENOMEM;
     }
     if (!(ks->k[ks->n] = strdup(key))) {
         return WR_ENOMEM;

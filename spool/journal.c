@@ -1,5 +1,6 @@
 /* journal.c - the journal of flushed ranges (journal.h): loading and indexing it for the
  * replay, appending one range per lake file, compacting it as the spool is released. */
+#include "common/array.h"
 #include "spool/journal.h"
 
 #include "common/buf.h"
@@ -71,14 +72,9 @@ static int jbody_range(char *out, size_t cap, const struct jent *e)
 
 static int jl_push(sp_journal *s, const struct jent *e)
 {
-    if (s->jn == s->jcap) {
-        size_t cap = s->jcap ? s->jcap * 2 : 64;
-        struct jent *p = realloc(s->jl, cap * sizeof(*p));
-        if (!p) {
-            return WR_ENOMEM;
-        }
-        s->jl = p;
-        s->jcap = cap;
+    if (wr_array_grow(&s->jl, &s->jcap, s->jn + 1,
+                      sizeof *s->jl, 64, 0) != 0) {
+        return WR_ENOMEM;
     }
     s->jl[s->jn++] = *e;
     return 0;
@@ -317,15 +313,10 @@ static int journal_load(sp_journal *s, struct wr_err *err)
             p->next = s->jmap[h % NBUCKETS];
             s->jmap[h % NBUCKETS] = p;
         }
-        if (p->n == p->cap) {
-            size_t cap = p->cap ? p->cap * 2 : 8;
-            struct jent *r = realloc(p->r, cap * sizeof(*r));
-            if (!r) {
-                rc = wr_err_set(err, WR_ENOMEM, "journal: out of memory");
-                break;
-            }
-            p->r = r;
-            p->cap = cap;
+        if (wr_array_grow(&p->r, &p->cap, p->n + 1,
+                          sizeof *p->r, 8, 0) != 0) {
+            rc = wr_err_set(err, WR_ENOMEM, "journal: out of memory");
+            break;
         }
         p->r[p->n++] = *e;
     }

@@ -1,6 +1,7 @@
 /* compat_util.c - the compatibility checker's helpers: JSON Pointer and reason strings,
  * the difference records, and facts about one compiled node (kinds, enum values,
  * bounds, decimal multipleOf). */
+#include "common/array.h"
 #include "validator/compat_int.h"
 
 #include <inttypes.h>
@@ -150,15 +151,10 @@ void val__compat_ntext(const struct val__num *m, char *out, size_t cap)
 void val__compat_add(struct cx *c, const char *kw, const char *opath, const char *npath,
                      bool in_new, unsigned nar, unsigned wid, const char *reason)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 32;
-        struct rec *r = realloc(c->recs, cap * sizeof *r);
-        if (!r) {
-            c->nomem = true;
-            return;
-        }
-        c->recs = r;
-        c->cap = cap;
+    if (wr_array_grow(&c->recs, &c->cap, c->n + 1,
+                      sizeof *c->recs, 32, 0) != 0) {
+        c->nomem = true;
+        return;
     }
     struct rec *r = &c->recs[c->n++];
     r->kw = kw;
