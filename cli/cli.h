@@ -143,4 +143,10 @@ enum { CLI_COMPAT_COMPATIBLE = 0, CLI_COMPAT_UNKNOWN = 1, CLI_COMPAT_INCOMPATIBL
 int cli_schema_add_check(const struct weir_cfg *cfg, PGconn *c, const char *event_type,
                          const json_t *doc, int version);
 
+/* `weir schema check`'s second pass: every active version compared structurally with the
+ * earlier ones under its type's mode (versions inserted with plain SQL skip `weir schema
+ * add`); prints one line per incompatible or undecided version and counts them in
+ * *incompatible. Returns 0, or an error code with err filled. */
+int cli_schema_check_compat(PGconn *c, int *incompatible, struct wr_err *err);
+
 #endif

@@ -189,7 +189,7 @@ static const struct wr_cmd schema_cmds[] = {
     {"schema add", "EVENT_TYPE FILE", "Checks FILE is a valid JSON Schema, then inserts it.",
      {cli_common_opts, cli_lake_opts, schema_add_opts, NULL}, 2, 2},
     {"schema list", "[EVENT_TYPE]", "Lists the stored versions.", {cli_common_opts, NULL}, 0, 1},
-    {"schema check", NULL, "Checks every stored schema; exit 1 if any is invalid.",
+    {"schema check", NULL, "Checks the stored schemas; exit 1 if any is invalid or incompatible.",
      {cli_common_opts, NULL}, 0, 0},
 };
 
@@ -292,12 +292,18 @@ int cmd_schema(int argc, char **argv)
         }
     } else {
         struct check_state st = {0};
-        if (reg_schema_list(c, NULL, check_schema_row, &st, &err) != 0) {
+        int incompatible = 0;
+        if (reg_schema_list(c, NULL, check_schema_row, &st, &err) != 0 ||
+            cli_schema_check_compat(c, &incompatible, &err) != 0) {
             rc = cli_fail(EXIT_FAIL, "%s", err.msg);
         } else {
             printf("%d schema%s checked, %d invalid\n", st.checked, st.checked == 1 ? "" : "s",
                    st.bad);
-            rc = st.bad ? EXIT_FAIL : EXIT_OK;
+            if (incompatible) {
+                printf("%d version%s incompatible with earlier versions (see weir schema diff)\n",
+                       incompatible, incompatible == 1 ? "" : "s");
+            }
+            rc = st.bad || incompatible ? EXIT_FAIL : EXIT_OK;
         }
     }
     json_decref(doc);

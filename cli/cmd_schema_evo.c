@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "lake/lake.h"
+#include "registry/compat_scan.h"
 #include "registry/evolution.h"
 #include "registry/registry.h"
 #include "replay/replay.h"
@@ -360,5 +361,87 @@ int cmd_schema_diff(int argc, char **argv)
         json_decref(d.doc[i]);
     }
     cli_disconnect(&cfg, c, started);
+    return rc;
+}
+
+/* ---- `weir schema check`: versions that skipped the checks -------------------------- */
+
+struct scan_row {
+    char type[72];
+    struct reg_compat_ver v;
+};
+
+struct scan {
+    struct scan_row *rows;
+    size_t n, cap;
+    bool oom;
+};
+
+static void scan_row(const struct reg_schema_row *r, void *arg)
+{
+    struct scan *sc = arg;
+    if (sc->oom || !r->active) {
+        return;
+    }
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 64;
+        struct scan_row *p = realloc(sc->rows, cap * sizeof *p);
+        if (!p) {
+            sc->oom = true;
+            return;
+        }
+        sc->rows = p;
+        sc->cap = cap;
+    }
+    json_error_t je;
+    json_t *doc = json_loads(r->schema, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    struct wr_err err = {0};
+    struct scan_row *row = &sc->rows[sc->n++];
+    snprintf(row->type, sizeof row->type, "%s", r->event_type);
+    /* A row that does not compile is reported by the validity pass and never compared. */
+    row->v = (struct reg_compat_ver){r->version, true, doc ? val_compile(doc, NULL, &err) : NULL};
+    json_decref(doc);
+}
+
+int cli_schema_check_compat(PGconn *c, int *incompatible, struct wr_err *err)
+{
+    struct scan sc = {0};
+    *incompatible = 0;
+    int rc = reg_schema_list(c, NULL, scan_row, &sc, err);
+    if (rc == 0 && sc.oom) {
+        rc = wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    struct reg_compat_ver *vers = calloc(sc.n ? sc.n : 1, sizeof *vers);
+    if (rc == 0 && !vers) {
+        rc = wr_err_set(err, WR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < sc.n && rc == 0;) {
+        size_t j = i;
+        while (j < sc.n && strcmp(sc.rows[j].type, sc.rows[i].type) == 0) {
+            vers[j - i] = sc.rows[j].v;
+            j++;
+        }
+        struct reg_type_info ti;
+        rc = reg_type_info_get(c, sc.rows[i].type, &ti, err);
+        for (size_t k = 0; k < j - i && rc == 0; k++) {
+            struct reg_compat_finding f;
+            rc = reg_compat_check_version(vers, j - i, k, ti.compatibility, ti.transitive, &f);
+            if (rc != 0) {
+                wr_err_set(err, rc, "out of memory");
+            } else if (f.verdict != VAL_COMPAT_COMPATIBLE) {
+                (*incompatible)++;
+                printf("%s version %d: %s with version %d (mode %s%s): %s\n", sc.rows[i].type,
+                       vers[k].version,
+                       f.verdict == VAL_COMPAT_UNKNOWN ? "UNKNOWN" : "INCOMPATIBLE", f.against,
+                       ti.compatibility, ti.transitive ? ", transitive" : "", f.summary);
+            }
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < sc.n; i++) {
+        val_schema_unref((val_schema *)sc.rows[i].v.schema);
+    }
+    free(vers);
+    free(sc.rows);
     return rc;
 }

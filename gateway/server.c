@@ -14,6 +14,7 @@
 #include "common/text.h"
 #include "registry/metrics.h"
 #include "registry/registry.h"
+#include "registry/snapshot_compat.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -570,7 +571,11 @@ static enum MHD_Result schemas_get(struct gw_req *r, const char *type)
     wr_buf_printf(&b, "\",\"versions\":[");
     struct versions_out o = {&b, 0};
     bool found = reg_snapshot_versions(r->snap, type, strlen(type), add_version, &o);
-    int rc = wr_buf_printf(&b, "]}");
+    const char *mode = "backward";
+    bool transitive = false;
+    reg_snapshot_type_compat(r->snap, type, strlen(type), &mode, &transitive);
+    int rc = wr_buf_printf(&b, "],\"compatibility\":\"%s\",\"transitive\":%s}", mode,
+                           transitive ? "true" : "false");
     enum MHD_Result ok;
     if (!found) {
         ok = send_error(r, 404, "not_found", "no active schema for this event type");

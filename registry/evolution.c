@@ -58,12 +58,17 @@ int reg_type_set_compat(PGconn *c, const char *event_type, const char *mode, boo
         return wr_err_set(err, WR_EINVAL, "'%s' is not none, backward, forward or full", mode);
     }
     const char *params[] = {event_type, mode, set_transitive ? (transitive ? "t" : "f") : NULL};
-    PGresult *r = reg_exec(c, PGRES_COMMAND_OK, err,
-                           "INSERT INTO event_types (event_type, compatibility, transitive)"
+    /* event_types has no NOTIFY trigger: the statement tells the gateways itself, so a
+     * new mode shows within a second (a change by plain SQL waits for the TTL). */
+    PGresult *r = reg_exec(c, PGRES_TUPLES_OK, err,
+                           "WITH u AS (INSERT INTO event_types"
+                           " (event_type, compatibility, transitive)"
                            " VALUES ($1, coalesce($2, 'backward'), coalesce($3::boolean, false))"
                            " ON CONFLICT (event_type) DO UPDATE SET"
                            "  compatibility = coalesce($2, event_types.compatibility),"
-                           "  transitive = coalesce($3::boolean, event_types.transitive)",
+                           "  transitive = coalesce($3::boolean, event_types.transitive)"
+                           " RETURNING 1)"
+                           " SELECT pg_notify('weir_registry', 'event_types') FROM u",
                            3, params);
     if (!r) {
         return WR_EDB;

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "common/prom.h"
+#include "registry/snapshot_compat.h"
 
 static void keep(int *rc, int r)
 {
@@ -36,6 +37,7 @@ int reg_metrics_render(reg_loader *loader, const reg_snapshot *snap, int64_t now
                                   "(loaded, or confirmed by a heartbeat with no change pending).",
                                   ls.current_at_ms ? (double)(now_ms - ls.current_at_ms) / 1e3
                                                    : (double)(now_ms - info.loaded_at_ms) / 1e3));
+        keep(&rc, reg_snapshot_compat_metrics(snap, out));
     }
     keep(&rc, wr_prom_counter(out, "weir_registry_reload_failures_total",
                               "Failed registry connects, reloads and heartbeats (Postgres "

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "registry/reg_int.h"
+#include "registry/snapshot_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,20 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct version_rec {
-    int version;
-    bool active;
-    char *json;            /* the stored text, to detect changes and for GET /v1/schemas */
-    val_schema *schema;    /* NULL when it did not compile */
-};
-
-struct type_rec {
-    char *name;
-    size_t name_len;
-    struct version_rec *versions; /* ascending */
-    size_t n_versions;
-};
 
 struct reg_snapshot {
     atomic_int refs;
@@ -151,6 +138,12 @@ bool reg_snapshot_versions(const reg_snapshot *s, const char *t, size_t len,
         }
     }
     return any;
+}
+
+const struct type_rec *reg__snapshot_types(const reg_snapshot *s, size_t *n)
+{
+    *n = s->n_types;
+    return s->types;
 }
 
 void reg_snapshot_info(const reg_snapshot *s, struct reg_snapshot_info *out)
@@ -403,6 +396,10 @@ static reg_snapshot *build(PGconn *c, int wake, const reg_snapshot *prev,
     PQclear(r);
     if (rc == 0) {
         rc = load_types(c, wake, s, prev, opts, err);
+    }
+    if (rc == 0) {
+        /* Modes, and the structural check of versions inserted with plain SQL. */
+        rc = reg__snapshot_compat(c, wake, s->types, s->n_types, prev, err);
     }
     if (rc == 0) {
         rc = load_keys(c, wake, s, err);
