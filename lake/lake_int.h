@@ -1,10 +1,13 @@
 /* lake_int.h - private to lake/: the store vtable shared by the backends, and the
- * SigV4 signer and XML helpers of the S3 backend (exposed here so tests reach them). */
+ * SigV4 signer and XML helpers of the S3 backend (exposed here so tests reach them), and
+ * the S3 store and request shared by s3.c and s3_multipart.c. */
 #ifndef WEIR_LAKE_INT_H
 #define WEIR_LAKE_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <curl/curl.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -97,5 +100,56 @@ int lake__xml_text(const char *p, size_t len, char *out, size_t cap);
 
 /* Appends s escaped for XML text (& < > " '). */
 int lake__xml_escape(struct wr_buf *out, const char *s);
+
+/* ---- the s3:// store (s3.c; multipart upload in s3_multipart.c) ---- */
+
+struct s3_store {
+    struct lake_store base;
+    CURL *curl;
+    char bucket[LAKE_BUCKET_MAX];
+    char prefix[LAKE_PREFIX_MAX];
+    char origin[700]; /* scheme://host[:port] requests go to */
+    char host[640];   /* the Host header, signed */
+    int path_style;
+    char region[64];
+    char *ak, *sk, *token;
+    size_t mp_threshold, part_size;
+    int max_attempts;
+    long base_ms, cap_ms, connect_ms, low_time_s, low_bytes;
+    int max_keys;
+    int insecure;
+    char errbuf[CURL_ERROR_SIZE];
+    struct wr_buf errbody;
+};
+
+/* One request as the retry loop sees it. */
+struct s3_call {
+    const char *method;
+    const char *key;   /* full object key inside the bucket, or NULL for the bucket */
+    const char *query; /* canonical query (built with lake__canonical_query) or "" */
+    const struct lake__src *body; /* NULL: no body */
+    const char *content_type;     /* NULL: none */
+    struct wr_buf *resp;          /* 2xx body sink, capped by its max_len */
+    int error_in_200;             /* an <Error> in a 200 body is a failure (Complete) */
+    /* filled per attempt */
+    long status;
+    int overflow;
+    char etag[160];
+    long retry_after_s;
+    /* private to the transfer */
+    uint64_t sent;
+    size_t resp_len0;
+};
+
+/* Sends c with bounded jittered retries of transient failures; 0 or the error (s3.c). */
+int lake__s3_request(struct s3_store *s, struct s3_call *c, struct wr_err *err);
+/* Sets q to the canonical form of the raw query (an empty query is ""). */
+int lake__s3_query(struct wr_buf *q, const char *raw, struct wr_err *err);
+/* The Content-Type stored with an object, from its name. */
+const char *lake__s3_content_type(const char *key);
+/* Uploads src as key fk in parts of s->part_size (doubled until at most 10,000 parts);
+ * aborts the upload on failure (s3_multipart.c). */
+int lake__s3_put_multipart(struct s3_store *s, const char *fk, const struct lake__src *src,
+                           struct wr_err *err);
 
 #endif

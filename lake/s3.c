@@ -1,6 +1,6 @@
 /* s3.c - the s3:// backend: S3 REST over one reused libcurl easy handle, signed by
  * sigv4.c, with Content-MD5 + x-amz-content-sha256 on every body, multipart upload
- * for big objects, and bounded jittered retries of transient failures. */
+ * for big objects (s3_multipart.c), and bounded jittered retries of transient failures. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,47 +23,7 @@
 #define MIB (1024u * 1024u)
 #define ERRBODY_MAX (64 * 1024)
 #define LIST_BODY_MAX (16 * MIB)
-#define SMALL_BODY_MAX (1 * MIB)
 #define HASH_CHUNK MIB
-#define MAX_PARTS 10000
-
-struct s3_store {
-    struct lake_store base;
-    CURL *curl;
-    char bucket[LAKE_BUCKET_MAX];
-    char prefix[LAKE_PREFIX_MAX];
-    char origin[700]; /* scheme://host[:port] requests go to */
-    char host[640];   /* the Host header, signed */
-    int path_style;
-    char region[64];
-    char *ak, *sk, *token;
-    size_t mp_threshold, part_size;
-    int max_attempts;
-    long base_ms, cap_ms, connect_ms, low_time_s, low_bytes;
-    int max_keys;
-    int insecure;
-    char errbuf[CURL_ERROR_SIZE];
-    struct wr_buf errbody;
-};
-
-/* One request as the retry loop sees it. */
-struct s3_call {
-    const char *method;
-    const char *key;   /* full object key inside the bucket, or NULL for the bucket */
-    const char *query; /* canonical query (built with lake__canonical_query) or "" */
-    const struct lake__src *body; /* NULL: no body */
-    const char *content_type;     /* NULL: none */
-    struct wr_buf *resp;          /* 2xx body sink, capped by its max_len */
-    int error_in_200;             /* an <Error> in a 200 body is a failure (Complete) */
-    /* filled per attempt */
-    long status;
-    int overflow;
-    char etag[160];
-    long retry_after_s;
-    /* private to the transfer */
-    uint64_t sent;
-    size_t resp_len0;
-};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_init_rc;
@@ -474,7 +434,7 @@ static void backoff(struct s3_store *s, struct wr_backoff *b, long retry_after_s
 /* Runs c with retries. Returns 0 on a 2xx (and, with error_in_200, no <Error>);
  * WR_ENOENT on 404 NoSuchKey; WR_ELIMIT when the body passed the sink's cap;
  * WR_EAGAIN when every attempt failed transiently; WR_EIO otherwise. */
-static int s3_request(struct s3_store *s, struct s3_call *c, struct wr_err *err)
+int lake__s3_request(struct s3_store *s, struct s3_call *c, struct wr_err *err)
 {
     struct hashes h;
     if (c->body) {
@@ -566,7 +526,7 @@ static int full_key(const struct s3_store *s, const char *key, char *out, size_t
     return 0;
 }
 
-static int build_query(struct wr_buf *q, const char *raw, struct wr_err *err)
+int lake__s3_query(struct wr_buf *q, const char *raw, struct wr_err *err)
 {
     wr_buf_clear(q);
     int rc = lake__canonical_query(q, raw);
@@ -578,7 +538,7 @@ static int build_query(struct wr_buf *q, const char *raw, struct wr_err *err)
 
 /* The Content-Type stored with an object, from its name. Not Content-Encoding: a
  * .jsonl.gz file is a gzip file, and tools must not unzip it on download. */
-static const char *content_type(const char *key)
+const char *lake__s3_content_type(const char *key)
 {
     size_t n = strlen(key);
     if (n > 3 && strcmp(key + n - 3, ".gz") == 0) {
@@ -593,143 +553,12 @@ static const char *content_type(const char *key)
 static int s3_put_single(struct s3_store *s, const char *fk, const struct lake__src *src,
                          struct wr_err *err)
 {
-    struct s3_call c = {
-        .method = "PUT", .key = fk, .query = "", .body = src, .content_type = content_type(fk)};
-    return s3_request(s, &c, err);
-}
-
-static int upload_abort(struct s3_store *s, const char *fk, const char *enc_id)
-{
-    struct wr_buf q, raw;
-    wr_buf_init(&q, 8192);
-    wr_buf_init(&raw, 8192);
-    struct wr_err e2 = {0};
-    int rc = wr_buf_printf(&raw, "uploadId=%s", enc_id);
-    if (rc == 0) {
-        rc = build_query(&q, raw.p, &e2);
-    }
-    if (rc == 0) {
-        struct s3_call c = {.method = "DELETE", .key = fk, .query = q.p};
-        rc = s3_request(s, &c, &e2);
-    }
-    wr_buf_free(&q);
-    wr_buf_free(&raw);
-    return rc;
-}
-
-static int s3_put_multipart(struct s3_store *s, const char *fk, const struct lake__src *src,
-                            struct wr_err *err)
-{
-    uint64_t part = s->part_size;
-    while ((src->len + part - 1) / part > MAX_PARTS) {
-        part *= 2;
-    }
-    struct wr_buf resp, q, raw, done, enc_id;
-    wr_buf_init(&resp, SMALL_BODY_MAX);
-    wr_buf_init(&q, 8192);
-    wr_buf_init(&raw, 8192);
-    wr_buf_init(&done, (size_t)MAX_PARTS * 200 + 256);
-    wr_buf_init(&enc_id, 4096);
-    int rc, started = 0;
-    char upload_id[1024];
-
-    /* Initiate. */
-    if ((rc = build_query(&q, "uploads=", err)) != 0) {
-        goto out;
-    }
-    struct s3_call init = {
-        .method = "POST", .key = fk, .query = q.p, .resp = &resp, .content_type = content_type(fk)};
-    if ((rc = s3_request(s, &init, err)) != 0) {
-        goto out;
-    }
-    const char *v;
-    size_t vl, pos = 0;
-    if (!lake__xml_find(resp.p ? resp.p : "", resp.len, &pos, "UploadId", &v, &vl) ||
-        lake__xml_text(v, vl, upload_id, sizeof upload_id) != 0 || !upload_id[0]) {
-        rc = wr_err_set(err, WR_EIO, "S3 initiate multipart %.80s: no UploadId in the answer", fk);
-        goto out;
-    }
-    started = 1;
-    s->base.stats.multipart_uploads++;
-    if ((rc = lake__uri_encode(&enc_id, upload_id, strlen(upload_id), 0)) != 0 ||
-        (rc = wr_buf_printf(&done, "<CompleteMultipartUpload>")) != 0) {
-        rc = wr_err_set(err, rc, "upload id");
-        goto out;
-    }
-
-    /* Parts. */
-    unsigned n = 0;
-    for (uint64_t off = 0; off < src->len || n == 0; off += part) {
-        n++;
-        struct lake__src ps = *src;
-        uint64_t pl = src->len - off < part ? src->len - off : part;
-        if (src->mem) {
-            ps.mem = src->mem + off;
-            ps.off = 0;
-        } else {
-            ps.off = src->off + off;
-        }
-        ps.len = pl;
-        wr_buf_clear(&raw);
-        if (wr_buf_printf(&raw, "partNumber=%u&uploadId=%s", n, enc_id.p) != 0 ||
-            (rc = build_query(&q, raw.p, err)) != 0) {
-            rc = rc ? rc : wr_err_set(err, WR_ELIMIT, "S3 part query");
-            goto out;
-        }
-        struct s3_call pc = {.method = "PUT", .key = fk, .query = q.p, .body = &ps};
-        if ((rc = s3_request(s, &pc, err)) != 0) {
-            goto out;
-        }
-        if (!pc.etag[0]) {
-            rc = wr_err_set(err, WR_EIO, "S3 upload part %u of %.80s: no ETag in the answer", n, fk);
-            goto out;
-        }
-        if (wr_buf_printf(&done, "<Part><PartNumber>%u</PartNumber><ETag>", n) != 0 ||
-            lake__xml_escape(&done, pc.etag) != 0 || wr_buf_printf(&done, "</ETag></Part>") != 0) {
-            rc = wr_err_set(err, WR_ENOMEM, "S3 complete document");
-            goto out;
-        }
-        if (src->len == 0) {
-            break;
-        }
-    }
-    if (wr_buf_printf(&done, "</CompleteMultipartUpload>") != 0) {
-        rc = wr_err_set(err, WR_ENOMEM, "S3 complete document");
-        goto out;
-    }
-
-    /* Complete. */
-    wr_buf_clear(&raw);
-    if (wr_buf_printf(&raw, "uploadId=%s", enc_id.p) != 0 ||
-        (rc = build_query(&q, raw.p, err)) != 0) {
-        rc = rc ? rc : wr_err_set(err, WR_ELIMIT, "S3 complete query");
-        goto out;
-    }
-    struct lake__src body = {.mem = done.p, .fd = -1, .off = 0, .len = done.len};
-    wr_buf_clear(&resp);
-    struct s3_call cc = {.method = "POST",
-                         .key = fk,
-                         .query = q.p,
-                         .body = &body,
-                         .content_type = "application/xml",
-                         .resp = &resp,
-                         .error_in_200 = 1};
-    rc = s3_request(s, &cc, err);
-    if (rc == 0) {
-        started = 0;
-    }
-out:
-    if (started) {
-        /* Best effort: an unfinished upload holds storage until aborted (or until a
-         * bucket lifecycle rule AbortIncompleteMultipartUpload removes it). */
-        upload_abort(s, fk, enc_id.p ? enc_id.p : "");
-    }
-    wr_buf_free(&resp);
-    wr_buf_free(&q);
-    wr_buf_free(&raw);
-    wr_buf_free(&done);
-    wr_buf_free(&enc_id);
-    return rc;
+    struct s3_call c = {.method = "PUT",
+                        .key = fk,
+                        .query = "",
+                        .body = src,
+                        .content_type = lake__s3_content_type(fk)};
+    return lake__s3_request(s, &c, err);
 }
 
 static int s3_put(lake_store *st, const char *key, const struct lake__src *src, struct wr_err *err)
@@ -741,7 +570,7 @@ static int s3_put(lake_store *st, const char *key, const struct lake__src *src, 
         return rc;
     }
     if (src->len > s->mp_threshold) {
-        return s3_put_multipart(s, fk, src, err);
+        return lake__s3_put_multipart(s, fk, src, err);
     }
     return s3_put_single(s, fk, src, err);
 }
@@ -755,7 +584,7 @@ static int s3_get(lake_store *st, const char *key, struct wr_buf *out, struct wr
         return rc;
     }
     struct s3_call c = {.method = "GET", .key = fk, .query = "", .resp = out};
-    return s3_request(s, &c, err);
+    return lake__s3_request(s, &c, err);
 }
 
 static int s3_del(lake_store *st, const char *key, struct wr_err *err)
@@ -767,7 +596,7 @@ static int s3_del(lake_store *st, const char *key, struct wr_err *err)
         return rc;
     }
     struct s3_call c = {.method = "DELETE", .key = fk, .query = ""};
-    rc = s3_request(s, &c, err);
+    rc = lake__s3_request(s, &c, err);
     return rc == WR_ENOENT ? 0 : rc;
 }
 
@@ -805,13 +634,13 @@ static int s3_list(lake_store *st, const char *prefix, lake_list_fn fn, void *ar
             rc = wr_buf_printf(&raw, "&continuation-token=");
             rc = rc ? rc : lake__uri_encode(&raw, token, strlen(token), 0);
         }
-        if (rc != 0 || (rc = build_query(&q, raw.p, err)) != 0) {
+        if (rc != 0 || (rc = lake__s3_query(&q, raw.p, err)) != 0) {
             rc = wr_err_set(err, rc ? rc : WR_ELIMIT, "S3 list query too long");
             break;
         }
         wr_buf_clear(&resp);
         struct s3_call c = {.method = "GET", .key = NULL, .query = q.p, .resp = &resp};
-        if ((rc = s3_request(s, &c, err)) != 0) {
+        if ((rc = lake__s3_request(s, &c, err)) != 0) {
             break;
         }
         const char *body = resp.p ? resp.p : "";
@@ -912,7 +741,7 @@ int lake__s3_create_bucket(lake_store *st, struct wr_err *err)
     struct s3_call c = {.method = "PUT", .key = NULL, .query = ""};
     struct lake__src empty = {.mem = "", .fd = -1, .off = 0, .len = 0};
     c.body = &empty;
-    int rc = s3_request(s, &c, err);
+    int rc = lake__s3_request(s, &c, err);
     if (rc == WR_EIO && (strstr(err->msg, "BucketAlreadyOwnedByYou") ||
                          strstr(err->msg, "BucketAlreadyExists"))) {
         return 0;

@@ -1,10 +1,14 @@
 /* rpl_int.h - replay/'s internals: a line reader over one gzip object held compressed in
- * memory, inflating a window at a time (the inflated text is never held whole). */
+ * memory, inflating a window at a time (the inflated text is never held whole), and the
+ * registry cache of regcache.c that replay.c resolves events against. */
 #ifndef WEIR_RPL_INT_H
 #define WEIR_RPL_INT_H
 
 #include "common/buf.h"
+#include "common/err.h"
+#include "validator/validator.h"
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <zlib.h>
@@ -35,5 +39,34 @@ int rpl_lines_open(struct rpl_lines *l, const void *in, size_t len, size_t max_l
 int rpl_lines_next(struct rpl_lines *l, const char **p, size_t *n);
 
 void rpl_lines_close(struct rpl_lines *l);
+
+/* ---- today's registry (regcache.c) ---- */
+
+struct ver {
+    char *type;
+    int version;
+    bool active;
+    bool tried; /* compiled (or failed to) */
+    char *json;
+    val_schema *s;
+};
+
+struct reg_cache {
+    struct ver *v;
+    size_t n;
+    bool annotate;
+};
+
+enum { RES_OK = 0, RES_UNKNOWN_TYPE, RES_UNKNOWN_VERSION };
+
+/* A non-negative integer column (Postgres's text for integer never fails to parse). */
+int rpl__pg_int(const char *s);
+/* Reads every version of every event type into rc (schemas compile on first use). */
+int rpl__cache_load(PGconn *pg, struct reg_cache *rc, struct wr_err *err);
+void rpl__cache_free(struct reg_cache *rc);
+/* The schema an event of type t asking for version want (0: none) resolves to today: a
+ * RES_ code; on RES_OK *s and *resolved are set. */
+int rpl__resolve(struct reg_cache *rc, const char *t, size_t tl, long long want, bool latest,
+                 const val_schema **s, int *resolved);
 
 #endif

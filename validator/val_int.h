@@ -305,6 +305,67 @@ size_t val__codepoints(const char *s, size_t n);
 bool val__run(const val_schema *s, const struct val__node *root, const struct js_val *inst,
               wr_arena *a, unsigned max_errors, struct val_result *out, int *rc);
 
+/* --- compile.c / compile_kw.c: the compile context -------------------------------- */
+
+/* Deeper schemas are refused rather than risking the stack (scan and compile recurse). */
+#define VAL__MAX_COMPILE_DEPTH 512
+
+struct anchor {
+    const char *name;
+    const json_t *j;
+    bool dynamic;
+    struct anchor *next;
+};
+
+struct cres {
+    const char *uri;
+    const json_t *root;
+    struct anchor *anchors;
+    struct val__res *rt;
+    bool dyn_done;
+    struct cres *next;
+};
+
+struct jinfo {
+    const json_t *j;
+    struct cres *res;
+    enum val_dialect d;
+    unsigned vocab;
+    struct val__node *node;
+};
+
+struct cctx {
+    val_schema *s;
+    wr_arena *pa; /* the program */
+    wr_arena *ta; /* compile-time only */
+    const struct val_opts *opts;
+    struct cres *res;
+    struct jinfo **map;
+    size_t map_cap, map_n;
+    struct wr_err *err;
+    int rc;
+    unsigned depth;
+    char path[512];
+    size_t path_len;
+    size_t regex_cap;
+};
+
+/* Records the first failure of the compile (later ones are dropped) with the schema path;
+ * returns the code. */
+__attribute__((format(printf, 3, 4))) int val__cfail(struct cctx *c, int code, const char *fmt,
+                                                     ...);
+/* The schema path of the failure message: push a segment (returns what pop restores). */
+size_t val__path_push(struct cctx *c, const char *seg, size_t len);
+size_t val__path_push_idx(struct cctx *c, size_t i);
+void val__path_pop(struct cctx *c, size_t saved);
+/* The scan's record of subschema j; NULL when it was never scanned. */
+struct jinfo *val__info_get(struct cctx *c, const json_t *j);
+/* Resolves ref from the resource `from` (compile.c). */
+const json_t *val__resolve(struct cctx *c, const struct jinfo *from, const char *ref,
+                           const char **anchor_name, bool *anchor_dyn);
+/* Compiles subschema j once into its node (compile_kw.c); NULL on failure (c->rc). */
+struct val__node *val__cnode(struct cctx *c, const json_t *j);
+
 /* --- meta: the embedded meta-schemas -------------------------------------------- */
 
 /* The files of validator/meta, compiled in by cmake/embed.cmake; ends with a NULL name. */
