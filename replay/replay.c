@@ -8,6 +8,7 @@
  * very same names again (the put replaces them whole): nothing twice, nothing lost. A
  * later run that finds more passing lines uses the next batch and never overwrites
  * earlier replays. Concurrent runs serialise on a session advisory lock. */
+#include "common/array.h"
 #include "replay.h"
 
 #include "rpl_int.h"
@@ -103,14 +104,9 @@ static struct group *group_get(struct groups *gs, const char *t, size_t tl, int 
             return g;
         }
     }
-    if (gs->n == gs->cap) {
-        size_t nc = gs->cap ? gs->cap * 2 : 16;
-        struct group *ng = realloc(gs->g, nc * sizeof *ng);
-        if (!ng) {
-            return NULL;
-        }
-        gs->g = ng;
-        gs->cap = nc;
+    if (wr_array_grow(&gs->g, &gs->cap, gs->n + 1,
+                      sizeof *gs->g, 16, 0) != 0) {
+        return NULL;
     }
     struct group *g = &gs->g[gs->n++];
     memset(g, 0, sizeof *g);
@@ -352,14 +348,9 @@ static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t se
             return p;
         }
     }
-    if (r->nparts == r->capparts) {
-        size_t nc = r->capparts ? r->capparts * 2 : 8;
-        struct part *np = realloc(r->parts, nc * sizeof *np);
-        if (!np) {
-            return NULL;
-        }
-        r->parts = np;
-        r->capparts = nc;
+    if (wr_array_grow(&r->parts, &r->capparts, r->nparts + 1,
+                      sizeof *r->parts, 8, 0) != 0) {
+        return NULL;
     }
     struct part *p = &r->parts[r->nparts++];
     memset(p, 0, sizeof *p);
@@ -708,14 +699,9 @@ static int collect(void *arg, const char *key, uint64_t size)
     if (hs < kl->lo_s || hs > kl->hi_s) {
         return 0;
     }
-    if (kl->n == kl->cap) {
-        size_t nc = kl->cap ? kl->cap * 2 : 256;
-        char **nk = realloc(kl->k, nc * sizeof *nk);
-        if (!nk) {
-            return WR_ENOMEM;
-        }
-        kl->k = nk;
-        kl->cap = nc;
+    if (wr_array_grow(&kl->k, &kl->cap, kl->n + 1,
+                      sizeof *kl->k, 256, 0) != 0) {
+        return WR_ENOMEM;
     }
     if (!(kl->k[kl->n] = strdup(key))) {
         return WR_ENOMEM;
