@@ -14,7 +14,7 @@
 int wr_array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first, size_t max);
 
 /* For the common case: room for one more element than n. */
-#define WR_ARRAY_PUSH(pp, capp, n, first) \
+#define WR_ARRAY_PUSH(pp, capp, n, first)                                                          \
     wr_array_grow((pp), (capp), (n) + 1, sizeof **(pp), (first), 0)
 
 #endif

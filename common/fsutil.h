@@ -30,10 +30,10 @@ int wr_fsync_dir(const char *dir);
  * not NULL (0, or -1 with errno set). sync(arg, fd) replaces fsync when not NULL (the
  * spool's fault-injection hooks). */
 struct wr_atomic_file {
-    int dirfd;                       /* an open directory */
-    const char *tmp;                 /* temporary name in dirfd */
-    const char *name;                /* final name in dirfd */
-    unsigned mode;                   /* creation mode; 0: 0666 (the umask decides) */
+    int dirfd;        /* an open directory */
+    const char *tmp;  /* temporary name in dirfd */
+    const char *name; /* final name in dirfd */
+    unsigned mode;    /* creation mode; 0: 0666 (the umask decides) */
     const void *data;
     size_t len;
     int (*fill)(void *arg, int fd);

@@ -8,12 +8,9 @@
 static const char *type_name(enum wr_prom_type t)
 {
     switch (t) {
-    case WR_PROM_COUNTER:
-        return "counter";
-    case WR_PROM_GAUGE:
-        return "gauge";
-    default:
-        return "histogram";
+    case WR_PROM_COUNTER: return "counter";
+    case WR_PROM_GAUGE: return "gauge";
+    default: return "histogram";
     }
 }
 
@@ -63,8 +60,7 @@ static int put_labels(struct wr_buf *out, const struct wr_prom_label *labels, si
     return rc;
 }
 
-int wr_prom_family(struct wr_buf *out, const char *name, enum wr_prom_type type,
-                   const char *help)
+int wr_prom_family(struct wr_buf *out, const char *name, enum wr_prom_type type, const char *help)
 {
     return wr_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type_name(type));
 }

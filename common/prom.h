@@ -23,8 +23,7 @@ struct wr_prom_label {
 };
 
 /* "# HELP name help\n# TYPE name type\n". help must hold no newline. */
-int wr_prom_family(struct wr_buf *out, const char *name, enum wr_prom_type type,
-                   const char *help);
+int wr_prom_family(struct wr_buf *out, const char *name, enum wr_prom_type type, const char *help);
 
 /* One sample line, "name{l1="v1",...} value\n"; labels may be NULL when n_labels is 0. */
 int wr_prom_sample(struct wr_buf *out, const char *name, const struct wr_prom_label *labels,

@@ -31,8 +31,7 @@ static int list_cb(void *arg, const char *key, uint64_t size)
     if (hour_start + HOUR_US > fl->closed_before_us) {
         return 0; /* not closed yet: a later run takes it */
     }
-    if (wr_array_grow(&fl->v, &fl->cap, fl->n + 1,
-                      sizeof *fl->v, 64, 0) != 0) {
+    if (wr_array_grow(&fl->v, &fl->cap, fl->n + 1, sizeof *fl->v, 64, 0) != 0) {
         return WR_ENOMEM;
     }
     char *dup = strdup(key);
@@ -82,7 +81,7 @@ static int parse_day(const char *dt, int64_t *day_us)
 
 /* Lists the files of the day (and its lookback hours), sorted, closed hours only. */
 int cur__list_day(lake_store *st, const char *event_type, const char *dt,
-                    const struct cur_config *cfg, struct cur_filelist *fl, struct wr_err *err)
+                  const struct cur_config *cfg, struct cur_filelist *fl, struct wr_err *err)
 {
     memset(fl, 0, sizeof *fl);
     fl->dt = dt;

@@ -87,8 +87,7 @@ static int read_files(struct cur_day *d, struct cur_hour *h, size_t i, size_t j)
             return wr_err_set(&h->err, rc, "hour %s of %s/%s inflates past --max-hour-bytes",
                               f->lookback ? "(lookback)" : "", d->event_type, d->dt);
         }
-        if (h->hour.len && h->hour.p[h->hour.len - 1] != '\n' &&
-            wr_buf_putc(&h->hour, '\n') != 0) {
+        if (h->hour.len && h->hour.p[h->hour.len - 1] != '\n' && wr_buf_putc(&h->hour, '\n') != 0) {
             return wr_err_set(&h->err, WR_ELIMIT, "hour too large");
         }
     }
@@ -119,8 +118,8 @@ static unsigned src_index(struct cur_hour *h, const char *s, size_t n)
     return (unsigned)h->nsrcs++;
 }
 
-static void invalid_line(struct cur_day *d, struct cur_hour *h, const char *key, size_t lineno, const char *why,
-                         const char *src, size_t srclen, int lookback)
+static void invalid_line(struct cur_day *d, struct cur_hour *h, const char *key, size_t lineno,
+                         const char *why, const char *src, size_t srclen, int lookback)
 {
     if (lookback) {
         return; /* the day before counts it in its own run */
@@ -137,7 +136,6 @@ static void invalid_line(struct cur_day *d, struct cur_hour *h, const char *key,
         wr_logline_end(&l);
     }
 }
-
 
 static int grow_recs(struct cur_hour *h)
 {
@@ -224,14 +222,13 @@ static int scan_hour(struct cur_day *d, struct cur_hour *h, size_t fi, int lookb
         const struct js_val *ra = ev.f[LAKE_ENV_RECEIVED_AT];
         int64_t ts;
         if (!id || id->type != JS_STRING || id->n == 0 || id->n > 1024) {
-            invalid_line(d, h, key, lineno, "event_id missing or not a string of 1..1024 bytes",
-                         sp, sn, lookback);
+            invalid_line(d, h, key, lineno, "event_id missing or not a string of 1..1024 bytes", sp,
+                         sn, lookback);
             continue;
         }
-        if (!ra || ra->type != JS_STRING ||
-            !wr_time_parse_rfc3339(ra->u.s, ra->n, &ts)) {
-            invalid_line(d, h, key, lineno, "received_at missing or not an RFC 3339 date-time",
-                         sp, sn, lookback);
+        if (!ra || ra->type != JS_STRING || !wr_time_parse_rfc3339(ra->u.s, ra->n, &ts)) {
+            invalid_line(d, h, key, lineno, "received_at missing or not an RFC 3339 date-time", sp,
+                         sn, lookback);
             continue;
         }
         if (src && src->type != JS_NULL && sn == 0 && !(src->type == JS_STRING && src->n == 0)) {
@@ -318,7 +315,8 @@ static int sort_recs(struct cur_hour *h)
     while (nr > 1) {
         size_t out = 0;
         for (size_t r = 0; r < nr; r += 2) {
-            size_t a = runs[r], m = r + 1 < nr ? runs[r + 1] : runs[nr], b = r + 1 < nr ? runs[r + 2 > nr ? nr : r + 2] : runs[nr];
+            size_t a = runs[r], m = r + 1 < nr ? runs[r + 1] : runs[nr],
+                   b = r + 1 < nr ? runs[r + 2 > nr ? nr : r + 2] : runs[nr];
             size_t x = a, y = m, o = a;
             while (x < m && y < b) {
                 dst[o++] = rec_less(h, &src[y], &src[x]) ? src[y++] : src[x++];
@@ -345,7 +343,6 @@ static int sort_recs(struct cur_hour *h)
     return 0;
 }
 
-
 int cur__stage_a(struct cur_day *d, struct cur_hour *h)
 {
     h->nsrcs = 0;
@@ -365,4 +362,3 @@ int cur__stage_a(struct cur_day *d, struct cur_hour *h)
     }
     return rc;
 }
-

@@ -89,8 +89,7 @@ static int part_key(struct cur_day *d, char *key, size_t cap)
         size_t room = cap - (size_t)(base - key);
         int n = snprintf(base, room, "part-%llu%05u.parquet", (unsigned long long)gen, d->parts);
         if (n < 0 || (size_t)n >= room) {
-            return wr_err_set(d->err, WR_ELIMIT, "no curated path for %s/%s", d->event_type,
-                              d->dt);
+            return wr_err_set(d->err, WR_ELIMIT, "no curated path for %s/%s", d->event_type, d->dt);
         }
     }
     return 0;
@@ -194,8 +193,7 @@ static int put_value(struct cur_day *d, size_t col, enum cur_kind k, const struc
             return pq_writer_put_int64(w, col, ts);
         }
         break;
-    case CUR_K_JSON:
-        return pq_writer_put_str(w, col, line + v->src_off, v->src_len);
+    case CUR_K_JSON: return pq_writer_put_str(w, col, line + v->src_off, v->src_len);
     }
     d->r->stats.type_mismatches++;
     return 0;
@@ -283,8 +281,7 @@ static int write_row(struct cur_day *d, const struct cur_hour *h, const struct c
         if (d->exec && (rc = pq_writer_settle(w)) != 0) {
             return wr_err_set(d->err, rc, "parquet: %s", pq_writer_errmsg(w));
         }
-        if (pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >=
-            d->cfg->target_file_bytes) {
+        if (pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >= d->cfg->target_file_bytes) {
             return cur__part_close(d);
         }
     }
@@ -465,8 +462,7 @@ static int parts_cb(void *arg, const char *key, uint64_t size)
     if (!del) {
         return 0;
     }
-    if (wr_array_grow(&c->keys, &c->cap, c->n + 1,
-                      sizeof *c->keys, 8, 0) != 0) {
+    if (wr_array_grow(&c->keys, &c->cap, c->n + 1, sizeof *c->keys, 8, 0) != 0) {
         return WR_ENOMEM;
     }
     c->keys[c->n] = strdup(key);

@@ -256,7 +256,8 @@ static void put_geo(struct jw *j, const struct en_geo *g)
         put_key(j, &first, "city");
         put_str(j, g->city, strlen(g->city));
     }
-    if (g->has_location && isfinite(g->lat) && isfinite(g->lon) && fabs(g->lat) <= 90 && fabs(g->lon) <= 180) {
+    if (g->has_location && isfinite(g->lat) && isfinite(g->lon) && fabs(g->lat) <= 90 &&
+        fabs(g->lon) <= 180) {
         put_key(j, &first, "lat");
         put_coord(j, g->lat);
         put_key(j, &first, "lon");

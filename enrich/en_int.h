@@ -22,20 +22,20 @@ void en__match_free(struct en__match *m);
 /* One cached string and its result; entries live in one array, chained by index. */
 struct en__entry {
     uint64_t hash;
-    char *key;         /* malloc'd, key_len bytes */
+    char *key; /* malloc'd, key_len bytes */
     size_t key_len;
     struct en_ua val;
-    uint32_t next;     /* hash chain */
+    uint32_t next; /* hash chain */
     uint32_t prev_lru, next_lru;
 };
 
 struct en_ua_parser {
     const en_ua_rules *rules;
     struct en__match m;
-    struct en__entry *e;  /* cap entries; index 0 is the LRU list's head sentinel */
+    struct en__entry *e; /* cap entries; index 0 is the LRU list's head sentinel */
     uint32_t cap, used;
-    uint32_t *buckets;    /* nbuckets heads, 0 = empty */
-    uint32_t nbuckets;    /* a power of two */
+    uint32_t *buckets; /* nbuckets heads, 0 = empty */
+    uint32_t nbuckets; /* a power of two */
     uint64_t hits, misses;
 };
 

@@ -63,9 +63,8 @@ int en_addr_from_sockaddr(const struct sockaddr *sa, struct en_addr *out);
  * order; NULL when absent) that is not itself trusted. A hop that is not an address
  * ("unknown", garbage) stops the walk at the hop on its right; when every hop is trusted
  * the left-most one is the client. Never fails; *out is always set. */
-void en_client_ip(const en_cidrs *trusted, enum en_fwd_header which,
-                  const struct en_addr *peer, const char *hdr, size_t hdr_len,
-                  struct en_addr *out);
+void en_client_ip(const en_cidrs *trusted, enum en_fwd_header which, const struct en_addr *peer,
+                  const char *hdr, size_t hdr_len, struct en_addr *out);
 
 /* Applies --ip-mode truncate in place: IPv4 keeps /24, IPv6 keeps /48, the rest zeros. */
 void en_addr_truncate(struct en_addr *a);
@@ -94,10 +93,10 @@ struct en_uap {
 
 /* What `context.ua` says (an empty version is rendered as null). */
 struct en_ua {
-    char browser[64];          /* uap-core family, "Other" when unknown */
-    char browser_version[48];  /* "major[.minor[.patch]]", "" when unknown */
+    char browser[64];         /* uap-core family, "Other" when unknown */
+    char browser_version[48]; /* "major[.minor[.patch]]", "" when unknown */
     char os[64];
-    char os_version[48];       /* "major[.minor[.patch[.patch_minor]]]" */
+    char os_version[48]; /* "major[.minor[.patch[.patch_minor]]]" */
     enum en_device device;
     bool bot;
 };
@@ -152,10 +151,10 @@ en_geo_db *en_geo_open(const char *path, struct wr_err *err);
 void en_geo_close(en_geo_db *g);
 
 struct en_geo {
-    bool found;        /* the database has a record for the address */
-    char country[8];   /* ISO 3166-1 alpha-2, "" when unknown */
-    char region[96];   /* first subdivision's English name, "" when unknown */
-    char city[96];     /* English name, "" when unknown */
+    bool found;      /* the database has a record for the address */
+    char country[8]; /* ISO 3166-1 alpha-2, "" when unknown */
+    char region[96]; /* first subdivision's English name, "" when unknown */
+    char city[96];   /* English name, "" when unknown */
     bool has_location;
     double lat, lon;
 };
@@ -200,11 +199,15 @@ void en_worker_destroy(en_worker *w);
 /* What the gateway knows of one request. Header values are (pointer, length); NULL
  * when the header is absent. Several header lines of one name are joined with ",". */
 struct en_request {
-    const struct sockaddr *peer;                /* the socket peer; NULL = unknown */
-    const char *xff; size_t xff_len;            /* X-Forwarded-For */
-    const char *forwarded; size_t forwarded_len; /* Forwarded (RFC 7239) */
-    const char *user_agent; size_t user_agent_len;
-    const char *origin; size_t origin_len;       /* only for publishable keys */
+    const struct sockaddr *peer; /* the socket peer; NULL = unknown */
+    const char *xff;
+    size_t xff_len; /* X-Forwarded-For */
+    const char *forwarded;
+    size_t forwarded_len; /* Forwarded (RFC 7239) */
+    const char *user_agent;
+    size_t user_agent_len;
+    const char *origin;
+    size_t origin_len; /* only for publishable keys */
 };
 
 /* The client address of req under e's trusted proxies and forwarding header (what

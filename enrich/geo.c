@@ -43,7 +43,8 @@ void en_geo_close(en_geo_db *g)
 static bool get_string(MMDB_entry_s *e, char *dst, size_t cap, const char *const *path)
 {
     MMDB_entry_data_s d;
-    if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data || d.type != MMDB_DATA_TYPE_UTF8_STRING) {
+    if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data ||
+        d.type != MMDB_DATA_TYPE_UTF8_STRING) {
         return false;
     }
     en__copy_cut(dst, cap, d.utf8_string, d.data_size);

@@ -184,7 +184,8 @@ bool en_cidrs_contains(const en_cidrs *c, const struct en_addr *a)
         return false;
     }
     for (size_t i = 0; i < c->n; i++) {
-        if (c->items[i].net.family == a->family && prefix_equal(a, &c->items[i].net, c->items[i].prefix)) {
+        if (c->items[i].net.family == a->family &&
+            prefix_equal(a, &c->items[i].net, c->items[i].prefix)) {
             return true;
         }
     }
@@ -215,7 +216,8 @@ static int parse_cidr(const char *item, size_t item_len, struct en_cidr *out, st
     unsigned max, prefix;
     bool mapped_v6 = false;
     if (en_addr_parse(item, alen, &a) != 0) {
-        return wr_err_set(err, WR_EINVAL, "--trusted-proxies: \"%.*s\" is not an IPv4 or IPv6 address",
+        return wr_err_set(err, WR_EINVAL,
+                          "--trusted-proxies: \"%.*s\" is not an IPv4 or IPv6 address",
                           (int)(alen > 60 ? 60 : alen), item);
     }
     /* "::ffff:10.0.0.0/104" names v4 addresses; its prefix counts the 96 mapped bits. */
@@ -226,7 +228,8 @@ static int parse_cidr(const char *item, size_t item_len, struct en_cidr *out, st
         const char *d = slash + 1, *end = item + item_len;
         unsigned v = 0;
         if (d == end || end - d > 3) {
-            return wr_err_set(err, WR_EINVAL, "--trusted-proxies: \"%.*s\": the prefix length must be a number",
+            return wr_err_set(err, WR_EINVAL,
+                              "--trusted-proxies: \"%.*s\": the prefix length must be a number",
                               (int)(item_len > 60 ? 60 : item_len), item);
         }
         for (; d < end; d++) {
@@ -239,14 +242,16 @@ static int parse_cidr(const char *item, size_t item_len, struct en_cidr *out, st
         }
         if (mapped_v6) {
             if (v < 96 || v > 128) {
-                return wr_err_set(err, WR_EINVAL,
-                                  "--trusted-proxies: \"%.*s\": an IPv4-mapped prefix must be 96-128",
-                                  (int)(item_len > 60 ? 60 : item_len), item);
+                return wr_err_set(
+                    err, WR_EINVAL,
+                    "--trusted-proxies: \"%.*s\": an IPv4-mapped prefix must be 96-128",
+                    (int)(item_len > 60 ? 60 : item_len), item);
             }
             v -= 96;
         }
         if (v > max) {
-            return wr_err_set(err, WR_EINVAL, "--trusted-proxies: \"%.*s\": the prefix length must be 0-%u",
+            return wr_err_set(err, WR_EINVAL,
+                              "--trusted-proxies: \"%.*s\": the prefix length must be 0-%u",
                               (int)(item_len > 60 ? 60 : item_len), item, max);
         }
         prefix = v;
@@ -264,9 +269,10 @@ static int parse_cidr(const char *item, size_t item_len, struct en_cidr *out, st
         if (memcmp(masked.b, a.b, sizeof a.b) != 0) {
             char net[INET6_ADDRSTRLEN];
             en_addr_format(&masked, net, sizeof net);
-            return wr_err_set(err, WR_EINVAL,
-                              "--trusted-proxies: \"%.*s\" has bits set after the prefix (the network is %s/%u)",
-                              (int)(item_len > 60 ? 60 : item_len), item, net, prefix);
+            return wr_err_set(
+                err, WR_EINVAL,
+                "--trusted-proxies: \"%.*s\" has bits set after the prefix (the network is %s/%u)",
+                (int)(item_len > 60 ? 60 : item_len), item, net, prefix);
         }
     }
     out->net = a;
@@ -321,7 +327,7 @@ en_cidrs *en_cidrs_parse(const char *text, struct wr_err *err)
 #define EN_MAX_HOPS 64
 
 struct hops {
-    size_t n;     /* hops seen, may exceed EN_MAX_HOPS */
+    size_t n; /* hops seen, may exceed EN_MAX_HOPS */
     struct {
         bool ok;
         struct en_addr a;
@@ -435,9 +441,8 @@ static void hops_forwarded(struct hops *h, const char *p, size_t len)
     }
 }
 
-void en_client_ip(const en_cidrs *trusted, enum en_fwd_header which,
-                  const struct en_addr *peer, const char *hdr, size_t hdr_len,
-                  struct en_addr *out)
+void en_client_ip(const en_cidrs *trusted, enum en_fwd_header which, const struct en_addr *peer,
+                  const char *hdr, size_t hdr_len, struct en_addr *out)
 {
     struct hops h;
     size_t first;

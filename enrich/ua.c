@@ -17,16 +17,16 @@
 struct en_lit {
     uint8_t len;
     uint8_t ntri;
-    uint16_t bi;                   /* len 1: the byte; len 2: the bigram */
-    uint16_t tri[EN_LIT_MAX - 2];  /* len >= 3: bloom bits of every trigram */
+    uint16_t bi;                  /* len 1: the byte; len 2: the bigram */
+    uint16_t tri[EN_LIT_MAX - 2]; /* len >= 3: bloom bits of every trigram */
 };
 
 struct en_rule {
     pcre2_code *re;
-    char *rep[EN_REPS]; /* NULL when the rule names none */
-    struct en_lit *lits;  /* the runs of every group, lowercased (ua_lit.c) */
+    char *rep[EN_REPS];           /* NULL when the rule names none */
+    struct en_lit *lits;          /* the runs of every group, lowercased (ua_lit.c) */
     uint16_t gend[EN_REQ_GROUPS]; /* group g is lits[gend[g-1], gend[g]) */
-    uint16_t ngroups;     /* 0: no prefilter, always run the regex */
+    uint16_t ngroups;             /* 0: no prefilter, always run the regex */
 };
 
 /* The prefilter's view of one subject: lowercased, its bytes and bigrams exactly, and
@@ -168,12 +168,13 @@ struct en_ua_rules {
 };
 
 /* The YAML keys of each list's replacements, in slot order. */
-static const char *const ua_keys[EN_REPS] = {"family_replacement", "v1_replacement", "v2_replacement",
-                                             "v3_replacement", NULL};
-static const char *const os_keys[EN_REPS] = {"os_replacement", "os_v1_replacement", "os_v2_replacement",
-                                             "os_v3_replacement", "os_v4_replacement"};
-static const char *const dev_keys[EN_REPS] = {"device_replacement", "brand_replacement", "model_replacement",
-                                              NULL, NULL};
+static const char *const ua_keys[EN_REPS] = {"family_replacement", "v1_replacement",
+                                             "v2_replacement", "v3_replacement", NULL};
+static const char *const os_keys[EN_REPS] = {"os_replacement", "os_v1_replacement",
+                                             "os_v2_replacement", "os_v3_replacement",
+                                             "os_v4_replacement"};
+static const char *const dev_keys[EN_REPS] = {"device_replacement", "brand_replacement",
+                                              "model_replacement", NULL, NULL};
 
 static void list_free(struct en_rule_list *l)
 {
@@ -224,8 +225,9 @@ static char *scalar_dup(yaml_node_t *n)
 }
 
 /* Compiles one sequence of rule mappings into l. */
-static int load_list(yaml_document_t *doc, yaml_node_t *seq, const char *name, const char *const keys[EN_REPS],
-                     const char *path, struct en_rule_list *l, struct wr_err *err)
+static int load_list(yaml_document_t *doc, yaml_node_t *seq, const char *name,
+                     const char *const keys[EN_REPS], const char *path, struct en_rule_list *l,
+                     struct wr_err *err)
 {
     size_t n;
     if (!seq || seq->type != YAML_SEQUENCE_NODE) {
@@ -244,10 +246,12 @@ static int load_list(yaml_document_t *doc, yaml_node_t *seq, const char *name, c
         int ecode;
         PCRE2_SIZE eoff;
         if (!m || m->type != YAML_MAPPING_NODE) {
-            return wr_err_set(err, WR_EINVAL, "%s: %s rule %zu is not a mapping", path, name, i + 1);
+            return wr_err_set(err, WR_EINVAL, "%s: %s rule %zu is not a mapping", path, name,
+                              i + 1);
         }
         l->n++;
-        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             yaml_node_t *v = yaml_document_get_node(doc, p->value);
             if (!k || !v || v->type != YAML_SCALAR_NODE) {
@@ -272,13 +276,14 @@ static int load_list(yaml_document_t *doc, yaml_node_t *seq, const char *name, c
             return wr_err_set(err, WR_EINVAL, "%s: %s rule %zu has no regex", path, name, i + 1);
         }
         /* Byte mode, not UTF: headers are bytes and need not be valid UTF-8. */
-        rule->re = pcre2_compile(regex->data.scalar.value, regex->data.scalar.length, caseless ? PCRE2_CASELESS : 0,
-                                 &ecode, &eoff, NULL);
+        rule->re = pcre2_compile(regex->data.scalar.value, regex->data.scalar.length,
+                                 caseless ? PCRE2_CASELESS : 0, &ecode, &eoff, NULL);
         if (!rule->re) {
             PCRE2_UCHAR msg[120];
             pcre2_get_error_message(ecode, msg, sizeof msg);
-            return wr_err_set(err, WR_EINVAL, "%s: %s rule %zu (line %lu): %s at offset %zu", path, name, i + 1,
-                              (unsigned long)regex->start_mark.line + 1, (const char *)msg, (size_t)eoff);
+            return wr_err_set(err, WR_EINVAL, "%s: %s rule %zu (line %lu): %s at offset %zu", path,
+                              name, i + 1, (unsigned long)regex->start_mark.line + 1,
+                              (const char *)msg, (size_t)eoff);
         }
         prefilter_compile(rule, (const char *)regex->data.scalar.value, regex->data.scalar.length);
         /* Without JIT (not built in) the interpreter runs the same rules, slower. */
@@ -311,7 +316,8 @@ en_ua_rules *en_ua_load(const char *path, struct wr_err *err)
     yaml_parser_set_input_file(&parser, f);
     if (!yaml_parser_load(&parser, &doc)) {
         wr_err_set(err, WR_EINVAL, "--ua-regexes %s: YAML error at line %lu: %s", path,
-                   (unsigned long)parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+                   (unsigned long)parser.problem_mark.line + 1,
+                   parser.problem ? parser.problem : "unknown");
         yaml_parser_delete(&parser);
         fclose(f);
         return NULL;
@@ -323,12 +329,15 @@ en_ua_rules *en_ua_load(const char *path, struct wr_err *err)
         goto out;
     }
     if (!root || root->type != YAML_MAPPING_NODE) {
-        rc = wr_err_set(err, WR_EINVAL, "--ua-regexes %s: not a uap-core regexes file (no top-level mapping)", path);
+        rc =
+            wr_err_set(err, WR_EINVAL,
+                       "--ua-regexes %s: not a uap-core regexes file (no top-level mapping)", path);
         goto out;
     }
     {
         yaml_node_t *ua = NULL, *os = NULL, *dev = NULL;
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(&doc, p->key);
             yaml_node_t *v = yaml_document_get_node(&doc, p->value);
             if (scalar_is(k, "user_agent_parsers")) {
@@ -346,7 +355,8 @@ en_ua_rules *en_ua_load(const char *path, struct wr_err *err)
         if (rc == 0) {
             rc = load_list(&doc, dev, "device_parsers", dev_keys, path, &r->dev, err);
         }
-        if (rc != 0 && err && err->code == WR_EINVAL && strncmp(err->msg, "--ua-regexes", 12) != 0) {
+        if (rc != 0 && err && err->code == WR_EINVAL &&
+            strncmp(err->msg, "--ua-regexes", 12) != 0) {
             char tmp[sizeof err->msg];
             memcpy(tmp, err->msg, sizeof tmp);
             wr_err_set(err, WR_EINVAL, "--ua-regexes %s", tmp);
@@ -449,7 +459,8 @@ static void expand(char *dst, size_t cap, const char *rep, const struct subject 
 }
 
 /* Slot s: the replacement when the rule has one, else group g. */
-static void field(char *dst, size_t cap, const struct en_rule *rule, int s, int g, const struct subject *m)
+static void field(char *dst, size_t cap, const struct en_rule *rule, int s, int g,
+                  const struct subject *m)
 {
     if (rule->rep[s]) {
         expand(dst, cap, rule->rep[s], m);

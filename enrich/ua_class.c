@@ -8,52 +8,160 @@
 
 /* uap-core families of HTTP client libraries and command-line fetchers (their regexes
  * name them so; compared without case). */
-static const char *const lib_families[] = {
-    "curl", "Wget", "wget2", "Python Requests", "Python-urllib", "Python aiohttp", "PycURL",
-    "Go-http-client", "Apache-HttpClient", "Google-HTTP-Java-Client", "okhttp", "axios",
-    "libwww-perl", "aria2", "Axel", "lftp", "PostmanRuntime", "insomnia", "HTTPClient",
-    "Java", "JNLP", "reqwest", "aihttp", "unirest-java", "unirest-python", "unirest-ruby",
-    "unirest-nodejs", "unirest-php", "unirest-net", "akka-http", "got", "Jersey",
-    "Vert.x-WebClient", "Apache-CXF", "go-resty", "AHC", "ReactorNetty", "scalaj-http",
-    "WinHTTP", "urlgrabber", "libcurl-agent", "fetch libfetch", "Boto", "Boto3", "aws-cli",
-    "HttpMonitor", "PingdomBot", "Rackspace Monitoring", "PRTG Network Monitor", NULL};
+static const char *const lib_families[] = {"curl",
+                                           "Wget",
+                                           "wget2",
+                                           "Python Requests",
+                                           "Python-urllib",
+                                           "Python aiohttp",
+                                           "PycURL",
+                                           "Go-http-client",
+                                           "Apache-HttpClient",
+                                           "Google-HTTP-Java-Client",
+                                           "okhttp",
+                                           "axios",
+                                           "libwww-perl",
+                                           "aria2",
+                                           "Axel",
+                                           "lftp",
+                                           "PostmanRuntime",
+                                           "insomnia",
+                                           "HTTPClient",
+                                           "Java",
+                                           "JNLP",
+                                           "reqwest",
+                                           "aihttp",
+                                           "unirest-java",
+                                           "unirest-python",
+                                           "unirest-ruby",
+                                           "unirest-nodejs",
+                                           "unirest-php",
+                                           "unirest-net",
+                                           "akka-http",
+                                           "got",
+                                           "Jersey",
+                                           "Vert.x-WebClient",
+                                           "Apache-CXF",
+                                           "go-resty",
+                                           "AHC",
+                                           "ReactorNetty",
+                                           "scalaj-http",
+                                           "WinHTTP",
+                                           "urlgrabber",
+                                           "libcurl-agent",
+                                           "fetch libfetch",
+                                           "Boto",
+                                           "Boto3",
+                                           "aws-cli",
+                                           "HttpMonitor",
+                                           "PingdomBot",
+                                           "Rackspace Monitoring",
+                                           "PRTG Network Monitor",
+                                           NULL};
 
 /* User agents that start with one of these are libraries even when uap-core's rule set
  * has no rule for them (compared without case). */
-static const char *const lib_prefixes[] = {
-    "curl/", "wget/", "python-requests/", "python-urllib/", "python-httpx/", "aiohttp/",
-    "go-http-client/", "okhttp/", "axios/", "node-fetch", "undici", "node/", "java/",
-    "apache-httpclient/", "libwww-perl/", "httpie/", "postmanruntime/", "guzzlehttp/",
-    "ruby", "faraday", "dart/", "deno/", "bun/", "rust-reqwest", "reqwest/", "php/",
-    "lwp::", "http.rb/", "restsharp/", "powershell/", "wordpress/", NULL};
+static const char *const lib_prefixes[] = {"curl/",
+                                           "wget/",
+                                           "python-requests/",
+                                           "python-urllib/",
+                                           "python-httpx/",
+                                           "aiohttp/",
+                                           "go-http-client/",
+                                           "okhttp/",
+                                           "axios/",
+                                           "node-fetch",
+                                           "undici",
+                                           "node/",
+                                           "java/",
+                                           "apache-httpclient/",
+                                           "libwww-perl/",
+                                           "httpie/",
+                                           "postmanruntime/",
+                                           "guzzlehttp/",
+                                           "ruby",
+                                           "faraday",
+                                           "dart/",
+                                           "deno/",
+                                           "bun/",
+                                           "rust-reqwest",
+                                           "reqwest/",
+                                           "php/",
+                                           "lwp::",
+                                           "http.rb/",
+                                           "restsharp/",
+                                           "powershell/",
+                                           "wordpress/",
+                                           NULL};
 
 /* Uptime monitors and health checkers, anywhere in the string (without case). */
-static const char *const monitor_marks[] = {
-    "pingdom", "statuscake", "uptimerobot", "uptime-kuma", "betteruptime", "better uptime",
-    "site24x7", "newrelicpinger", "datadog", "checkly", "stackdrivermonitoring",
-    "googlestackdriver", "zabbix", "nagios", "check_http", "blackbox-exporter",
-    "blackbox_exporter", "prometheus", "kube-probe", "elb-healthchecker", "googlehc",
-    "monitis", "freshping", "hetrixtools", "updown.io", "uptimebot", "catchpoint",
-    "gomezagent", "dynatrace", "synthetic", "healthcheck", "health-check", NULL};
+static const char *const monitor_marks[] = {"pingdom",
+                                            "statuscake",
+                                            "uptimerobot",
+                                            "uptime-kuma",
+                                            "betteruptime",
+                                            "better uptime",
+                                            "site24x7",
+                                            "newrelicpinger",
+                                            "datadog",
+                                            "checkly",
+                                            "stackdrivermonitoring",
+                                            "googlestackdriver",
+                                            "zabbix",
+                                            "nagios",
+                                            "check_http",
+                                            "blackbox-exporter",
+                                            "blackbox_exporter",
+                                            "prometheus",
+                                            "kube-probe",
+                                            "elb-healthchecker",
+                                            "googlehc",
+                                            "monitis",
+                                            "freshping",
+                                            "hetrixtools",
+                                            "updown.io",
+                                            "uptimebot",
+                                            "catchpoint",
+                                            "gomezagent",
+                                            "dynatrace",
+                                            "synthetic",
+                                            "healthcheck",
+                                            "health-check",
+                                            NULL};
 
 /* Operating systems whose browsers are desktops (browser.md: Windows, macOS, Linux,
  * ChromeOS); uap-core names Linux distributions by their own names. */
 static const char *const desktop_os[] = {
-    "Windows", "Mac OS X", "Mac OS", "macOS", "Linux", "Ubuntu", "Kubuntu", "Xubuntu",
-    "Lubuntu", "Debian", "Fedora", "Red Hat", "CentOS", "Linux Mint", "Mint", "Arch Linux",
-    "Gentoo", "Slackware", "SUSE", "openSUSE", "Mandriva", "Mageia", "PCLinuxOS",
-    "Chrome OS", NULL};
+    "Windows", "Mac OS X",   "Mac OS",    "macOS",     "Linux",   "Ubuntu",   "Kubuntu",
+    "Xubuntu", "Lubuntu",    "Debian",    "Fedora",    "Red Hat", "CentOS",   "Linux Mint",
+    "Mint",    "Arch Linux", "Gentoo",    "Slackware", "SUSE",    "openSUSE", "Mandriva",
+    "Mageia",  "PCLinuxOS",  "Chrome OS", NULL};
 
-static const char *const mobile_os[] = {
-    "iOS", "Android", "Windows Phone", "Windows Mobile", "Windows CE", "BlackBerry OS",
-    "BlackBerry Tablet OS", "Symbian OS", "Symbian^3", "SymbianOS", "KaiOS", "Firefox OS",
-    "Sailfish", "Bada", "MeeGo", "Maemo", "HarmonyOS", "ATV OS X", NULL};
+static const char *const mobile_os[] = {"iOS",
+                                        "Android",
+                                        "Windows Phone",
+                                        "Windows Mobile",
+                                        "Windows CE",
+                                        "BlackBerry OS",
+                                        "BlackBerry Tablet OS",
+                                        "Symbian OS",
+                                        "Symbian^3",
+                                        "SymbianOS",
+                                        "KaiOS",
+                                        "Firefox OS",
+                                        "Sailfish",
+                                        "Bada",
+                                        "MeeGo",
+                                        "Maemo",
+                                        "HarmonyOS",
+                                        "ATV OS X",
+                                        NULL};
 
 /* Televisions, set-top boxes and consoles are "other" whatever their OS says. */
 static const char *const tv_marks[] = {
-    "SMART-TV", "SmartTV", "Smart TV", "SMARTTV", "GoogleTV", "AppleTV", "Apple TV", "CrKey",
-    "BRAVIA", "Web0S", "WebOS TV", "HbbTV", "Roku", "AFTB", "AFTS", "AFTM", "PlayStation", "Xbox",
-    "Nintendo", NULL};
+    "SMART-TV", "SmartTV", "Smart TV",    "SMARTTV",  "GoogleTV", "AppleTV", "Apple TV",
+    "CrKey",    "BRAVIA",  "Web0S",       "WebOS TV", "HbbTV",    "Roku",    "AFTB",
+    "AFTS",     "AFTM",    "PlayStation", "Xbox",     "Nintendo", NULL};
 
 static bool in_list_nocase(const char *s, const char *const *list)
 {
@@ -134,7 +242,8 @@ static bool is_desktop_os(const char *os)
     return in_list(os, desktop_os);
 }
 
-static enum en_device device_class(const struct en_uap *u, const char *ua, size_t len, const struct lower *lc)
+static enum en_device device_class(const struct en_uap *u, const char *ua, size_t len,
+                                   const struct lower *lc)
 {
     bool android = strcmp(u->os_family, "Android") == 0;
     for (size_t i = 0; tv_marks[i]; i++) {
@@ -149,8 +258,8 @@ static enum en_device device_class(const struct en_uap *u, const char *ua, size_
     }
     /* Google's rule for Android browsers: phones say "Mobile", tablets do not. TVs and
      * cars say neither and are left to the next checks. */
-    if (android && !contains(ua, len, "Mobi") && !contains(ua, len, "TV") && strcmp(u->ua_family, "Other") != 0 &&
-        contains(ua, len, "Android")) {
+    if (android && !contains(ua, len, "Mobi") && !contains(ua, len, "TV") &&
+        strcmp(u->ua_family, "Other") != 0 && contains(ua, len, "Android")) {
         return EN_DEV_TABLET;
     }
     if (contains(ua, len, "Mobi") || contains(ua, len, "iPhone") || contains(ua, len, "iPod") ||
@@ -201,16 +310,11 @@ void en_ua_classify(const struct en_uap *u, const char *ua, size_t len, struct e
 const char *en_device_name(enum en_device d)
 {
     switch (d) {
-    case EN_DEV_DESKTOP:
-        return "desktop";
-    case EN_DEV_MOBILE:
-        return "mobile";
-    case EN_DEV_TABLET:
-        return "tablet";
-    case EN_DEV_BOT:
-        return "bot";
-    case EN_DEV_OTHER:
-        break;
+    case EN_DEV_DESKTOP: return "desktop";
+    case EN_DEV_MOBILE: return "mobile";
+    case EN_DEV_TABLET: return "tablet";
+    case EN_DEV_BOT: return "bot";
+    case EN_DEV_OTHER: break;
     }
     return "other";
 }

@@ -70,7 +70,8 @@ static size_t group_score(const struct en__req *r, size_t g)
 }
 
 /* Appends n runs as one group of out; false (out unchanged) when there is no room. */
-static bool add_group(struct en__req *out, const uint8_t *len, const char (*lit)[EN_LIT_MAX], size_t n)
+static bool add_group(struct en__req *out, const uint8_t *len, const char (*lit)[EN_LIT_MAX],
+                      size_t n)
 {
     if (n == 0 || out->ngroups == EN_REQ_GROUPS || out->n + n > EN_REQ_MAX) {
         return false;
@@ -88,7 +89,8 @@ static size_t best_group(const struct en__req *r)
     size_t best = r->ngroups, score = 0;
     for (size_t g = 0; g < r->ngroups; g++) {
         size_t sc = group_score(r, g);
-        if (sc > score || (sc == score && r->gend[g] - group_start(r, g) < r->gend[best] - group_start(r, best))) {
+        if (sc > score || (sc == score &&
+                           r->gend[g] - group_start(r, g) < r->gend[best] - group_start(r, best))) {
             best = g;
             score = sc;
         }
@@ -155,7 +157,7 @@ static void consider_set(struct lx *x, const char *body, const char *close)
     }
     alternation(body, close, x->depth, set);
     if (set->ngroups) {
-        add_group(&x->sets, set->len, (const char (*)[EN_LIT_MAX])set->lit, set->n);
+        add_group(&x->sets, set->len, (const char(*)[EN_LIT_MAX])set->lit, set->n);
     }
     free(set);
 }
@@ -372,18 +374,17 @@ static void sequence(struct lx *x, const char *end)
             x->p++;
         }
         /* x->p is past a literal byte c (or the escaped n). */
-    literal:
-        {
-            char lit = c == '\\' ? x->p[-1] : c;
-            if (quantifier(&x->p, end, &min)) {
-                if (min > 0) {
-                    append(x, lit);
-                }
-                flush(x);
-            } else {
+    literal : {
+        char lit = c == '\\' ? x->p[-1] : c;
+        if (quantifier(&x->p, end, &min)) {
+            if (min > 0) {
                 append(x, lit);
             }
+            flush(x);
+        } else {
+            append(x, lit);
         }
+    }
     }
 }
 
@@ -410,11 +411,11 @@ static void required(const char *re, size_t len, int depth, struct en__req *out)
         /* The plain run first (one test), then the alternations. */
         if (x->best_len) {
             uint8_t l = (uint8_t)x->best_len;
-            add_group(out, &l, (const char (*)[EN_LIT_MAX])x->best, 1);
+            add_group(out, &l, (const char(*)[EN_LIT_MAX])x->best, 1);
         }
         for (size_t g = 0; g < x->sets.ngroups; g++) {
             size_t from = group_start(&x->sets, g);
-            add_group(out, x->sets.len + from, (const char (*)[EN_LIT_MAX])(x->sets.lit + from),
+            add_group(out, x->sets.len + from, (const char(*)[EN_LIT_MAX])(x->sets.lit + from),
                       x->sets.gend[g] - from);
         }
     }

@@ -46,8 +46,8 @@ struct gw_conn {
     struct gw_conn *prev, *next; /* the sweeper's list, under mu */
     MHD_socket fd;
     struct addr16 addr;
-    bool counted;   /* holds a count in the address table */
-    bool cut;       /* shut down by the sweeper once */
+    bool counted;             /* holds a count in the address table */
+    bool cut;                 /* shut down by the sweeper once */
     _Atomic bool had_request; /* a request was answered: the next head may wait longer */
     _Atomic int phase;
     _Atomic int64_t phase_ns; /* when the phase began, monotonic */
@@ -65,7 +65,7 @@ struct gw_conns {
     struct addr_count *buckets[ADDR_BUCKETS];
     pthread_t sweeper;
     bool running;
-    bool stop;          /* under mu */
+    bool stop; /* under mu */
     pthread_cond_t cond;
     _Atomic uint64_t refused_per_ip, head_timeouts, slow_bodies, open;
 };
@@ -106,8 +106,10 @@ static int parse_cidr(const char *s, size_t len, struct cidr *out, struct wr_err
 {
     char text[64];
     if (len == 0 || len >= sizeof text) {
-        return wr_err_set(err, WR_EINVAL, "--trusted-proxies: '%.*s' is not an address or "
-                          "CIDR block", (int)(len < 64 ? len : 64), s);
+        return wr_err_set(err, WR_EINVAL,
+                          "--trusted-proxies: '%.*s' is not an address or "
+                          "CIDR block",
+                          (int)(len < 64 ? len : 64), s);
     }
     memcpy(text, s, len);
     text[len] = '\0';
@@ -141,8 +143,10 @@ static int parse_cidr(const char *s, size_t len, struct cidr *out, struct wr_err
         return 0;
     }
 bad:
-    return wr_err_set(err, WR_EINVAL, "--trusted-proxies: '%s%s%s' is not an address or CIDR "
-                      "block", text, slash ? "/" : "", slash ? slash + 1 : "");
+    return wr_err_set(err, WR_EINVAL,
+                      "--trusted-proxies: '%s%s%s' is not an address or CIDR "
+                      "block",
+                      text, slash ? "/" : "", slash ? slash + 1 : "");
 }
 
 static int parse_proxies(const char *list, struct cidr *out, size_t *n, struct wr_err *err)
@@ -421,7 +425,7 @@ gw_conns *gw__conns_create(const struct gw_config *cfg, struct wr_err *err)
     c->per_ip = cfg->max_connections_per_ip;
     c->head_ns = cfg->header_timeout_ms * 1000000LL;
     int64_t idle = cfg->conn_timeout_ms > cfg->header_timeout_ms ? cfg->conn_timeout_ms
-                                                                  : cfg->header_timeout_ms;
+                                                                 : cfg->header_timeout_ms;
     c->idle_head_ns = idle * 1000000LL;
     c->min_rate = cfg->min_body_rate;
     if (parse_proxies(cfg->trusted_proxies, c->proxies, &c->n_proxies, err) != 0) {
@@ -475,17 +479,14 @@ void gw__conns_metrics(gw_conns *c, struct wr_buf *out)
     if (!c) {
         return;
     }
-    wr_prom_gauge(out, "weir_http_connections", "Open HTTP connections.",
-                  atomic_load(&c->open));
+    wr_prom_gauge(out, "weir_http_connections", "Open HTTP connections.", atomic_load(&c->open));
     wr_prom_family(out, "weir_http_connections_closed_total", WR_PROM_COUNTER,
                    "Connections refused or cut by the gateway, by reason.");
     struct wr_prom_label l[1] = {{"reason", "per_ip_limit"}};
     wr_prom_sample(out, "weir_http_connections_closed_total", l, 1,
                    atomic_load(&c->refused_per_ip));
     l[0].value = "header_timeout";
-    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1,
-                   atomic_load(&c->head_timeouts));
+    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1, atomic_load(&c->head_timeouts));
     l[0].value = "slow_body";
-    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1,
-                   atomic_load(&c->slow_bodies));
+    wr_prom_sample(out, "weir_http_connections_closed_total", l, 1, atomic_load(&c->slow_bodies));
 }

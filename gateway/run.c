@@ -49,7 +49,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
         snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
         port = colon + 1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
@@ -81,7 +82,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     msg[strcspn(msg, "\n")] = '\0';
     uint64_t n = atomic_exchange(&dropped, 0);
     if (n) {
-        WR_WARN("http: %s (%llu more such messages in the last second)", msg, (unsigned long long)n);
+        WR_WARN("http: %s (%llu more such messages in the last second)", msg,
+                (unsigned long long)n);
     } else {
         WR_WARN("http: %s", msg);
     }
@@ -89,8 +91,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* Raises the soft descriptor limit to the hard one and returns how many connections
  * fit beside the reserve (at most `wanted`). */
-static int connection_budget(unsigned wanted, unsigned threads, unsigned *out,
-                             struct wr_err *err)
+static int connection_budget(unsigned wanted, unsigned threads, unsigned *out, struct wr_err *err)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
@@ -106,7 +107,8 @@ static int connection_budget(unsigned wanted, unsigned threads, unsigned *out,
     uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_C(1) << 20 : (uint64_t)rl.rlim_cur;
     uint64_t reserve = FD_RESERVE_BASE + (uint64_t)FD_RESERVE_PER_THREAD * threads;
     if (limit < reserve + FD_MIN_CONNECTIONS) {
-        return wr_err_set(err, WR_EINVAL, "the descriptor limit (%llu, ulimit -n) leaves "
+        return wr_err_set(err, WR_EINVAL,
+                          "the descriptor limit (%llu, ulimit -n) leaves "
                           "fewer than %d connections beside the %llu the gateway reserves",
                           (unsigned long long)limit, FD_MIN_CONNECTIONS,
                           (unsigned long long)reserve);
@@ -114,7 +116,8 @@ static int connection_budget(unsigned wanted, unsigned threads, unsigned *out,
     uint64_t fit = limit - reserve;
     *out = wanted < fit ? wanted : (unsigned)fit;
     WR_INFO("max-connections %u (descriptor limit %llu, %llu reserved for the spool, lake, "
-            "Postgres and S3%s)", *out, (unsigned long long)limit, (unsigned long long)reserve,
+            "Postgres and S3%s)",
+            *out, (unsigned long long)limit, (unsigned long long)reserve,
             *out < wanted ? "; lowered from --max-connections" : "");
     return 0;
 }
@@ -180,7 +183,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
         .instance_id = cfg->instance_id,
         .ack_from_memory = cfg->ack_from_memory,
     };
-    struct reg_loader_opts lo = {.conninfo = cfg->database_url, .ttl_ms = cfg->schema_ttl_ms,
+    struct reg_loader_opts lo = {.conninfo = cfg->database_url,
+                                 .ttl_ms = cfg->schema_ttl_ms,
                                  .format_annotate = cfg->format_annotate};
     s->rl = gw_ratelimit_create();
     s->iprate = s->rl ? gw_iprate_create() : NULL;
@@ -212,24 +216,21 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, gw__conns_accept, s->conns, gw__on_request, s,
         /* First, so that libmicrohttpd's own start-up messages come through it too. */
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-        MHD_OPTION_CONNECTION_LIMIT, max_conns,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_LIMIT,
+        max_conns, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         /* Headers and the read buffer live here: a request with larger headers gets 431.
          * libmicrohttpd clears this pool between requests, so its size is paid per
          * request (64 KiB cost ~3% of the CPU of a single-event request); 16 KiB still
          * holds about 15 KiB of headers, and bodies stream through it in chunks. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, gw__on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, gw__on_uri, s,
-        MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, MHD_OPTION_NOTIFY_COMPLETED, gw__on_completed, s, MHD_OPTION_URI_LOG_CALLBACK,
+        gw__on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns, MHD_OPTION_END);
     if (!s->mhd) {
-        rc = wr_err_set(err, WR_EIO, "cannot listen on %s (in use, or not an address of this "
-                        "machine?)", cfg->listen);
+        rc = wr_err_set(err, WR_EIO,
+                        "cannot listen on %s (in use, or not an address of this "
+                        "machine?)",
+                        cfg->listen);
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -263,7 +264,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     s->mhd = NULL;
     rc = gw_sink_drain(s->sink, 60000);
     if (rc) {
-        wr_err_set(err, rc, "drain: the lake did not take every buffer in time; the events "
+        wr_err_set(err, rc,
+                   "drain: the lake did not take every buffer in time; the events "
                    "stay in the spool and are written at the next start");
     } else {
         WR_INFO("drained: every buffer is in the lake");

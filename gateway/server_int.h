@@ -51,9 +51,8 @@ struct gw_server {
 /* ---- server.c: the access handler and its completion (MHD callbacks, cls = server) */
 
 enum MHD_Result gw__on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **con_cls);
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls);
 void gw__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe);
 /* MHD_OPTION_URI_LOG_CALLBACK: starts the request object with the raw query string. */
@@ -84,8 +83,8 @@ void gw__conns_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
  * lock on the request path. */
 void gw__conns_head_done(struct MHD_Connection *conn); /* the head is in: body phase */
 void gw__conns_body(struct MHD_Connection *conn, size_t bytes);
-void gw__conns_busy(struct MHD_Connection *conn);      /* the body is in: no deadline */
-void gw__conns_idle(struct MHD_Connection *conn);      /* answered: the next head's turn */
+void gw__conns_busy(struct MHD_Connection *conn); /* the body is in: no deadline */
+void gw__conns_idle(struct MHD_Connection *conn); /* answered: the next head's turn */
 
 /* The connection counters (refused per address, heads late, bodies too slow, open). */
 void gw__conns_metrics(gw_conns *c, struct wr_buf *out);

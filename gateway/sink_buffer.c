@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define UNPLACEABLE_KEEP (1u << 20) /* bytes of an unplaceable record kept in its line */
 
 static void close_buf(gw_sink *s, struct gw__pbuf *b, atomic_uint_fast64_t *why)
@@ -160,9 +159,9 @@ int gw__add_spool_record(gw_sink *s, uint64_t lsn, const char *p, size_t len,
 {
     struct sp_rec r;
     int decoded = sp_rec_decode(p, len, &r) == 0;
-    const char *why = decoded ? gw__unplaceable(r.kind, r.event_type, r.event_type_len,
-                                                 r.received_at_ms)
-                              : "not a gateway record (kind or event type length damaged)";
+    const char *why =
+        decoded ? gw__unplaceable(r.kind, r.event_type, r.event_type_len, r.received_at_ms)
+                : "not a gateway record (kind or event type length damaged)";
     struct wr_buf line;
     wr_buf_init(&line, 8u * UNPLACEABLE_KEEP + 4096);
     if (why) {
@@ -178,8 +177,11 @@ int gw__add_spool_record(gw_sink *s, uint64_t lsn, const char *p, size_t len,
         gw__add64(&s->unplaceable, 1);
         WR_WARN("sink: spool record at %" PRIu64 " cannot be placed (%s); written to rejected/",
                 lsn, why);
-        r = (struct sp_rec){.kind = SP_KIND_REJECTED, .received_at_ms = at, .event_type = "",
-                            .line = line.p, .line_len = line.len};
+        r = (struct sp_rec){.kind = SP_KIND_REJECTED,
+                            .received_at_ms = at,
+                            .event_type = "",
+                            .line = line.p,
+                            .line_len = line.len};
     }
     int rc = 0;
     if (journal) {
@@ -260,8 +262,8 @@ void *gw__buffer_main(void *arg)
     for (;;) {
         int lingering = s->qhead && !s->ack_mem && s->qbytes < QUEUE_WAKE_BYTES;
         if ((!s->qhead || lingering) && !s->qstop && s->drain_req == drained) {
-            int64_t wait_ms = lingering && QUEUE_LINGER_MS < s->tick_ms ? QUEUE_LINGER_MS
-                                                                        : s->tick_ms;
+            int64_t wait_ms =
+                lingering && QUEUE_LINGER_MS < s->tick_ms ? QUEUE_LINGER_MS : s->tick_ms;
             s->qsleeping = 1;
             wr_cond_wait_ms(&s->qcond, &s->qmu, wait_ms);
             s->qsleeping = 0;
@@ -297,4 +299,3 @@ void *gw__buffer_main(void *arg)
     pthread_mutex_unlock(&s->qmu);
     return NULL;
 }
-

@@ -118,8 +118,8 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
         }
         gw__add64(&s->flush_failed, 1);
         if (attempt == 0 || attempt % 20 == 0) {
-            WR_WARN("sink: lake put %s failed (%s: %s), attempt %u; retrying", key,
-                    wr_err_name(rc), e.msg, attempt + 1);
+            WR_WARN("sink: lake put %s failed (%s: %s), attempt %u; retrying", key, wr_err_name(rc),
+                    e.msg, attempt + 1);
         }
         pthread_mutex_lock(&s->mu);
         if (!s->fstop) {
@@ -223,4 +223,3 @@ void *gw__flusher_main(void *arg)
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
-

@@ -27,9 +27,8 @@ static void m_one(struct wr_buf *o, const char *name, enum wr_prom_type type, co
 }
 
 /* One family with a sample per value of one label. */
-static void m_labelled(struct wr_buf *o, const char *name, enum wr_prom_type type,
-                       const char *help, const char *label, const char *const *values,
-                       const uint64_t *v, size_t n)
+static void m_labelled(struct wr_buf *o, const char *name, enum wr_prom_type type, const char *help,
+                       const char *label, const char *const *values, const uint64_t *v, size_t n)
 {
     wr_prom_family(o, name, type, help);
     for (size_t i = 0; i < n; i++) {
@@ -38,8 +37,7 @@ static void m_labelled(struct wr_buf *o, const char *name, enum wr_prom_type typ
     }
 }
 
-static void m_zones(struct wr_buf *o, const char *name, const char *help,
-                    atomic_uint_fast64_t v[2])
+static void m_zones(struct wr_buf *o, const char *name, const char *help, atomic_uint_fast64_t v[2])
 {
     static const char *const zones[] = {"raw", "rejected"};
     const uint64_t c[] = {gw__get64(&v[0]), gw__get64(&v[1])};
@@ -66,11 +64,13 @@ void gw_sink_metrics(gw_sink *s, struct wr_buf *out)
     m_labelled(out, "weir_sink_buffered_bytes", WR_PROM_GAUGE, "Bytes held in partition buffers.",
                "state", states, held, 3);
     m_zones(out, "weir_sink_lines_total", "Lines handed to partition buffers.", s->lines_in);
-    m_zones(out, "weir_sink_line_bytes_total", "Uncompressed bytes handed to buffers.", s->bytes_in);
+    m_zones(out, "weir_sink_line_bytes_total", "Uncompressed bytes handed to buffers.",
+            s->bytes_in);
     m_zones(out, "weir_sink_files_total", "Files written to the lake.", s->files);
     m_zones(out, "weir_sink_file_bytes_total", "Compressed bytes written to the lake.",
             s->file_bytes);
-    m_zones(out, "weir_sink_file_lines_total", "Lines in files written to the lake.", s->file_lines);
+    m_zones(out, "weir_sink_file_lines_total", "Lines in files written to the lake.",
+            s->file_lines);
     static const char *const why[] = {"size", "age", "hour", "drain", "evict", "replay"};
     const uint64_t closed[] = {gw__get64(&s->closed_size),  gw__get64(&s->closed_age),
                                gw__get64(&s->closed_hour),  gw__get64(&s->closed_drain),

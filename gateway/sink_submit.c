@@ -76,7 +76,6 @@ static void on_spool_ack_mem(void *arg, int status)
     }
 }
 
-
 /* ---- submit ------------------------------------------------------------------------ */
 
 /* Years 0..9999, as lake_time_partition takes them. */
@@ -111,14 +110,19 @@ const char *gw__unplaceable(int kind, const char *event_type, size_t event_type_
 /* The spool format's kind byte of a line (record.h); 0 for an unknown kind. */
 static int kind_byte(int kind)
 {
-    return kind == GW_LINE_ACCEPTED ? SP_KIND_ACCEPTED : kind == GW_LINE_REJECTED ? SP_KIND_REJECTED : 0;
+    return kind == GW_LINE_ACCEPTED   ? SP_KIND_ACCEPTED
+           : kind == GW_LINE_REJECTED ? SP_KIND_REJECTED
+                                      : 0;
 }
 
 static struct sp_rec rec_of(const struct gw_line *l)
 {
-    return (struct sp_rec){.kind = kind_byte(l->kind), .received_at_ms = l->received_at_ms,
-                           .event_type = l->event_type, .event_type_len = l->event_type_len,
-                           .line = l->p, .line_len = l->len};
+    return (struct sp_rec){.kind = kind_byte(l->kind),
+                           .received_at_ms = l->received_at_ms,
+                           .event_type = l->event_type,
+                           .event_type_len = l->event_type_len,
+                           .line = l->p,
+                           .line_len = l->len};
 }
 
 size_t gw__rec_size(const struct gw_line *l)
@@ -135,8 +139,8 @@ void gw__rec_encode(const struct gw_line *l, char *out)
 
 static int check_line(const struct gw_line *l)
 {
-    if (gw__unplaceable(kind_byte(l->kind), l->event_type, l->event_type_len,
-                        l->received_at_ms) != NULL) {
+    if (gw__unplaceable(kind_byte(l->kind), l->event_type, l->event_type_len, l->received_at_ms) !=
+        NULL) {
         return WR_EINVAL;
     }
     if (l->len == 0 || !l->p || memchr(l->p, '\n', l->len)) {
@@ -228,4 +232,3 @@ bool gw_sink_ready(gw_sink *s)
     return s && !atomic_load(&s->draining) && !atomic_load(&s->failed) &&
            sp_spool_writable(s->spool);
 }
-

@@ -15,9 +15,13 @@
 #define LAKE__HEAD_LAKE_ENV_INT(name) ",\"" name "\":"
 #define LAKE__HEAD_LAKE_ENV_JSON(name) ",\"" name "\":"
 #define LAKE__HEAD_LAKE_ENV_BOOL(name) ",\"" name "\":"
-#define LAKE__DEF(name, kind, req)                                                         \
-    {name, (uint8_t)(sizeof name - 1), kind, req,                                          \
-     (uint8_t)(sizeof LAKE__HEAD_##kind(name) - 1), LAKE__HEAD_##kind(name)},
+#define LAKE__DEF(name, kind, req)                                                                 \
+    {name,                                                                                         \
+     (uint8_t)(sizeof name - 1),                                                                   \
+     kind,                                                                                         \
+     req,                                                                                          \
+     (uint8_t)(sizeof LAKE__HEAD_##kind(name) - 1),                                                \
+     LAKE__HEAD_##kind(name)},
 
 const struct lake_env_field_def lake_env_fields[LAKE_ENV_NFIELDS] = {
 #define LAKE_ENV__DEF(id, name, kind, req) LAKE__DEF(name, kind, req)
@@ -36,9 +40,9 @@ const struct lake_env_field_def lake_rej_fields[LAKE_REJ_NFIELDS] = {
  * reads; a loop over the table with memcmp calls costs it about 1 %). */
 static inline int field_find(const char *name, size_t len)
 {
-#define LAKE_ENV__FIND(id, nm, kind, req)                                                \
-    if (len == sizeof nm - 1 && memcmp(name, nm, sizeof nm - 1) == 0) {                  \
-        return LAKE_ENV_##id;                                                            \
+#define LAKE_ENV__FIND(id, nm, kind, req)                                                          \
+    if (len == sizeof nm - 1 && memcmp(name, nm, sizeof nm - 1) == 0) {                            \
+        return LAKE_ENV_##id;                                                                      \
     }
     LAKE_ENV_FIELDS(LAKE_ENV__FIND)
 #undef LAKE_ENV__FIND
@@ -153,9 +157,7 @@ static int write_fields(struct wr_buf *out, const struct lake_env_field_def *def
                 rc = wr_buf_putc(out, '"');
             }
             break;
-        case LAKE_ENV_INT:
-            rc = append_int(out, v->i);
-            break;
+        case LAKE_ENV_INT: rc = append_int(out, v->i); break;
         case LAKE_ENV_BOOL:
             rc = v->i ? wr_buf_append(out, "true", 4) : wr_buf_append(out, "false", 5);
             break;
@@ -197,8 +199,8 @@ int lake_rej_write(struct wr_buf *out, const struct lake_env_rec *r, size_t max_
     if (raw->set) {
         size_t keep = raw->len > LAKE_REJ_RAW_MAX_BYTES ? LAKE_REJ_RAW_MAX_BYTES : raw->len;
         /* Cut before a continuation byte: never a character in two. */
-        for (int k = 0; k < 3 && keep > 0 && keep < raw->len &&
-                        ((unsigned char)raw->p[keep] & 0xc0) == 0x80;
+        for (int k = 0;
+             k < 3 && keep > 0 && keep < raw->len && ((unsigned char)raw->p[keep] & 0xc0) == 0x80;
              k++) {
             keep--;
         }

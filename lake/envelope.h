@@ -29,40 +29,40 @@ enum lake_env_kind {
 };
 
 /* The fields in written order: X(ID, "name", kind, required). */
-#define LAKE_ENV_FIELDS(X)                                   \
-    X(EVENT_TYPE, "event_type", LAKE_ENV_STR, 1)             \
-    X(SCHEMA_VERSION, "schema_version", LAKE_ENV_INT, 1)     \
-    X(EVENT_ID, "event_id", LAKE_ENV_STR, 1)                 \
-    X(OCCURRED_AT, "occurred_at", LAKE_ENV_STR, 0)           \
-    X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)           \
-    X(SOURCE, "source", LAKE_ENV_STR, 1)                     \
-    X(REPLAYED_AT, "replayed_at", LAKE_ENV_STR, 0)           \
-    X(PAYLOAD, "payload", LAKE_ENV_JSON, 1)                  \
+#define LAKE_ENV_FIELDS(X)                                                                         \
+    X(EVENT_TYPE, "event_type", LAKE_ENV_STR, 1)                                                   \
+    X(SCHEMA_VERSION, "schema_version", LAKE_ENV_INT, 1)                                           \
+    X(EVENT_ID, "event_id", LAKE_ENV_STR, 1)                                                       \
+    X(OCCURRED_AT, "occurred_at", LAKE_ENV_STR, 0)                                                 \
+    X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)                                                 \
+    X(SOURCE, "source", LAKE_ENV_STR, 1)                                                           \
+    X(REPLAYED_AT, "replayed_at", LAKE_ENV_STR, 0)                                                 \
+    X(PAYLOAD, "payload", LAKE_ENV_JSON, 1)                                                        \
     X(CONTEXT, "context", LAKE_ENV_JSON, 0)
 
 enum lake_env_field {
 #define LAKE_ENV__ENUM(id, name, kind, req) LAKE_ENV_##id,
     LAKE_ENV_FIELDS(LAKE_ENV__ENUM)
 #undef LAKE_ENV__ENUM
-    LAKE_ENV_NFIELDS
+        LAKE_ENV_NFIELDS
 };
 
 /* The rejected zone's line, in written order. An event that was JSON is kept whole as
  * `event`; a body that was not JSON (or an event too large to keep) is kept as the string
  * `raw`, cut to LAKE_REJ_RAW_MAX_BYTES, with `truncated`. */
-#define LAKE_REJ_FIELDS(X)                                   \
-    X(EVENT, "event", LAKE_ENV_JSON, 0)                      \
-    X(RAW, "raw", LAKE_ENV_STR, 0)                           \
-    X(TRUNCATED, "truncated", LAKE_ENV_BOOL, 0)              \
-    X(SOURCE, "source", LAKE_ENV_STR, 1)                     \
-    X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)           \
+#define LAKE_REJ_FIELDS(X)                                                                         \
+    X(EVENT, "event", LAKE_ENV_JSON, 0)                                                            \
+    X(RAW, "raw", LAKE_ENV_STR, 0)                                                                 \
+    X(TRUNCATED, "truncated", LAKE_ENV_BOOL, 0)                                                    \
+    X(SOURCE, "source", LAKE_ENV_STR, 1)                                                           \
+    X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)                                                 \
     X(ERRORS, "errors", LAKE_ENV_JSON, 1)
 
 enum lake_rej_field {
 #define LAKE_REJ__ENUM(id, name, kind, req) LAKE_REJ_##id,
     LAKE_REJ_FIELDS(LAKE_REJ__ENUM)
 #undef LAKE_REJ__ENUM
-    LAKE_REJ_NFIELDS
+        LAKE_REJ_NFIELDS
 };
 
 /* At most this many bytes of a body that is not JSON are kept in `raw` (cut at a UTF-8
@@ -95,8 +95,8 @@ struct lake_env_val {
 
 /* A line to write: f[] indexed by enum lake_env_field (or lake_rej_field). Zero it, then
  * set fields with the helpers below. */
-#define LAKE_ENV__MAXF ((int)LAKE_ENV_NFIELDS > (int)LAKE_REJ_NFIELDS ? (int)LAKE_ENV_NFIELDS \
-                                                                      : (int)LAKE_REJ_NFIELDS)
+#define LAKE_ENV__MAXF                                                                             \
+    ((int)LAKE_ENV_NFIELDS > (int)LAKE_REJ_NFIELDS ? (int)LAKE_ENV_NFIELDS : (int)LAKE_REJ_NFIELDS)
 struct lake_env_rec {
     struct lake_env_val f[LAKE_ENV__MAXF];
 };
@@ -145,7 +145,8 @@ struct lake_env_str {
  * with an escape, a wanted field twice, not a string or holding an escape, or a shape the
  * scan does not follow. The scan validates only what it reads: a caller that needs the
  * rest parses the line too. */
-int lake_env_scan(const char *p, size_t n, unsigned want, struct lake_env_str out[LAKE_ENV_NFIELDS]);
+int lake_env_scan(const char *p, size_t n, unsigned want,
+                  struct lake_env_str out[LAKE_ENV_NFIELDS]);
 
 /* A parsed accepted line: the tree, and each field's value in it (NULL when absent). */
 struct lake_env_view {

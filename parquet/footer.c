@@ -14,8 +14,7 @@ static void schema_leaf(struct pq__tw *t, const struct pq__col *c)
     pq__tw_i32(t, 3, c->optional ? REP_OPTIONAL : REP_REQUIRED);
     pq__tw_str(t, 4, c->name);
     switch (c->logical) {
-    case PQ_LT_NONE:
-        break;
+    case PQ_LT_NONE: break;
     case PQ_LT_STRING:
         pq__tw_i32(t, 6, CT_UTF8);
         pq__tw_struct_begin(t, 10);
@@ -55,7 +54,8 @@ static void schema_leaf(struct pq__tw *t, const struct pq__col *c)
     pq__tw_struct_end(t);
 }
 
-static void column_chunk(pq_writer *w, struct pq__tw *t, const struct pq__col *c, const struct pq__cmeta *m)
+static void column_chunk(pq_writer *w, struct pq__tw *t, const struct pq__col *c,
+                         const struct pq__cmeta *m)
 {
     static const int phys[] = {T_BOOLEAN, T_INT32, T_INT64, T_DOUBLE, T_BYTE_ARRAY};
     static const int codec[] = {CODEC_ZSTD, CODEC_GZIP, CODEC_UNCOMPRESSED};

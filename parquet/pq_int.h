@@ -101,12 +101,26 @@ uint32_t pq__hash(const void *p, size_t len);
 
 /* Parquet enum values (parquet.thrift). */
 enum {
-    T_BOOLEAN = 0, T_INT32 = 1, T_INT64 = 2, T_DOUBLE = 5, T_BYTE_ARRAY = 6,
-    CT_UTF8 = 0, CT_TIMESTAMP_MICROS = 10, CT_INT_32 = 17, CT_INT_64 = 18, CT_JSON = 19,
-    REP_REQUIRED = 0, REP_OPTIONAL = 1,
-    ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICTIONARY = 8,
-    CODEC_UNCOMPRESSED = 0, CODEC_GZIP = 2, CODEC_ZSTD = 6,
-    PAGE_DATA = 0, PAGE_DICTIONARY = 2
+    T_BOOLEAN = 0,
+    T_INT32 = 1,
+    T_INT64 = 2,
+    T_DOUBLE = 5,
+    T_BYTE_ARRAY = 6,
+    CT_UTF8 = 0,
+    CT_TIMESTAMP_MICROS = 10,
+    CT_INT_32 = 17,
+    CT_INT_64 = 18,
+    CT_JSON = 19,
+    REP_REQUIRED = 0,
+    REP_OPTIONAL = 1,
+    ENC_PLAIN = 0,
+    ENC_RLE = 3,
+    ENC_RLE_DICTIONARY = 8,
+    CODEC_UNCOMPRESSED = 0,
+    CODEC_GZIP = 2,
+    CODEC_ZSTD = 6,
+    PAGE_DATA = 0,
+    PAGE_DICTIONARY = 2
 };
 
 #define PAGE_MAX_VALUES (1u << 20) /* bounds a page's index/level arrays whatever the sizes */
@@ -153,7 +167,7 @@ struct pq__col {
 
     /* current chunk */
     int dict_mode;
-    struct wr_buf data; /* finished data pages: header + (compressed) body */
+    struct wr_buf data;             /* finished data pages: header + (compressed) body */
     struct pq__pjob *jhead, *jtail; /* with an executor: this chunk's data pages, in order, whose
                                    header + body go to data once compressed */
     int64_t chunk_unc, chunk_comp;
@@ -202,16 +216,16 @@ struct pq_writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int sync_ready;
-    size_t outstanding;     /* jobs submitted, not yet finished */
-    size_t pend_bytes;      /* an upper bound of the header + compressed bytes of the jobs not
+    size_t outstanding; /* jobs submitted, not yet finished */
+    size_t pend_bytes;  /* an upper bound of the header + compressed bytes of the jobs not
                                yet moved into their chunk, whether they ran or not: the same
                                whatever the timing (pq_writer_buffered_bytes); this thread's */
-    ZSTD_CCtx *ccs[8];      /* idle contexts for jobs */
+    ZSTD_CCtx *ccs[8];  /* idle contexts for jobs */
     int nccs;
     z_stream zs;
     int zs_ready;
 
-    struct wr_buf cmetas; /* struct pq__cmeta[] */
+    struct wr_buf cmetas;  /* struct pq__cmeta[] */
     struct wr_buf rgmetas; /* struct pq__rgmeta[] */
     struct wr_buf statbytes;
 };

@@ -25,7 +25,7 @@ enum pq_ptype {
     PQ_PT_FLOAT = 4,
     PQ_PT_DOUBLE = 5,
     PQ_PT_BYTE_ARRAY = 6,
-    PQ_PT_FLBA = 7   /* FIXED_LEN_BYTE_ARRAY */
+    PQ_PT_FLBA = 7 /* FIXED_LEN_BYTE_ARRAY */
 };
 
 /* Logical annotation (from LogicalType, else from the legacy ConvertedType). */
@@ -43,33 +43,33 @@ enum pq_rlogical {
     PQ_RL_INTERVAL,
     PQ_RL_BSON,
     PQ_RL_FLOAT16,
-    PQ_RL_OTHER      /* known to Parquet, not interpreted here (the physical value is given) */
+    PQ_RL_OTHER /* known to Parquet, not interpreted here (the physical value is given) */
 };
 
 enum pq_time_unit { PQ_UNIT_MILLIS = 0, PQ_UNIT_MICROS, PQ_UNIT_NANOS };
 
 /* One leaf column of the file. Strings are owned by the reader. */
 struct pq_rcol {
-    const char *name;          /* the leaf's path, dot-joined for nested leaves */
+    const char *name; /* the leaf's path, dot-joined for nested leaves */
     enum pq_ptype type;
-    int type_length;           /* bytes of a FLBA value */
-    int optional;              /* nonzero: may hold nulls */
+    int type_length; /* bytes of a FLBA value */
+    int optional;    /* nonzero: may hold nulls */
     enum pq_rlogical logical;
-    int int_bits, int_signed;  /* PQ_RL_INT */
-    int scale, precision;      /* PQ_RL_DECIMAL */
-    enum pq_time_unit unit;    /* PQ_RL_TIME / PQ_RL_TIMESTAMP */
-    int utc;                   /* isAdjustedToUTC */
-    const char *unsupported;   /* NULL when readable, else why not (nested, repeated, ...) */
+    int int_bits, int_signed; /* PQ_RL_INT */
+    int scale, precision;     /* PQ_RL_DECIMAL */
+    enum pq_time_unit unit;   /* PQ_RL_TIME / PQ_RL_TIMESTAMP */
+    int utc;                  /* isAdjustedToUTC */
+    const char *unsupported;  /* NULL when readable, else why not (nested, repeated, ...) */
 };
 
 /* Limits; a zeroed struct (or NULL) means the defaults in brackets. */
 struct pq_read_opts {
-    uint64_t max_footer_bytes;    /* [64 MiB] */
-    uint64_t max_page_bytes;      /* an uncompressed page [256 MiB] */
-    uint64_t max_group_bytes;     /* memory for one row group of the read columns: pages,
+    uint64_t max_footer_bytes; /* [64 MiB] */
+    uint64_t max_page_bytes;   /* an uncompressed page [256 MiB] */
+    uint64_t max_group_bytes;  /* memory for one row group of the read columns: pages,
                                      values, dictionaries [1 GiB] */
-    uint64_t max_group_rows;      /* [64 Mi rows] */
-    int no_crc;                   /* nonzero: do not verify page CRC-32s (verified when present) */
+    uint64_t max_group_rows;   /* [64 Mi rows] */
+    int no_crc;                /* nonzero: do not verify page CRC-32s (verified when present) */
 };
 
 /* Where the bytes come from: pread semantics (0 or a negative WR_ code; short reads are
@@ -98,8 +98,8 @@ size_t pq_reader_num_row_groups(const pq_reader *r);
 uint64_t pq_reader_row_group_rows(const pq_reader *r, size_t g);
 size_t pq_reader_num_columns(const pq_reader *r);
 const struct pq_rcol *pq_reader_column(const pq_reader *r, size_t i); /* NULL out of range */
-long pq_reader_find_column(const pq_reader *r, const char *name);       /* index or -1 */
-const char *pq_reader_created_by(const pq_reader *r);                   /* "" when absent */
+long pq_reader_find_column(const pq_reader *r, const char *name);     /* index or -1 */
+const char *pq_reader_created_by(const pq_reader *r);                 /* "" when absent */
 /* A key_value_metadata value (NUL-terminated copy), NULL when absent. */
 const char *pq_reader_kv(const pq_reader *r, const char *key);
 

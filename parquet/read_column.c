@@ -10,8 +10,17 @@
 #include "parquet/read_int.h"
 
 enum { PAGE_DATA = 0, PAGE_INDEX = 1, PAGE_DICT = 2, PAGE_DATA_V2 = 3 };
-enum { ENC_PLAIN = 0, ENC_PLAIN_DICT = 2, ENC_RLE = 3, ENC_BIT_PACKED = 4, ENC_DELTA = 5,
-       ENC_DELTA_LEN = 6, ENC_DELTA_BYTES = 7, ENC_RLE_DICT = 8, ENC_BSS = 9 };
+enum {
+    ENC_PLAIN = 0,
+    ENC_PLAIN_DICT = 2,
+    ENC_RLE = 3,
+    ENC_BIT_PACKED = 4,
+    ENC_DELTA = 5,
+    ENC_DELTA_LEN = 6,
+    ENC_DELTA_BYTES = 7,
+    ENC_RLE_DICT = 8,
+    ENC_BSS = 9
+};
 
 /* ---- pages ---- */
 
@@ -34,15 +43,16 @@ static void rd_page_sub(struct pqr_tc *t, struct page_hdr *h, int which)
      * level encoding. DataPageHeaderV2 (8): 1 num_values, 2 num_nulls, 3 num_rows, 4 encoding,
      * 5 and 6 level byte lengths, 7 is_compressed (a bool). */
     int32_t *v1[] = {NULL, &h->nvalues, &h->encoding, &h->def_enc};
-    int32_t *v2[] = {NULL, &h->nvalues, &h->nnulls, &h->nrows, &h->encoding,
-                     &h->def_len, &h->rep_len, &h->is_compressed};
+    int32_t *v2[] = {NULL,         &h->nvalues, &h->nnulls,  &h->nrows,
+                     &h->encoding, &h->def_len, &h->rep_len, &h->is_compressed};
     int32_t **map = which == 8 ? v2 : v1;
     int16_t nmap = which == 8 ? 8 : 4;
     int16_t last = 0, id;
     int bv, ft;
     h->has_sub = 1;
     while ((ft = pqr_tc_field(t, &last, &id, &bv)) != 0) {
-        if (id > 0 && id < nmap && (ft == PQR_T_I32 || (ft == PQR_T_TRUE && which == 8 && id == 7))) {
+        if (id > 0 && id < nmap &&
+            (ft == PQR_T_I32 || (ft == PQR_T_TRUE && which == 8 && id == 7))) {
             *map[id] = ft == PQR_T_TRUE ? bv : (int32_t)pqr_tc_zigzag(t);
         } else {
             pqr_tc_skip(t, ft, bv);
@@ -65,7 +75,10 @@ static long rd_page_header(const uint8_t *p, size_t avail, struct page_hdr *h, s
         case 1: h->type = (int)pqr_tc_zigzag(&t); break;
         case 2: h->usize = (int32_t)pqr_tc_zigzag(&t); break;
         case 3: h->csize = (int32_t)pqr_tc_zigzag(&t); break;
-        case 4: h->crc = (uint32_t)pqr_tc_zigzag(&t); h->has_crc = 1; break;
+        case 4:
+            h->crc = (uint32_t)pqr_tc_zigzag(&t);
+            h->has_crc = 1;
+            break;
         case 5:
         case 7:
         case 8:
@@ -92,9 +105,9 @@ struct ctx {
     struct rcol *c;
     size_t g;
     struct wr_err *err;
-    const uint8_t *dict;   /* dictionary values, vsize each */
+    const uint8_t *dict; /* dictionary values, vsize each */
     size_t dict_n;
-    int keep_pages;        /* byte strings point into page buffers: keep them */
+    int keep_pages; /* byte strings point into page buffers: keep them */
 };
 
 static int cfail(struct ctx *x, int code, const char *what)
@@ -169,7 +182,8 @@ static long plain_decode(struct ctx *x, const uint8_t *p, const uint8_t *end, vo
             if (end - q < 4) {
                 return -1;
             }
-            uint32_t l = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+            uint32_t l =
+                (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
             q += 4;
             if (l > (size_t)(end - q)) {
                 return -1;
@@ -278,7 +292,8 @@ static int decode_values(struct ctx *x, int enc, const uint8_t *p, const uint8_t
         if (end - p < 4) {
             return cfail(x, WR_EINVAL, "RLE booleans without their length");
         }
-        uint32_t l = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        uint32_t l =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         p += 4;
         if (l > (size_t)(end - p)) {
             return cfail(x, WR_EINVAL, "RLE booleans longer than the page");
@@ -372,10 +387,8 @@ static int decode_values(struct ctx *x, int enc, const uint8_t *p, const uint8_t
         }
         return 0;
     }
-    case ENC_DELTA_BYTES:
-        return cfail(x, WR_EINVAL, "encoding DELTA_BYTE_ARRAY is not supported");
-    default:
-        return cfail(x, WR_EINVAL, "unsupported value encoding");
+    case ENC_DELTA_BYTES: return cfail(x, WR_EINVAL, "encoding DELTA_BYTE_ARRAY is not supported");
+    default: return cfail(x, WR_EINVAL, "unsupported value encoding");
     }
 }
 
@@ -401,7 +414,8 @@ static void expand(uint8_t *dst, size_t vs, const uint8_t *valid, size_t n, size
     }
 }
 
-static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw, size_t row0, int codec)
+static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw, size_t row0,
+                     int codec)
 {
     pq_reader *r = x->r;
     struct rcol *c = x->c;
@@ -469,7 +483,8 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
             le = raw + lev_len;
         } else {
             if (h->def_enc != ENC_RLE) {
-                return cfail(x, WR_EINVAL, "definition levels not RLE-encoded (BIT_PACKED is not supported)");
+                return cfail(x, WR_EINVAL,
+                             "definition levels not RLE-encoded (BIT_PACKED is not supported)");
             }
             if (end - body < 4) {
                 return cfail(x, WR_EINVAL, "definition levels without their length");
@@ -583,8 +598,8 @@ int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
         }
         const uint8_t *raw = r->io + pos;
         pos += (size_t)h.csize;
-        if (skip_ok && (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) && h.has_sub && h.nvalues >= 0 &&
-            (size_t)h.nvalues <= rows - done) {
+        if (skip_ok && (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) && h.has_sub &&
+            h.nvalues >= 0 && (size_t)h.nvalues <= rows - done) {
             /* A page holding no selected row is not decompressed nor decoded (filters: the
              * other columns of a selective query cost little more than their I/O). */
             size_t nv = (size_t)h.nvalues;
@@ -614,7 +629,8 @@ int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
             if (!buf) {
                 return cfail(&x, WR_ELIMIT, "row group over the memory limit (dictionary)");
             }
-            if (pqr_decompress(&r->codecs, ch->codec, raw, (size_t)h.csize, buf, (size_t)h.usize, &why)) {
+            if (pqr_decompress(&r->codecs, ch->codec, raw, (size_t)h.csize, buf, (size_t)h.usize,
+                               &why)) {
                 return cfail(&x, WR_EINVAL, why);
             }
             rc = load_dict(&x, &h, buf);
@@ -636,4 +652,3 @@ int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
     c->loaded = 1;
     return 0;
 }
-

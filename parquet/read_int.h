@@ -25,14 +25,25 @@ int64_t pqr_tc_zigzag(struct pqr_tc *t);
 int pqr_tc_field(struct pqr_tc *t, int16_t *last, int16_t *id, int *boolval);
 void pqr_tc_skip(struct pqr_tc *t, int type, int boolval);
 
-enum { PQR_T_TRUE = 1, PQR_T_FALSE = 2, PQR_T_I8 = 3, PQR_T_I16 = 4, PQR_T_I32 = 5, PQR_T_I64 = 6,
-       PQR_T_DOUBLE = 7, PQR_T_BINARY = 8, PQR_T_LIST = 9, PQR_T_SET = 10, PQR_T_MAP = 11,
-       PQR_T_STRUCT = 12 };
+enum {
+    PQR_T_TRUE = 1,
+    PQR_T_FALSE = 2,
+    PQR_T_I8 = 3,
+    PQR_T_I16 = 4,
+    PQR_T_I32 = 5,
+    PQR_T_I64 = 6,
+    PQR_T_DOUBLE = 7,
+    PQR_T_BINARY = 8,
+    PQR_T_LIST = 9,
+    PQR_T_SET = 10,
+    PQR_T_MAP = 11,
+    PQR_T_STRUCT = 12
+};
 
 struct pqr_stats {
-    const uint8_t *min, *max;           /* into the footer copy; NULL when absent */
+    const uint8_t *min, *max; /* into the footer copy; NULL when absent */
     uint32_t min_len, max_len;
-    const uint8_t *old_min, *old_max;   /* deprecated signed-order min/max */
+    const uint8_t *old_min, *old_max; /* deprecated signed-order min/max */
     uint32_t old_min_len, old_max_len;
     int has_null_count;
     int64_t null_count;
@@ -43,10 +54,10 @@ struct pqr_chunk {
     int codec;
     int64_t num_values;
     int64_t data_off;
-    int64_t dict_off;        /* -1 when absent */
+    int64_t dict_off; /* -1 when absent */
     int64_t total_compressed;
     int has_meta;
-    int has_path;            /* external file_path: refused when read */
+    int has_path; /* external file_path: refused when read */
     struct pqr_stats st;
 };
 
@@ -66,7 +77,7 @@ struct pqr_kv {
 };
 
 struct pqr_meta {
-    uint8_t *footer;          /* the FileMetaData bytes (statistics point into it) */
+    uint8_t *footer; /* the FileMetaData bytes (statistics point into it) */
     size_t footer_len;
     struct pqr_leaf *leaves;
     size_t nleaves;
@@ -117,7 +128,7 @@ struct rfilter {
     size_t rc; /* index into r->cols */
     int has_lo, has_hi;
     struct pq_fv lo, hi;
-    int uns;   /* compare integers unsigned */
+    int uns; /* compare integers unsigned */
 };
 
 struct blk {
@@ -144,7 +155,7 @@ struct pq_reader {
     const uint8_t *mem;
     struct pq_read_opts o;
     struct pqr_meta m;
-    struct rcol *cols;     /* projection first (nproj), then filter-only columns */
+    struct rcol *cols; /* projection first (nproj), then filter-only columns */
     size_t ncols, nproj;
     struct rfilter *filters;
     size_t nfilters;
@@ -157,9 +168,9 @@ struct pq_reader {
     uint32_t *sel;
     size_t nsel, cur_row;
     int row_ready;
-    struct blk *blks;      /* the group's allocations: blocks reused from group to group */
+    struct blk *blks; /* the group's allocations: blocks reused from group to group */
     size_t nblks, blks_cap, cur_blk;
-    uint64_t group_bytes;  /* bytes of the blocks */
+    uint64_t group_bytes; /* bytes of the blocks */
     /* reused across groups, counted against the budget too */
     uint8_t *io;
     size_t io_cap;

@@ -133,8 +133,7 @@ void pqr_tc_skip(struct pqr_tc *t, int type, int boolval)
     uint32_t len;
     switch (type) {
     case PQR_T_TRUE:
-    case PQR_T_FALSE:
-        break; /* a bool field's value is in its header */
+    case PQR_T_FALSE: break; /* a bool field's value is in its header */
     case PQR_T_I8:
         if (t->p >= t->end) {
             pqr_tc_fail(t, "truncated byte");
@@ -144,9 +143,7 @@ void pqr_tc_skip(struct pqr_tc *t, int type, int boolval)
         break;
     case PQR_T_I16:
     case PQR_T_I32:
-    case PQR_T_I64:
-        pqr_tc_uvarint(t);
-        break;
+    case PQR_T_I64: pqr_tc_uvarint(t); break;
     case PQR_T_DOUBLE:
         if (t->end - t->p < 8) {
             pqr_tc_fail(t, "truncated double");
@@ -154,9 +151,7 @@ void pqr_tc_skip(struct pqr_tc *t, int type, int boolval)
             t->p += 8;
         }
         break;
-    case PQR_T_BINARY:
-        tc_bytes(t, &len);
-        break;
+    case PQR_T_BINARY: tc_bytes(t, &len); break;
     case PQR_T_LIST:
     case PQR_T_SET: {
         int et;
@@ -195,8 +190,7 @@ void pqr_tc_skip(struct pqr_tc *t, int type, int boolval)
         }
         break;
     }
-    default:
-        pqr_tc_fail(t, "unknown type");
+    default: pqr_tc_fail(t, "unknown type");
     }
     t->depth--;
 }
@@ -265,14 +259,15 @@ static void need_struct(struct pqr_tc *t, int ft)
 struct selem {
     int type; /* -1 = group */
     int type_length;
-    int rep;  /* -1 absent */
+    int rep; /* -1 absent */
     char *name;
     int num_children;
     int converted; /* -1 absent */
     int scale, precision;
     int has_logical;
-    int lt;        /* LogicalType union field id */
-    int lt_a, lt_b; /* TIMESTAMP/TIME: utc, unit; INTEGER: bits, signed; DECIMAL: scale, precision */
+    int lt; /* LogicalType union field id */
+    int lt_a,
+        lt_b; /* TIMESTAMP/TIME: utc, unit; INTEGER: bits, signed; DECIMAL: scale, precision */
 };
 
 static int rd_unit(struct pqr_tc *t)
@@ -337,12 +332,18 @@ static void rd_selem(struct pqr_tc *t, struct selem *e)
         case 1: e->type = rd_i32(t, ft); break;
         case 2: e->type_length = rd_i32(t, ft); break;
         case 3: e->rep = rd_i32(t, ft); break;
-        case 4: free(e->name); e->name = rd_str(t, ft); break;
+        case 4:
+            free(e->name);
+            e->name = rd_str(t, ft);
+            break;
         case 5: e->num_children = rd_i32(t, ft); break;
         case 6: e->converted = rd_i32(t, ft); break;
         case 7: e->scale = rd_i32(t, ft); break;
         case 8: e->precision = rd_i32(t, ft); break;
-        case 10: need_struct(t, ft); rd_logical(t, e); break;
+        case 10:
+            need_struct(t, ft);
+            rd_logical(t, e);
+            break;
         default: pqr_tc_skip(t, ft, bv);
         }
     }
@@ -355,7 +356,11 @@ static void set_logical(struct pq_rcol *c, const struct selem *e)
         switch (e->lt) {
         case 1: c->logical = PQ_RL_STRING; break;
         case 4: c->logical = PQ_RL_ENUM; break;
-        case 5: c->logical = PQ_RL_DECIMAL; c->scale = e->lt_a; c->precision = e->lt_b; break;
+        case 5:
+            c->logical = PQ_RL_DECIMAL;
+            c->scale = e->lt_a;
+            c->precision = e->lt_b;
+            break;
         case 6: c->logical = PQ_RL_DATE; break;
         case 7:
         case 8:
@@ -363,7 +368,11 @@ static void set_logical(struct pq_rcol *c, const struct selem *e)
             c->utc = e->lt_a;
             c->unit = e->lt_b < 0 ? PQ_UNIT_MICROS : (enum pq_time_unit)e->lt_b;
             break;
-        case 10: c->logical = PQ_RL_INT; c->int_bits = e->lt_a; c->int_signed = e->lt_b; break;
+        case 10:
+            c->logical = PQ_RL_INT;
+            c->int_bits = e->lt_a;
+            c->int_signed = e->lt_b;
+            break;
         case 12: c->logical = PQ_RL_JSON; break;
         case 13: c->logical = PQ_RL_BSON; break;
         case 14: c->logical = PQ_RL_UUID; break;
@@ -377,21 +386,39 @@ static void set_logical(struct pq_rcol *c, const struct selem *e)
     switch (e->converted) {
     case 0: c->logical = PQ_RL_STRING; break;
     case 4: c->logical = PQ_RL_ENUM; break;
-    case 5: c->logical = PQ_RL_DECIMAL; c->scale = e->scale; c->precision = e->precision; break;
+    case 5:
+        c->logical = PQ_RL_DECIMAL;
+        c->scale = e->scale;
+        c->precision = e->precision;
+        break;
     case 6: c->logical = PQ_RL_DATE; break;
-    case 7: case 8:
-        c->logical = PQ_RL_TIME; c->utc = 1;
+    case 7:
+    case 8:
+        c->logical = PQ_RL_TIME;
+        c->utc = 1;
         c->unit = e->converted == 7 ? PQ_UNIT_MILLIS : PQ_UNIT_MICROS;
         break;
-    case 9: case 10:
-        c->logical = PQ_RL_TIMESTAMP; c->utc = 1;
+    case 9:
+    case 10:
+        c->logical = PQ_RL_TIMESTAMP;
+        c->utc = 1;
         c->unit = e->converted == 9 ? PQ_UNIT_MILLIS : PQ_UNIT_MICROS;
         break;
-    case 11: case 12: case 13: case 14:
-        c->logical = PQ_RL_INT; c->int_signed = 0; c->int_bits = 8 << (e->converted - 11);
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+        c->logical = PQ_RL_INT;
+        c->int_signed = 0;
+        c->int_bits = 8 << (e->converted - 11);
         break;
-    case 15: case 16: case 17: case 18:
-        c->logical = PQ_RL_INT; c->int_signed = 1; c->int_bits = 8 << (e->converted - 15);
+    case 15:
+    case 16:
+    case 17:
+    case 18:
+        c->logical = PQ_RL_INT;
+        c->int_signed = 1;
+        c->int_bits = 8 << (e->converted - 15);
         break;
     case 19: c->logical = PQ_RL_JSON; break;
     case 20: c->logical = PQ_RL_BSON; break;
@@ -408,8 +435,8 @@ struct schema_walk {
     struct pqr_tc *t;
 };
 
-static int add_leaf(struct schema_walk *w, const struct selem *e, const char *path, int def, int rep,
-                    const char *unsup)
+static int add_leaf(struct schema_walk *w, const struct selem *e, const char *path, int def,
+                    int rep, const char *unsup)
 {
     struct pqr_meta *m = w->m;
     if (m->nleaves == w->cap) {
@@ -445,7 +472,8 @@ static int add_leaf(struct schema_walk *w, const struct selem *e, const char *pa
 }
 
 /* Depth-first over the schema elements; path grows with each group. */
-static int walk(struct schema_walk *w, const char *prefix, int def, int rep, int depth, const char *unsup)
+static int walk(struct schema_walk *w, const char *prefix, int def, int rep, int depth,
+                const char *unsup)
 {
     if (depth > SCHEMA_MAX_DEPTH) {
         return pqr_tc_fail(w->t, "schema nested too deep");
@@ -542,7 +570,10 @@ static void rd_stats(struct pqr_tc *t, struct pqr_stats *s)
         switch (id) {
         case 1: s->old_max = rd_bin(t, ft, &s->old_max_len); break;
         case 2: s->old_min = rd_bin(t, ft, &s->old_min_len); break;
-        case 3: s->null_count = rd_int(t, ft); s->has_null_count = 1; break;
+        case 3:
+            s->null_count = rd_int(t, ft);
+            s->has_null_count = 1;
+            break;
         case 5: s->max = rd_bin(t, ft, &s->max_len); break;
         case 6: s->min = rd_bin(t, ft, &s->min_len); break;
         default: pqr_tc_skip(t, ft, bv);
@@ -563,7 +594,10 @@ static void rd_colmeta(struct pqr_tc *t, struct pqr_chunk *c)
         case 7: c->total_compressed = rd_int(t, ft); break;
         case 9: c->data_off = rd_int(t, ft); break;
         case 11: c->dict_off = rd_int(t, ft); break;
-        case 12: need_struct(t, ft); rd_stats(t, &c->st); break;
+        case 12:
+            need_struct(t, ft);
+            rd_stats(t, &c->st);
+            break;
         default: pqr_tc_skip(t, ft, bv);
         }
     }
@@ -577,9 +611,16 @@ static void rd_chunk(struct pqr_tc *t, struct pqr_chunk *c)
     c->type = -1;
     while ((ft = pqr_tc_field(t, &last, &id, &bv)) != 0) {
         switch (id) {
-        case 1: c->has_path = 1; pqr_tc_skip(t, ft, bv); break;
-        case 3: need_struct(t, ft); rd_colmeta(t, c); break;
-        case 8: case 9: pqr_tc_fail(t, "encrypted column chunks are not supported"); break;
+        case 1:
+            c->has_path = 1;
+            pqr_tc_skip(t, ft, bv);
+            break;
+        case 3:
+            need_struct(t, ft);
+            rd_colmeta(t, c);
+            break;
+        case 8:
+        case 9: pqr_tc_fail(t, "encrypted column chunks are not supported"); break;
         default: pqr_tc_skip(t, ft, bv);
         }
     }
@@ -661,7 +702,8 @@ static void rd_kv(struct pqr_tc *t, struct pqr_meta *m, int ft)
     }
 }
 
-static int check_chunk(const struct pqr_meta *m, size_t g, size_t c, uint64_t data_end, struct wr_err *err)
+static int check_chunk(const struct pqr_meta *m, size_t g, size_t c, uint64_t data_end,
+                       struct wr_err *err)
 {
     const struct pqr_chunk *ch = &m->groups[g].chunks[c];
     const struct pqr_leaf *l = &m->leaves[c];
@@ -669,8 +711,8 @@ static int check_chunk(const struct pqr_meta *m, size_t g, size_t c, uint64_t da
         return wr_err_set(err, WR_EINVAL, "row group %zu column %s: no ColumnMetaData", g, l->name);
     }
     if (ch->type != (int)l->c.type) {
-        return wr_err_set(err, WR_EINVAL, "row group %zu column %s: type differs from the schema's", g,
-                          l->name);
+        return wr_err_set(err, WR_EINVAL, "row group %zu column %s: type differs from the schema's",
+                          g, l->name);
     }
     int64_t start = ch->data_off;
     if (ch->dict_off > 0 && ch->dict_off < start) {
@@ -683,7 +725,8 @@ static int check_chunk(const struct pqr_meta *m, size_t g, size_t c, uint64_t da
                           l->name, (long long)start, (long long)ch->total_compressed);
     }
     if (ch->num_values < 0) {
-        return wr_err_set(err, WR_EINVAL, "row group %zu column %s: negative num_values", g, l->name);
+        return wr_err_set(err, WR_EINVAL, "row group %zu column %s: negative num_values", g,
+                          l->name);
     }
     return 0;
 }
@@ -702,7 +745,10 @@ int pqr_meta_parse(struct pqr_meta *m, uint64_t data_end, struct wr_err *err)
                 parse_schema(&t, m, ft);
             }
             break;
-        case 3: m->num_rows = rd_int(&t, ft); seen_rows = 1; break;
+        case 3:
+            m->num_rows = rd_int(&t, ft);
+            seen_rows = 1;
+            break;
         case 4: {
             int et;
             if (ft != PQR_T_LIST || !seen_schema || seen_groups++) {

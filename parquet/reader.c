@@ -90,8 +90,7 @@ void *pqr_galloc(pq_reader *r, size_t n, int zero)
             return NULL;
         }
     }
-    if (wr_array_grow(&r->blks, &r->blks_cap, r->nblks + 1,
-                      sizeof *r->blks, 16, 0) != 0) {
+    if (wr_array_grow(&r->blks, &r->blks_cap, r->nblks + 1, sizeof *r->blks, 16, 0) != 0) {
         return NULL;
     }
     uint8_t *p = zero ? calloc(1, size) : malloc(size);
@@ -188,7 +187,8 @@ static int read_footer(pq_reader *r, struct wr_err *err)
     uint64_t size = r->src.size;
     uint8_t tail[8], head[4];
     if (size < 12) {
-        return wr_err_set(err, WR_EINVAL, "not a Parquet file: %llu bytes", (unsigned long long)size);
+        return wr_err_set(err, WR_EINVAL, "not a Parquet file: %llu bytes",
+                          (unsigned long long)size);
     }
     if (pqr_src_read(r, head, 4, 0) || pqr_src_read(r, tail, 8, size - 8)) {
         return wr_err_set(err, WR_EIO, "read failed: %s", strerror(errno));
@@ -352,10 +352,22 @@ void pq_reader_destroy(pq_reader *r)
 
 /* ---- footer accessors ---- */
 
-uint64_t pq_reader_num_rows(const pq_reader *r) { return (uint64_t)r->m.num_rows; }
-size_t pq_reader_num_row_groups(const pq_reader *r) { return r->m.ngroups; }
-size_t pq_reader_num_columns(const pq_reader *r) { return r->m.nleaves; }
-const char *pq_reader_created_by(const pq_reader *r) { return r->m.created_by ? r->m.created_by : ""; }
+uint64_t pq_reader_num_rows(const pq_reader *r)
+{
+    return (uint64_t)r->m.num_rows;
+}
+size_t pq_reader_num_row_groups(const pq_reader *r)
+{
+    return r->m.ngroups;
+}
+size_t pq_reader_num_columns(const pq_reader *r)
+{
+    return r->m.nleaves;
+}
+const char *pq_reader_created_by(const pq_reader *r)
+{
+    return r->m.created_by ? r->m.created_by : "";
+}
 
 uint64_t pq_reader_row_group_rows(const pq_reader *r, size_t g)
 {
@@ -457,15 +469,16 @@ int pq_reader_filter(pq_reader *r, const char *column, const struct pq_fv *lo,
         return rc;
     }
     const struct pq_rcol *c = &r->m.leaves[leaf].c;
-    enum pq_fv_kind want = c->type == PQ_PT_FLOAT || c->type == PQ_PT_DOUBLE ? PQ_FV_DOUBLE
+    enum pq_fv_kind want = c->type == PQ_PT_FLOAT || c->type == PQ_PT_DOUBLE      ? PQ_FV_DOUBLE
                            : c->type == PQ_PT_BYTE_ARRAY || c->type == PQ_PT_FLBA ? PQ_FV_BYTES
-                           : c->type == PQ_PT_INT96 ? (enum pq_fv_kind)-1
+                           : c->type == PQ_PT_INT96 ? (enum pq_fv_kind) - 1
                                                     : PQ_FV_INT;
     if ((lo && lo->kind != want) || (hi && hi->kind != want) || (int)want < 0) {
         return wr_err_set(err, WR_EINVAL, "column %s: filter value of the wrong kind", column);
     }
     if (want == PQ_FV_BYTES && c->logical == PQ_RL_DECIMAL) {
-        return wr_err_set(err, WR_EINVAL, "column %s: filters on decimals stored as bytes are not supported",
+        return wr_err_set(err, WR_EINVAL,
+                          "column %s: filters on decimals stored as bytes are not supported",
                           column);
     }
     size_t rcidx = r->ncols;
@@ -543,7 +556,8 @@ static int match_slot(const struct rfilter *f, enum pq_ptype t, const void *slot
             memcpy(&v, slot, 8);
         }
         int uns = f->uns && t == PQ_PT_INT64;
-        return (!f->has_lo || cmp_int(v, f->lo.i, uns) >= 0) && (!f->has_hi || cmp_int(v, f->hi.i, uns) <= 0);
+        return (!f->has_lo || cmp_int(v, f->lo.i, uns) >= 0) &&
+               (!f->has_hi || cmp_int(v, f->hi.i, uns) <= 0);
     }
     case PQ_PT_FLOAT:
     case PQ_PT_DOUBLE: {
@@ -577,8 +591,10 @@ static int stats_exclude(const pq_reader *r, const struct rfilter *f, const stru
     const uint8_t *mn = s->min, *mx = s->max;
     uint32_t mnl = s->min_len, mxl = s->max_len;
     int uns = f->uns;
-    int signed_order = (pc->type == PQ_PT_INT32 || pc->type == PQ_PT_INT64 || pc->type == PQ_PT_FLOAT ||
-                        pc->type == PQ_PT_DOUBLE || pc->type == PQ_PT_BOOLEAN) && !uns;
+    int signed_order =
+        (pc->type == PQ_PT_INT32 || pc->type == PQ_PT_INT64 || pc->type == PQ_PT_FLOAT ||
+         pc->type == PQ_PT_DOUBLE || pc->type == PQ_PT_BOOLEAN) &&
+        !uns;
     if ((!mn || !mx) && signed_order) {
         mn = s->old_min;
         mx = s->old_max;
@@ -611,7 +627,8 @@ static int stats_exclude(const pq_reader *r, const struct rfilter *f, const stru
             memcpy(&b, mx, 8);
         }
         int u64 = uns && w == 8;
-        return (f->has_hi && cmp_int(f->hi.i, a, u64) < 0) || (f->has_lo && cmp_int(f->lo.i, b, u64) > 0);
+        return (f->has_hi && cmp_int(f->hi.i, a, u64) < 0) ||
+               (f->has_lo && cmp_int(f->lo.i, b, u64) > 0);
     }
     case PQ_PT_FLOAT:
     case PQ_PT_DOUBLE: {
@@ -641,8 +658,7 @@ static int stats_exclude(const pq_reader *r, const struct rfilter *f, const stru
     case PQ_PT_FLBA:
         return (f->has_hi && cmp_bytes(f->hi.p, f->hi.len, mn, mnl) < 0) ||
                (f->has_lo && cmp_bytes(f->lo.p, f->lo.len, mx, mxl) > 0);
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -674,7 +690,8 @@ static int select_rows(pq_reader *r, struct wr_err *err)
     size_t n = r->group_rows;
     r->sel = pqr_galloc(r, (n ? n : 1) * sizeof(uint32_t), 0);
     if (!r->sel) {
-        return wr_err_set(err, WR_ELIMIT, "row group %zu over the memory limit (selection)", r->cur_g);
+        return wr_err_set(err, WR_ELIMIT, "row group %zu over the memory limit (selection)",
+                          r->cur_g);
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -771,8 +788,14 @@ int pq_reader_next_group(pq_reader *r, struct wr_err *err)
     return 0;
 }
 
-size_t pq_reader_group_index(const pq_reader *r) { return r->cur_g; }
-size_t pq_reader_group_rows(const pq_reader *r) { return r->have_group ? r->group_rows : 0; }
+size_t pq_reader_group_index(const pq_reader *r)
+{
+    return r->cur_g;
+}
+size_t pq_reader_group_rows(const pq_reader *r)
+{
+    return r->have_group ? r->group_rows : 0;
+}
 
 int pq_reader_batch(const pq_reader *r, size_t k, struct pq_batch *b)
 {

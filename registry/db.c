@@ -63,9 +63,15 @@ PGconn *reg__connect(const char *conninfo, int64_t timeout_ms, int wake_fd, stru
     snprintf(opts, sizeof opts, "-c statement_timeout=%d", REG_STATEMENT_TIMEOUT_MS);
     /* Our defaults first: libpq keeps the last value of a repeated key word, so whatever
      * the caller's conninfo (expanded from dbname) says wins. */
-    const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                                "options", "dbname", NULL};
+    const char *const keys[] = {"connect_timeout",
+                                "keepalives",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "tcp_user_timeout",
+                                "options",
+                                "dbname",
+                                NULL};
     const char *const vals[] = {ct, "1", idle, intvl, cnt, user_to, opts, conninfo, NULL};
     int64_t deadline = wr_deadline_in_ms(timeout_ms);
     PGconn *c = PQconnectStartParams(keys, vals, 1);
@@ -73,16 +79,16 @@ PGconn *reg__connect(const char *conninfo, int64_t timeout_ms, int wake_fd, stru
         wr_err_set(err, WR_ENOMEM, "cannot connect to Postgres: out of memory");
         return NULL;
     }
-    PostgresPollingStatusType st = PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED
-                                                                 : PGRES_POLLING_WRITING;
+    PostgresPollingStatusType st =
+        PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
     while (st != PGRES_POLLING_OK) {
         if (st == PGRES_POLLING_FAILED) {
             first_line_err(err, WR_EDB, "cannot connect to Postgres: ", PQerrorMessage(c));
             PQfinish(c);
             return NULL;
         }
-        int w = wait_fd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
-                        wake_fd);
+        int w =
+            wait_fd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, wake_fd);
         if (w <= 0) {
             if (w == -1) {
                 wr_err_set(err, WR_EAGAIN, "connecting to Postgres: stopped");
@@ -108,8 +114,8 @@ PGconn *reg_connect(const char *conninfo, struct wr_err *err)
     return reg__connect(conninfo, 0, -1, err);
 }
 
-PGresult *reg__exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-                    bool script, int64_t timeout_ms, int wake_fd, struct wr_err *err)
+PGresult *reg__exec(PGconn *c, const char *sql, int nparams, const char *const *params, bool script,
+                    int64_t timeout_ms, int wake_fd, struct wr_err *err)
 {
     if (timeout_ms <= 0) {
         timeout_ms = REG_CLIENT_TIMEOUT_MS;

@@ -43,7 +43,8 @@ int reg_metrics_render(reg_loader *loader, const reg_snapshot *snap, int64_t now
                               "Failed registry connects, reloads and heartbeats (Postgres "
                               "unreachable, hung or failing).",
                               ls.reload_failures));
-    keep(&rc, wr_prom_gauge(out, "weir_registry_connected",
-                            "Whether the loader holds a Postgres connection.", ls.connected ? 1 : 0));
+    keep(&rc,
+         wr_prom_gauge(out, "weir_registry_connected",
+                       "Whether the loader holds a Postgres connection.", ls.connected ? 1 : 0));
     return rc;
 }

@@ -17,8 +17,8 @@
  * Postgres did not answer in time ("did not answer within N ms": a hung or stopped
  * server, which statement_timeout cannot catch), or WR_EAGAIN when woken. After NULL the
  * connection is unusable: PQfinish it. */
-PGresult *reg__exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-                    bool script, int64_t timeout_ms, int wake_fd, struct wr_err *err);
+PGresult *reg__exec(PGconn *c, const char *sql, int nparams, const char *const *params, bool script,
+                    int64_t timeout_ms, int wake_fd, struct wr_err *err);
 
 /* reg_connect with a deadline of timeout_ms (<= 0: REG_CONNECT_TIMEOUT_S) that also
  * gives up (WR_EAGAIN) when wake_fd (>= 0) becomes readable. */

@@ -66,9 +66,9 @@ struct reg_key_info {
     bool revoked;
     const char *created_at;
     bool publishable;
-    const char *origins;  /* comma-separated; "" for a secret key */
+    const char *origins; /* comma-separated; "" for a secret key */
     bool require_origin;
-    long long ip_rate;    /* events per second per client address; 0 = none */
+    long long ip_rate; /* events per second per client address; 0 = none */
 };
 
 /* True when s is a valid key name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
@@ -82,17 +82,17 @@ int reg_key_create(PGconn *c, const char *name, const char *event_types, long lo
 
 /* What a publishable key adds (browser.md). */
 struct reg_pub_opts {
-    const char *origins;  /* comma-separated origin patterns, at least one */
-    bool require_origin;  /* refuse requests that carry neither Origin nor Referer */
-    long long ip_rate;    /* events/s per client address; 0 = none */
+    const char *origins; /* comma-separated origin patterns, at least one */
+    bool require_origin; /* refuse requests that carry neither Origin nor Referer */
+    long long ip_rate;   /* events/s per client address; 0 = none */
 };
 
 /* Like reg_key_create, for a publishable key: the secret is REG_PK_LEN characters
  * starting with REG_PK_PREFIX. WR_EINVAL (err names the option) for a bad or empty
  * origin list or ip_rate. */
-int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types,
-                               long long rate, const struct reg_pub_opts *pub,
-                               char secret[REG_PK_LEN + 1], struct wr_err *err);
+int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types, long long rate,
+                               const struct reg_pub_opts *pub, char secret[REG_PK_LEN + 1],
+                               struct wr_err *err);
 
 /* Origin patterns (origins.c): exact "scheme://host[:port]" or "scheme://" + "*.domain[:port]"
  * (any subdomain, never the bare domain). reg_origins_normalize checks a comma-separated

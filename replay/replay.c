@@ -104,8 +104,7 @@ static struct group *group_get(struct groups *gs, const char *t, size_t tl, int 
             return g;
         }
     }
-    if (wr_array_grow(&gs->g, &gs->cap, gs->n + 1,
-                      sizeof *gs->g, 16, 0) != 0) {
+    if (wr_array_grow(&gs->g, &gs->cap, gs->n + 1, sizeof *gs->g, 16, 0) != 0) {
         return NULL;
     }
     struct group *g = &gs->g[gs->n++];
@@ -348,8 +347,7 @@ static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t se
             return p;
         }
     }
-    if (wr_array_grow(&r->parts, &r->capparts, r->nparts + 1,
-                      sizeof *r->parts, 8, 0) != 0) {
+    if (wr_array_grow(&r->parts, &r->capparts, r->nparts + 1, sizeof *r->parts, 8, 0) != 0) {
         return NULL;
     }
     struct part *p = &r->parts[r->nparts++];
@@ -699,8 +697,7 @@ static int collect(void *arg, const char *key, uint64_t size)
     if (hs < kl->lo_s || hs > kl->hi_s) {
         return 0;
     }
-    if (wr_array_grow(&kl->k, &kl->cap, kl->n + 1,
-                      sizeof *kl->k, 256, 0) != 0) {
+    if (wr_array_grow(&kl->k, &kl->cap, kl->n + 1, sizeof *kl->k, 256, 0) != 0) {
         return WR_ENOMEM;
     }
     if (!(kl->k[kl->n] = strdup(key))) {

@@ -25,8 +25,7 @@ static int collect(void *arg, const char *key, uint64_t size)
 {
     (void)size;
     struct keys *ks = arg;
-    if (wr_array_grow(&ks->k, &ks->cap, ks->n + 1,
-                      sizeof *ks->k, 64, 0) != 0) {
+    if (wr_array_grow(&ks->k, &ks->cap, ks->n + 1, sizeof *ks->k, 64, 0) != 0) {
         return WR_ENOMEM;
     }
     if (!(ks->k[ks->n] = strdup(key))) {
@@ -59,8 +58,8 @@ static void tally_add(struct tally *t, const char *path, const char *kw, const c
     }
     struct rpl_sample_error *e = &t->e[t->n++];
     /* Cut to the fields' sizes on purpose: the report shows a prefix of a long path. */
-    snprintf(e->instance_path, sizeof e->instance_path, "%.*s",
-             (int)(sizeof e->instance_path - 1), path);
+    snprintf(e->instance_path, sizeof e->instance_path, "%.*s", (int)(sizeof e->instance_path - 1),
+             path);
     snprintf(e->keyword, sizeof e->keyword, "%.*s", (int)(sizeof e->keyword - 1), kw);
     snprintf(e->example_event_id, sizeof e->example_event_id, "%.*s", (int)idn, id ? id : "");
     e->count = 1;

@@ -49,8 +49,12 @@ int sp__ckpt_write(sp_spool *s, uint64_t released, struct wr_err *err)
     uint32_t crc = wr_crc32c(0, body, (size_t)n);
     n += snprintf(body + n, sizeof(body) - (size_t)n, "crc %08" PRIx32 "\n", crc);
     struct ckpt_fill c = {s, body, (size_t)n};
-    struct wr_atomic_file f = {.dirfd = s->dir_fd, .tmp = SP__CKPT_TMP, .name = SP__CKPT_NAME,
-                               .mode = SP__FILE_MODE, .fill = ckpt_fill, .sync = ckpt_sync,
+    struct wr_atomic_file f = {.dirfd = s->dir_fd,
+                               .tmp = SP__CKPT_TMP,
+                               .name = SP__CKPT_NAME,
+                               .mode = SP__FILE_MODE,
+                               .fill = ckpt_fill,
+                               .sync = ckpt_sync,
                                .arg = &c};
     const char *step = "write";
     if (wr_atomic_write(&f, &step) != 0) {

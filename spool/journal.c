@@ -39,11 +39,11 @@ struct jpart {
 struct sp_journal {
     char *dir;
     int dirfd;
-    int jfd;           /* open for appending; -1: the next append rewrites the file */
-    uint64_t jrel;     /* release point written in the journal */
-    char jinst[17];    /* the spool instance the journal's positions belong to */
+    int jfd;        /* open for appending; -1: the next append rewrites the file */
+    uint64_t jrel;  /* release point written in the journal */
+    char jinst[17]; /* the spool instance the journal's positions belong to */
     uint64_t jbytes;
-    struct jent *jl;   /* live ranges, for compaction */
+    struct jent *jl; /* live ranges, for compaction */
     size_t jn, jcap;
     struct jpart *jmap[NBUCKETS]; /* until sp_journal_start */
 };
@@ -72,8 +72,7 @@ static int jbody_range(char *out, size_t cap, const struct jent *e)
 
 static int jl_push(sp_journal *s, const struct jent *e)
 {
-    if (wr_array_grow(&s->jl, &s->jcap, s->jn + 1,
-                      sizeof *s->jl, 64, 0) != 0) {
+    if (wr_array_grow(&s->jl, &s->jcap, s->jn + 1, sizeof *s->jl, 64, 0) != 0) {
         return WR_ENOMEM;
     }
     s->jl[s->jn++] = *e;
@@ -171,15 +170,18 @@ static int journal_rewrite(sp_journal *s, uint64_t release)
         }
     }
     for (size_t i = 0; rc == 0 && i < s->jn; i++) {
-        if (jbody_range(body, sizeof(body), &s->jl[i]) < 0 ||
-            jline(line, sizeof(line), body) < 0 || wr_buf_append(&b, line, strlen(line)) != 0) {
+        if (jbody_range(body, sizeof(body), &s->jl[i]) < 0 || jline(line, sizeof(line), body) < 0 ||
+            wr_buf_append(&b, line, strlen(line)) != 0) {
             rc = -1;
         }
     }
     if (rc == 0) {
-        struct wr_atomic_file f = {.dirfd = s->dirfd, .tmp = SP_JOURNAL_TMP,
-                                   .name = SP_JOURNAL_NAME, .mode = 0666,
-                                   .data = b.p ? b.p : "", .len = b.len};
+        struct wr_atomic_file f = {.dirfd = s->dirfd,
+                                   .tmp = SP_JOURNAL_TMP,
+                                   .name = SP_JOURNAL_NAME,
+                                   .mode = 0666,
+                                   .data = b.p ? b.p : "",
+                                   .len = b.len};
         rc = wr_atomic_write(&f, NULL);
     }
     uint64_t len = b.len;
@@ -313,8 +315,7 @@ static int journal_load(sp_journal *s, struct wr_err *err)
             p->next = s->jmap[h % NBUCKETS];
             s->jmap[h % NBUCKETS] = p;
         }
-        if (wr_array_grow(&p->r, &p->cap, p->n + 1,
-                          sizeof *p->r, 8, 0) != 0) {
+        if (wr_array_grow(&p->r, &p->cap, p->n + 1, sizeof *p->r, 8, 0) != 0) {
             rc = wr_err_set(err, WR_ENOMEM, "journal: out of memory");
             break;
         }
@@ -388,7 +389,6 @@ static int journal_append(sp_journal *s, const struct sp_part *k, uint64_t first
     s->jbytes += (uint64_t)n;
     return 0;
 }
-
 
 sp_journal *sp_journal_open(const char *dir, struct wr_err *err)
 {

@@ -95,4 +95,3 @@ int sp_part_eq(const struct sp_part *a, const struct sp_part *b)
     return a->kind == b->kind && a->hour == b->hour && a->et_len == b->et_len &&
            memcmp(a->event_type, b->event_type, a->et_len) == 0;
 }
-

@@ -182,7 +182,8 @@ int sp__recover(sp_spool *s, const struct sp_spool_opts *o, struct wr_err *err)
             report(o, "checkpoint", s->nsegs ? s->segs[0].start : 0, 0);
         }
         released = s->nsegs ? s->segs[0].start : 0;
-        if ((rc = sp__make_instance_id(s, err)) != 0 || (rc = sp__ckpt_write(s, released, err)) != 0) {
+        if ((rc = sp__make_instance_id(s, err)) != 0 ||
+            (rc = sp__ckpt_write(s, released, err)) != 0) {
             return rc;
         }
     }
@@ -195,7 +196,8 @@ int sp__recover(sp_spool *s, const struct sp_spool_opts *o, struct wr_err *err)
         char name[32];
         sp__seg_name(name, sizeof(name), s->segs[drop].start);
         if (unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT) {
-            return wr_err_set(err, WR_EIO, "spool: delete %s/%s: %s", s->dir, name, strerror(errno));
+            return wr_err_set(err, WR_EIO, "spool: delete %s/%s: %s", s->dir, name,
+                              strerror(errno));
         }
         drop++;
     }

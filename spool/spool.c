@@ -220,10 +220,12 @@ int sp_spool_metrics(sp_spool *s, struct wr_buf *out)
     int rc = 0;
     keep(&rc, wr_prom_counter(out, "weir_spool_appended_records_total",
                               "Records accepted by the spool since start.", st.appended_records));
-    keep(&rc, wr_prom_counter(out, "weir_spool_appended_bytes_total",
-                              "Payload bytes accepted by the spool since start.", st.appended_bytes));
-    keep(&rc, wr_prom_counter(out, "weir_spool_written_bytes_total",
-                              "Framed bytes written to spool segments since start.", st.written_bytes));
+    keep(&rc,
+         wr_prom_counter(out, "weir_spool_appended_bytes_total",
+                         "Payload bytes accepted by the spool since start.", st.appended_bytes));
+    keep(&rc,
+         wr_prom_counter(out, "weir_spool_written_bytes_total",
+                         "Framed bytes written to spool segments since start.", st.written_bytes));
     keep(&rc, wr_prom_counter(out, "weir_spool_fsyncs_total",
                               "fdatasync calls of the spool writer (group commits).", st.fsyncs));
     keep(&rc, wr_prom_family(out, "weir_spool_refused_total", WR_PROM_COUNTER,
@@ -245,21 +247,25 @@ int sp_spool_metrics(sp_spool *s, struct wr_buf *out)
     keep(&rc, wr_prom_gauge(out, "weir_spool_used_bytes",
                             "Bytes counted against the spool limit (segments and pending).",
                             st.used_bytes));
-    keep(&rc, wr_prom_gauge(out, "weir_spool_limit_bytes", "The spool size limit.", st.limit_bytes));
-    keep(&rc, wr_prom_gauge(out, "weir_spool_segments", "Spool segment files on disk.", st.segments));
+    keep(&rc,
+         wr_prom_gauge(out, "weir_spool_limit_bytes", "The spool size limit.", st.limit_bytes));
+    keep(&rc,
+         wr_prom_gauge(out, "weir_spool_segments", "Spool segment files on disk.", st.segments));
     keep(&rc, wr_prom_gauge(out, "weir_spool_unreleased_bytes",
                             "Bytes appended but not yet released (not yet in the lake).",
                             st.end_lsn - st.released_lsn));
     keep(&rc, wr_prom_counter(out, "weir_spool_replayed_records_total",
                               "Records replayed from the spool at start.", st.replayed_records));
-    keep(&rc, wr_prom_counter(out, "weir_spool_corrupt_records_total",
-                              "Damaged stretches skipped in the spool at start.", st.corrupt_records));
+    keep(&rc,
+         wr_prom_counter(out, "weir_spool_corrupt_records_total",
+                         "Damaged stretches skipped in the spool at start.", st.corrupt_records));
     keep(&rc, wr_prom_counter(out, "weir_spool_corrupt_bytes_total",
                               "Bytes skipped as damaged in the spool at start.", st.corrupt_bytes));
     keep(&rc, wr_prom_counter(out, "weir_spool_truncated_bytes_total",
                               "Bytes of a torn spool tail cut at start.", st.truncated_bytes));
-    keep(&rc, wr_prom_counter(out, "weir_spool_preallocated_segments_total",
-                              "Segments that began as a zero-filled spare file.", st.prealloc_taken));
+    keep(&rc,
+         wr_prom_counter(out, "weir_spool_preallocated_segments_total",
+                         "Segments that began as a zero-filled spare file.", st.prealloc_taken));
     keep(&rc, wr_prom_counter(out, "weir_spool_preallocation_failures_total",
                               "Spare segment files that could not be written (e.g. disk full).",
                               st.prealloc_failed));

@@ -96,18 +96,18 @@ struct sp_spool_io {
 };
 
 struct sp_spool_opts {
-    const char *dir;             /* required; created (one level) when missing */
-    uint64_t segment_bytes;      /* 0 = 64 MiB, at most max_bytes / 8 (min 4 KiB); a new
+    const char *dir;              /* required; created (one level) when missing */
+    uint64_t segment_bytes;       /* 0 = 64 MiB, at most max_bytes / 8 (min 4 KiB); a new
                                     segment starts before a record that would make the
                                     current one larger */
-    uint64_t max_bytes;          /* 0 = 1 GiB: segments on disk plus pending bytes */
-    uint32_t max_record_bytes;   /* 0 = 16 MiB: largest payload of one record */
-    uint64_t max_pending_bytes;  /* 0 = 64 MiB: memory for bytes not yet written */
-    sp_spool_replay_fn replay;   /* may be NULL (records are then only scanned) */
-    sp_spool_report_fn report;   /* may be NULL */
-    void *cb_arg;                /* passed to replay and report */
-    const struct sp_spool_io *io;/* NULL in production; kept by pointer for the spool's life */
-    int preallocate;             /* 1: a background thread zero-fills the next segment file
+    uint64_t max_bytes;           /* 0 = 1 GiB: segments on disk plus pending bytes */
+    uint32_t max_record_bytes;    /* 0 = 16 MiB: largest payload of one record */
+    uint64_t max_pending_bytes;   /* 0 = 64 MiB: memory for bytes not yet written */
+    sp_spool_replay_fn replay;    /* may be NULL (records are then only scanned) */
+    sp_spool_report_fn report;    /* may be NULL */
+    void *cb_arg;                 /* passed to replay and report */
+    const struct sp_spool_io *io; /* NULL in production; kept by pointer for the spool's life */
+    int preallocate;              /* 1: a background thread zero-fills the next segment file
                                     ahead of need ("spare.tmp", one segment of disk), so a
                                     group commit's fdatasync writes data blocks only: no
                                     file size change, no file system journal commit */
@@ -143,8 +143,8 @@ void sp_spool_destroy(sp_spool *s);
  *   WR_ELIMIT  a record is larger than max_record_bytes
  *   WR_EINVAL  bad arguments (NULL ack, NULL record with len > 0)
  * Thread-safe: any number of threads may append at once. */
-int sp_spool_append(sp_spool *s, const struct iovec *recs, size_t n, sp_spool_ack_fn ack,
-                    void *arg, uint64_t *lsns);
+int sp_spool_append(sp_spool *s, const struct iovec *recs, size_t n, sp_spool_ack_fn ack, void *arg,
+                    uint64_t *lsns);
 
 /* The same as sp_spool_append for one record given as (p, len). */
 int sp_spool_append1(sp_spool *s, const char *p, size_t len, sp_spool_ack_fn ack, void *arg,
@@ -199,14 +199,14 @@ extern const double sp_spool_fsync_bucket_le[SP_SPOOL_FSYNC_BUCKETS];
 
 /* A snapshot of counters for /metrics. Histogram buckets are not cumulative. */
 struct sp_spool_stats {
-    uint64_t appended_records;   /* accepted by sp_spool_append since open */
-    uint64_t appended_bytes;     /* their payload bytes */
-    uint64_t written_bytes;      /* framed bytes written to segments */
-    uint64_t fsyncs;             /* fdatasync calls of the writer (group commits) */
-    uint64_t batch_hist[SP_SPOOL_BATCH_BUCKETS];  /* records per group commit */
+    uint64_t appended_records;                   /* accepted by sp_spool_append since open */
+    uint64_t appended_bytes;                     /* their payload bytes */
+    uint64_t written_bytes;                      /* framed bytes written to segments */
+    uint64_t fsyncs;                             /* fdatasync calls of the writer (group commits) */
+    uint64_t batch_hist[SP_SPOOL_BATCH_BUCKETS]; /* records per group commit */
     uint64_t batch_records_max;
-    uint64_t batch_records_sum;  /* records made durable by group commits */
-    uint64_t fsync_hist[SP_SPOOL_FSYNC_BUCKETS];  /* fdatasync latency */
+    uint64_t batch_records_sum;                  /* records made durable by group commits */
+    uint64_t fsync_hist[SP_SPOOL_FSYNC_BUCKETS]; /* fdatasync latency */
     double fsync_seconds_sum;
     uint64_t refused_full;       /* appends refused with WR_EAGAIN */
     uint64_t refused_failed;     /* appends refused with WR_EIO */
@@ -222,12 +222,12 @@ struct sp_spool_stats {
     uint64_t replayed_records;   /* at open */
     uint64_t corrupt_records;    /* damaged stretches skipped at open */
     uint64_t corrupt_bytes;
-    uint64_t truncated_bytes;    /* torn tail cut at open */
-    uint64_t prealloc_taken;     /* segments that started as a zero-filled spare */
-    uint64_t prealloc_failed;    /* spares that could not be made (e.g. disk full) */
-    int spare_ready;             /* a zero-filled spare waits for the next segment */
-    int failed;                  /* for good */
-    int stalled;                 /* held by a transient error until a probe writes */
+    uint64_t truncated_bytes; /* torn tail cut at open */
+    uint64_t prealloc_taken;  /* segments that started as a zero-filled spare */
+    uint64_t prealloc_failed; /* spares that could not be made (e.g. disk full) */
+    int spare_ready;          /* a zero-filled spare waits for the next segment */
+    int failed;               /* for good */
+    int stalled;              /* held by a transient error until a probe writes */
 };
 
 /* Fills *out with the current counters. Thread-safe. */

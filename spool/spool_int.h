@@ -46,8 +46,8 @@ struct waiter {
 struct batch {
     char *data;
     size_t len, cap;
-    uint64_t start_lsn;  /* position of data[0] */
-    uint64_t *cuts;      /* positions where a new segment file begins */
+    uint64_t start_lsn; /* position of data[0] */
+    uint64_t *cuts;     /* positions where a new segment file begins */
     size_t ncuts, cutcap;
     struct waiter *w;
     size_t nw, wcap;
@@ -58,7 +58,7 @@ struct sp_spool {
     char *dir;
     int dir_fd;
     int lock_fd;
-    int fd; /* the segment being written; writer thread only after open */
+    int fd;                /* the segment being written; writer thread only after open */
     uint64_t active_start; /* start of that segment; writer thread only after open */
     int active_prealloc;   /* that file is zero-filled ahead; writer thread only after open */
     int prealloc;
@@ -67,7 +67,7 @@ struct sp_spool {
     struct sp_spool_io io;
     char instance[17];
 
-    pthread_mutex_t mu; /* guards everything below */
+    pthread_mutex_t mu;  /* guards everything below */
     pthread_cond_t work; /* writer waits for appends, the end of a stall, or stop */
     pthread_cond_t idle; /* drain waits for the writer */
     struct seg *segs;    /* sorted; the last is being written */

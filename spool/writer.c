@@ -134,8 +134,9 @@ static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err, struct 
             if (dirty && timed_sync(s, s->fd) != 0) {
                 f->eno = errno;
                 f->sync = 1;
-                return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SP__SEG_SUFFIX ": %s",
-                                  s->dir, s->active_start, strerror(f->eno));
+                return wr_err_set(err, WR_EIO,
+                                  "spool: fdatasync %s/%016" PRIx64 SP__SEG_SUFFIX ": %s", s->dir,
+                                  s->active_start, strerror(f->eno));
             }
             dirty = 0;
             int fd = sp__create_segment(s, lsn, err);
@@ -169,8 +170,8 @@ static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err, struct 
         }
         if (w != 0) {
             f->eno = errno;
-            return wr_err_set(err, WR_EIO, "spool: write %s/%016" PRIx64 SP__SEG_SUFFIX ": %s", s->dir,
-                              s->active_start, strerror(f->eno));
+            return wr_err_set(err, WR_EIO, "spool: write %s/%016" PRIx64 SP__SEG_SUFFIX ": %s",
+                              s->dir, s->active_start, strerror(f->eno));
         }
         dirty = 1;
         pthread_mutex_lock(&s->mu);
@@ -182,8 +183,8 @@ static int write_batch(sp_spool *s, struct batch *b, struct wr_err *err, struct 
     if (dirty && timed_sync(s, s->fd) != 0) {
         f->eno = errno;
         f->sync = 1;
-        return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SP__SEG_SUFFIX ": %s", s->dir,
-                          s->active_start, strerror(f->eno));
+        return wr_err_set(err, WR_EIO, "spool: fdatasync %s/%016" PRIx64 SP__SEG_SUFFIX ": %s",
+                          s->dir, s->active_start, strerror(f->eno));
     }
     return 0;
 }
@@ -246,8 +247,8 @@ static int probe(sp_spool *s, struct wr_err *err)
     if (s->fd < 0 && reopen_active(s, err) != 0) {
         return errno;
     }
-    int fd = openat(s->dir_fd, SP__PROBE_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    SP__FILE_MODE);
+    int fd =
+        openat(s->dir_fd, SP__PROBE_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, SP__FILE_MODE);
     if (fd < 0) {
         int e = errno;
         wr_err_set(err, WR_EIO, "spool: create %s/%s: %s", s->dir, SP__PROBE_NAME, strerror(e));
@@ -310,7 +311,8 @@ void *sp__writer_main(void *arg)
                 atomic_store(&s->stalled, 0);
             } else {
                 s->fail_err = perr;
-                s->stall_ms = s->stall_ms * 2 > SP__STALL_MAX_MS ? SP__STALL_MAX_MS : s->stall_ms * 2;
+                s->stall_ms =
+                    s->stall_ms * 2 > SP__STALL_MAX_MS ? SP__STALL_MAX_MS : s->stall_ms * 2;
             }
         }
         while (s->pending.len == 0 && s->pending.nw == 0 && !s->stopping) {
@@ -405,7 +407,8 @@ void *sp__writer_main(void *arg)
  * writes, not the injectable ones: fault tests count the writer's calls. */
 static int make_spare(sp_spool *s, const char *zero, uint64_t size)
 {
-    int fd = openat(s->dir_fd, SP__SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SP__FILE_MODE);
+    int fd =
+        openat(s->dir_fd, SP__SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SP__FILE_MODE);
     if (fd < 0) {
         return -1;
     }
@@ -418,7 +421,8 @@ static int make_spare(sp_spool *s, const char *zero, uint64_t size)
         size_t n = size - off < SP__ZERO_CHUNK ? (size_t)(size - off) : SP__ZERO_CHUNK;
         /* Chunk by chunk to the disk: one fsync of the whole file would put tens of MiB
          * in the device queue at once, ahead of the group commits waiting behind it. */
-        if (wr_write_all(fd, zero, n) != 0 || wr_sync_range(fd, (long long)off, (long long)n) != 0) {
+        if (wr_write_all(fd, zero, n) != 0 ||
+            wr_sync_range(fd, (long long)off, (long long)n) != 0) {
             rc = -1;
         }
     }
@@ -461,8 +465,8 @@ void *sp__prep_main(void *arg)
     free(zero);
     return NULL;
 }
-int sp_spool_append(sp_spool *s, const struct iovec *recs, size_t n, sp_spool_ack_fn ack,
-                    void *arg, uint64_t *lsns)
+int sp_spool_append(sp_spool *s, const struct iovec *recs, size_t n, sp_spool_ack_fn ack, void *arg,
+                    uint64_t *lsns)
 {
     if (!s || !ack || (n > 0 && !recs)) {
         return WR_EINVAL;

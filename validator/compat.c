@@ -1003,14 +1003,10 @@ out:
 const char *val_compat_mode_name(enum val_compat_mode mode)
 {
     switch (mode) {
-    case VAL_COMPAT_NONE:
-        return "none";
-    case VAL_COMPAT_BACKWARD:
-        return "backward";
-    case VAL_COMPAT_FORWARD:
-        return "forward";
-    case VAL_COMPAT_FULL:
-        return "full";
+    case VAL_COMPAT_NONE: return "none";
+    case VAL_COMPAT_BACKWARD: return "backward";
+    case VAL_COMPAT_FORWARD: return "forward";
+    case VAL_COMPAT_FULL: return "full";
     }
     return NULL;
 }

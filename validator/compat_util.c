@@ -81,29 +81,14 @@ const char *val__compat_childi(struct cx *c, const char *base, const char *seg, 
 void val__compat_vtext(const struct js_val *v, char *out, size_t cap)
 {
     switch (v->type) {
-    case JS_NULL:
-        snprintf(out, cap, "null");
-        return;
-    case JS_TRUE:
-        snprintf(out, cap, "true");
-        return;
-    case JS_FALSE:
-        snprintf(out, cap, "false");
-        return;
-    case JS_INT:
-        snprintf(out, cap, "%" PRId64, v->u.i);
-        return;
-    case JS_REAL:
-        snprintf(out, cap, "%.17g", v->u.d);
-        return;
-    case JS_ARRAY:
-        snprintf(out, cap, v->n ? "[...]" : "[]");
-        return;
-    case JS_OBJECT:
-        snprintf(out, cap, v->n ? "{...}" : "{}");
-        return;
-    default:
-        break;
+    case JS_NULL: snprintf(out, cap, "null"); return;
+    case JS_TRUE: snprintf(out, cap, "true"); return;
+    case JS_FALSE: snprintf(out, cap, "false"); return;
+    case JS_INT: snprintf(out, cap, "%" PRId64, v->u.i); return;
+    case JS_REAL: snprintf(out, cap, "%.17g", v->u.d); return;
+    case JS_ARRAY: snprintf(out, cap, v->n ? "[...]" : "[]"); return;
+    case JS_OBJECT: snprintf(out, cap, v->n ? "{...}" : "{}"); return;
+    default: break;
     }
     size_t k = 0;
     if (cap < 8) {
@@ -151,8 +136,7 @@ void val__compat_ntext(const struct val__num *m, char *out, size_t cap)
 void val__compat_add(struct cx *c, const char *kw, const char *opath, const char *npath,
                      bool in_new, unsigned nar, unsigned wid, const char *reason)
 {
-    if (wr_array_grow(&c->recs, &c->cap, c->n + 1,
-                      sizeof *c->recs, 32, 0) != 0) {
+    if (wr_array_grow(&c->recs, &c->cap, c->n + 1, sizeof *c->recs, 32, 0) != 0) {
         c->nomem = true;
         return;
     }
@@ -244,22 +228,16 @@ unsigned val__compat_kinds_of_types(unsigned t)
 unsigned val__compat_kind_of_value(const struct js_val *v)
 {
     switch (v->type) {
-    case JS_NULL:
-        return K_NULL;
+    case JS_NULL: return K_NULL;
     case JS_TRUE:
-    case JS_FALSE:
-        return K_BOOL;
-    case JS_INT:
-        return K_INT;
+    case JS_FALSE: return K_BOOL;
+    case JS_INT: return K_INT;
     case JS_REAL:
         return ((v->flags & JS_F_BIGINT) || (isfinite(v->u.d) && v->u.d == floor(v->u.d))) ? K_INT
                                                                                            : K_FRAC;
-    case JS_STRING:
-        return K_STR;
-    case JS_ARRAY:
-        return K_ARR;
-    default:
-        return K_OBJ;
+    case JS_STRING: return K_STR;
+    case JS_ARRAY: return K_ARR;
+    default: return K_OBJ;
     }
 }
 
@@ -352,8 +330,7 @@ static bool plain(const struct val__node *n, unsigned depth, unsigned *budget)
         switch (op->kind) {
         case VAL__OP_DYNAMIC_REF:
         case VAL__OP_UNEVAL_ITEMS:
-        case VAL__OP_UNEVAL_PROPS:
-            return false;
+        case VAL__OP_UNEVAL_PROPS: return false;
         case VAL__OP_REF:
         case VAL__OP_NOT:
         case VAL__OP_PROPERTY_NAMES:
@@ -414,8 +391,7 @@ static bool plain(const struct val__node *n, unsigned depth, unsigned *budget)
                 return false;
             }
             break;
-        default:
-            break;
+        default: break;
         }
     }
     return true;

@@ -83,12 +83,13 @@ static char **read_uas(const char *path, size_t *n)
 struct row {
     const char *name;
     struct en_config c;
-    bool same_ua;      /* every event from one browser (cache hits) */
-    size_t cache;      /* ua_cache_entries; 0 = default */
+    bool same_ua; /* every event from one browser (cache hits) */
+    size_t cache; /* ua_cache_entries; 0 = default */
 };
 
-static const char *chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                            "Chrome/120.0.0.0 Safari/537.36";
+static const char *chrome =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36";
 
 static int run_row(const struct row *r, char **uas, size_t nuas, int runs)
 {
@@ -133,8 +134,8 @@ static int run_row(const struct row *r, char **uas, size_t nuas, int runs)
         per[run] = (cpu_ns() - t0) / (double)iters;
     }
     qsort(per, (size_t)runs, sizeof per[0], cmp_double);
-    printf("| %-44s | %10.0f | %9.1f%% | %9.1f%% |\n", r->name, per[runs / 2], per[runs / 2] / 5000.0 * 100,
-           per[runs / 2] / 34000.0 * 100);
+    printf("| %-44s | %10.0f | %9.1f%% | %9.1f%% |\n", r->name, per[runs / 2],
+           per[runs / 2] / 5000.0 * 100, per[runs / 2] / 34000.0 * 100);
     en_worker_destroy(w);
     en_destroy(e);
     return bytes ? 0 : 1;
@@ -173,8 +174,8 @@ static int run_common(const char *regexes, int runs)
         per[run] = (cpu_ns() - t0) / 600;
     }
     qsort(per, (size_t)runs, sizeof per[0], cmp_double);
-    printf("| %-44s | %10.0f | %9.1f%% | %9.1f%% |\n", "6 common browsers, UA parse only, no cache", per[runs / 2],
-           per[runs / 2] / 5000.0 * 100, per[runs / 2] / 34000.0 * 100);
+    printf("| %-44s | %10.0f | %9.1f%% | %9.1f%% |\n", "6 common browsers, UA parse only, no cache",
+           per[runs / 2], per[runs / 2] / 5000.0 * 100, per[runs / 2] / 34000.0 * 100);
     en_ua_parser_destroy(p);
     en_ua_rules_destroy(r);
     return 0;
@@ -204,7 +205,9 @@ int main(int argc, char **argv)
             }
             runs = (int)v;
         } else {
-            fprintf(stderr, "usage: weir-bench-enrich [--regexes FILE] [--geoip-db FILE] [--uas FILE] [--runs N]\n");
+            fprintf(
+                stderr,
+                "usage: weir-bench-enrich [--regexes FILE] [--geoip-db FILE] [--uas FILE] [--runs N]\n");
             return 2;
         }
     }
@@ -234,10 +237,11 @@ int main(int argc, char **argv)
         rows[nrows].c.geoip_db = geo;
         rows[nrows++].same_ua = false;
     }
-    printf("%zu user agents from %s; thread CPU ns per event, median of %d runs\n\n", nuas, uas_path, runs);
+    printf("%zu user agents from %s; thread CPU ns per event, median of %d runs\n\n", nuas,
+           uas_path, runs);
     printf("| %-44s | %10s | %10s | %10s |\n", "configuration", "ns/event", "of 5 us", "of 34 us");
-    printf("|%s|%s|%s|%s|\n", "----------------------------------------------", "------------", "------------",
-           "------------");
+    printf("|%s|%s|%s|%s|\n", "----------------------------------------------", "------------",
+           "------------", "------------");
     for (int i = 0; i < nrows; i++) {
         rc |= run_row(&rows[i], uas, nuas, runs);
     }

@@ -12,20 +12,22 @@ A=$(readlink -f "$1"); B=$(readlink -f "$2"); N=${3:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
 PGFIXTURE=${WEIR_PGFIXTURE:-$(dirname "$A")/../tests/pg/weir_pgfixture}
 tmp=$(mktemp -d /tmp/weir-cgab.XXXXXX)
+chmod 755 "$tmp" # the postgres user must reach the cluster folder
 trap '"$PGFIXTURE" stop "$tmp/pg" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-"$PGFIXTURE" start "$tmp/pg" >"$tmp/pg.log" 2>&1
+"$PGFIXTURE" start "$tmp/pg" >"$tmp/pg.log" 2>&1 || { cat "$tmp/pg.log" >&2; exit 1; }
 export WEIR_DATABASE_URL="host=$tmp/pg/run user=weir dbname=weir" WEIR_LOG_LEVEL=warn
 "$A" migrate >/dev/null
 for f in "$here"/../../schemas/*.v*.json; do
     b=$(basename "$f" .json)
-    "$A" schema add "${b%.v*}" "$f" --version "${b##*.v}" >/dev/null
+    "$A" schema add "${b%.v*}" "$f" --version "${b##*.v}" >/dev/null 2>&1
 done
 KEY=$("$A" key create --name cgab | tail -n 1)
 python3 "$here/gen_bodies.py" "$tmp/bodies" >/dev/null
 
 # run BIN NAME MODE: Ir of one gateway life; MODE idle|single|batch
 run() {
-    local bin=$1 name=$2 mode=$3 ready=$tmp/$name.ready
+    local bin=$1 name=$2 mode=$3
+    local ready=$tmp/$name.ready
     rm -f "$ready"
     WEIR_READY_FILE=$ready valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.cg" \
         "$bin" gateway --listen 127.0.0.1:0 --threads 1 --spool-dir "$tmp/$name/spool" \

@@ -29,8 +29,8 @@ static double cpu_s(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char *what, const struct wr_err *err)
@@ -223,7 +223,8 @@ int main(int argc, char **argv)
         }
     }
     if (!path || runs < 1 || runs > 100 || recent_s < 1) {
-        fprintf(stderr, "usage: bench_pq_read FILE [--runs 5] [--query Q] [--user ID] [--recent-s 3600]\n");
+        fprintf(stderr,
+                "usage: bench_pq_read FILE [--runs 5] [--query Q] [--user ID] [--recent-s 3600]\n");
         return 2;
     }
     int64_t from = max_received(path) - (int64_t)recent_s * 1000000;
@@ -243,8 +244,10 @@ int main(int argc, char **argv)
         uint64_t rows = 0;
         for (int k = 0; k < runs; k++) {
             double t0 = now_s(), c0 = cpu_s();
-            rows = q == 0 ? q_scan(path) : q == 1 ? q_rows(path, NULL, 0) : q == 2 ? q_rows(path, user, 0)
-                                                                                     : q_rows(path, NULL, from);
+            rows = q == 0   ? q_scan(path)
+                   : q == 1 ? q_rows(path, NULL, 0)
+                   : q == 2 ? q_rows(path, user, 0)
+                            : q_rows(path, NULL, from);
             wall[k] = now_s() - t0;
             cpu[k] = cpu_s() - c0;
         }
@@ -261,8 +264,8 @@ int main(int argc, char **argv)
         for (int k = 0; k < runs; k++) {
             printf("%s%.4f", k ? "," : "", wall[k]);
         }
-        printf("],\"cpu_seconds\":%.4f,\"file_rows_per_s\":%.0f,\"peak_rss_mb\":%.1f}\n", cpu[runs / 2],
-               (double)file_rows / med, (double)ru.ru_maxrss / 1024.0);
+        printf("],\"cpu_seconds\":%.4f,\"file_rows_per_s\":%.0f,\"peak_rss_mb\":%.1f}\n",
+               cpu[runs / 2], (double)file_rows / med, (double)ru.ru_maxrss / 1024.0);
         fflush(stdout);
     }
     return 0;

@@ -44,7 +44,7 @@ static uint64_t zlib_file(char (*lines)[512], const size_t *lens, int from, int 
         z.next_in = (Bytef *)(uintptr_t)lines[i];
         z.avail_in = (uInt)lens[i];
         deflate(&z, Z_NO_FLUSH);
-        z.next_in = (Bytef *)(uintptr_t)"\n";
+        z.next_in = (Bytef *)(uintptr_t) "\n";
         z.avail_in = 1;
         deflate(&z, Z_NO_FLUSH);
     }
@@ -58,7 +58,7 @@ static void bench_gzip(void)
 {
     enum { LINES = 200000 };
     const uint64_t flush = 8u << 20; /* the default flush size */
-    char (*lines)[512] = malloc(sizeof(*lines) * LINES);
+    char(*lines)[512] = malloc(sizeof(*lines) * LINES);
     size_t *lens = malloc(sizeof(*lens) * LINES);
     unsigned seed = 42;
     uint64_t raw = 0;
@@ -88,9 +88,12 @@ static void bench_gzip(void)
                (double)raw / (double)gz, secs * 1e9 / LINES);
         free(out);
     }
-    struct { int level; size_t chunk; } runs[] = {
-        {1, 64u << 10}, {1, 256u << 10}, {1, 1024u << 10}, {2, 256u << 10}, {3, 256u << 10},
-        {4, 256u << 10}, {5, 256u << 10}, {6, 256u << 10},
+    struct {
+        int level;
+        size_t chunk;
+    } runs[] = {
+        {1, 64u << 10},  {1, 256u << 10}, {1, 1024u << 10}, {2, 256u << 10},
+        {3, 256u << 10}, {4, 256u << 10}, {5, 256u << 10},  {6, 256u << 10},
     };
     for (size_t ri = 0; ri < sizeof(runs) / sizeof(runs[0]); ri++) {
         struct sp_part k = {.kind = 'a', .hour = 1, .et_len = 2, .event_type = "pv"};
@@ -162,8 +165,11 @@ static void *worker_main(void *arg)
     while (wr_time_mono_ns() < wk->stop_ns) {
         int64_t now = wr_time_now_ms();
         for (int i = 0; i < wk->lines_per_req; i++) {
-            ls[i] = (struct gw_line){.kind = GW_LINE_ACCEPTED, .event_type = "page_view",
-                                     .event_type_len = 9, .received_at_ms = now, .p = bufs[i]};
+            ls[i] = (struct gw_line){.kind = GW_LINE_ACCEPTED,
+                                     .event_type = "page_view",
+                                     .event_type_len = 9,
+                                     .received_at_ms = now,
+                                     .p = bufs[i]};
             ls[i].len = envelope(&wk->seed, bufs[i], sizeof(bufs[i]), now);
         }
         w.done = 0;
@@ -291,9 +297,11 @@ static void bench_replay(const char *scratch, long lines)
     for (long done = 0; done < lines; done += 100) {
         int64_t now = wr_time_now_ms();
         for (int i = 0; i < 100; i++) {
-            ls[i] = (struct gw_line){.kind = GW_LINE_ACCEPTED, .event_type = types[i % 4],
+            ls[i] = (struct gw_line){.kind = GW_LINE_ACCEPTED,
+                                     .event_type = types[i % 4],
                                      .event_type_len = strlen(types[i % 4]),
-                                     .received_at_ms = now, .p = bufs[i]};
+                                     .received_at_ms = now,
+                                     .p = bufs[i]};
             ls[i].len = envelope(&seed, bufs[i], sizeof(bufs[i]), now);
             bytes += ls[i].len;
         }

@@ -104,9 +104,10 @@ static void objects(struct gen *g, size_t bytes, bool crafted)
                 x /= 10;
             }
         }
-        int n = snprintf(item, sizeof item,
-                         "%s{\"a\":%d,\"b\":%d,\"c\":%d,\"d\":%d,\"e\":%d,\"f\":%d,\"g\":%d,\"h\":%d}",
-                         first ? "" : ",", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+        int n =
+            snprintf(item, sizeof item,
+                     "%s{\"a\":%d,\"b\":%d,\"c\":%d,\"d\":%d,\"e\":%d,\"f\":%d,\"g\":%d,\"h\":%d}",
+                     first ? "" : ",", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
         put(g, item, (size_t)n);
         first = false;
     }
@@ -195,8 +196,7 @@ struct bench_case {
 
 static const struct bench_case cases[] = {
     {"uniqueItems, objects", "{\"type\":\"array\",\"uniqueItems\":true}", objects, true},
-    {"uniqueItems, two big objects", "{\"type\":\"array\",\"uniqueItems\":true}", big_pair,
-     true},
+    {"uniqueItems, two big objects", "{\"type\":\"array\",\"uniqueItems\":true}", big_pair, true},
     {"enum of objects",
      "{\"type\":\"array\",\"items\":{\"enum\":[1,2,3,4,5,6,7,8,9,{\"a\":0,\"b\":1,\"c\":2,"
      "\"d\":3,\"e\":4,\"f\":5,\"g\":6,\"h\":7}]}}",
@@ -295,8 +295,8 @@ int main(int argc, char **argv)
         double r = measure(s, &random, runs, &vr);
         /* Below a millisecond the ratio is noise: hold the crafted case to 3 ms then. */
         double ratio = c / (r > 0.001 ? r : 0.001);
-        printf("%-30s %12.2f %12.2f %6.2fx  crafted %s (%zu B), random %s (%zu B)\n",
-               cases[k].name, c * 1e3, r * 1e3, ratio, vc ? "valid" : "invalid", crafted.len,
+        printf("%-30s %12.2f %12.2f %6.2fx  crafted %s (%zu B), random %s (%zu B)\n", cases[k].name,
+               c * 1e3, r * 1e3, ratio, vc ? "valid" : "invalid", crafted.len,
                vr ? "valid" : "invalid", random.len);
         if (cases[k].held && ratio > max_ratio) {
             worst = 1;

@@ -34,8 +34,9 @@ static inline void fuzz_cost_check(const char *what, double t0_ms, size_t size, 
     double took = fuzz_cost_now_ms() - t0_ms;
     double allowed = (base_ms + per_kib_ms * (double)size / 1024.0) * scale;
     if (took > allowed) {
-        fprintf(stderr, "cost finding: %s took %.1f ms of CPU for a %zu-byte input (allowed %.1f)\n",
-                what, took, size, allowed);
+        fprintf(stderr,
+                "cost finding: %s took %.1f ms of CPU for a %zu-byte input (allowed %.1f)\n", what,
+                took, size, allowed);
         abort();
     }
 }

@@ -82,12 +82,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < pq_reader_num_columns(r); i++) {
         const struct pq_rcol *c = pq_reader_column(r, i);
         if (c->unsupported || c->type == PQ_PT_INT96 ||
-            ((c->type == PQ_PT_BYTE_ARRAY || c->type == PQ_PT_FLBA) && c->logical == PQ_RL_DECIMAL)) {
+            ((c->type == PQ_PT_BYTE_ARRAY || c->type == PQ_PT_FLBA) &&
+             c->logical == PQ_RL_DECIMAL)) {
             continue;
         }
         struct pq_fv lo;
         memset(&lo, 0, sizeof lo);
-        lo.kind = c->type == PQ_PT_FLOAT || c->type == PQ_PT_DOUBLE ? PQ_FV_DOUBLE
+        lo.kind = c->type == PQ_PT_FLOAT || c->type == PQ_PT_DOUBLE      ? PQ_FV_DOUBLE
                   : c->type == PQ_PT_BYTE_ARRAY || c->type == PQ_PT_FLBA ? PQ_FV_BYTES
                                                                          : PQ_FV_INT;
         lo.i = size & 0xff;

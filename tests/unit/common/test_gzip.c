@@ -123,7 +123,8 @@ static void test_damage(void)
     CHECK_INT(o.len, n + 1);
     wr_buf_free(&o);
     /* Not gzip at all, and empty input. */
-    CHECK_INT(both(z, (const unsigned char *)"hello", 5, WR_INFLATE_KEEP_PREFIX, 1 << 20, &o), WR_EINVAL);
+    CHECK_INT(both(z, (const unsigned char *)"hello", 5, WR_INFLATE_KEEP_PREFIX, 1 << 20, &o),
+              WR_EINVAL);
     CHECK_INT(o.len, 1);
     wr_buf_free(&o);
     CHECK_INT(both(z, g, 0, WR_INFLATE_STRICT, 1 << 20, &o), WR_EINVAL);

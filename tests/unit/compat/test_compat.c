@@ -958,10 +958,9 @@ static void test_cross_pairs(void)
  * dropped from `required`/`enum`, a type swapped, a keyword deleted), each site by turn.
  * Returns the edited deep copy for edit number *k (counting down), or NULL when the
  * schema has fewer sites. */
-static const char *const bound_kws[] = {"minimum",   "maximum",   "exclusiveMinimum",
-                                        "exclusiveMaximum", "minLength", "maxLength",
-                                        "minItems",  "maxItems",  "minProperties",
-                                        "maxProperties", "multipleOf", "maxContains"};
+static const char *const bound_kws[] = {
+    "minimum",  "maximum",  "exclusiveMinimum", "exclusiveMaximum", "minLength",  "maxLength",
+    "minItems", "maxItems", "minProperties",    "maxProperties",    "multipleOf", "maxContains"};
 
 static bool edit_at(json_t *s, long *k, int depth)
 {
@@ -975,13 +974,13 @@ static bool edit_at(json_t *s, long *k, int depth)
             for (int dir = 0; dir < 2; dir++) {
                 if ((*k)-- == 0) {
                     double nd = strcmp(bound_kws[i], "multipleOf") == 0 ? (dir ? d * 2 : d / 2)
-                                                                       : d + (dir ? 1 : -1);
+                                                                        : d + (dir ? 1 : -1);
                     if (nd < 0 && i >= 4) { /* the counts stay non-negative */
                         nd = 0;
                     }
-                    json_object_set_new(s, bound_kws[i], nd == (double)(json_int_t)nd
-                                                             ? json_integer((json_int_t)nd)
-                                                             : json_real(nd));
+                    json_object_set_new(s, bound_kws[i],
+                                        nd == (double)(json_int_t)nd ? json_integer((json_int_t)nd)
+                                                                     : json_real(nd));
                     return true;
                 }
             }
@@ -1004,9 +1003,10 @@ static bool edit_at(json_t *s, long *k, int depth)
     json_t *t = json_object_get(s, "type");
     if (json_is_string(t) && (*k)-- == 0) {
         const char *v = json_string_value(t);
-        json_object_set_new(s, "type", strcmp(v, "integer") == 0  ? json_string("number")
-                                       : strcmp(v, "number") == 0 ? json_string("integer")
-                                                                  : json_pack("[s,s]", v, "null"));
+        json_object_set_new(s, "type",
+                            strcmp(v, "integer") == 0  ? json_string("number")
+                            : strcmp(v, "number") == 0 ? json_string("integer")
+                                                       : json_pack("[s,s]", v, "null"));
         return true;
     }
     if (json_object_get(s, "properties") && !json_object_get(s, "additionalProperties") &&
@@ -1130,8 +1130,8 @@ static void test_mutated_pairs(void)
         pool_free(&bp);
         val_schema_unref(base);
     }
-    printf("mutated pairs: %zu pairs, %zu compatible claims checked with %zu instances\n",
-           pairs, claims, instances);
+    printf("mutated pairs: %zu pairs, %zu compatible claims checked with %zu instances\n", pairs,
+           claims, instances);
     json_decref(cases);
 }
 

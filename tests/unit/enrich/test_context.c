@@ -17,8 +17,9 @@
 
 static const char *regexes, *mmdb;
 
-static const char *chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                            "Chrome/120.0.0.0 Safari/537.36";
+static const char *chrome =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36";
 
 struct peer {
     struct sockaddr_storage ss;
@@ -93,11 +94,12 @@ static void test_default_object(void)
     struct en_request r = req_ua(peer(&p, "203.0.113.77"), chrome);
     r.origin = "https://shop.example.com";
     r.origin_len = strlen(r.origin);
-    CHECK_STR(render(&c, &r),
-              "{\"ip\":\"203.0.113.0\",\"user_agent\":\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-              "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\",\"ua\":{\"browser\":\"Chrome\","
-              "\"browser_version\":\"120.0.0\",\"os\":\"Windows\",\"os_version\":\"10\",\"device\":\"desktop\","
-              "\"bot\":false},\"origin\":\"https://shop.example.com\"}");
+    CHECK_STR(
+        render(&c, &r),
+        "{\"ip\":\"203.0.113.0\",\"user_agent\":\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\",\"ua\":{\"browser\":\"Chrome\","
+        "\"browser_version\":\"120.0.0\",\"os\":\"Windows\",\"os_version\":\"10\",\"device\":\"desktop\","
+        "\"bot\":false},\"origin\":\"https://shop.example.com\"}");
 }
 
 static void test_ip_modes(void)
@@ -154,8 +156,9 @@ static void test_store_user_agent_no(void)
     struct en_request r = req_ua(peer(&p, "203.0.113.77"), "curl/8.5.0");
     c.store_user_agent = false;
     c.ip_mode = EN_IP_DROP;
-    CHECK_STR(render(&c, &r), "{\"ua\":{\"browser\":\"curl\",\"browser_version\":\"8.5.0\",\"os\":\"Other\","
-                              "\"os_version\":null,\"device\":\"bot\",\"bot\":true}}");
+    CHECK_STR(render(&c, &r),
+              "{\"ua\":{\"browser\":\"curl\",\"browser_version\":\"8.5.0\",\"os\":\"Other\","
+              "\"os_version\":null,\"device\":\"bot\",\"bot\":true}}");
 }
 
 static void test_hostile_user_agents(void)
@@ -170,8 +173,9 @@ static void test_hostile_user_agents(void)
     const char odd[] = "Mozilla/5.0 \x01\x1f\"\\\x7f \xff\xfe \xc3\xa9 \xe2\x82 \xed\xa0\x80 end";
     r = req_ua(peer(&p, "203.0.113.77"), odd);
     out = render(&c, &r);
-    CHECK(strstr(out, "\"user_agent\":\"Mozilla/5.0 \\u0001\\u001f\\\"\\\\\\u007f \xef\xbf\xbd\xef\xbf\xbd "
-                      "\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end\""));
+    CHECK(strstr(
+        out, "\"user_agent\":\"Mozilla/5.0 \\u0001\\u001f\\\"\\\\\\u007f \xef\xbf\xbd\xef\xbf\xbd "
+             "\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end\""));
     /* 10 KB: stored cut at 512 bytes, parsed on its head. */
     memset(ua, 'x', sizeof ua);
     memcpy(ua, chrome, strlen(chrome));
@@ -273,14 +277,17 @@ static void test_geo(void)
     c.geoip_db = mmdb;
     /* Looked up on the full address (the upper half is Gothenburg), stored truncated. */
     out = render(&c, &r);
-    CHECK_STR(out, "{\"ip\":\"192.0.2.0\",\"geo\":{\"country\":\"SE\",\"region\":\"V\xc3\xa4stra G\xc3\xb6taland "
-                   "County\",\"city\":\"Gothenburg\",\"lat\":57.7089,\"lon\":11.9746}}");
+    CHECK_STR(
+        out,
+        "{\"ip\":\"192.0.2.0\",\"geo\":{\"country\":\"SE\",\"region\":\"V\xc3\xa4stra G\xc3\xb6taland "
+        "County\",\"city\":\"Gothenburg\",\"lat\":57.7089,\"lon\":11.9746}}");
     c.ip_mode = EN_IP_DROP;
     r.peer = peer(&p, "198.51.100.3");
     CHECK_STR(render(&c, &r), "{\"geo\":{\"country\":\"NZ\"}}");
     r.peer = peer(&p, "2001:db8:1:9::1");
-    CHECK_STR(render(&c, &r), "{\"geo\":{\"country\":\"DE\",\"region\":\"Bavaria \\\"Bayern\\\"\",\"city\":"
-                              "\"M\xc3\xbcnchen\",\"lat\":48.1374,\"lon\":11.5755}}");
+    CHECK_STR(render(&c, &r),
+              "{\"geo\":{\"country\":\"DE\",\"region\":\"Bavaria \\\"Bayern\\\"\",\"city\":"
+              "\"M\xc3\xbcnchen\",\"lat\":48.1374,\"lon\":11.5755}}");
     r.peer = peer(&p, "203.0.113.1");
     CHECK_STR(render(&c, &r), "{}");
 }

@@ -116,7 +116,9 @@ static void test_bad_files(void)
 int main(int argc, char **argv)
 {
     if (argc < 2 || access(argv[1], R_OK) != 0) {
-        fprintf(stderr, "skip: the test database was not built (is libmaxmind-db-writer-perl installed?)\n");
+        fprintf(
+            stderr,
+            "skip: the test database was not built (is libmaxmind-db-writer-perl installed?)\n");
         return 77;
     }
     db_path = argv[1];

@@ -7,8 +7,7 @@
 #include "check.h"
 #include "enrich/enrich.h"
 
-static struct en_addr A(const char *s)
-{
+static struct en_addr A(const char *s) {
     struct en_addr a;
     memset(&a, 0, sizeof a);
     if (en_addr_parse(s, strlen(s), &a) != 0) {
@@ -17,7 +16,8 @@ static struct en_addr A(const char *s)
     return a;
 }
 
-static const char *fmt(const struct en_addr *a)
+static const char *
+fmt(const struct en_addr *a)
 {
     static char buf[64];
     en_addr_format(a, buf, sizeof buf);
@@ -91,7 +91,8 @@ static void test_sockaddr(void)
 static void test_cidrs_parse(void)
 {
     struct wr_err err = {0};
-    en_cidrs *c = en_cidrs_parse(" 10.0.0.0/8, 192.168.1.1 2001:db8::/32,::1/128\t172.16.0.0/12,", &err);
+    en_cidrs *c =
+        en_cidrs_parse(" 10.0.0.0/8, 192.168.1.1 2001:db8::/32,::1/128\t172.16.0.0/12,", &err);
     struct en_addr a;
     CHECK(c != NULL);
     CHECK_INT(en_cidrs_count(c), 5);
@@ -138,7 +139,8 @@ static void test_cidrs_errors(void)
     struct wr_err err = {0};
     CHECK(en_cidrs_parse("10.0.0.0/33", &err) == NULL);
     CHECK_INT(err.code, WR_EINVAL);
-    CHECK(strstr(err.msg, "--trusted-proxies") && strstr(err.msg, "10.0.0.0/33") && strstr(err.msg, "0-32"));
+    CHECK(strstr(err.msg, "--trusted-proxies") && strstr(err.msg, "10.0.0.0/33") &&
+          strstr(err.msg, "0-32"));
     CHECK(en_cidrs_parse("2001:db8::/129", &err) == NULL);
     CHECK(strstr(err.msg, "0-128"));
     CHECK(en_cidrs_parse("10.0.0.0/", &err) == NULL);
@@ -169,7 +171,8 @@ static void test_trusted_peer_walks_right_to_left(void)
     CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "198.51.100.7"), "198.51.100.7");
     /* A forged left part: the right-most untrusted hop wins. */
     CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.9"), "198.51.100.7");
-    CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "6.6.6.6,198.51.100.7,10.0.0.9 ,  10.3.3.3"), "198.51.100.7");
+    CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "6.6.6.6,198.51.100.7,10.0.0.9 ,  10.3.3.3"),
+              "198.51.100.7");
     /* Every hop trusted: the left-most. */
     CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "10.0.0.7, 10.0.0.9"), "10.0.0.7");
     /* Garbage stops the walk at the hop on its right. */
@@ -182,7 +185,8 @@ static void test_trusted_peer_walks_right_to_left(void)
     CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "[2001:db8::7]:443"), "2001:db8::7");
     CHECK_STR(client("10.0.0.0/8", "10.0.0.1", "2001:db8::7"), "2001:db8::7");
     /* IPv6 proxies, and a mapped client. */
-    CHECK_STR(client("2001:db8:1::/48", "2001:db8:1::5", "::ffff:198.51.100.8, 2001:db8:1::6"), "198.51.100.8");
+    CHECK_STR(client("2001:db8:1::/48", "2001:db8:1::5", "::ffff:198.51.100.8, 2001:db8:1::6"),
+              "198.51.100.8");
     /* A mapped peer is matched by the v4 list. */
     CHECK_STR(client("10.0.0.0/8", "::ffff:10.0.0.1", "198.51.100.9"), "198.51.100.9");
 }
@@ -201,9 +205,11 @@ static void test_many_hops(void)
 static void test_forwarded(void)
 {
     CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1", "for=198.51.100.17"), "198.51.100.17");
-    CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1", "for=6.6.6.6, For=\"[2001:db8:cafe::17]:4711\";proto=https"),
+    CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1",
+                         "for=6.6.6.6, For=\"[2001:db8:cafe::17]:4711\";proto=https"),
               "2001:db8:cafe::17");
-    CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1", "for=192.0.2.43;proto=http;by=203.0.113.43, for=10.0.0.3"),
+    CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1",
+                         "for=192.0.2.43;proto=http;by=203.0.113.43, for=10.0.0.3"),
               "192.0.2.43");
     CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1", "for=192.0.2.43, for=unknown"), "10.0.0.1");
     CHECK_STR(client_fwd("10.0.0.0/8", "10.0.0.1", "for=\"192.0.2.60:8080\""), "192.0.2.60");
@@ -228,10 +234,20 @@ static void test_truncate(void)
 /* The formatter agrees with inet_ntop on every shape of zero runs. */
 static void test_format(void)
 {
-    static const char *const v6[] = {"::", "::1", "1::", "2001:db8::", "2001:db8:0:1:1:1:1:1",
-                                     "2001:0:0:1::1", "1:0:0:2:0:0:0:3", "fe80::1:2:3:4", "1:2:3:4:5:6:7:8",
-                                     "0:1:0:1:0:1:0:1", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7::",
-                                     "abcd:ef01:2345:6789:abcd:ef01:2345:6789", "1:0:0:2::3"};
+    static const char *const v6[] = {"::",
+                                     "::1",
+                                     "1::",
+                                     "2001:db8::",
+                                     "2001:db8:0:1:1:1:1:1",
+                                     "2001:0:0:1::1",
+                                     "1:0:0:2:0:0:0:3",
+                                     "fe80::1:2:3:4",
+                                     "1:2:3:4:5:6:7:8",
+                                     "0:1:0:1:0:1:0:1",
+                                     "::2:3:4:5:6:7:8",
+                                     "1:2:3:4:5:6:7::",
+                                     "abcd:ef01:2345:6789:abcd:ef01:2345:6789",
+                                     "1:0:0:2::3"};
     int bad = 0;
     for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
         struct en_addr a = A(v6[i]);
@@ -254,8 +270,8 @@ static void test_format(void)
             memset(a.b + 4, 0, 12);
             inet_ntop(AF_INET, a.b, want, sizeof want);
         } else {
-            if (a.b[0] == 0 && a.b[1] == 0 && a.b[2] == 0 && a.b[3] == 0 && a.b[4] == 0 && a.b[5] == 0 &&
-                a.b[6] == 0 && a.b[7] == 0 && a.b[8] == 0 && a.b[9] == 0) {
+            if (a.b[0] == 0 && a.b[1] == 0 && a.b[2] == 0 && a.b[3] == 0 && a.b[4] == 0 &&
+                a.b[5] == 0 && a.b[6] == 0 && a.b[7] == 0 && a.b[8] == 0 && a.b[9] == 0) {
                 a.b[0] = 1; /* glibc writes ::a.b.c.d forms there; weir never stores them */
             }
             inet_ntop(AF_INET6, a.b, want, sizeof want);

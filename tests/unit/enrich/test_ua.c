@@ -23,15 +23,15 @@ static struct en_ua parse(const char *s)
     return ua;
 }
 
-#define CHECK_UA(s, want_browser, want_bver, want_os, want_over, want_device, want_bot) \
-    do {                                                                             \
-        struct en_ua u_ = parse(s);                                                  \
-        CHECK_STR(u_.browser, want_browser);                                         \
-        CHECK_STR(u_.browser_version, want_bver);                                    \
-        CHECK_STR(u_.os, want_os);                                                   \
-        CHECK_STR(u_.os_version, want_over);                                         \
-        CHECK_STR(en_device_name(u_.device), want_device);                           \
-        CHECK_INT(u_.bot, want_bot);                                                 \
+#define CHECK_UA(s, want_browser, want_bver, want_os, want_over, want_device, want_bot)            \
+    do {                                                                                           \
+        struct en_ua u_ = parse(s);                                                                \
+        CHECK_STR(u_.browser, want_browser);                                                       \
+        CHECK_STR(u_.browser_version, want_bver);                                                  \
+        CHECK_STR(u_.os, want_os);                                                                 \
+        CHECK_STR(u_.os_version, want_over);                                                       \
+        CHECK_STR(en_device_name(u_.device), want_device);                                         \
+        CHECK_INT(u_.bot, want_bot);                                                               \
     } while (0)
 
 static void test_desktops(void)
@@ -39,40 +39,48 @@ static void test_desktops(void)
     CHECK_UA("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/120.0.0.0 Safari/537.36",
              "Chrome", "120.0.0", "Windows", "10", "desktop", 0);
-    CHECK_UA("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Version/17.1 Safari/605.1.15",
-             "Safari", "17.1", "Mac OS X", "10.15.7", "desktop", 0);
-    CHECK_UA("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "Firefox", "121.0", "Linux",
-             "", "desktop", 0);
-    CHECK_UA("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0", "Firefox", "115.0",
-             "Ubuntu", "", "desktop", 0);
-    CHECK_UA("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
-             "Safari/537.36",
-             "Chrome", "120.0.0", "Chrome OS", "14541.0.0", "desktop", 0);
-    CHECK_UA("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
-             "Safari/537.36 Edg/120.0.2210.61",
-             "Edge", "120.0.2210", "Windows", "10", "desktop", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.1 Safari/605.1.15",
+        "Safari", "17.1", "Mac OS X", "10.15.7", "desktop", 0);
+    CHECK_UA("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "Firefox",
+             "121.0", "Linux", "", "desktop", 0);
+    CHECK_UA("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0",
+             "Firefox", "115.0", "Ubuntu", "", "desktop", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+        "Safari/537.36",
+        "Chrome", "120.0.0", "Chrome OS", "14541.0.0", "desktop", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+        "Safari/537.36 Edg/120.0.2210.61",
+        "Edge", "120.0.2210", "Windows", "10", "desktop", 0);
     /* Headless Chromium is a browser (the tests drive one), not a bot. */
-    CHECK_UA("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.109 "
-             "Safari/537.36",
-             "HeadlessChrome", "120.0.6099", "Linux", "", "desktop", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.109 "
+        "Safari/537.36",
+        "HeadlessChrome", "120.0.6099", "Linux", "", "desktop", 0);
 }
 
 static void test_phones_and_tablets(void)
 {
-    CHECK_UA("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Version/17.1 Mobile/15E148 Safari/604.1",
-             "Mobile Safari", "17.1", "iOS", "17.1", "mobile", 0);
-    CHECK_UA("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
-             "Mobile Safari/537.36",
-             "Chrome Mobile", "120.0.0", "Android", "14", "mobile", 0);
-    CHECK_UA("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 "
-             "Mobile/15E148 Safari/604.1",
-             "Mobile Safari", "16.6", "iOS", "16.6", "tablet", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.1 Mobile/15E148 Safari/604.1",
+        "Mobile Safari", "17.1", "iOS", "17.1", "mobile", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+        "Mobile Safari/537.36",
+        "Chrome Mobile", "120.0.0", "Android", "14", "mobile", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 "
+        "Mobile/15E148 Safari/604.1",
+        "Mobile Safari", "16.6", "iOS", "16.6", "tablet", 0);
     /* Android tablets leave "Mobile" out. */
-    CHECK_UA("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
-             "Safari/537.36",
-             "Chrome", "120.0.0", "Android", "13", "tablet", 0);
+    CHECK_UA(
+        "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+        "Safari/537.36",
+        "Chrome", "120.0.0", "Android", "13", "tablet", 0);
     CHECK_UA("Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
              "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
              "Samsung Internet", "23.0", "Android", "13", "mobile", 0);
@@ -81,10 +89,10 @@ static void test_phones_and_tablets(void)
 static void test_bots(void)
 {
     /* uap-core's Spider device. */
-    CHECK_UA("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", "2.1", "Other",
-             "", "bot", 1);
-    CHECK_UA("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot", "2.0", "Other", "",
-             "bot", 1);
+    CHECK_UA("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+             "Googlebot", "2.1", "Other", "", "bot", 1);
+    CHECK_UA("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot",
+             "2.0", "Other", "", "bot", 1);
     /* HTTP libraries and command-line clients. */
     CHECK_UA("curl/8.5.0", "curl", "8.5.0", "Other", "", "bot", 1);
     CHECK_UA("Wget/1.21.3", "Wget", "1.21.3", "Other", "", "bot", 1);
@@ -118,8 +126,9 @@ static void test_hostile(void)
 {
     size_t n = 10 * 1024;
     char *big = malloc(n + 1);
-    const char *chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                         "Chrome/120.0.0.0 Safari/537.36 ";
+    const char *chrome =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36 ";
     struct wr_err err = {0};
     en_ua_parser *p = en_ua_parser_create(rules, 4, &err);
     struct en_ua ua;
@@ -152,7 +161,8 @@ static void test_hostile(void)
     en_ua_parse(p, big, n, &ua, NULL);
     CHECK_STR(ua.browser, "Other");
     for (size_t i = 0; i < n; i++) {
-        big[i] = "Mozilla/5.0 (Linux; Android ; Build/) CFNetwork/ Darwin/ (iPhone; CPU OS_"[i % 73];
+        big[i] =
+            "Mozilla/5.0 (Linux; Android ; Build/) CFNetwork/ Darwin/ (iPhone; CPU OS_"[i % 73];
     }
     en_ua_parse(p, big, n, &ua, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -205,9 +215,9 @@ static void test_cache_churn(void)
 {
     struct wr_err err = {0};
     en_ua_parser *p = en_ua_parser_create(rules, 8, &err);
-    static const char *const base[] = {"curl/%u.%u", "Mozilla/5.0 (Windows NT 10.0) Chrome/%u.%u Safari/537.36",
-                                       "Mozilla/5.0 (iPhone; CPU iPhone OS %u_%u like Mac OS X) Mobile/15E148",
-                                       "Wget/%u.%u"};
+    static const char *const base[] = {
+        "curl/%u.%u", "Mozilla/5.0 (Windows NT 10.0) Chrome/%u.%u Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS %u_%u like Mac OS X) Mobile/15E148", "Wget/%u.%u"};
     unsigned seed = 7;
     int bad = 0;
     for (int i = 0; i < 600; i++) {
@@ -237,8 +247,8 @@ static const char *req(const char *re)
     for (size_t g = 0; g < r.ngroups; g++) {
         n += (size_t)snprintf(out + n, sizeof out - n, "%s", g ? " & " : "");
         for (; i < r.gend[g]; i++) {
-            n += (size_t)snprintf(out + n, sizeof out - n, "%s%.*s", i > (g ? r.gend[g - 1] : 0) ? "|" : "",
-                                  (int)r.len[i], r.lit[i]);
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s%.*s",
+                                  i > (g ? r.gend[g - 1] : 0) ? "|" : "", (int)r.len[i], r.lit[i]);
         }
     }
     return out;
@@ -338,7 +348,8 @@ static void test_prefilter_random(void)
                     matched++;
                     if (!req_holds(&r, subj, sl)) {
                         bad++;
-                        fprintf(stderr, "prefilter unsound: /%.*s/ on \"%.*s\"\n", (int)n, re, (int)sl, subj);
+                        fprintf(stderr, "prefilter unsound: /%.*s/ on \"%.*s\"\n", (int)n, re,
+                                (int)sl, subj);
                     }
                 }
             }

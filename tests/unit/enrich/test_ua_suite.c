@@ -48,7 +48,8 @@ static const char *get(yaml_document_t *doc, yaml_node_t *m, const char *key)
 {
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0) {
+        if (k && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0) {
             return scalar(yaml_document_get_node(doc, p->value));
         }
     }
@@ -56,7 +57,8 @@ static const char *get(yaml_document_t *doc, yaml_node_t *m, const char *key)
 }
 
 /* Compares one field; prints the miss. */
-static int same(const char *file, const char *ua, const char *field, const char *got, const char *want)
+static int same(const char *file, const char *ua, const char *field, const char *got,
+                const char *want)
 {
     if (!want) {
         want = "";
@@ -70,7 +72,8 @@ static int same(const char *file, const char *ua, const char *field, const char 
 
 static size_t prefilter_checked, prefilter_bad;
 
-static int run_suite(en_ua_parser *p, const char *dir, const struct suite *s, size_t *cases, size_t *passed)
+static int run_suite(en_ua_parser *p, const char *dir, const struct suite *s, size_t *cases,
+                     size_t *passed)
 {
     char path[4096];
     FILE *f;
@@ -92,12 +95,14 @@ static int run_suite(en_ua_parser *p, const char *dir, const struct suite *s, si
         return -1;
     }
     root = yaml_document_get_root_node(&doc);
-    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+         pr++) {
         if (strcmp(scalar(yaml_document_get_node(&doc, pr->key)), "test_cases") == 0) {
             list = yaml_document_get_node(&doc, pr->value);
         }
     }
-    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
         yaml_node_t *m = yaml_document_get_node(&doc, *it);
         const char *ua = get(&doc, m, "user_agent_string");
         struct en_uap r;
@@ -179,8 +184,8 @@ int main(int argc, char **argv)
             failed = 1;
         }
     }
-    printf("prefilter: %zu strings against every rule, %zu matching rules skipped\n", prefilter_checked,
-           prefilter_bad);
+    printf("prefilter: %zu strings against every rule, %zu matching rules skipped\n",
+           prefilter_checked, prefilter_bad);
     if (prefilter_bad) {
         failed = 1;
     }

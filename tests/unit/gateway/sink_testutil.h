@@ -97,17 +97,17 @@ static inline long st_done_wait(struct st_done *d, long n)
 
 /* One lake file read back. */
 struct st_file {
-    char path[1024];  /* relative to the lake root */
-    char *data;       /* decompressed */
+    char path[1024]; /* relative to the lake root */
+    char *data;      /* decompressed */
     size_t len;
-    int gzip_ok;      /* complete gzip members, nothing after them */
+    int gzip_ok; /* complete gzip members, nothing after them */
 };
 
 struct st_lake {
     struct st_file *f;
     size_t n, cap;
-    int temps;        /* dot-files (temporaries of unfinished puts) */
-    int others;       /* files not named *.jsonl.gz */
+    int temps;  /* dot-files (temporaries of unfinished puts) */
+    int others; /* files not named *.jsonl.gz */
 };
 
 /* Inflates a gzip file of one or more complete members (RFC 1952: concatenated members
@@ -289,7 +289,8 @@ static inline void st_env_free(struct st_env *e)
     st_rmrf(e->lake);
 }
 
-static inline gw_sink *st_open_sink(const struct st_env *e, uint64_t flush_bytes, int64_t interval_ms)
+static inline gw_sink *st_open_sink(const struct st_env *e, uint64_t flush_bytes,
+                                    int64_t interval_ms)
 {
     struct gw_sink_opts o = {
         .spool_dir = e->spool,
@@ -306,8 +307,8 @@ static inline gw_sink *st_open_sink(const struct st_env *e, uint64_t flush_bytes
 }
 
 /* A line {"n":N,"pad":"..."} in buf. */
-static inline struct gw_line st_mk(int kind, const char *et, int64_t t, long n, size_t pad, char *buf,
-                         size_t cap)
+static inline struct gw_line st_mk(int kind, const char *et, int64_t t, long n, size_t pad,
+                                   char *buf, size_t cap)
 {
     int k = snprintf(buf, cap, "{\"n\":%ld,\"pad\":\"", n);
     size_t len = (size_t)k;

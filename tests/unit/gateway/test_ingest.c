@@ -81,7 +81,11 @@ static void test_utf8_copy(void)
     /* "aé€" = 1 + 2 + 3 bytes; a 6-byte room (5 + NUL) cuts before the euro sign. */
     CHECK_INT(gw_text_utf8_copy(out, 6, "a\xc3\xa9\xe2\x82\xac", 6), 3);
     CHECK_STR(out, "a\xc3\xa9");
-    CHECK_INT(gw_text_utf8_copy(out, sizeof out, "a\xff" "b\xc3", 4), 4);
+    CHECK_INT(gw_text_utf8_copy(out, sizeof out,
+                                "a\xff"
+                                "b\xc3",
+                                4),
+              4);
     CHECK_STR(out, "a?b?");
     CHECK_INT(gw_text_utf8_copy(out, sizeof out, "x\0y", 3), 3);
     CHECK_STR(out, "x?y");

@@ -63,7 +63,8 @@ static void test_accepted_line(void)
     struct wr_buf resp;
     wr_buf_init(&resp, 1 << 20);
     CHECK_INT(verdict("{\"event_type\":\"thing\",\"event_id\":\"e-1\",\"payload\":{\"n\":\n7}}",
-                      key_all, &v, &resp, NULL), 0);
+                      key_all, &v, &resp, NULL),
+              0);
     CHECK_INT(v.status, 202);
     CHECK_INT(v.n_lines, 1);
     CHECK_STR(resp.p, "{\"accepted\":1,\"rejected\":0}");
@@ -72,11 +73,13 @@ static void test_accepted_line(void)
     CHECK_MEM(l->event_type, l->event_type_len, "thing", 5);
     CHECK(memchr(l->p, '\n', l->len) == NULL);
     struct lake_env_str f[LAKE_ENV_NFIELDS];
-    unsigned want = (1u << LAKE_ENV_EVENT_ID) | (1u << LAKE_ENV_SOURCE) | (1u << LAKE_ENV_RECEIVED_AT);
+    unsigned want =
+        (1u << LAKE_ENV_EVENT_ID) | (1u << LAKE_ENV_SOURCE) | (1u << LAKE_ENV_RECEIVED_AT);
     CHECK_INT(lake_env_scan(l->p, l->len, want, f), (int)want);
     CHECK_MEM(f[LAKE_ENV_EVENT_ID].p, f[LAKE_ENV_EVENT_ID].len, "e-1", 3);
     CHECK_MEM(f[LAKE_ENV_SOURCE].p, f[LAKE_ENV_SOURCE].len, "all", 3);
-    CHECK_MEM(f[LAKE_ENV_RECEIVED_AT].p, f[LAKE_ENV_RECEIVED_AT].len, "2025-12-02T00:00:00.123Z", 24);
+    CHECK_MEM(f[LAKE_ENV_RECEIVED_AT].p, f[LAKE_ENV_RECEIVED_AT].len, "2025-12-02T00:00:00.123Z",
+              24);
     wr_buf_free(&resp);
 }
 
@@ -90,7 +93,8 @@ static void test_rejections_and_reasons(void)
                       "{\"event_type\":\"thing\",\"payload\":{\"n\":\"x\"}},"
                       "{\"event_type\":\"nope\",\"payload\":{}},"
                       "{\"event_type\":\"thing\",\"payload\":{},\"extra\":1}]",
-                      key_all, &v, &resp, reasons), 0);
+                      key_all, &v, &resp, reasons),
+              0);
     CHECK_INT(v.status, 202);
     CHECK_INT(v.accepted, 1);
     CHECK_INT(v.rejected, 3);
@@ -105,8 +109,8 @@ static void test_rejections_and_reasons(void)
         struct wr_buf t = {(char *)v.lines[i].p, v.lines[i].len, v.lines[i].len, v.lines[i].len, 0};
         CHECK(valid_json(&t));
     }
-    CHECK_INT(verdict("{\"event_type\":\"thing\",\"payload\":{\"n\":1.5}}", key_all, &v, &resp,
-                      NULL), 0);
+    CHECK_INT(
+        verdict("{\"event_type\":\"thing\",\"payload\":{\"n\":1.5}}", key_all, &v, &resp, NULL), 0);
     CHECK_INT(v.status, 422);
     wr_buf_free(&resp);
 }
@@ -116,8 +120,9 @@ static void test_scopes(void)
     struct gw_verdict v;
     struct wr_buf resp;
     wr_buf_init(&resp, 1 << 20);
-    CHECK_INT(verdict("{\"event_type\":\"thing\",\"payload\":{\"n\":1}}", key_scoped, &v, &resp,
-                      NULL), 0);
+    CHECK_INT(
+        verdict("{\"event_type\":\"thing\",\"payload\":{\"n\":1}}", key_scoped, &v, &resp, NULL),
+        0);
     CHECK_INT(v.status, 403);
     CHECK(strstr(resp.p, "\"code\":\"forbidden\"") != NULL);
     wr_buf_free(&resp);
@@ -131,8 +136,10 @@ static void test_long_error_lists_stay_json(void)
     wr_buf_init(&body, 64 << 20);
     wr_buf_putc(&body, '[');
     for (int i = 0; i < 2000; i++) {
-        wr_buf_printf(&body, "%s{\"event_type\":\"thing\",\"event_id\":\"%0120d\",\"payload\":"
-                             "{\"n\":1", i ? "," : "", i);
+        wr_buf_printf(&body,
+                      "%s{\"event_type\":\"thing\",\"event_id\":\"%0120d\",\"payload\":"
+                      "{\"n\":1",
+                      i ? "," : "", i);
         for (int k = 0; k < 40; k++) {
             wr_buf_printf(&body, ",\"unknown_member_%02d\":%d", k, k);
         }

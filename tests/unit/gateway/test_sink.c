@@ -60,7 +60,7 @@ static void test_routing_and_names(void)
         int ti = (int)(n % 3);
         int64_t t = (n / 3) % 2 ? T11 + n * 1000 : T10 + 59 * 60000 + n;
         ls[n] = st_mk(ti == 2 ? GW_LINE_REJECTED : GW_LINE_ACCEPTED, types[ti], t, n, 20, bufs[n],
-                   sizeof(bufs[n]));
+                      sizeof(bufs[n]));
     }
     for (int r = 0; r < 10; r++) {
         CHECK_INT(gw_sink_submit(s, ls + r * 6, 6, st_done_cb, &d), 0);
@@ -96,7 +96,8 @@ static void test_routing_and_names(void)
             if (ti == 2) {
                 snprintf(want, sizeof(want), "rejected/dt=2025-11-21/hr=%s/", hr);
             } else {
-                snprintf(want, sizeof(want), "raw/event_type=%s/dt=2025-11-21/hr=%s/", types[ti], hr);
+                snprintf(want, sizeof(want), "raw/event_type=%s/dt=2025-11-21/hr=%s/", types[ti],
+                         hr);
             }
             if (strncmp(f->path, want, strlen(want)) != 0) {
                 CHECK__FAIL("line %ld in %s, want under %s", n, f->path, want);
@@ -131,7 +132,8 @@ static void test_flush_by_size(void)
     char buf[256];
     for (long n = 0; n < 100; n++) {
         /* ~100 bytes a line: a file per ~10 lines. */
-        CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n, 80, buf, sizeof(buf)), &d), 0);
+        CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n, 80, buf, sizeof(buf)), &d),
+                  0);
     }
     /* The files appear without a drain. */
     long long files = 0;
@@ -173,8 +175,9 @@ static void test_flush_by_age_and_hour(void)
     struct st_done d;
     st_done_init(&d);
     char buf[256];
-    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", wr_time_now_ms(), 1, 10, buf, sizeof(buf)), &d),
-              0);
+    CHECK_INT(
+        st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", wr_time_now_ms(), 1, 10, buf, sizeof(buf)), &d),
+        0);
     long long files = 0;
     for (int i = 0; i < 300 && files < 1; i++) {
         files = st_metric(s, "weir_sink_files_total{zone=\"raw\"}");
@@ -182,7 +185,8 @@ static void test_flush_by_age_and_hour(void)
     }
     CHECK_INT(files, 1);
     CHECK(st_metric(s, "weir_sink_buffers_closed_total{reason=\"age\"}") +
-              st_metric(s, "weir_sink_buffers_closed_total{reason=\"hour\"}") >= 1);
+              st_metric(s, "weir_sink_buffers_closed_total{reason=\"hour\"}") >=
+          1);
     gw_sink_destroy(s);
 
     /* A long interval: a line of an hour that has ended is flushed at once anyway. */
@@ -229,7 +233,8 @@ static void test_lake_failure_then_recovery(void)
     static char bufs[50][128];
     struct gw_line ls[50];
     for (long n = 0; n < 50; n++) {
-        ls[n] = st_mk(GW_LINE_ACCEPTED, n % 2 ? "a" : "b", T10 + n, n, 30, bufs[n], sizeof(bufs[n]));
+        ls[n] =
+            st_mk(GW_LINE_ACCEPTED, n % 2 ? "a" : "b", T10 + n, n, 30, bufs[n], sizeof(bufs[n]));
     }
     for (int r = 0; r < 5; r++) {
         CHECK_INT(gw_sink_submit(s, ls + r * 10, 10, st_done_cb, &d), 0);
@@ -289,7 +294,8 @@ static void test_s3_unreachable(void)
         .max_attempts = 1,
         .connect_timeout_ms = 200,
     };
-    struct gw_sink_opts o = {.spool_dir = e.spool, .lake_url = "s3://weir-test-bucket/x", .s3 = &s3};
+    struct gw_sink_opts o = {
+        .spool_dir = e.spool, .lake_url = "s3://weir-test-bucket/x", .s3 = &s3};
     struct wr_err err = {0};
     gw_sink *s = gw_sink_create(&o, &err);
     CHECK(s != NULL);
@@ -341,9 +347,9 @@ static void test_spool_full(void)
     int rc = 0;
     long sent = 0;
     for (long n = 0; n < 1000 && rc == 0; n++) {
-        rc = gw_sink_submit(s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", T10, n, 1000, buf,
-                                                     sizeof(buf))},
-                            1, st_done_cb, &d);
+        rc = gw_sink_submit(
+            s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", T10, n, 1000, buf, sizeof(buf))}, 1,
+            st_done_cb, &d);
         sent += rc == 0;
     }
     CHECK_INT(rc, WR_EAGAIN);
@@ -378,7 +384,8 @@ static void *inst_main(void *arg)
     st_done_init(&d);
     char buf[128];
     for (long n = 0; n < 200; n++) {
-        struct gw_line l = st_mk(GW_LINE_ACCEPTED, "shared", T10, a->base + n, 10, buf, sizeof(buf));
+        struct gw_line l =
+            st_mk(GW_LINE_ACCEPTED, "shared", T10, a->base + n, 10, buf, sizeof(buf));
         if (gw_sink_submit(a->s, &l, 1, st_done_cb, &d) != 0) {
             break;
         }
@@ -687,8 +694,8 @@ static void test_ack_from_memory_and_metrics(void)
 {
     struct st_env e;
     st_env_init(&e);
-    struct gw_sink_opts o = {.spool_dir = e.spool, .lake_url = e.url, .ack_from_memory = true,
-                             .instance_id = "bench-1"};
+    struct gw_sink_opts o = {
+        .spool_dir = e.spool, .lake_url = e.url, .ack_from_memory = true, .instance_id = "bench-1"};
     struct wr_err err = {0};
     gw_sink *s = gw_sink_create(&o, &err);
     CHECK(s != NULL);
@@ -713,9 +720,13 @@ static void test_ack_from_memory_and_metrics(void)
     struct wr_buf b;
     wr_buf_init(&b, 1 << 20);
     gw_sink_metrics(s, &b);
-    const char *fams[] = {"weir_spool_", "weir_sink_open_buffers", "weir_sink_buffered_bytes",
-                          "weir_sink_flushes_total", "weir_sink_lake_put_seconds_bucket",
-                          "weir_sink_replayed_lines_total 0", "weir_sink_lines_total{zone=\"raw\"} 100"};
+    const char *fams[] = {"weir_spool_",
+                          "weir_sink_open_buffers",
+                          "weir_sink_buffered_bytes",
+                          "weir_sink_flushes_total",
+                          "weir_sink_lake_put_seconds_bucket",
+                          "weir_sink_replayed_lines_total 0",
+                          "weir_sink_lines_total{zone=\"raw\"} 100"};
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
         if (!strstr(b.p, fams[i])) {
             CHECK__FAIL("metrics lack %s", fams[i]);
@@ -748,8 +759,12 @@ static void test_ack_from_memory_and_metrics(void)
 static void test_codec_and_buffer(void)
 {
     char out[256];
-    struct gw_line l = {.kind = GW_LINE_ACCEPTED, .event_type = "t", .event_type_len = 1,
-                        .received_at_ms = -1, .p = "{}", .len = 2};
+    struct gw_line l = {.kind = GW_LINE_ACCEPTED,
+                        .event_type = "t",
+                        .event_type_len = 1,
+                        .received_at_ms = -1,
+                        .p = "{}",
+                        .len = 2};
     size_t n = gw__rec_size(&l);
     CHECK_INT(n, SP_REC_HDR + 3);
     gw__rec_encode(&l, out);

@@ -16,7 +16,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#define PER_ITER 200000L  /* id space of one child */
+#define PER_ITER 200000L /* id space of one child */
 #define PER_THREAD 100000L
 #define HOUR_MS 3600000LL
 

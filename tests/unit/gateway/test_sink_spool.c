@@ -157,8 +157,8 @@ static void test_unplaceable_records_to_rejected(void)
             unplaceable += (long)count_of(f, "\"code\":\"unplaceable\"");
         }
     }
-    CHECK_INT(raw_lines, 2);  /* n=1 from the spool, n=10 submitted */
-    CHECK_INT(rej_lines, 5);  /* n=4 as it was, and the four unplaceable records */
+    CHECK_INT(raw_lines, 2); /* n=1 from the spool, n=10 submitted */
+    CHECK_INT(rej_lines, 5); /* n=4 as it was, and the four unplaceable records */
     CHECK_INT(unplaceable, 4);
     /* The bad event type keeps its hour; the bad time goes to the hour of time 0. */
     const struct st_file *f10 = find_file(&L, "rejected/dt=2025-11-21/hr=10/", 0);
@@ -235,8 +235,10 @@ static void test_emfile_then_recovery(void)
     struct st_env e;
     st_env_init(&e);
     /* A 64 KiB spool: 8 KiB segments, so a few lines need a new segment file. */
-    struct gw_sink_opts o = {.spool_dir = e.spool, .spool_max_bytes = 64 << 10,
-                             .lake_url = e.url, .flush_interval_ms = 600000,
+    struct gw_sink_opts o = {.spool_dir = e.spool,
+                             .spool_max_bytes = 64 << 10,
+                             .lake_url = e.url,
+                             .flush_interval_ms = 600000,
                              .flush_bytes = 64 << 20};
     struct wr_err err = {0};
     gw_sink *s = gw_sink_create(&o, &err);
@@ -255,7 +257,8 @@ static void test_emfile_then_recovery(void)
     st_done_init(&d);
     char buf[1200];
     long n = 0;
-    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n++, 1000, buf, sizeof(buf)), &d), 0);
+    CHECK_INT(st_submit1(s, st_mk(GW_LINE_ACCEPTED, "ev", now, n++, 1000, buf, sizeof(buf)), &d),
+              0);
     status_of[0] = 1;
 
     CHECK(wait_spare(e.spool, 8192));
@@ -291,10 +294,11 @@ static void test_emfile_then_recovery(void)
     CHECK_INT(d.eio, 0);
     CHECK_INT(refused_submit, 0);
     CHECK(!gw_sink_ready(s)); /* /readyz: 503 while the spool cannot write */
-    CHECK_INT(gw_sink_submit(s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", now, MAXN, 10,
-                                                         buf, sizeof(buf))},
-                             1, st_done_cb, &d),
-              WR_EAGAIN);
+    CHECK_INT(
+        gw_sink_submit(
+            s, (struct gw_line[]){st_mk(GW_LINE_ACCEPTED, "ev", now, MAXN, 10, buf, sizeof(buf))},
+            1, st_done_cb, &d),
+        WR_EAGAIN);
     CHECK_INT(st_metric(s, "weir_spool_failed"), 1);
     CHECK_INT(st_metric(s, "weir_sink_failed"), 0);
 

@@ -50,10 +50,11 @@ static void test_exact_bytes(void)
     lake_env_set_str(&r, LAKE_ENV_OCCURRED_AT, "2026-11-21T09:59:59Z", 20);
     lake_env_set_int(&r, LAKE_ENV_SCHEMA_VERSION, 2147483647);
     CHECK_INT(lake_env_write(&b, &r), 0);
-    CHECK_STR(b.p, "{\"event_type\":\"page_view\",\"schema_version\":2147483647,\"event_id\":\"e-1\","
-                   "\"occurred_at\":\"2026-11-21T09:59:59Z\","
-                   "\"received_at\":\"2026-11-21T10:00:00.123Z\",\"source\":\"web\","
-                   "\"payload\":{\"a\":1}}");
+    CHECK_STR(b.p,
+              "{\"event_type\":\"page_view\",\"schema_version\":2147483647,\"event_id\":\"e-1\","
+              "\"occurred_at\":\"2026-11-21T09:59:59Z\","
+              "\"received_at\":\"2026-11-21T10:00:00.123Z\",\"source\":\"web\","
+              "\"payload\":{\"a\":1}}");
     /* Appends: a second line goes after the first. */
     size_t first = b.len;
     CHECK_INT(lake_env_write(&b, &r), 0);
@@ -113,7 +114,8 @@ static void test_hostile_strings(void)
 {
     /* Quotes, backslashes, controls, NUL, invalid UTF-8 and a cut character in every string
      * field: the line stays one line of valid JSON and UTF-8. */
-    static const char evil[] = "a\"b\\c\nd\r\x01\x00\xff\xfe\xc3(\xe2\x82\xed\xa0\x80\xf4\x90\x80\x80z\xc3";
+    static const char evil[] =
+        "a\"b\\c\nd\r\x01\x00\xff\xfe\xc3(\xe2\x82\xed\xa0\x80\xf4\x90\x80\x80z\xc3";
     struct lake_env_rec r = sample();
     lake_env_set_str(&r, LAKE_ENV_EVENT_TYPE, evil, sizeof evil - 1);
     lake_env_set_str(&r, LAKE_ENV_EVENT_ID, evil, sizeof evil - 1);
@@ -225,7 +227,9 @@ static void test_rejected_lines(void)
 static void test_scan_matches_parse(void)
 {
     static const char *const lines[] = {
-        "{\"event_type\":\"t\",\"schema_version\":1,\"event_id\":\"a\",\"received_at\":\"" "2026-01-01T00:00:00Z" "\",\"source\":\"s\",\"payload\":{\"x\":\"}\"}}",
+        "{\"event_type\":\"t\",\"schema_version\":1,\"event_id\":\"a\",\"received_at\":\""
+        "2026-01-01T00:00:00Z"
+        "\",\"source\":\"s\",\"payload\":{\"x\":\"}\"}}",
         " { \"event_id\" : \"a\" , \"received_at\" : \"r\" } ",
         "{\"payload\":{\"event_id\":\"inner\"},\"event_id\":\"outer\",\"received_at\":\"r\"}",
         "{\"event_id\":\"a\\u0062\",\"received_at\":\"r\"}",
@@ -240,7 +244,8 @@ static void test_scan_matches_parse(void)
         "{",
         "{\"other\":true,\"n\":-1.5e3,\"event_id\":\"a\",\"received_at\":\"r\",\"x\":null}",
     };
-    unsigned want = (1u << LAKE_ENV_EVENT_ID) | (1u << LAKE_ENV_RECEIVED_AT) | (1u << LAKE_ENV_SOURCE);
+    unsigned want =
+        (1u << LAKE_ENV_EVENT_ID) | (1u << LAKE_ENV_RECEIVED_AT) | (1u << LAKE_ENV_SOURCE);
     wr_arena *a = wr_arena_create(4096, 1u << 20);
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         const char *l = lines[i];
@@ -261,7 +266,8 @@ static void test_scan_matches_parse(void)
              * the scan validates only what it reads). */
             if (rc == 0) {
                 CHECK(v.f[f] && v.f[f]->type == JS_STRING);
-                CHECK(v.f[f] && v.f[f]->n == s[f].len && memcmp(v.f[f]->u.s, s[f].p, s[f].len) == 0);
+                CHECK(v.f[f] && v.f[f]->n == s[f].len &&
+                      memcmp(v.f[f]->u.s, s[f].p, s[f].len) == 0);
             }
         }
     }
@@ -328,8 +334,7 @@ static void test_round_trip(void)
             CHECK(x->type == JS_INT);
             CHECK_INT(x->u.i, r.f[f].i);
             break;
-        default:
-            CHECK_MEM(b.p + x->src_off, x->src_len, r.f[f].p, r.f[f].len);
+        default: CHECK_MEM(b.p + x->src_off, x->src_len, r.f[f].p, r.f[f].len);
         }
     }
     unsigned all = (1u << LAKE_ENV_NFIELDS) - 1;

@@ -82,7 +82,8 @@ int main(int argc, char **argv)
         const char *schemas[] = {schema};
         cur_model *m = schema ? cur_model_create(schemas, 1, &err) : NULL;
         if (!m) {
-            fprintf(stderr, "pq_curate_sample: schema %s: %s\n", path, schema ? err.msg : "unreadable");
+            fprintf(stderr, "pq_curate_sample: schema %s: %s\n", path,
+                    schema ? err.msg : "unreadable");
             free(schema);
             rc = 1;
             break;
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
                     tv[i] = type;
                 }
                 /* one rollup file per (type, day) here; the worker writes one per day */
-                if (!tv || cur_rollups_write(st, de->d_name + 3, tv, res.rollups, res.nrollups, &cfg, &err)) {
+                if (!tv || cur_rollups_write(st, de->d_name + 3, tv, res.rollups, res.nrollups,
+                                             &cfg, &err)) {
                     fprintf(stderr, "pq_curate_sample: rollups %s: %s\n", de->d_name, err.msg);
                     rc = 1;
                 }

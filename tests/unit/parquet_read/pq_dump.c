@@ -21,15 +21,16 @@ __extension__ typedef unsigned __int128 u128;
 
 static const char *ptype_name(enum pq_ptype t)
 {
-    static const char *n[] = {"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY",
-                              "FIXED_LEN_BYTE_ARRAY"};
+    static const char *n[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
+                              "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return (unsigned)t < 8 ? n[t] : "?";
 }
 
 static const char *logical_name(enum pq_rlogical l)
 {
-    static const char *n[] = {"NONE", "STRING", "JSON", "ENUM", "UUID", "INT", "DECIMAL", "DATE",
-                              "TIME", "TIMESTAMP", "INTERVAL", "BSON", "FLOAT16", "OTHER"};
+    static const char *n[] = {"NONE",     "STRING",  "JSON",    "ENUM", "UUID",
+                              "INT",      "DECIMAL", "DATE",    "TIME", "TIMESTAMP",
+                              "INTERVAL", "BSON",    "FLOAT16", "OTHER"};
     return (unsigned)l < sizeof n / sizeof n[0] ? n[l] : "?";
 }
 
@@ -113,7 +114,8 @@ static void put_value(const struct pq_rcol *c, const struct pq_value *v)
         if (c->logical == PQ_RL_DECIMAL) {
             put_decimal(v->i, c->scale);
         } else if (c->logical == PQ_RL_INT && !c->int_signed) {
-            printf("\"%" PRIu64 "\"", c->type == PQ_PT_INT32 ? (uint64_t)(uint32_t)v->i : (uint64_t)v->i);
+            printf("\"%" PRIu64 "\"",
+                   c->type == PQ_PT_INT32 ? (uint64_t)(uint32_t)v->i : (uint64_t)v->i);
         } else {
             printf("\"%" PRId64 "\"", v->i);
         }
@@ -184,12 +186,15 @@ int main(int argc, char **argv)
         } else if (!path && argv[i][0] != '-') {
             path = argv[i];
         } else {
-            fprintf(stderr, "usage: pq_dump FILE [--columns a,b] [--where COL:LO:HI]... [--batch] [--stats]\n");
+            fprintf(
+                stderr,
+                "usage: pq_dump FILE [--columns a,b] [--where COL:LO:HI]... [--batch] [--stats]\n");
             return 2;
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: pq_dump FILE [--columns a,b] [--where COL:LO:HI]... [--batch] [--stats]\n");
+        fprintf(stderr,
+                "usage: pq_dump FILE [--columns a,b] [--where COL:LO:HI]... [--batch] [--stats]\n");
         return 2;
     }
     struct wr_err err = {0, ""};
@@ -255,7 +260,9 @@ int main(int argc, char **argv)
         printf(",\"type\":\"%s\",\"logical\":\"%s\",\"optional\":%s,\"unit\":\"%s\",\"scale\":%d,"
                "\"signed\":%s,\"utc\":%s}",
                ptype_name(c->type), logical_name(c->logical), c->optional ? "true" : "false",
-               c->unit == PQ_UNIT_MILLIS ? "MILLIS" : c->unit == PQ_UNIT_NANOS ? "NANOS" : "MICROS",
+               c->unit == PQ_UNIT_MILLIS  ? "MILLIS"
+               : c->unit == PQ_UNIT_NANOS ? "NANOS"
+                                          : "MICROS",
                c->scale, c->int_signed ? "true" : "false", c->utc ? "true" : "false");
     }
     printf("]}\n");
@@ -320,9 +327,12 @@ int main(int argc, char **argv)
         struct pq_read_stats s;
         pq_reader_stats(r, &s);
         fprintf(stderr,
-                "{\"groups_read\":%" PRIu64 ",\"groups_skipped_stats\":%" PRIu64 ",\"groups_skipped_rows\":%" PRIu64
-                ",\"pages\":%" PRIu64 ",\"pages_skipped\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"rows_scanned\":%" PRIu64 "}\n",
-                s.groups_read, s.groups_skipped_stats, s.groups_skipped_rows, s.pages, s.pages_skipped, s.bytes_read, s.rows_scanned);
+                "{\"groups_read\":%" PRIu64 ",\"groups_skipped_stats\":%" PRIu64
+                ",\"groups_skipped_rows\":%" PRIu64 ",\"pages\":%" PRIu64
+                ",\"pages_skipped\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+                ",\"rows_scanned\":%" PRIu64 "}\n",
+                s.groups_read, s.groups_skipped_stats, s.groups_skipped_rows, s.pages,
+                s.pages_skipped, s.bytes_read, s.rows_scanned);
     }
 out:
     free(names_buf);

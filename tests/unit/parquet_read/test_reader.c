@@ -35,17 +35,17 @@ static int mb_write(void *arg, const void *p, size_t len)
 
 enum { C_ID, C_TS, C_NAME, C_SCORE, C_FLAG, C_N32, NC };
 static const struct pq_column cols[NC] = {
-    {"id", PQ_INT64, PQ_LT_INT, 0, 0},
-    {"ts", PQ_INT64, PQ_LT_TIMESTAMP_US, 1, 0},
-    {"name", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, 0},
-    {"score", PQ_DOUBLE, PQ_LT_NONE, 1, 0},
-    {"flag", PQ_BOOLEAN, PQ_LT_NONE, 1, 0},
-    {"n32", PQ_INT32, PQ_LT_INT, 0, 0},
+    {"id", PQ_INT64, PQ_LT_INT, 0, 0},           {"ts", PQ_INT64, PQ_LT_TIMESTAMP_US, 1, 0},
+    {"name", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, 0}, {"score", PQ_DOUBLE, PQ_LT_NONE, 1, 0},
+    {"flag", PQ_BOOLEAN, PQ_LT_NONE, 1, 0},      {"n32", PQ_INT32, PQ_LT_INT, 0, 0},
 };
 #define ROWS 3000
 #define RG 1000
 
-static void name_of(long i, char *out, size_t n) { snprintf(out, n, "name-%ld", i % 37); }
+static void name_of(long i, char *out, size_t n)
+{
+    snprintf(out, n, "name-%ld", i % 37);
+}
 
 /* rows: id = i, ts = 1e15 + i*1000 (null when i % 10 == 3), name (null when i % 7 == 0),
  * score = i / 4.0 (null when i % 5 == 1), flag = i % 3 == 0 (null when i % 11 == 0), n32 = -i.
@@ -163,7 +163,7 @@ static void test_read_back(void)
         pq_reader_stats(r, &st);
         CHECK_INT(st.groups_read, ROWS / RG);
         CHECK(st.pages > (uint64_t)NC * (ROWS / RG)); /* more than one page per chunk */
-        CHECK_INT(pq_reader_next_row(r, &err), 0);  /* stays at the end */
+        CHECK_INT(pq_reader_next_row(r, &err), 0);    /* stays at the end */
         pq_reader_destroy(r);
         free(b.p);
     }
@@ -379,8 +379,8 @@ static void test_hostile(void)
     free(b.p);
 
     /* a forged footer: schema list claiming 2^31 elements in 4 bytes */
-    static const uint8_t forged[] = {'P', 'A', 'R', '1', 0x15, 0x02, 0x19, 0xfc, 0xff, 0xff, 0xff, 0x07, 0x00,
-                                     9, 0, 0, 0, 'P', 'A', 'R', '1'};
+    static const uint8_t forged[] = {'P',  'A',  'R', '1', 0x15, 0x02, 0x19, 0xfc, 0xff, 0xff, 0xff,
+                                     0x07, 0x00, 9,   0,   0,    0,    'P',  'A',  'R',  '1'};
     CHECK_INT(read_all(forged, sizeof forged, &err), WR_EINVAL);
     CHECK(strstr(err.msg, "footer") != NULL);
     static const uint8_t notpq[] = "hello, this is not a parquet file at all";
@@ -396,7 +396,7 @@ static void test_snappy(void)
     uint8_t out[13];
     CHECK_INT(pqr_snappy(in, sizeof in, out, sizeof out), 0);
     CHECK_MEM(out, 13, "abcabcabcabcX", 13);
-    CHECK_INT(pqr_snappy(in, sizeof in, out, 12), -1); /* wrong size */
+    CHECK_INT(pqr_snappy(in, sizeof in, out, 12), -1);          /* wrong size */
     static const uint8_t badoff[] = {6, 0x00, 'a', 0x05, 0x09}; /* offset 9 > 1 byte written */
     CHECK_INT(pqr_snappy(badoff, sizeof badoff, out, 6), -1);
     static const uint8_t shortlit[] = {5, 0x10, 'a', 'b'}; /* literal of 5, 2 present */

@@ -256,7 +256,7 @@ static inline void tu_append_n(sp_spool *s, uint32_t first, uint32_t n, uint64_t
 
 /* r holds exactly records first..first+n-1 at the given positions. */
 static inline void tu_check_replay(const struct tu_replay *r, uint32_t first, uint32_t n,
-                         const uint64_t *lsns, size_t span)
+                                   const uint64_t *lsns, size_t span)
 {
     CHECK_INT(r->n, n);
     char rec[4096];

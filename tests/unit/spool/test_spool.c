@@ -198,7 +198,8 @@ static void test_concurrent_group_commit(void)
     CHECK_INT(st.appended_records, T * R);
     /* Group commit: far fewer fsyncs than appends (each segment switch adds one). */
     printf("concurrent: %d appends, %" PRIu64 " fsyncs, largest batch %" PRIu64 ", %" PRIu64
-           " segments\n", T * R, st.fsyncs, st.batch_records_max, st.segments);
+           " segments\n",
+           T * R, st.fsyncs, st.batch_records_max, st.segments);
     CHECK(st.fsyncs < (uint64_t)(T * R) / 2);
     CHECK(st.batch_records_max > 1);
     uint64_t hist = 0;
@@ -447,8 +448,8 @@ static void test_torn_tail_every_offset(void)
         stat(seg, &sb);
         if (r.n != 4 || st.end_lsn != lsn[4] || (uint64_t)sb.st_size != lsn[4] ||
             st.truncated_bytes != cut - lsn[4] ||
-            (cut > lsn[4] && (r.reports != 1 || strcmp(r.last_what, "torn") != 0 ||
-                              r.last_lsn != lsn[4]))) {
+            (cut > lsn[4] &&
+             (r.reports != 1 || strcmp(r.last_what, "torn") != 0 || r.last_lsn != lsn[4]))) {
             bad++;
             fprintf(stderr, "cut at %" PRIu64 ": %zu records, end %" PRIu64 "\n", cut, r.n,
                     st.end_lsn);
@@ -734,7 +735,8 @@ static void test_metrics_text(void)
     sp_spool *s = tu_open(dir, NULL, 0, 0);
     uint64_t lsn[20];
     tu_append_n(s, 0, 20, lsn, 100);
-    CHECK_INT(sp_spool_durable_lsn(s), sp_spool_record_end(lsn[19], tu_record(19, (char[200]){0}, 200, 100)));
+    CHECK_INT(sp_spool_durable_lsn(s),
+              sp_spool_record_end(lsn[19], tu_record(19, (char[200]){0}, 200, 100)));
     struct wr_buf b;
     wr_buf_init(&b, 64 * 1024);
     CHECK_INT(sp_spool_metrics(s, &b), 0);
@@ -758,7 +760,6 @@ static void test_metrics_text(void)
     sp_spool_destroy(s);
     tu_rmdir(dir);
 }
-
 
 /* Preallocation: the spare replaces the empty first segment and starts each new one;
  * their zero-filled room is neither damage nor a torn tail at reopen, writing goes on

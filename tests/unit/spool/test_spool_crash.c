@@ -476,7 +476,8 @@ static void test_power_loss_model(void)
             }
         }
         printf("power cut %d: %zu acks before the cut, %zu records survived, %d reports, "
-               "%d missing, %d bad\n", round, m.nacked, r.n, r.reports, missing, bad);
+               "%d missing, %d bad\n",
+               round, m.nacked, r.n, r.reports, missing, bad);
         CHECK_INT(missing, 0);
         CHECK_INT(bad, 0);
         sp_spool_destroy(s);

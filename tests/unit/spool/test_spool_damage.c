@@ -181,8 +181,8 @@ static void random_damage(int prealloc)
         for (int i = 0; i < N; i++) {
             if (!touched[i] && !seen[i]) {
                 missing++;
-                fprintf(stderr, "round %d: untouched record %d (segment %d) not replayed\n",
-                        round, i, seg_of(&im, lsn[i]));
+                fprintf(stderr, "round %d: untouched record %d (segment %d) not replayed\n", round,
+                        i, seg_of(&im, lsn[i]));
             }
         }
         sp_spool_destroy(s);

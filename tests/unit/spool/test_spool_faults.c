@@ -268,7 +268,6 @@ static void test_emfile_segment_open_is_transient(void)
     tu_rmdir(dir);
 }
 
-
 int main(void)
 {
     CHECK_RUN(test_fsync_error_fails_spool);

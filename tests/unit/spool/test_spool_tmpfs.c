@@ -14,8 +14,10 @@ static void test_tmpfs_enospc(void)
     char dir[64];
     tu_mkdtemp(dir, sizeof(dir));
     if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
-        fprintf(stderr, "test_spool_tmpfs: skipped: cannot mount a tmpfs (needs root or "
-                        "CAP_SYS_ADMIN): %s\n", strerror(errno));
+        fprintf(stderr,
+                "test_spool_tmpfs: skipped: cannot mount a tmpfs (needs root or "
+                "CAP_SYS_ADMIN): %s\n",
+                strerror(errno));
         tu_rmdir(dir);
         exit(77);
     }
@@ -62,7 +64,6 @@ static void test_tmpfs_enospc(void)
     umount(dir);
     rmdir(dir);
 }
-
 
 int main(void)
 {
