@@ -12,6 +12,7 @@
 #include <libdeflate.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,18 @@ static int file_key(gw_sink *s, const struct gw__pbuf *b, char *key, size_t cap)
     return lake_path_rejected(key, cap, t, name);
 }
 
+/* Waits out the next backoff delay unless the sink stops meanwhile; true when it stops. */
+static bool backoff_wait(gw_sink *s, struct wr_backoff *b)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->fstop) {
+        wr_cond_wait_ms(&s->fcond, &s->mu, wr_backoff_next_ms(b));
+    }
+    bool stop = s->fstop;
+    pthread_mutex_unlock(&s->mu);
+    return stop;
+}
+
 /* Puts one closed buffer, retrying with backoff until it is in the lake (0) or the
  * flusher is told to stop (WR_EAGAIN). */
 static int flush_one(gw_sink *s, struct gw__pbuf *b)
@@ -121,13 +134,7 @@ static int flush_one(gw_sink *s, struct gw__pbuf *b)
             WR_WARN("sink: lake put %s failed (%s: %s), attempt %u; retrying", key, wr_err_name(rc),
                     e.msg, attempt + 1);
         }
-        pthread_mutex_lock(&s->mu);
-        if (!s->fstop) {
-            wr_cond_wait_ms(&s->fcond, &s->mu, wr_backoff_next_ms(&backoff));
-        }
-        int stop = s->fstop;
-        pthread_mutex_unlock(&s->mu);
-        if (stop) {
+        if (backoff_wait(s, &backoff)) {
             return WR_EAGAIN;
         }
     }
@@ -148,13 +155,7 @@ static void journal_until_ok(gw_sink *s, const struct gw__pbuf *b)
         if (attempt % 20 == 0) {
             WR_WARN("sink: journal append in %s failed: %s; retrying", s->dir, strerror(errno));
         }
-        pthread_mutex_lock(&s->mu);
-        if (!s->fstop) {
-            wr_cond_wait_ms(&s->fcond, &s->mu, wr_backoff_next_ms(&backoff));
-        }
-        int stop = s->fstop;
-        pthread_mutex_unlock(&s->mu);
-        if (stop) {
+        if (backoff_wait(s, &backoff)) {
             return;
         }
     }
