@@ -59,7 +59,7 @@ for i in range(count):
         sys.exit(f"status {r.status}")
 PY
     kill -TERM "$pid"; wait "$pid" || true
-    callgrind_annotate "$tmp/$name.cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}'
+    awk '/^(summary|totals):/ {print $2; exit}' "$tmp/$name.cg"
 }
 printf '%-8s %-6s %14s %14s %14s\n' build mode Ir-total Ir-idle Ir/request
 for pair in "A $A" "B $B"; do
