@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/prom.h"
+#include "enrich/enrich.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,22 +21,11 @@
 #include <time.h>
 
 #define ADDR_BUCKETS 4096
-#define MAX_PROXIES 64
 #define SWEEP_MS 200
-
-/* An address as 16 bytes: IPv4 (and IPv4-mapped IPv6) as ::ffff:a.b.c.d. */
-struct addr16 {
-    unsigned char b[16];
-};
-
-struct cidr {
-    struct addr16 net;
-    unsigned bits; /* prefix length over the 16 bytes (IPv4 /n is 96 + n) */
-};
 
 /* Connections per client address; freed when the count drops to 0. */
 struct addr_count {
-    struct addr16 a;
+    struct en_addr a;
     unsigned n;
     struct addr_count *next;
 };
@@ -45,7 +35,7 @@ enum phase { P_HEAD, P_BODY, P_BUSY };
 struct gw_conn {
     struct gw_conn *prev, *next; /* the sweeper's list, under mu */
     MHD_socket fd;
-    struct addr16 addr;
+    struct en_addr addr;
     bool counted;             /* holds a count in the address table */
     bool cut;                 /* shut down by the sweeper once */
     _Atomic bool had_request; /* a request was answered: the next head may wait longer */
@@ -58,8 +48,7 @@ struct gw_conns {
     unsigned per_ip;
     int64_t head_ns, idle_head_ns;
     uint64_t min_rate;
-    struct cidr proxies[MAX_PROXIES];
-    size_t n_proxies;
+    en_cidrs *proxies;  /* --trusted-proxies, parsed as the enricher parses it */
     pthread_mutex_t mu; /* the list and the address table */
     struct gw_conn *list;
     struct addr_count *buckets[ADDR_BUCKETS];
@@ -72,129 +61,21 @@ struct gw_conns {
 
 /* ---- addresses ------------------------------------------------------------------ */
 
-static bool addr_of(const struct sockaddr *sa, struct addr16 *out)
+static bool addr_of(const struct sockaddr *sa, struct en_addr *out)
 {
-    memset(out, 0, sizeof *out);
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        out->b[10] = out->b[11] = 0xff;
-        memcpy(out->b + 12, &in->sin_addr, 4);
-        return true;
-    }
-    if (sa->sa_family == AF_INET6) {
-        memcpy(out->b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        return true;
-    }
-    return false;
-}
-
-static bool cidr_match(const struct cidr *c, const struct addr16 *a)
-{
-    unsigned full = c->bits / 8, rest = c->bits % 8;
-    if (memcmp(c->net.b, a->b, full) != 0) {
-        return false;
-    }
-    if (rest == 0) {
-        return true;
-    }
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (c->net.b[full] & mask) == (a->b[full] & mask);
-}
-
-/* One entry of the list: "10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1". */
-static int parse_cidr(const char *s, size_t len, struct cidr *out, struct wr_err *err)
-{
-    char text[64];
-    if (len == 0 || len >= sizeof text) {
-        return wr_err_set(err, WR_EINVAL,
-                          "--trusted-proxies: '%.*s' is not an address or "
-                          "CIDR block",
-                          (int)(len < 64 ? len : 64), s);
-    }
-    memcpy(text, s, len);
-    text[len] = '\0';
-    char *slash = strchr(text, '/');
-    long bits = -1;
-    if (slash) {
-        *slash = '\0';
-        char *end;
-        errno = 0;
-        bits = strtol(slash + 1, &end, 10);
-        if (errno != 0 || end == slash + 1 || *end != '\0' || bits < 0) {
-            bits = 999;
-        }
-    }
-    memset(out, 0, sizeof *out);
-    struct in_addr v4;
-    if (inet_pton(AF_INET, text, &v4) == 1) {
-        if (bits > 32) {
-            goto bad;
-        }
-        out->net.b[10] = out->net.b[11] = 0xff;
-        memcpy(out->net.b + 12, &v4, 4);
-        out->bits = 96 + (unsigned)(bits < 0 ? 32 : bits);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, text, out->net.b) == 1) {
-        if (bits > 128) {
-            goto bad;
-        }
-        out->bits = (unsigned)(bits < 0 ? 128 : bits);
-        return 0;
-    }
-bad:
-    return wr_err_set(err, WR_EINVAL,
-                      "--trusted-proxies: '%s%s%s' is not an address or CIDR "
-                      "block",
-                      text, slash ? "/" : "", slash ? slash + 1 : "");
-}
-
-static int parse_proxies(const char *list, struct cidr *out, size_t *n, struct wr_err *err)
-{
-    *n = 0;
-    const char *p = list ? list : "";
-    while (*p) {
-        while (*p == ' ' || *p == ',') {
-            p++;
-        }
-        size_t len = strcspn(p, ", ");
-        if (len == 0) {
-            break;
-        }
-        if (*n == MAX_PROXIES) {
-            return wr_err_set(err, WR_EINVAL, "--trusted-proxies: more than %d entries",
-                              MAX_PROXIES);
-        }
-        int rc = parse_cidr(p, len, &out[*n], err);
-        if (rc) {
-            return rc;
-        }
-        (*n)++;
-        p += len;
-    }
-    return 0;
+    return en_addr_from_sockaddr(sa, out) == 0;
 }
 
 int gw_trusted_proxies_check(const char *list, struct wr_err *err)
 {
-    struct cidr tmp[MAX_PROXIES];
-    size_t n;
-    return parse_proxies(list, tmp, &n, err);
+    en_cidrs *c = en_cidrs_parse(list, err);
+    en_cidrs_destroy(c);
+    return c ? 0 : err->code;
 }
 
-static bool trusted(const gw_conns *c, const struct addr16 *a)
+static size_t bucket_of(const struct en_addr *a)
 {
-    for (size_t i = 0; i < c->n_proxies; i++) {
-        if (cidr_match(&c->proxies[i], a)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static size_t bucket_of(const struct addr16 *a)
-{
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 1469598103934665603ULL ^ a->family;
     for (size_t i = 0; i < 16; i++) {
         h = (h ^ a->b[i]) * 1099511628211ULL;
     }
@@ -202,11 +83,11 @@ static size_t bucket_of(const struct addr16 *a)
 }
 
 /* The count of a, under mu; created when `create`. NULL when absent or out of memory. */
-static struct addr_count *count_of(gw_conns *c, const struct addr16 *a, bool create)
+static struct addr_count *count_of(gw_conns *c, const struct en_addr *a, bool create)
 {
     struct addr_count **head = &c->buckets[bucket_of(a)];
     for (struct addr_count *e = *head; e; e = e->next) {
-        if (memcmp(e->a.b, a->b, 16) == 0) {
+        if (e->a.family == a->family && memcmp(e->a.b, a->b, 16) == 0) {
             return e;
         }
     }
@@ -222,11 +103,11 @@ static struct addr_count *count_of(gw_conns *c, const struct addr16 *a, bool cre
     return e;
 }
 
-static void count_drop(gw_conns *c, const struct addr16 *a)
+static void count_drop(gw_conns *c, const struct en_addr *a)
 {
     struct addr_count **pp = &c->buckets[bucket_of(a)];
     for (; *pp; pp = &(*pp)->next) {
-        if (memcmp((*pp)->a.b, a->b, 16) == 0) {
+        if ((*pp)->a.family == a->family && memcmp((*pp)->a.b, a->b, 16) == 0) {
             struct addr_count *e = *pp;
             if (--e->n == 0) {
                 *pp = e->next;
@@ -242,9 +123,9 @@ static void count_drop(gw_conns *c, const struct addr16 *a)
 enum MHD_Result gw__conns_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     gw_conns *c = cls;
-    struct addr16 a;
+    struct en_addr a;
     (void)addrlen;
-    if (c->per_ip == 0 || !addr_of(addr, &a) || trusted(c, &a)) {
+    if (c->per_ip == 0 || !addr_of(addr, &a) || en_cidrs_contains(c->proxies, &a)) {
         return MHD_YES;
     }
     /* Checked here, counted at start: between the two only the connections other pool
@@ -283,7 +164,7 @@ void gw__conns_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
         set_phase(t, P_HEAD);
         pthread_mutex_lock(&c->mu);
         if (ai && ai->client_addr && addr_of(ai->client_addr, &t->addr) && c->per_ip &&
-            !trusted(c, &t->addr)) {
+            !en_cidrs_contains(c->proxies, &t->addr)) {
             struct addr_count *e = count_of(c, &t->addr, true);
             if (e) {
                 e->n++;
@@ -428,7 +309,8 @@ gw_conns *gw__conns_create(const struct gw_config *cfg, struct wr_err *err)
                                                                  : cfg->header_timeout_ms;
     c->idle_head_ns = idle * 1000000LL;
     c->min_rate = cfg->min_body_rate;
-    if (parse_proxies(cfg->trusted_proxies, c->proxies, &c->n_proxies, err) != 0) {
+    c->proxies = en_cidrs_parse(cfg->trusted_proxies, err);
+    if (!c->proxies) {
         free(c);
         return NULL;
     }
@@ -436,6 +318,7 @@ gw_conns *gw__conns_create(const struct gw_config *cfg, struct wr_err *err)
     pthread_mutex_init(&c->mu, NULL);
     if (pthread_create(&c->sweeper, NULL, sweeper_main, c) != 0) {
         wr_err_set(err, WR_EIO, "cannot start the connection sweeper thread");
+        en_cidrs_destroy(c->proxies);
         pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->mu);
         free(c);
@@ -469,6 +352,7 @@ void gw__conns_destroy(gw_conns *c)
             free(e);
         }
     }
+    en_cidrs_destroy(c->proxies);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
     free(c);
