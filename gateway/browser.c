@@ -3,11 +3,11 @@
 #include "browser.h"
 
 #include "gateway/gateway.h"
+#include "gateway/ratelimit.h"
 
 #include "common/text.h"
 #include "registry/registry.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,8 +260,7 @@ void gw_cors_headers(struct MHD_Response *resp, const char *origin, bool preflig
 
 struct ipbucket {
     uint64_t tag; /* 0 = empty */
-    double tokens;
-    int64_t last_ns;
+    struct gw_bucket b;
     long long rate;
 };
 
@@ -295,11 +294,9 @@ static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
     return h;
 }
 
-/* Tokens after refilling to now (capacity: one second's worth). */
-static double refilled(const struct ipbucket *b, int64_t now_ns)
+static double refilled(const struct ipbucket *s, int64_t now_ns)
 {
-    double t = b->tokens + (double)(now_ns - b->last_ns) / 1e9 * (double)b->rate;
-    return t > (double)b->rate ? (double)b->rate : t;
+    return gw_bucket_level(&s->b, s->rate, now_ns);
 }
 
 bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, size_t alen,
@@ -322,7 +319,7 @@ bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, si
         /* An empty slot or a bucket full again (idle for a second) costs nothing to
          * reuse; otherwise the least recently used one goes. */
         if (!victim || s->tag == 0 || refilled(s, now_ns) >= (double)s->rate ||
-            (victim->tag != 0 && s->last_ns < victim->last_ns &&
+            (victim->tag != 0 && s->b.last_ns < victim->b.last_ns &&
              refilled(victim, now_ns) < (double)victim->rate)) {
             victim = s;
         }
@@ -330,19 +327,11 @@ bool gw_iprate_take(gw_iprate *r, const char *key, const unsigned char *addr, si
     if (!b) {
         b = victim;
         b->tag = tag;
-        b->tokens = (double)rate;
-        b->last_ns = now_ns;
+        b->b.tokens = (double)rate;
+        b->b.last_ns = now_ns;
     }
     b->rate = rate;
-    b->tokens = refilled(b, now_ns);
-    b->last_ns = now_ns;
-    /* As ratelimit.c: refused below one whole token (empty or in debt). */
-    bool ok = b->tokens >= 1.0;
-    if (ok) {
-        b->tokens -= (double)n;
-    } else if (retry_s) {
-        *retry_s = (long long)ceil((1.0 - b->tokens) / (double)rate);
-    }
+    bool ok = gw_bucket_take(&b->b, rate, n, now_ns, retry_s);
     pthread_mutex_unlock(&r->lock);
     return ok;
 }

@@ -8,9 +8,29 @@
 
 struct bucket {
     char *name; /* NULL = empty slot */
-    double tokens;
-    int64_t last_ns;
+    struct gw_bucket b;
 };
+
+double gw_bucket_level(const struct gw_bucket *b, long long rate, int64_t now_ns)
+{
+    return fmin((double)rate, b->tokens + (double)(now_ns - b->last_ns) / 1e9 * (double)rate);
+}
+
+bool gw_bucket_take(struct gw_bucket *b, long long rate, uint64_t n, int64_t now_ns,
+                    long long *retry_s)
+{
+    b->tokens = gw_bucket_level(b, rate, now_ns);
+    b->last_ns = now_ns;
+    if (b->tokens < 1.0) {
+        if (retry_s) {
+            long long s = (long long)ceil((1.0 - b->tokens) / (double)rate);
+            *retry_s = s < 1 ? 1 : s;
+        }
+        return false;
+    }
+    b->tokens -= (double)n;
+    return true;
+}
 
 struct gw_ratelimit {
     pthread_mutex_t lock;
@@ -100,31 +120,21 @@ void gw_ratelimit_take(gw_ratelimit *r, const char *name, long long rate, uint64
         v->remaining = rate;
         return;
     }
-    struct bucket *b = find(r->slots, r->n_slots, name);
-    if (!b->name) {
-        b->name = strdup(name);
-        if (!b->name) {
+    struct bucket *e = find(r->slots, r->n_slots, name);
+    if (!e->name) {
+        e->name = strdup(name);
+        if (!e->name) {
             pthread_mutex_unlock(&r->lock);
             v->remaining = rate;
             return;
         }
-        b->tokens = cap;
-        b->last_ns = now_ns;
+        e->b.tokens = cap;
+        e->b.last_ns = now_ns;
         r->used++;
     }
-    double elapsed = (double)(now_ns - b->last_ns) / 1e9;
-    b->last_ns = now_ns;
-    b->tokens = fmin(cap, b->tokens + elapsed * (double)rate);
-    if (b->tokens < 1.0) {
-        v->allowed = false;
-        v->retry_s = (long long)ceil((1.0 - b->tokens) / (double)rate);
-        if (v->retry_s < 1) {
-            v->retry_s = 1;
-        }
-    } else {
-        b->tokens -= (double)n;
-    }
-    v->remaining = b->tokens > 0 ? (long long)floor(b->tokens) : 0;
-    v->reset_s = (long long)ceil((cap - b->tokens) / (double)rate);
+    v->allowed = gw_bucket_take(&e->b, rate, n, now_ns, &v->retry_s);
+    double t = e->b.tokens;
+    v->remaining = t > 0 ? (long long)floor(t) : 0;
+    v->reset_s = (long long)ceil((cap - t) / (double)rate);
     pthread_mutex_unlock(&r->lock);
 }

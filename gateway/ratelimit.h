@@ -11,11 +11,28 @@ typedef struct gw_ratelimit gw_ratelimit;
 
 struct gw_rate_verdict {
     bool allowed;
-    long long limit;      /* events per second (RateLimit-Limit) */
-    long long remaining;  /* whole tokens left after this request (RateLimit-Remaining) */
-    long long reset_s;    /* seconds until the bucket is full again (RateLimit-Reset) */
-    long long retry_s;    /* when refused: seconds until a request can pass (Retry-After) */
+    long long limit;     /* events per second (RateLimit-Limit) */
+    long long remaining; /* whole tokens left after this request (RateLimit-Remaining) */
+    long long reset_s;   /* seconds until the bucket is full again (RateLimit-Reset) */
+    long long retry_s;   /* when refused: seconds until a request can pass (Retry-After) */
 };
+
+/* One token bucket of `rate` tokens per second with one second's worth of capacity: the
+ * arithmetic every limit of the gateway shares (per key here, per client address in
+ * browser.c). The caller owns the storage and its lock. */
+struct gw_bucket {
+    double tokens;
+    int64_t last_ns; /* monotonic time of the last refill */
+};
+
+/* The tokens b holds at now_ns (refilled, capped at one second's worth), taking none. */
+double gw_bucket_level(const struct gw_bucket *b, long long rate, int64_t now_ns);
+
+/* Refills b to now_ns, then takes n tokens when at least one whole token is there (a
+ * batch may leave the bucket in debt). True when taken; else *retry_s (when not NULL) is
+ * the wait in whole seconds until one token is back. rate > 0. */
+bool gw_bucket_take(struct gw_bucket *b, long long rate, uint64_t n, int64_t now_ns,
+                    long long *retry_s);
 
 /* NULL when out of memory. Thread-safe (one internal lock). */
 gw_ratelimit *gw_ratelimit_create(void);
