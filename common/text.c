@@ -37,6 +37,18 @@ bool wr_utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
     return true;
 }
 
+size_t wr_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max) {
+        return len;
+    }
+    size_t n = max;
+    for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++) {
+        n--;
+    }
+    return n;
+}
+
 bool wr_utf8_valid(const void *p, size_t len)
 {
     const unsigned char *s = p;

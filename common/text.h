@@ -16,6 +16,11 @@ bool wr_utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp);
 /* True when p[0, len) is well-formed UTF-8. */
 bool wr_utf8_valid(const void *p, size_t len);
 
+/* How many of the len bytes at s to keep to stay within max bytes without cutting a
+ * character in two: min(len, max), moved back over at most 3 continuation bytes when it
+ * falls inside a sequence (a longer run of them is no character). */
+size_t wr_utf8_cut(const char *s, size_t len, size_t max);
+
 /* The value of a hex digit (either case), or -1. */
 int wr_hexval(int c);
 

@@ -297,14 +297,7 @@ int en_context_render(en_worker *w, const struct en_request *req, char *buf, siz
     if (req->user_agent && req->user_agent_len) {
         struct en_ua ua;
         if (e->store_user_agent) {
-            size_t n = req->user_agent_len;
-            if (n > EN_USER_AGENT_MAX) {
-                /* Cut before a character, not inside one (at most 3 bytes back). */
-                n = EN_USER_AGENT_MAX;
-                for (int k = 0; k < 3 && ((unsigned char)req->user_agent[n] & 0xc0) == 0x80; k++) {
-                    n--;
-                }
-            }
+            size_t n = wr_utf8_cut(req->user_agent, req->user_agent_len, EN_USER_AGENT_MAX);
             put_key(&j, &first, "user_agent");
             put_str(&j, req->user_agent, n);
         }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "enrich/en_int.h"
 
 size_t en__copy_cut(char *dst, size_t cap, const char *src, size_t len)
@@ -12,13 +13,7 @@ size_t en__copy_cut(char *dst, size_t cap, const char *src, size_t len)
     if (cap == 0) {
         return 0;
     }
-    if (len > cap - 1) {
-        len = cap - 1;
-        /* Back off continuation bytes so a multi-byte character is not split. */
-        for (int k = 0; k < 3 && len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80; k++) {
-            len--;
-        }
-    }
+    len = wr_utf8_cut(src, len, cap - 1);
     if (len) {
         memcpy(dst, src, len);
     }

@@ -128,10 +128,7 @@ static int add_record(gw_sink *s, uint64_t lsn, const struct sp_rec *r, int64_t 
 static int unplaceable_line(struct wr_buf *b, uint64_t lsn, const char *p, size_t len,
                             int64_t received_at_ms, const char *why)
 {
-    size_t keep = len > UNPLACEABLE_KEEP ? UNPLACEABLE_KEEP : len;
-    while (keep > 0 && keep < len && ((unsigned char)p[keep] & 0xc0) == 0x80) {
-        keep--; /* do not cut a character in two */
-    }
+    size_t keep = wr_utf8_cut(p, len, UNPLACEABLE_KEEP);
     char received[WR_RFC3339_MS_LEN + 1];
     wr_time_format_ms(received_at_ms, received);
     wr_buf_printf(b, "{\"raw\":\"");

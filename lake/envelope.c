@@ -3,6 +3,7 @@
 #include "envelope.h"
 
 #include "common/err.h"
+#include "common/text.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -197,13 +198,7 @@ int lake_rej_write(struct wr_buf *out, const struct lake_env_rec *r, size_t max_
     }
     w.f[LAKE_REJ_TRUNCATED].set = raw->set;
     if (raw->set) {
-        size_t keep = raw->len > LAKE_REJ_RAW_MAX_BYTES ? LAKE_REJ_RAW_MAX_BYTES : raw->len;
-        /* Cut before a continuation byte: never a character in two. */
-        for (int k = 0;
-             k < 3 && keep > 0 && keep < raw->len && ((unsigned char)raw->p[keep] & 0xc0) == 0x80;
-             k++) {
-            keep--;
-        }
+        size_t keep = wr_utf8_cut(raw->p, raw->len, LAKE_REJ_RAW_MAX_BYTES);
         w.f[LAKE_REJ_TRUNCATED].i = keep < raw->len;
         raw->len = keep;
     }

@@ -62,6 +62,21 @@ static void test_hex(void)
     CHECK_INT(wr_unhex("", 0, back), 0);
 }
 
+static void test_utf8_cut(void)
+{
+    const char *s = "ab\xc3\xa9\xe2\x82\xac"; /* "ab", U+00E9 (2 bytes), U+20AC (3 bytes) */
+    CHECK_INT(wr_utf8_cut(s, 7, 100), 7);     /* fits: all of it */
+    CHECK_INT(wr_utf8_cut(s, 7, 7), 7);
+    CHECK_INT(wr_utf8_cut(s, 7, 6), 4); /* inside the euro sign: before it */
+    CHECK_INT(wr_utf8_cut(s, 7, 5), 4);
+    CHECK_INT(wr_utf8_cut(s, 7, 3), 2); /* inside the e-acute */
+    CHECK_INT(wr_utf8_cut(s, 7, 2), 2);
+    CHECK_INT(wr_utf8_cut(s, 7, 0), 0);
+    /* A run of continuation bytes is no character: at most 3 bytes back. */
+    const char *junk = "a\x80\x80\x80\x80\x80";
+    CHECK_INT(wr_utf8_cut(junk, 6, 5), 2);
+}
+
 static void test_siphash_vectors(void)
 {
     /* The reference implementation's vectors: key 00..0f, message 00..(n-1). */
@@ -157,6 +172,7 @@ int main(void)
 {
     CHECK_RUN(test_sha256_vectors);
     CHECK_RUN(test_hex);
+    CHECK_RUN(test_utf8_cut);
     CHECK_RUN(test_siphash_vectors);
     CHECK_RUN(test_random_ids);
     CHECK_RUN(test_cleanse);
