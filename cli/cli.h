@@ -62,6 +62,7 @@ struct weir_cfg {
     /* up */
     const char *schemas_dir;
     bool no_gateway;
+    const char *console_listen; /* up: the console's address, "off": none */
     /* key */
     const char *name;
     const char *event_types;
