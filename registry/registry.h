@@ -69,7 +69,7 @@ struct reg_key_info {
     bool revoked;
     const char *created_at;
     bool publishable;
-    bool read; /* a read key (weir_rk_), for the console */
+    bool read;           /* a read key (weir_rk_), for the console */
     const char *origins; /* comma-separated; "" for a secret key */
     bool require_origin;
     long long ip_rate; /* events per second per client address; 0 = none */
