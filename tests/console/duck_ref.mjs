@@ -4,8 +4,14 @@
 //   node duck_ref.mjs SPEC.json
 // SPEC: {"curated": [files], "raw": [ndjson files], "from_us", "to_us", "limit",
 //        "where": [[field, value, kind]]}   kind: "env" | "payload"
-import { DuckDBInstance } from '@duckdb/node-api';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// DuckDB is installed in tests/tools (TOOLS_DIR); resolve it from there.
+const req = createRequire(join(process.env.TOOLS_DIR, 'package.json'));
+const { DuckDBInstance } = await import(pathToFileURL(req.resolve('@duckdb/node-api')).href);
 
 const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
 const id = (s) => `"${String(s).replace(/"/g, '""')}"`;
