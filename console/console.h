@@ -27,7 +27,7 @@ struct con_config {
     int64_t max_query_ms;          /* wall time of one query [20 s] */
     int64_t key_cache_ms;          /* how long a key lookup is trusted [5 s] */
     uint64_t max_file_bytes;       /* one raw file, inflated [512 MiB] */
-    const char *ready_file; /* con_run writes the bound port here once serving (tests) */
+    const char *ready_file;        /* con_run writes the bound port here once serving (tests) */
 };
 
 typedef struct con_server con_server;
