@@ -272,11 +272,17 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
                 }
             }
         }
-        /* A value that JSON would escape may not appear verbatim in the line. */
+        /* A value or name that JSON could escape may not appear verbatim in the line. */
         w->prefilter = w->vlen > 0;
         for (size_t k = 0; k < w->vlen; k++) {
             unsigned char ch = (unsigned char)w->value[k];
             if (ch < 0x20 || ch == '"' || ch == '\\' || ch == '/' || ch >= 0x7f) {
+                w->prefilter = false;
+            }
+        }
+        for (const char *f = w->field; *f; f++) {
+            if ((unsigned char)*f < 0x20 || *f == '"' || *f == '\\' || *f == '/' ||
+                (unsigned char)*f >= 0x7f) {
                 w->prefilter = false;
             }
         }
@@ -299,11 +305,58 @@ static const struct js_val *where_value(const struct lake_env_view *v, const str
     }
 }
 
+/* Whether the line may hold "FIELD" : VALUE (as a string or a bare literal), looked for in
+ * the text without parsing it: most lines of a selective query fail here. A false "yes" is
+ * settled by the parse that follows. A "no" is sure when the filter's value and field name
+ * need no escaping (w->prefilter) and the line has no escape at all (a client may send
+ * "\u0034\u0032"); a number the client wrote with an exponent (4.2e1) is the one form
+ * it misses. */
+static bool maybe_matches(const char *line, size_t len, const struct where *w)
+{
+    if (memchr(line, '\\', len)) {
+        return true;
+    }
+    size_t fl = strlen(w->field);
+    const char *p = line, *end = line + len;
+    while (p < end) {
+        const char *k = memmem(p, (size_t)(end - p), w->field, fl);
+        if (!k) {
+            return false;
+        }
+        p = k + fl;
+        if (k == line || k[-1] != '"' || p >= end || *p != '"') {
+            continue;
+        }
+        const char *v = p + 1;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r')) {
+            v++;
+        }
+        if (v >= end || *v != ':') {
+            continue;
+        }
+        v++;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r')) {
+            v++;
+        }
+        size_t rest = (size_t)(end - v);
+        if (rest > w->vlen + 1 && *v == '"' && memcmp(v + 1, w->value, w->vlen) == 0 &&
+            v[1 + w->vlen] == '"') {
+            return true;
+        }
+        if (rest >= w->vlen && memcmp(v, w->value, w->vlen) == 0 &&
+            (rest == w->vlen || !((v[w->vlen] >= '0' && v[w->vlen] <= '9') ||
+                                  (v[w->vlen] >= 'a' && v[w->vlen] <= 'z')))) {
+            return true; /* a number (also 42.0 for 42), true, false or null */
+        }
+    }
+    return false;
+}
+
 /* One raw line: the filters, then a hit. */
 static int raw_line(struct query *q, const char *line, size_t len, int64_t floor)
 {
     for (size_t i = 0; i < q->nw; i++) {
-        if (q->w[i].prefilter && !memmem(line, len, q->w[i].value, q->w[i].vlen)) {
+        if (q->w[i].prefilter && !maybe_matches(line, len, &q->w[i])) {
             return 0;
         }
     }
