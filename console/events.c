@@ -99,6 +99,9 @@ static void hit_free(struct hit *h)
  * limit. */
 static void trim(struct query *q)
 {
+    if (q->nhits < 2) {
+        return; /* nothing to sort (hits may be NULL), and at most one hit: within limit */
+    }
     qsort(q->hits, q->nhits, sizeof q->hits[0], hit_id_cmp);
     size_t out = 0;
     for (size_t i = 0; i < q->nhits; i++) {
