@@ -60,7 +60,8 @@ def setup():
     tlslib.load_schemas()
     E.keys["all"] = E.weir("key", "create", "--name", "all").stdout.strip()
     CERT = tlslib.make_cert(os.path.join(E.tmp, "certs"), "weir-proxy.test")
-    E.start_gateway("--trusted-proxies", "127.0.0.1/32")
+    # nginx keeps idle upstream connections 20 s: the gateway's idle timeout must be longer
+    E.start_gateway("--trusted-proxies", "127.0.0.1/32", "--connection-timeout", "30s")
     NG = tlslib.Nginx(os.path.join(E.tmp, "nginx"), E.port, *CERT)
 
 
