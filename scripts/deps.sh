@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [--test]   (--test adds the test-only servers and tools)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates
-      libpq-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
+      libpq-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
       libpcre2-dev libzstd-dev libdeflate-dev postgresql postgresql-contrib
       libyaml-dev libmaxminddb-dev uap-core)
 if [[ ${1:-} == --test ]]; then
