@@ -86,6 +86,9 @@ class Checks:
             if r.returncode == 2:
                 fail(f"weir validate refused a schema of the document: {r.stderr.strip()} ({items[0][1]})")
                 continue
+            if r.returncode not in (0, 1):
+                fail(f"weir validate exited {r.returncode}: {r.stderr[-1500:]}")
+                continue
             lines = r.stdout.splitlines()
             if len(lines) != len(items):
                 fail(f"weir validate printed {len(lines)} lines for {len(items)} values: {r.stderr[-500:]}")
