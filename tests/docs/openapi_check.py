@@ -11,7 +11,8 @@ every documented operation. Fails, naming each:
   enum, pattern);
 - a JSON answer body that does not match the schema documented for it;
 - an example (request bodies, answers, parameters) that does not match the schema the
-  document gives for it.
+  document gives for it;
+- a document that openapi-spec-validator refuses, where that (pip) package is installed.
 Bodies and examples are checked by weir's own validator (`weir validate`), with the
 document's components/schemas as $defs.
 
@@ -113,6 +114,16 @@ def main():
     doc = json.load(open(OPENAPI))
     if doc.get("openapi", "").split(".")[:2] != ["3", "1"]:
         fail(f"openapi is {doc.get('openapi')!r}, not 3.1.x")
+    try:  # the structure against OpenAPI's own schema, where the validator is installed
+        from openapi_spec_validator import validate as oas_validate
+    except ImportError:
+        print("note: openapi-spec-validator (pip) is not installed: the document's structure "
+              "is checked only through the requests below", file=sys.stderr)
+    else:
+        try:
+            oas_validate(doc)
+        except Exception as e:  # noqa: BLE001 - any refusal is a finding
+            fail(f"not a valid OpenAPI 3.1 document: {str(e)[:600]}")
     w = harness.Weir("docs_openapi")
     tmp = tempfile.mkdtemp(prefix="weir-openapi-", dir="/tmp")
     keep = False
