@@ -719,7 +719,7 @@ VIEWS.rejected = async (el, params, range) => {
       h("td", null, h("ul", {class: "err-list"}, (e.errors || []).map(x => h("li", null,
         h("span", {class: "badge bad"}, x.code || "error"), " ",
         x.instance_path ? h("code", null, x.instance_path) : null, " ", x.message || x.keyword || "")))),
-      h("td", null, h("span", {class: "json mono"}, jsonText(line ?? "", 140))));
+      h("td", null, h("span", {class: "json mono", title: jsonText(line ?? "", 4000)}, jsonText(line ?? "", 140))));
     row.addEventListener("click", () => {
       if (row.nextSibling && row.nextSibling.classList.contains("detail")) row.nextSibling.remove();
       else row.after(h("tr", {class: "detail"}, h("td", {colspan: 5}, h("pre", null, JSON.stringify(e, null, 2)))));

@@ -50,6 +50,9 @@ async function visit(page, hash, view) {
 }
 
 const text = (page, sel) => page.$$eval(sel, els => els.map(e => e.innerText.trim()));
+// a rejected row: its text and the whole line as received (the cell shows its start)
+const rejectedRows = page => page.$$eval("tr.rejected-row", rs => rs.map(r =>
+  r.innerText.trim() + "\n" + ((r.querySelector(".json") || {}).title || "")));
 
 try {
   const page = await browser.newPage();
@@ -122,15 +125,15 @@ try {
 
   // 5. rejected, then filtered by a reason that matches and one that does not
   seen.rejected = {state: await visit(page, "#/rejected?from=-24h", "rejected")};
-  seen.rejected.rows = await text(page, "tr.rejected-row");
+  seen.rejected.rows = await rejectedRows(page);
   await page.select("#r-reason", "schema");
   await page.waitForFunction(() => location.hash.includes("reason=schema"), {timeout: 10000});
   await settled(page, "rejected");
-  seen.rejected.schema_rows = await text(page, "tr.rejected-row");
+  seen.rejected.schema_rows = await rejectedRows(page);
   await page.select("#r-reason", "too_large");
   await page.waitForFunction(() => location.hash.includes("reason=too_large"), {timeout: 10000});
   await settled(page, "rejected");
-  seen.rejected.too_large_rows = await text(page, "tr.rejected-row");
+  seen.rejected.too_large_rows = await rejectedRows(page);
   seen.rejected.too_large_empty = (await text(page, ".notice.empty")).join("\n");
 
   // 6. rollups (may be empty) and 7. keys
