@@ -288,6 +288,26 @@ function loading(el, what) {
   return l;
 }
 
+// A view's heading, then what path answers, with a loading line while it comes.
+async function opening(el, title, subtitle, path, params) {
+  el.append(h("div", {class: "head"}, h("h1", null, title), h("span", {class: "muted"}, subtitle)));
+  const wait = loading(el);
+  try {
+    return await api(path, params);
+  } finally {
+    wait.remove();
+  }
+}
+
+// A table row that opens (and closes) a row below it with the whole object as JSON.
+function expandable(row, obj, colspan) {
+  row.addEventListener("click", () => {
+    if (row.nextSibling && row.nextSibling.classList.contains("detail")) row.nextSibling.remove();
+    else row.after(h("tr", {class: "detail"}, h("td", {colspan}, h("pre", null, JSON.stringify(obj, null, 2)))));
+  });
+  return row;
+}
+
 function empty(...text) {
   return h("div", {class: "notice empty"}, ...text);
 }
@@ -664,11 +684,7 @@ VIEWS.query = async (el, params, range) => {
         return h("td", {"data-field": c}, v === undefined ? h("span", {class: "muted"}, "—")
           : h("span", {class: "json", title: jsonText(v, 2000)}, jsonText(v, 120)));
       }));
-    row.addEventListener("click", () => {
-      if (row.nextSibling && row.nextSibling.classList.contains("detail")) row.nextSibling.remove();
-      else row.after(h("tr", {class: "detail"}, h("td", {colspan: 3 + cols.length}, h("pre", null, JSON.stringify(e, null, 2)))));
-    });
-    return row;
+    return expandable(row, e, 3 + cols.length);
   });
   results.append(table(["received (UTC)", "source", {text: "v", cls: "num"}, ...cols], body));
 };
@@ -711,20 +727,19 @@ VIEWS.rejected = async (el, params, range) => {
   el.append(h("p", {class: "stats"}, `${num(list.length)} rejected event${list.length === 1 ? "" : "s"}` +
               (r.truncated ? " (more exist: narrow the range)" : "")));
   const rows = list.map(e => {
-    const line = e.line === undefined ? e.event : e.line;
+    // the stored line keeps a JSON event whole as `event`, anything else as text in `raw`
+    const rec = e.line && typeof e.line === "object" ? e.line : {};
+    const line = "event" in rec ? rec.event : "raw" in rec ? rec.raw : e.line === undefined ? e.event : e.line;
+    const errors = (e.errors || []).flatMap(x => (x && Array.isArray(x.errors) ? x.errors : [x]));
     const row = h("tr", {class: "clickable rejected-row", title: "click for the line as received"},
       h("td", {class: "nowrap mono"}, fmtTime(e.received_at)),
       h("td", null, e.event_type || h("span", {class: "muted"}, "—")),
       h("td", null, e.source || "—"),
-      h("td", null, h("ul", {class: "err-list"}, (e.errors || []).map(x => h("li", null,
+      h("td", null, h("ul", {class: "err-list"}, errors.map(x => h("li", null,
         h("span", {class: "badge bad"}, x.code || "error"), " ",
         x.instance_path ? h("code", null, x.instance_path) : null, " ", x.message || x.keyword || "")))),
       h("td", null, h("span", {class: "json mono", title: jsonText(line ?? "", 4000)}, jsonText(line ?? "", 140))));
-    row.addEventListener("click", () => {
-      if (row.nextSibling && row.nextSibling.classList.contains("detail")) row.nextSibling.remove();
-      else row.after(h("tr", {class: "detail"}, h("td", {colspan: 5}, h("pre", null, JSON.stringify(e, null, 2)))));
-    });
-    return row;
+    return expandable(row, e, 5);
   });
   el.append(table(["received (UTC)", "event type", "source", "errors", "line"], rows));
 };
@@ -732,11 +747,8 @@ VIEWS.rejected = async (el, params, range) => {
 // --- Rollups ----------------------------------------------------------------------------
 
 VIEWS.rollups = async (el, params, range) => {
-  el.append(h("div", {class: "head"}, h("h1", null, "Rollups"),
-              h("span", {class: "muted"}, "counts and distinct counts computed by weir curate for each curated day")));
-  const wait = loading(el, "Loading rollup definitions…");
-  const defs = (await api("rollups")).rollups || [];
-  wait.remove();
+  const defs = (await opening(el, "Rollups", "counts and distinct counts computed by weir curate for each curated day",
+                             "rollups")).rollups || [];
   if (!defs.length) {
     el.append(empty(h("p", null, "No rollups are defined."),
                     h("p", null, h("code", null, "weir up"), " loads the web-analytics set from ", h("code", null, "schemas/rollups/"),
@@ -812,11 +824,7 @@ VIEWS.rollups = async (el, params, range) => {
 // --- Keys -------------------------------------------------------------------------------
 
 VIEWS.keys = async el => {
-  el.append(h("div", {class: "head"}, h("h1", null, "Keys"),
-              h("span", {class: "muted"}, "every API key: names and scopes, never a secret")));
-  const wait = loading(el, "Loading keys…");
-  const keys = (await api("keys")).keys || [];
-  wait.remove();
+  const keys = (await opening(el, "Keys", "every API key: names and scopes, never a secret", "keys")).keys || [];
   if (!keys.length) {
     el.append(empty("No keys yet. ", h("code", null, "weir key create --name NAME"), " makes one."));
     return;
@@ -828,7 +836,7 @@ VIEWS.keys = async el => {
       h("td", null, h("span", {class: "badge"}, k.kind)),
       h("td", null, k.event_types && k.event_types.length ? k.event_types.map(t => h("code", null, t)).flatMap((c, i) => (i ? [" ", c] : [c]))
         : h("span", {class: "muted"}, "all")),
-      h("td", {class: "num"}, k.rate === null || k.rate === undefined ? h("span", {class: "muted"}, "unlimited") : num(k.rate)),
+      h("td", {class: "num"}, !k.rate ? h("span", {class: "muted"}, "unlimited") : num(k.rate)),
       h("td", null, k.origins && k.origins.length ? k.origins.join(", ") : h("span", {class: "muted"}, "—")),
       h("td", {class: "nowrap mono"}, fmtTime(k.created_at)),
       h("td", null, k.revoked_at ? h("span", {class: "badge bad", title: fmtTime(k.revoked_at)}, "revoked " + fmtTime(k.revoked_at).slice(0, 10))
