@@ -130,6 +130,7 @@ int cmd_up(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_curate(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 int cmd_schema_compat(int argc, char **argv);
 int cmd_schema_diff(int argc, char **argv);
 

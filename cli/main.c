@@ -184,6 +184,7 @@ static const struct {
     {"key", cmd_key, "create, list or revoke API keys (create | list | revoke)"},
     {"curate", cmd_curate, "curate closed raw hours into Parquet (curated zone) and rollups"},
     {"replay", cmd_replay, "put rejected events that now pass back into the raw zone, once"},
+    {"console", cmd_console, "serve the lake's read side: web page and JSON API, for read keys"},
 };
 
 /* The verbs of the commands that have them, for `weir help --markdown` (a command not
