@@ -49,11 +49,12 @@ function parseTime(s) {
 }
 
 // "2026-12-02 04:35:12" in UTC (the footer says so): sortable and unambiguous.
-function fmtTime(s) {
+function fmtTime(s, ms) {
   if (!s) return "—";
   const t = typeof s === "number" ? s : parseTime(s);
   if (t === null) return String(s);
-  return new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+  const text = new Date(t).toISOString().replace("T", " ");
+  return ms ? text.replace("Z", "") : text.replace(/\.\d+Z$/, "");
 }
 
 function ago(s) {
@@ -456,7 +457,7 @@ VIEWS.overview = async el => {
         h("span", null, "last event ", h("b", {title: last ? fmtTime(last) + " UTC" : ""}, last ? ago(last) : "never")),
         h("span", null, h("b", null, (est ? "≈ " : "") + num(acc)), " accepted"),
         h("span", null, h("b", {class: rej ? "bad" : ""}, num(rej)), " rejected",
-          acc + rej ? ` (${((100 * rej) / (acc + rej)).toFixed(rej && rej * 1000 < acc + rej ? 2 : 1)} %)` : "")),
+          rej ? ` (${((100 * rej) / (acc + rej)).toFixed(rej && rej * 1000 < acc + rej ? 2 : 1)} %)` : "")),
       hourChart(points),
       acc + rej === 0 ? h("p", {class: "muted"}, "Nothing received in the last 48 hours.") : null,
       h("div", {class: "facts"}, h("a", {href: "#/query?" + q}, "Query events →"),
@@ -676,7 +677,7 @@ VIEWS.query = async (el, params, range) => {
   for (const e of events) for (const k of Object.keys(e.payload || {})) if (!cols.includes(k) && cols.length < 8) cols.push(k);
   const body = events.map(e => {
     const row = h("tr", {class: "clickable event-row", "data-event-id": e.event_id, title: "click for the whole event"},
-      h("td", {class: "nowrap mono"}, fmtTime(e.received_at)),
+      h("td", {class: "nowrap mono", title: e.received_at}, fmtTime(e.received_at, true)),
       h("td", null, e.source || "—"),
       h("td", {class: "num"}, e.schema_version ?? "—"),
       cols.map(c => {
@@ -738,10 +739,12 @@ VIEWS.rejected = async (el, params, range) => {
       h("td", null, h("ul", {class: "err-list"}, errors.map(x => h("li", null,
         h("span", {class: "badge bad"}, x.code || "error"), " ",
         x.instance_path ? h("code", null, x.instance_path) : null, " ", x.message || x.keyword || "")))),
-      h("td", null, h("span", {class: "json mono", title: jsonText(line ?? "", 4000)}, jsonText(line ?? "", 140))));
+      // the payload is what a person came to see; the title (and a click) has the whole line
+      h("td", null, h("span", {class: "json mono", title: jsonText(line ?? "", 4000)},
+                      jsonText(line && typeof line === "object" && "payload" in line ? line.payload : line ?? "", 140))));
     return expandable(row, e, 5);
   });
-  el.append(table(["received (UTC)", "event type", "source", "errors", "line"], rows));
+  el.append(table(["received (UTC)", "event type", "source", "errors", "payload as received"], rows));
 };
 
 // --- Rollups ----------------------------------------------------------------------------

@@ -136,6 +136,16 @@ try {
   seen.rejected.too_large_rows = await rejectedRows(page);
   seen.rejected.too_large_empty = (await text(page, ".notice.empty")).join("\n");
 
+  // the time range picker: last 7 days keeps the filters and the row
+  await page.select("#r-reason", "schema");
+  await page.waitForFunction(() => location.hash.includes("reason=schema"), {timeout: 10000});
+  await settled(page, "rejected");
+  await page.select("#range-preset", "-7d");
+  await page.waitForFunction(() => location.hash.includes("from=-7d"), {timeout: 10000});
+  await settled(page, "rejected");
+  seen.rejected.week = {hash: await page.evaluate(() => location.hash), rows: await rejectedRows(page),
+                        heading: await page.$eval("#main .head", e => e.innerText)};
+
   // 6. rollups (may be empty) and 7. keys
   seen.rollups = {state: await visit(page, "#/rollups", "rollups")};
   seen.rollups.text = await page.$eval("#main", m => m.innerText);
