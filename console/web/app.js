@@ -68,6 +68,15 @@ function ago(s) {
   return Math.round(sec / 86400) + " days ago";
 }
 
+// The overview knows the hour of the last event, not its second.
+function hourAgo(s) {
+  const t = parseTime(s);
+  if (t === null) return "never";
+  if (t % 3600000 !== 0) return ago(s);
+  const n = Math.floor(Date.now() / 3600000) - Math.floor(t / 3600000);
+  return n <= 0 ? "this hour" : n === 1 ? "last hour" : n < 48 ? `${n} hours ago` : fmtTime(t).slice(0, 10);
+}
+
 function rangeWords(from, to) {
   const m = /^-(\d+)([hd])$/.exec(from || "");
   if (m && (!to || to === "now")) {
@@ -322,17 +331,28 @@ function table(head, rows) {
 
 // --- charts -----------------------------------------------------------------------------
 
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+// The y scale: 2 to 6 round steps (1, 2, 5 or 25 times a power of ten, at least 1: these
+// are counts) whose top is the smallest above v. {max, n}
+function yScale(v) {
+  let best = {max: 2, n: 2};
+  v = Math.max(v, 1);
+  for (let n = 2; n <= 6; n++) {
+    const p = 10 ** Math.floor(Math.log10(v / n));
+    for (const m of p >= 10 ? [1, 2, 2.5, 5, 10] : [1, 2, 5, 10]) {
+      const step = Math.max(1, m * p);
+      if (step * n >= v) {
+        if (n === 2 || step * n < best.max || (step * n === best.max && n > best.n)) best = {max: step * n, n};
+        break;
+      }
+    }
+  }
+  return best;
 }
 
-function yAxis(svg, max, x0, x1, y0, y1) {
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
-    const y = y1 - ((y1 - y0) * i) / 4;
+function yAxis(svg, scale, x0, x1, y0, y1) {
+  for (let i = 0; i <= scale.n; i++) {
+    const v = (scale.max * i) / scale.n;
+    const y = y1 - ((y1 - y0) * i) / scale.n;
     svg.append(h("svg:line", {class: "grid-line", x1: x0, x2: x1, y1: y, y2: y}),
                h("svg:text", {x: x0 - 6, y: y + 4, "text-anchor": "end"}, v >= 1000 ? (v / 1000).toLocaleString("en-US") + "k" : String(Math.round(v * 100) / 100)));
   }
@@ -344,8 +364,8 @@ function hourChart(points) {
   const W = 640, H = 180, L = 46, R = 8, T = 10, B = 24;
   const svg = h("svg:svg", {class: "chart hours", viewBox: `0 0 ${W} ${H}`, role: "img",
                             "aria-label": "accepted and rejected events per hour"});
-  const max = niceMax(Math.max(0, ...points.map(p => p.accepted + p.rejected)));
-  yAxis(svg, max, L, W - R, T, H - B);
+  const ys = yScale(Math.max(0, ...points.map(p => p.accepted + p.rejected))), max = ys.max;
+  yAxis(svg, ys, L, W - R, T, H - B);
   const bw = (W - L - R) / Math.max(points.length, 1);
   const scale = v => ((H - B - T) * v) / max;
   points.forEach((p, i) => {
@@ -374,8 +394,8 @@ function hourChart(points) {
 function valueChart(items, what) {
   const W = 640, H = 180, L = 46, R = 8, T = 10, B = 24;
   const svg = h("svg:svg", {class: "chart values", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": what});
-  const max = niceMax(Math.max(0, ...items.map(i => i.value)));
-  yAxis(svg, max, L, W - R, T, H - B);
+  const ys = yScale(Math.max(0, ...items.map(i => i.value))), max = ys.max;
+  yAxis(svg, ys, L, W - R, T, H - B);
   const bw = (W - L - R) / Math.max(items.length, 1);
   const every = Math.max(1, Math.ceil(items.length / 8));
   items.forEach((it, i) => {
@@ -426,8 +446,7 @@ VIEWS.overview = async el => {
   el.append(h("div", {class: "legend"}, h("span", null, h("i", {class: "acc"}), "accepted"),
               h("span", null, h("i", {class: "rej"}), "rejected"),
               h("span", null, h("i", {class: "est"}), "estimated (hour not curated yet: from file sizes)")));
-  const grid = h("div", {class: "grid"});
-  el.append(grid);
+  const cards = [];
   for (const t of list) {
     const o = byType.get(t.event_type) || {series: []};
     const byHour = new Map();
@@ -450,20 +469,23 @@ VIEWS.overview = async el => {
                                                                title: "created " + fmtTime(v.created_at)},
                                                    "v" + v.version + (v.active ? " active" : " inactive")));
     const q = new URLSearchParams({event_type: t.event_type});
-    grid.append(h("section", {class: "card type-card", "data-event-type": t.event_type},
+    const quiet = acc + rej === 0;
+    cards.push({quiet, name: t.event_type, node: h("section", {class: "card type-card", "data-event-type": t.event_type},
       h("div", {class: "type-head"}, h("h2", null, t.event_type), versions,
         h("span", {class: "badge", title: "compatibility mode"}, t.compatibility + (t.transitive ? " transitive" : ""))),
       h("div", {class: "facts"},
-        h("span", null, "last event ", h("b", {title: last ? fmtTime(last) + " UTC" : ""}, last ? ago(last) : "never")),
+        h("span", null, "last event ", h("b", {title: last ? fmtTime(last) + " UTC" : ""}, last ? hourAgo(last) : "never")),
         h("span", null, h("b", null, (est ? "≈ " : "") + num(acc)), " accepted"),
         h("span", null, h("b", {class: rej ? "bad" : ""}, num(rej)), " rejected",
           rej ? ` (${((100 * rej) / (acc + rej)).toFixed(rej && rej * 1000 < acc + rej ? 2 : 1)} %)` : "")),
-      hourChart(points),
-      acc + rej === 0 ? h("p", {class: "muted"}, "Nothing received in the last 48 hours.") : null,
+      quiet ? h("p", {class: "muted"}, "Nothing received in the last 48 hours.") : hourChart(points),
       h("div", {class: "facts"}, h("a", {href: "#/query?" + q}, "Query events →"),
         h("a", {href: "#/schemas?" + q}, "Schemas →"),
-        h("a", {href: "#/rejected?" + q}, "Rejected →"))));
+        h("a", {href: "#/rejected?" + q}, "Rejected →")))});
   }
+  // the types that received something first, then the quiet ones, each by name
+  cards.sort((a, b) => a.quiet - b.quiet || a.name.localeCompare(b.name));
+  el.append(h("div", {class: "grid"}, cards.map(c => c.node)));
 };
 
 // --- Schemas ----------------------------------------------------------------------------

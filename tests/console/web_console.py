@@ -14,6 +14,7 @@ import datetime
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -94,24 +95,24 @@ class Console:
             return ""
 
 
-def write_past_hour(template, hours_ago):
-    """A raw file of an hour that has closed, made from a line the gateway stored (same
-    envelope, enrichment and context), so that `weir curate` has a day part to curate and
-    the console reads both zones. Two frontend errors of user 42, one of user 7, pages."""
+def write_past_hour(template, hours_ago, users, pages):
+    """A raw file of an hour that has closed, made from lines the gateway stored (same
+    envelope, enrichment and context), so that `weir curate` has days to curate and the
+    console reads both zones: a frontend error of each of users, and pages page views."""
     now = datetime.datetime.now(datetime.timezone.utc)
     at = (now - datetime.timedelta(hours=hours_ago)).replace(minute=17, second=3, microsecond=250000)
     out = {}
-    for i, (etype, user) in enumerate([("frontend_error", 42), ("frontend_error", 7), ("frontend_error", 42),
-                                       ("page_view", 42), ("page_view", None)]):
+    kinds = [("frontend_error", u) for u in users] + [("page_view", n) for n in range(pages)]
+    for i, (etype, who) in enumerate(kinds):
         rec = json.loads(json.dumps(template[etype]))
         rec["event_id"] = str(uuid.uuid4())
-        rec["received_at"] = iso(at + datetime.timedelta(seconds=30 * i))
+        rec["received_at"] = iso(at + datetime.timedelta(seconds=i))
         rec.pop("occurred_at", None)
         if etype == "frontend_error":
-            rec["payload"] = frontend_error(user, 100 + i)["payload"]
-            (SENT["user42"] if user == 42 else SENT["others"]).append((rec["received_at"], rec["event_id"]))
+            rec["payload"] = frontend_error(who, 100 + i)["payload"]
+            (SENT["user42"] if who == 42 else SENT["others"]).append((rec["received_at"], rec["event_id"]))
         else:
-            rec["payload"]["user_id"] = user
+            rec["payload"]["path"] = ["/", "/pricing", "/cart", "/blog/launch", "/docs"][(who + hours_ago) % 5]
         out.setdefault(etype, []).append(rec)
     for etype, recs in out.items():
         d = os.path.join(E.lake, "raw", f"event_type={etype}", "dt=" + at.strftime("%Y-%m-%d"), "hr=" + at.strftime("%H"))
@@ -121,6 +122,21 @@ def write_past_hour(template, hours_ago):
             for rec in recs:
                 f.write(json.dumps(rec, separators=(",", ":")) + "\n")
         os.rename(tmp, os.path.join(d, f"webtest-{MARK}.jsonl.gz"))
+
+
+def write_history(template):
+    """Two days of traffic before this hour: page views every hour (a daily curve),
+    frontend errors on the earlier days only, two of them of user 42 at 27 and 51 hours
+    ago. (Frontend errors stay out of today's closed hours: a day curated while its
+    current hour is still open is a case of the console's own tests, not the page's.)"""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for ago in range(1, 52):
+        at = now - datetime.timedelta(hours=ago)
+        pages = int(14 + 10 * math.sin((at.hour - 9) * math.pi / 12))
+        users = []
+        if at.date() < now.date():
+            users = [7] * (ago % 4) + ([42, 42] if ago in (27, 51) else [])
+        write_past_hour(template, ago, users, pages)
 
 
 def stored_lines():
@@ -188,10 +204,7 @@ def send():
         rec = lines[e["event_id"]]
         (SENT["user42"] if e["payload"]["user_id"] == 42 else SENT["others"]).append((rec["received_at"], rec["event_id"]))
     template = {"frontend_error": lines[events[0]["event_id"]], "page_view": lines[events[4]["event_id"]]}
-    # earlier days only: a day curated while its current hour is still open is a case of
-    # the console's own tests, not of the page's
-    write_past_hour(template, 27)
-    write_past_hour(template, 51)
+    write_history(template)
     r = E.weir("curate", "--lake", "file://" + E.lake, "--grace", "0s", "--lookback", "72h", check=False)
     assert_eq(r.returncode, 0, "weir curate: " + r.stderr[-2000:])
     curated = [f for _, _, fs in os.walk(os.path.join(E.lake, "curated", "events")) for f in fs if f.endswith(".parquet")]

@@ -39,6 +39,7 @@ async function settled(page, view) {
 }
 
 async function shot(page, name) {
+  await page.mouse.move(0, 899); // no hover underline in the pictures
   await page.screenshot({path: path.join(shots, `console-${name}.png`), fullPage: true});
 }
 
