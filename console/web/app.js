@@ -107,6 +107,21 @@ class ApiError extends Error {
   }
 }
 
+// Thrown once a view has shown its problem where it happened (the form above it stays
+// usable): route() then only marks the view as failed.
+class Shown extends Error {}
+
+// api(), with a failure shown in box (its loading line replaced), then thrown as Shown.
+async function apiIn(box, path, params) {
+  try {
+    return await api(path, params);
+  } catch (err) {
+    for (const l of box.querySelectorAll(".loading")) l.remove();
+    box.append(problem(err, route));
+    throw new Shown(err.message);
+  }
+}
+
 async function api(path, params) {
   const url = new URL("api/v1/" + path, document.baseURI);
   for (const [k, v] of params instanceof URLSearchParams ? params : Object.entries(params || {})) {
@@ -286,9 +301,9 @@ async function route() {
     if (gen === routeGen) main.dataset.state = "ready";
   } catch (err) {
     if (gen !== routeGen) return;
-    clear(el, problem(err, route));
+    if (!(err instanceof Shown)) clear(el, problem(err, route));
     main.dataset.state = "error";
-    if (!(err instanceof ApiError)) console.error(err);
+    if (!(err instanceof ApiError) && !(err instanceof Shown)) console.error(err);
   }
 }
 
@@ -535,7 +550,7 @@ VIEWS.schemas = async (el, params) => {
   const body = h("div");
   el.append(h("div", {class: "split"}, side, body));
   loading(body, `Loading ${name}…`);
-  const s = await api("schemas/" + encodeURIComponent(name));
+  const s = await apiIn(body, "schemas/" + encodeURIComponent(name));
   const versions = (s.versions || []).slice().sort((x, y) => y.version - x.version);
   clear(body, h("div", {class: "head"}, h("h1", null, s.event_type || name),
                 h("span", {class: "badge", title: "compatibility mode"},
@@ -675,7 +690,7 @@ VIEWS.query = async (el, params, range) => {
   for (const w of params.getAll("where").slice(0, 3)) q.append("where", w);
   q.set("limit", params.get("limit") || "100");
   const t0 = performance.now();
-  const r = await api("events", q);
+  const r = await apiIn(results, "events", q);
   wait2.remove();
   const events = (r.events || []).slice().sort((x, y) => (parseTime(y.received_at) ?? 0) - (parseTime(x.received_at) ?? 0));
   results.append(h("p", {class: "stats", id: "query-stats"},
@@ -738,7 +753,7 @@ VIEWS.rejected = async (el, params, range) => {
   reasonSel.addEventListener("change", refilter);
   el.insertBefore(h("div", {class: "form"}, h("label", {class: "field"}, h("span", null, "event type"), typeSel),
                     h("label", {class: "field"}, h("span", null, "reason"), reasonSel)), wait);
-  const r = await api("rejected", {from: range.from, to: range.to, event_type: type, reason, limit: params.get("limit") || 200});
+  const r = await apiIn(el, "rejected", {from: range.from, to: range.to, event_type: type, reason, limit: params.get("limit") || 200});
   wait.remove();
   const list = r.events || [];
   if (!list.length) {
@@ -798,7 +813,7 @@ VIEWS.rollups = async (el, params, range) => {
   const box = h("section", {class: "card rollup-values"});
   el.append(h("h3", null, "Values"), box);
   loading(box, `Loading ${name}…`);
-  const r = await api("rollups/" + encodeURIComponent(name), {from: range.from, to: range.to});
+  const r = await apiIn(box, "rollups/" + encodeURIComponent(name), {from: range.from, to: range.to});
   const rows = r.rows || [];
   if (!rows.length) {
     clear(box, empty(h("p", null, `No values of ${name} in ${rangeWords(range.from, range.to)}.`),

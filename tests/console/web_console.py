@@ -151,19 +151,20 @@ def stored_lines():
     return found
 
 
-def read_key(name):
+def read_key(name, *scope):
     """`weir key create --name NAME --read`; while read keys (migration 0006) are not merged
     yet and the option is unknown (exit 2), the same row by SQL, for the console to find."""
-    r = E.weir("key", "create", "--name", name, "--read", check=False)
+    r = E.weir("key", "create", "--name", name, "--read", *scope, check=False)
     if r.returncode == 0:
         return r.stdout.strip()
     assert_eq(r.returncode, 2, "weir key create --read: " + r.stderr)
     secret = "weir_rk_" + secrets.token_urlsafe(32)
     digest = hashlib.sha256(secret.encode()).hexdigest()
+    types = "{" + (scope[1] if scope else "") + "}"
     E.sql("ALTER TABLE api_keys DROP CONSTRAINT IF EXISTS api_keys_kind_check,"
           " DROP CONSTRAINT IF EXISTS api_keys_publishable_origins;"
-          f" INSERT INTO api_keys (name, key_sha256, key_prefix, kind)"
-          f" VALUES ('{name}', decode('{digest}', 'hex'), '{secret[:15]}', 'read')")
+          f" INSERT INTO api_keys (name, key_sha256, key_prefix, kind, event_types)"
+          f" VALUES ('{name}', decode('{digest}', 'hex'), '{secret[:15]}', 'read', '{types}')")
     return secret
 
 
@@ -180,6 +181,7 @@ def setup():
         json.dump(v2, f)
     E.weir("schema", "add", "frontend_error", v2path, "--version", "2")
     E.keys["read"] = read_key("t")
+    E.keys["pages"] = read_key("pages", "--event-types", "page_view")
     assert_true(E.keys["read"].startswith("weir_rk_"), "a read key: " + E.keys["read"][:8])
 
 
@@ -215,7 +217,7 @@ def drive(console):
     shots = ARTEFACTS
     os.makedirs(shots, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="weir-chromium-", dir=E.tmp)
-    plan = {"good_key": E.keys["read"], "wrong_key": "weir_rk_" + "0" * 40,
+    plan = {"good_key": E.keys["read"], "wrong_key": "weir_rk_" + "0" * 40, "scoped_key": E.keys["pages"],
             "query": {"event_type": "frontend_error", "field": "user_id", "value": "42"}}
     r = subprocess.run([NODE, os.path.join(HERE, "web_drive.mjs"), CHROMIUM, console.base, shots, profile],
                        input=json.dumps(plan), capture_output=True, text=True, timeout=240, cwd=HERE,
@@ -262,6 +264,12 @@ def check(seen):
     assert_true(re.search(r"\d+ ms in the console", q["stats"]) and re.search(r"\d+ files? read", q["stats"]),
                 "elapsed time and files read: " + q["stats"])
     assert_true("No frontend_error event matched" in q["empty_text"], "empty state: " + q["empty_text"])
+    assert_true("did not take this request" in q["bad_field"] and "no_such_field" in q["bad_field"],
+                "a filter on an unknown field is explained: " + q["bad_field"])
+    assert_true(q["form_kept"], "the form stays above the explanation")
+    assert_eq(seen["scoped"]["state"], "error", "a scoped read key on another type's schemas")
+    assert_true("may not see this" in seen["scoped"]["text"] and "--event-types" in seen["scoped"]["text"],
+                "the scoped key's refusal says why: " + seen["scoped"]["text"])
     assert_eq(seen["linked"], {"state": "ready", "rows": len(want)}, "the linked query in a new tab, after its sign-in")
     # rejected: the refused event with its error, filtered by reason
     rj = seen["rejected"]
@@ -287,7 +295,8 @@ def check(seen):
     assert_true(not any(secret in seen["keys"]["page_text"] for secret in E.keys.values()), "no secret on the Keys view")
     # the key lives in this tab's sessionStorage only
     assert_eq(seen["storage"], {"session": ["weir.console.readKey"], "local": [], "cookies": ""}, "storage")
-    unexpected = [e for e in seen["console_errors"] if "401" not in e]
+    # the browser logs each refused request (the wrong key's 401, the bad field's 400)
+    unexpected = [e for e in seen["console_errors"] if not re.search(r"status of 40[013] ", e)]
     assert_eq(unexpected, [], "no script errors on the page")
     assert_eq(seen["failed_requests"], [], "no failed requests")
 

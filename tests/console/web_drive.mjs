@@ -124,6 +124,13 @@ try {
                              {timeout: 20000});
   seen.query.empty_text = (await text(page, "#query-results .notice.empty")).join("\n");
 
+  // a filter on a field no version has: the console's 400, said on the page
+  await page.evaluate(() => { location.hash = location.hash.replace(/where=[^&]*/, "where=no_such_field%3A1"); });
+  await page.waitForFunction(() => document.getElementById("main").dataset.state === "error", {timeout: 20000});
+  seen.query.bad_field = (await text(page, "#main .notice.error")).join("\n");
+  seen.query.form_kept = !!(await page.$("#query-form"));
+  await shot(page, "query-bad-field");
+
   // 5. rejected, then filtered by a reason that matches and one that does not
   seen.rejected = {state: await visit(page, "#/rejected?from=-24h", "rejected")};
   seen.rejected.rows = await rejectedRows(page);
@@ -165,6 +172,17 @@ try {
   await tab.click("#login-form button[type=submit]");
   seen.linked = {state: await settled(tab, "query"), rows: await tab.$$eval("tr.event-row", rs => rs.length)};
   await tab.close();
+  // a read key scoped to other types: the schemas of this one are refused, and said so
+  if (plan.scoped_key) {
+    const other = await browser.newPage();
+    await other.goto(base + "/#/schemas?event_type=" + plan.query.event_type, {waitUntil: "load"});
+    await settled(other, "login");
+    await other.type("#login-key", plan.scoped_key);
+    await other.click("#login-form button[type=submit]");
+    seen.scoped = {state: await settled(other, "schemas"),
+                   text: (await text(other, "#main .notice.error")).join("\n")};
+    await other.close();
+  }
   // the key lives in sessionStorage only
   seen.storage = await page.evaluate(() => ({session: Object.keys(sessionStorage), local: Object.keys(localStorage),
                                              cookies: document.cookie}));
