@@ -62,11 +62,13 @@ struct weir_cfg {
     /* up */
     const char *schemas_dir;
     bool no_gateway;
+    const char *console_listen; /* up: the console's address, "off": none */
     /* key */
     const char *name;
     const char *event_types;
     long long rate;
     bool publishable;
+    bool read_key;
     const char *origins;
     bool require_origin;
     long long ip_rate;

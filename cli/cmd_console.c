@@ -97,6 +97,7 @@ int cmd_console(int argc, char **argv)
         .max_scan_files = (uint64_t)cc.max_scan_files,
         .max_query_ms = cc.max_query_ms,
         .key_cache_ms = cc.key_cache_ms > 0 ? cc.key_cache_ms : 1,
+        .ready_file = wr_env("WEIR_READY_FILE"),
     };
     struct wr_err err = {0};
     int status = con_run(&c, &err) == 0 ? EXIT_OK : cli_fail(EXIT_FAIL, "%s", err.msg);

@@ -9,6 +9,7 @@
 
 #include "common/embed.h"
 #include "common/log.h"
+#include "console/console.h"
 #include "gateway/gateway.h"
 #include "registry/registry.h"
 
@@ -16,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,8 @@ static const struct wr_opt up_opts[] = {
      "(a file named like a built-in one replaces it)"},
     {"no-gateway", NULL, WR_OPT_BOOL, "false", OFF(no_gateway),
      "set everything up, print the key, and exit instead of serving"},
+    {"console", "WEIR_UP_CONSOLE", WR_OPT_STRING, "127.0.0.1:8081", OFF(console_listen),
+     "address of the console (web page and read API) run beside the gateway; off: none"},
     {0},
 };
 
@@ -37,7 +42,8 @@ static const struct wr_cmd up_cmd = {
     "up", NULL,
     "The embedded default: starts a private Postgres cluster under --pg-dir (created on\n"
     "first run), migrates, loads the example schemas, prints a demo API key, and runs the\n"
-    "gateway with the lake under ./var/lake. Ctrl-C stops everything.",
+    "gateway with the lake under ./var/lake, and the console (web page and read API) on\n"
+    "--console. Ctrl-C stops everything.",
     {cli_common_opts, cli_lake_opts, cli_gateway_opts, up_opts}, 0, 0};
 
 /* "page_view.v3.json" -> ("page_view", 3); false for other names. */
@@ -295,7 +301,34 @@ int cmd_up(int argc, char **argv)
         goto out;
     }
     g.database_url = conninfo;
+    /* The console runs in this process on its own threads. SIGINT/SIGTERM are blocked
+     * before they start so that only gw_run's sigwait takes the signal; when the gateway
+     * has drained, the console is stopped (its queries in flight answered). */
+    con_server *console = NULL;
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    if (strcmp(cfg.console_listen, "off") != 0) {
+        struct lake_s3_opts s3;
+        cli_s3_opts(&cfg, &s3); /* checked by cli_parse already */
+        struct con_config cc = {.listen = cfg.console_listen, .lake_url = cfg.lake,
+                                .s3 = &s3, .database_url = conninfo};
+        struct wr_err cerr = {0};
+        console = con_server_start(&cc, &cerr);
+        if (console) {
+            printf("Console (web page and read API): http://%s/\n"
+                   "  it needs a read key: weir key create --name me --read\n\n",
+                   cfg.console_listen);
+            fflush(stdout);
+        } else {
+            WR_WARN("console not started: %s", cerr.msg);
+        }
+    }
     rc = gw_run(&g, &err) == 0 ? EXIT_OK : cli_fail(EXIT_FAIL, "%s", err.msg);
+    con_server_stop(console);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
     PQfinish(c);
     if (pg.started) {

@@ -27,6 +27,7 @@ struct con_config {
     int64_t max_query_ms;          /* wall time of one query [20 s] */
     int64_t key_cache_ms;          /* how long a key lookup is trusted [5 s] */
     uint64_t max_file_bytes;       /* one raw file, inflated [512 MiB] */
+    const char *ready_file;        /* con_run writes the bound port here once serving (tests) */
 };
 
 typedef struct con_server con_server;
@@ -47,7 +48,7 @@ int con_run(const struct con_config *cfg, struct wr_err *err);
 
 /* ---- Times (exposed for tests) --------------------------------------------------------- */
 
-/* Parses a TIME of the API: RFC 3339, "now", or relative "-72h", "-7d", "-30m", "-90s"
+/* Parses a TIME of the API: RFC 3339, "now", or relative "-72h", "-7d", "-30m", "-90s", "-1y"
  * (to now_us). Returns 0 with *us, or WR_EINVAL. */
 int con_time_parse(const char *s, int64_t now_us, int64_t *us);
 

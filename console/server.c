@@ -644,6 +644,13 @@ int con_run(const struct con_config *cfg, struct wr_err *err)
         return err->code ? err->code : WR_EIO;
     }
     WR_INFO("console listening on %s (port %u), lake %s", s->cfg.listen, s->port, s->cfg.lake_url);
+    if (cfg->ready_file) {
+        FILE *f = fopen(cfg->ready_file, "w");
+        if (f) {
+            fprintf(f, "%u\n", s->port);
+            fclose(f);
+        }
+    }
     int sig = 0;
     sigwait(&sigs, &sig);
     WR_INFO("signal %d: the console stops once the queries in flight are answered", sig);

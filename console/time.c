@@ -1,4 +1,5 @@
-/* time.c - the API's TIME: RFC 3339, "now", or a time relative to now ("-72h"). */
+/* time.c - the API's TIME: RFC 3339, "now", or a time relative to now: -N followed by s,
+ * m, h, d, w or y (365 days), e.g. "-72h". */
 #include "console/console.h"
 
 #include "common/clock.h"
@@ -30,6 +31,7 @@ int con_time_parse(const char *s, int64_t now_us, int64_t *us)
         case 'h': unit = 3600ll * 1000000; break;
         case 'd': unit = 86400ll * 1000000; break;
         case 'w': unit = 7 * 86400ll * 1000000; break;
+        case 'y': unit = 365ll * 86400 * 1000000; break;
         default: return WR_EINVAL;
         }
         if (n > INT64_MAX / unit / 2) {

@@ -84,11 +84,12 @@ static int types_array(const char *types, char *out, size_t outlen, struct wr_er
     return 0;
 }
 
-/* Both kinds of key: pub NULL makes a secret key ("weir_" + 43), else a publishable one
- * ("weir_pk_" + 43, with its origins); secret holds REG_PK_LEN + 1 bytes at least when
- * pub is set. */
+/* Every kind of key: pub NULL and read false make a secret key ("weir_" + 43), pub a
+ * publishable one ("weir_pk_" + 43, with its origins), read a read key ("weir_rk_" + 43);
+ * secret holds REG_PK_LEN + 1 bytes at least unless the key is a secret one. */
 static int key_create(PGconn *c, const char *name, const char *event_types, long long rate,
-                      const struct reg_pub_opts *pub, char *secret, struct wr_err *err)
+                      const struct reg_pub_opts *pub, bool read, char *secret,
+                      struct wr_err *err)
 {
     if (!reg_key_name_valid(name)) {
         return wr_err_set(err, WR_EINVAL, "--name: '%s' is not a key name "
@@ -115,8 +116,9 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
         }
         snprintf(ipratebuf, sizeof ipratebuf, "%lld", pub->ip_rate);
     }
-    const char *kp = pub ? REG_PK_PREFIX : REG_KEY_PREFIX;
-    size_t kpl = strlen(kp), klen = pub ? REG_PK_LEN : REG_KEY_LEN;
+    const char *kp = pub ? REG_PK_PREFIX : read ? REG_RK_PREFIX : REG_KEY_PREFIX;
+    const char *kind = pub ? "publishable" : read ? "read" : "secret";
+    size_t kpl = strlen(kp), klen = pub ? REG_PK_LEN : read ? REG_RK_LEN : REG_KEY_LEN;
     unsigned char raw[32];
     wr_random_bytes(raw, sizeof raw);
     memcpy(secret, kp, kpl);
@@ -133,7 +135,7 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
     char ratebuf[24];
     snprintf(ratebuf, sizeof ratebuf, "%lld", rate);
     const char *params[] = {name, hexdigest, prefix, types, rate > 0 ? ratebuf : NULL,
-                            pub ? "publishable" : "secret", origins,
+                            kind, origins,
                             pub && pub->require_origin ? "true" : "false", ipratebuf};
     PGresult *r = reg__exec(c,
                             "INSERT INTO api_keys (name, key_sha256, key_prefix, event_types,"
@@ -162,14 +164,20 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
 int reg_key_create(PGconn *c, const char *name, const char *event_types, long long rate,
                    char secret[REG_KEY_LEN + 1], struct wr_err *err)
 {
-    return key_create(c, name, event_types, rate, NULL, secret, err);
+    return key_create(c, name, event_types, rate, NULL, false, secret, err);
 }
 
 int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types,
                                long long rate, const struct reg_pub_opts *pub,
                                char secret[REG_PK_LEN + 1], struct wr_err *err)
 {
-    return key_create(c, name, event_types, rate, pub, secret, err);
+    return key_create(c, name, event_types, rate, pub, false, secret, err);
+}
+
+int reg_key_create_read(PGconn *c, const char *name, const char *event_types,
+                        char secret[REG_RK_LEN + 1], struct wr_err *err)
+{
+    return key_create(c, name, event_types, 0, NULL, true, secret, err);
 }
 
 long long reg__pg_int(const char *s)
@@ -188,7 +196,7 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
                            " coalesce(rate_limit, 0), revoked,"
                            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
                            " kind = 'publishable', array_to_string(origins, ','), require_origin,"
-                           " ip_rate FROM api_keys ORDER BY name",
+                           " ip_rate, kind = 'read' FROM api_keys ORDER BY name",
                            0, NULL);
     if (!r) {
         return WR_EDB;
@@ -205,6 +213,7 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
             .origins = PQgetvalue(r, i, 7),
             .require_origin = PQgetvalue(r, i, 8)[0] == 't',
             .ip_rate = reg__pg_int(PQgetvalue(r, i, 9)),
+            .read = PQgetvalue(r, i, 10)[0] == 't',
         };
         fn(&k, arg);
     }

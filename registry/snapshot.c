@@ -335,7 +335,8 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
     PGresult *r = lexec(c, wake, PGRES_TUPLES_OK, err,
                         "SELECT name, encode(key_sha256, 'hex'), array_to_string(event_types, ','),"
                         " coalesce(rate_limit, 0), revoked, kind = 'publishable',"
-                        " array_to_string(origins, ','), require_origin, ip_rate FROM api_keys");
+                        " array_to_string(origins, ','), require_origin, ip_rate, kind = 'read'"
+                        " FROM api_keys");
     if (!r) {
         return WR_EDB;
     }
@@ -363,6 +364,7 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
         k->publishable = PQgetvalue(r, i, 5)[0] == 't';
         k->require_origin = PQgetvalue(r, i, 7)[0] == 't';
         k->ip_rate = reg__pg_int(PQgetvalue(r, i, 8));
+        k->read = PQgetvalue(r, i, 9)[0] == 't';
         if (!k->name || split_types(PQgetvalue(r, i, 2), k) != 0 ||
             split_origins(PQgetvalue(r, i, 6), k) != 0) {
             PQclear(r);
