@@ -288,7 +288,11 @@ async function route() {
   let {view, params} = parseHash();
   if (!VIEWS[view]) view = "overview";
   document.getElementById("logout").hidden = false;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === view);
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.view === view);
+    if (a.dataset.view === view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
   setupRange(view, params);
   document.title = "weir console · " + view[0].toUpperCase() + view.slice(1);
   const el = h("div", {class: "view view-" + view});

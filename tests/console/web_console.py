@@ -229,6 +229,7 @@ def check(seen):
     fe = cards["frontend_error"]
     assert_true(fe["bars"] >= 48, f"48 hourly bars: {fe['bars']}")
     assert_true(fe["filled"] >= 2, f"frontend_error bars drawn for this and an earlier hour: {fe['filled']}")
+    assert_true(fe["estimated"] >= 1, "this hour (raw, not curated) is drawn as estimated")
     assert_true("v1 active" in fe["text"] and "v2 active" in fe["text"], "versions on the card: " + fe["text"])
     # schemas: both versions, JSON shown, the diff names the new property
     s = seen["schemas"]

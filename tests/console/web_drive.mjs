@@ -82,6 +82,7 @@ try {
     cards: [...document.querySelectorAll(".type-card")].map(c => ({
       event_type: c.dataset.eventType, text: c.innerText,
       bars: c.querySelectorAll("svg.chart .bar").length,
+      estimated: c.querySelectorAll("svg.chart .bar.est rect.acc").length,
       filled: c.querySelectorAll("svg.chart rect.acc, svg.chart rect.rej").length})),
   })));
 
