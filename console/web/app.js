@@ -189,7 +189,10 @@ function signOut() {
 function showLogin(message) {
   document.getElementById("range").hidden = true;
   document.getElementById("logout").hidden = true;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.remove("active");
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.remove("active");
+    a.removeAttribute("aria-current");
+  }
   const view = document.getElementById("login-template").content.cloneNode(true);
   clear(main, view);
   main.dataset.view = "login";
