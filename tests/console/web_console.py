@@ -35,7 +35,8 @@ PUPPETEER = os.environ.get("WEIR_PUPPETEER_DIR") or os.path.join(HERE, "..", "br
 ARTEFACTS = os.environ.get("WEIR_CONSOLE_ARTEFACTS") or E.tmp
 
 MARK = "webc%d" % time.time_ns()
-SENT = {"user42": [], "others": [], "rejected_mark": MARK + "-refused"}
+SENT = {"user42": [], "others": [], "rejected_mark": MARK + "-refused", "paths": {}, "hours": set(), "rollups": []}
+ROLLUPS = ["web_hourly", "web_by_path"]  # of the shipped web-analytics set (schemas/rollups)
 
 
 def iso(t):
@@ -110,7 +111,11 @@ def write_past_hour(template, hours_ago, users, pages):
             rec["payload"] = frontend_error(who, 100 + i)["payload"]
             (SENT["user42"] if who == 42 else SENT["others"]).append((rec["received_at"], rec["event_id"]))
         else:
-            rec["payload"]["path"] = ["/", "/pricing", "/cart", "/blog/launch", "/docs"][(who + hours_ago) % 5]
+            path = ["/", "/pricing", "/cart", "/blog/launch", "/docs"][(who + hours_ago) % 5]
+            rec["payload"]["path"] = path
+            day = SENT["paths"].setdefault(at.strftime("%Y-%m-%d"), {})
+            day[path] = day.get(path, 0) + 1
+            SENT["hours"].add(at.strftime("%Y-%m-%d %H"))
         out.setdefault(etype, []).append(rec)
     for etype, recs in out.items():
         d = os.path.join(E.lake, "raw", f"event_type={etype}", "dt=" + at.strftime("%Y-%m-%d"), "hr=" + at.strftime("%H"))
@@ -155,6 +160,19 @@ def read_key(name, *scope):
     return key
 
 
+def add_rollups():
+    """Two of the shipped web-analytics rollups (an hourly one without dimensions, a daily
+    one by path), when this build has `weir rollup` (issue 14 item 5); else the Rollups
+    view is checked in its empty state."""
+    folder = os.path.join(tg.SCHEMAS, "rollups")
+    if E.weir("rollup", "list", check=False).returncode != 0 or not os.path.isdir(folder):
+        print("     no `weir rollup` in this build: the Rollups view is checked empty")
+        return
+    for name in ROLLUPS:
+        E.weir("rollup", "add", os.path.join(folder, name + ".json"))
+    SENT["rollups"] = ROLLUPS
+
+
 def setup():
     """test_gateway's registry (the schemas, keys all/scoped/limited/revoked) and gateway,
     plus a second frontend_error version and the read key."""
@@ -167,6 +185,7 @@ def setup():
     with open(v2path, "w") as f:
         json.dump(v2, f)
     E.weir("schema", "add", "frontend_error", v2path, "--version", "2")
+    add_rollups()
     E.keys["read"] = read_key("t")
     E.keys["pages"] = read_key("pages", "--event-types", "page_view")
 
@@ -204,7 +223,7 @@ def drive(console):
     os.makedirs(shots, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="weir-chromium-", dir=E.tmp)
     plan = {"good_key": E.keys["read"], "wrong_key": "weir_rk_" + "0" * 40, "scoped_key": E.keys["pages"],
-            "query": {"event_type": "frontend_error", "field": "user_id", "value": "42"}}
+            "query": {"event_type": "frontend_error", "field": "user_id", "value": "42"}, "rollups": SENT["rollups"]}
     r = subprocess.run([NODE, os.path.join(HERE, "web_drive.mjs"), CHROMIUM, console.base, shots, profile],
                        input=json.dumps(plan), capture_output=True, text=True, timeout=240, cwd=HERE,
                        env=dict(os.environ, WEIR_PUPPETEER_DIR=PUPPETEER))
@@ -274,6 +293,8 @@ def check(seen):
     ru = seen["rollups"]
     assert_eq(ru["state"], "ready", "rollups: " + ru["text"][:500])
     assert_true(ru["definitions"] or "No rollups are defined" in ru["text"], "rollups: " + ru["text"][:500])
+    if SENT["rollups"]:
+        check_rollups(seen)
     # keys: the read key listed by name and kind, no secret on the page
     k = {row["name"]: row["text"] for row in seen["keys"]["rows"]}
     assert_eq(seen["keys"]["state"], "ready", "keys")
@@ -286,6 +307,24 @@ def check(seen):
     unexpected = [e for e in seen["console_errors"] if not re.search(r"status of 40[013] ", e)]
     assert_eq(unexpected, [], "no script errors on the page")
     assert_eq(seen["failed_requests"], [], "no failed requests")
+
+
+def check_rollups(seen):
+    """The rollup values on the page are the counts of the page views written (curated
+    hours only: this hour's events are not curated yet)."""
+    assert_eq(sorted(seen["rollups"]["definitions"]), sorted(SENT["rollups"]), "the definitions listed")
+    hourly = seen["rollup_values"]["web_hourly"]
+    assert_eq(hourly["state"], "ready", "web_hourly")
+    assert_eq(len(hourly["rows"]), len(SENT["hours"]), "web_hourly: one row per curated hour")
+    assert_true(hourly["time_bars"] == len(SENT["hours"]), f"web_hourly: a bar per hour: {hourly['time_bars']}")
+    total = sum(int(r["count"].replace(",", "")) for r in hourly["rows"])
+    assert_eq(total, sum(sum(d.values()) for d in SENT["paths"].values()), "web_hourly: the page views")
+    by_path = seen["rollup_values"]["web_by_path"]
+    latest = max(SENT["paths"])
+    assert_eq((by_path["state"], by_path["bucket"][:10]), ("ready", latest), "web_by_path: the latest day first")
+    shown = {r["payload.path"]: int(r["count"].replace(",", "")) for r in by_path["rows"] if r["bucket"] == latest}
+    assert_eq(shown, SENT["paths"][latest], "web_by_path: page views per path on the latest day")
+    assert_eq(by_path["rank_bars"], len(SENT["paths"][latest]), "web_by_path: a bar per path")
 
 
 def run():

@@ -160,6 +160,23 @@ try {
   seen.rollups.text = await page.$eval("#main", m => m.innerText);
   seen.rollups.definitions = await page.$$eval("tr.rollup-def", rs => rs.map(r => r.dataset.name));
   seen.rollups.values = await page.$$eval("tr.rollup-row", rs => rs.length);
+  // the values of each rollup the test defined: its table and its chart
+  seen.rollup_values = {};
+  for (const name of plan.rollups || []) {
+    const state = await visit(page, "#/rollups?from=-7d&name=" + name, "rollups");
+    seen.rollup_values[name] = {state, ...await page.evaluate(() => {
+      const box = document.querySelector(".rollup-values");
+      const head = [...box.querySelectorAll("thead th")].map(th => th.innerText.toLowerCase());
+      return {
+        rows: [...box.querySelectorAll("tr.rollup-row")].map(r => Object.fromEntries(
+          [...r.cells].map((c, i) => [head[i], c.innerText]))),
+        time_bars: box.querySelectorAll("svg.chart.values .bar").length,
+        rank_bars: box.querySelectorAll("svg.chart.rank .bar").length,
+        bucket: (box.querySelector("#ru-bucket") || {}).value || null,
+      };
+    })};
+    await shot(page, "rollup-" + name);
+  }
   seen.keys = {state: await visit(page, "#/keys", "keys")};
   seen.keys.rows = await page.$$eval("tr.key-row", rs => rs.map(r => ({name: r.dataset.name, text: r.innerText})));
   seen.keys.page_text = await page.$eval("#main", m => m.innerText);
