@@ -419,12 +419,14 @@ function valueChart(items, what) {
   const ys = yScale(Math.max(0, ...items.map(i => i.value))), max = ys.max;
   yAxis(svg, ys, L, W - R, T, H - B);
   const bw = (W - L - R) / Math.max(items.length, 1);
-  const every = Math.max(1, Math.ceil(items.length / 8));
+  const every = Math.max(1, Math.ceil(items.length / 6));
   items.forEach((it, i) => {
     const x = L + i * bw, hv = ((H - B - T) * it.value) / max;
     svg.append(h("svg:g", {class: "bar"}, h("svg:title", null, `${it.label}: ${num(it.value)}`),
                  h("svg:rect", {class: "acc", x: x + 1, y: H - B - hv, width: Math.max(bw - 2, 1), height: hv})));
-    if (i % every === 0) svg.append(h("svg:text", {x: x + bw / 2, y: H - 8, "text-anchor": "middle"}, it.short || it.label));
+    if (i % every === 0 && i + every / 2 < items.length) {
+      svg.append(h("svg:text", {x: x + bw / 2, y: H - 8, "text-anchor": "middle"}, it.short || it.label));
+    }
   });
   return svg;
 }
