@@ -37,7 +37,9 @@ struct where {
 struct hit {
     int64_t received_us;
     char *event_id;
-    json_t *event;
+    json_t *event; /* a curated row, built */
+    char *line;    /* a raw line, parsed only if it is answered */
+    size_t line_len;
 };
 
 struct query {
@@ -51,6 +53,7 @@ struct query {
     /* the best `limit` hits so far (more between trims) */
     struct hit *hits;
     size_t nhits, cap;
+    int64_t floor_us; /* once limit hits are held: the oldest of them (older rows can't win) */
     struct con_budget budget;
     json_t *bad_files;
     uint64_t scanned_files, scanned_rows, groups_skipped;
@@ -71,53 +74,49 @@ static int hit_cmp(const void *a, const void *b)
     return strcmp(x->event_id, y->event_id);
 }
 
+static int hit_id_cmp(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    int c = strcmp(x->event_id, y->event_id);
+    if (c) {
+        return c;
+    }
+    return x->received_us == y->received_us ? 0 : x->received_us < y->received_us ? -1 : 1;
+}
+
 static void hit_free(struct hit *h)
 {
     free(h->event_id);
+    free(h->line);
     json_decref(h->event);
 }
 
-/* Sorts newest first, keeps the earliest copy of each event_id, cuts to limit. */
+/* Keeps the earliest copy of each event_id (as curation does), sorts newest first, cuts to
+ * limit. */
 static void trim(struct query *q)
 {
-    qsort(q->hits, q->nhits, sizeof q->hits[0], hit_cmp);
-    /* Duplicates: the copy received first wins, so a later copy is dropped. Sorting by id
-     * would lose the time order; the hits are few (4 x limit at most). */
+    qsort(q->hits, q->nhits, sizeof q->hits[0], hit_id_cmp);
     size_t out = 0;
     for (size_t i = 0; i < q->nhits; i++) {
-        bool dup = false;
-        for (size_t j = i + 1; j < q->nhits && !dup; j++) {
-            dup = strcmp(q->hits[i].event_id, q->hits[j].event_id) == 0;
-        }
-        if (dup) {
-            hit_free(&q->hits[i]);
+        if (out > 0 && strcmp(q->hits[out - 1].event_id, q->hits[i].event_id) == 0) {
+            hit_free(&q->hits[i]); /* a later copy */
         } else {
             q->hits[out++] = q->hits[i];
         }
     }
     q->nhits = out;
+    qsort(q->hits, q->nhits, sizeof q->hits[0], hit_cmp);
     while (q->nhits > (size_t)q->limit) {
         hit_free(&q->hits[--q->nhits]);
     }
+    if (q->nhits == (size_t)q->limit) {
+        q->floor_us = q->hits[q->nhits - 1].received_us;
+    }
 }
 
-/* The oldest time a new hit needs to be kept, once limit hits are held (else INT64_MIN). */
-static int64_t floor_us(const struct query *q)
-{
-    if (q->nhits < (size_t)q->limit) {
-        return INT64_MIN;
-    }
-    int64_t m = INT64_MAX;
-    for (size_t i = 0; i < q->nhits; i++) {
-        if (q->hits[i].received_us < m) {
-            m = q->hits[i].received_us;
-        }
-    }
-    return m;
-}
-
+/* Adds a hit: a built event (taken), or a raw line (copied). */
 static int add_hit(struct query *q, int64_t received_us, const char *id, size_t idlen,
-                   json_t *event)
+                   json_t *event, const char *line, size_t line_len)
 {
     if (q->nhits == q->cap) {
         if (q->cap >= (size_t)q->limit * 4) {
@@ -135,13 +134,20 @@ static int add_hit(struct query *q, int64_t received_us, const char *id, size_t 
         }
     }
     char *eid = malloc(idlen + 1);
-    if (!eid) {
+    char *copy = line ? malloc(line_len + 1) : NULL;
+    if (!eid || (line && !copy)) {
+        free(eid);
+        free(copy);
         json_decref(event);
         return WR_ENOMEM;
     }
     memcpy(eid, id, idlen);
     eid[idlen] = '\0';
-    q->hits[q->nhits++] = (struct hit){received_us, eid, event};
+    if (copy) {
+        memcpy(copy, line, line_len);
+        copy[line_len] = '\0';
+    }
+    q->hits[q->nhits++] = (struct hit){received_us, eid, event, copy, line_len};
     return 0;
 }
 
@@ -272,11 +278,17 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
                 }
             }
         }
-        /* A value that JSON would escape may not appear verbatim in the line. */
+        /* A value or name that JSON could escape may not appear verbatim in the line. */
         w->prefilter = w->vlen > 0;
         for (size_t k = 0; k < w->vlen; k++) {
             unsigned char ch = (unsigned char)w->value[k];
             if (ch < 0x20 || ch == '"' || ch == '\\' || ch == '/' || ch >= 0x7f) {
+                w->prefilter = false;
+            }
+        }
+        for (const char *f = w->field; *f; f++) {
+            if ((unsigned char)*f < 0x20 || *f == '"' || *f == '\\' || *f == '/' ||
+                (unsigned char)*f >= 0x7f) {
                 w->prefilter = false;
             }
         }
@@ -299,11 +311,58 @@ static const struct js_val *where_value(const struct lake_env_view *v, const str
     }
 }
 
+/* Whether the line may hold "FIELD" : VALUE (as a string or a bare literal), looked for in
+ * the text without parsing it: most lines of a selective query fail here. A false "yes" is
+ * settled by the parse that follows. A "no" is sure when the filter's value and field name
+ * need no escaping (w->prefilter) and the line has no escape at all (a client may send
+ * "\u0034\u0032"); a number the client wrote with an exponent (4.2e1) is the one form
+ * it misses. */
+static bool maybe_matches(const char *line, size_t len, const struct where *w)
+{
+    if (memchr(line, '\\', len)) {
+        return true;
+    }
+    size_t fl = strlen(w->field);
+    const char *p = line, *end = line + len;
+    while (p < end) {
+        const char *k = memmem(p, (size_t)(end - p), w->field, fl);
+        if (!k) {
+            return false;
+        }
+        p = k + fl;
+        if (k == line || k[-1] != '"' || p >= end || *p != '"') {
+            continue;
+        }
+        const char *v = p + 1;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r')) {
+            v++;
+        }
+        if (v >= end || *v != ':') {
+            continue;
+        }
+        v++;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r')) {
+            v++;
+        }
+        size_t rest = (size_t)(end - v);
+        if (rest > w->vlen + 1 && *v == '"' && memcmp(v + 1, w->value, w->vlen) == 0 &&
+            v[1 + w->vlen] == '"') {
+            return true;
+        }
+        if (rest >= w->vlen && memcmp(v, w->value, w->vlen) == 0 &&
+            (rest == w->vlen || !((v[w->vlen] >= '0' && v[w->vlen] <= '9') ||
+                                  (v[w->vlen] >= 'a' && v[w->vlen] <= 'z')))) {
+            return true; /* a number (also 42.0 for 42), true, false or null */
+        }
+    }
+    return false;
+}
+
 /* One raw line: the filters, then a hit. */
-static int raw_line(struct query *q, const char *line, size_t len, int64_t floor)
+static int raw_line(struct query *q, const char *line, size_t len)
 {
     for (size_t i = 0; i < q->nw; i++) {
-        if (q->w[i].prefilter && !memmem(line, len, q->w[i].value, q->w[i].vlen)) {
+        if (q->w[i].prefilter && !maybe_matches(line, len, &q->w[i])) {
             return 0;
         }
     }
@@ -315,7 +374,7 @@ static int raw_line(struct query *q, const char *line, size_t len, int64_t floor
         if (!wr_time_parse_rfc3339(f[LAKE_ENV_RECEIVED_AT].p, f[LAKE_ENV_RECEIVED_AT].len, &rus)) {
             return 0;
         }
-        if (rus < q->from_us || rus > q->to_us || rus < floor) {
+        if (rus < q->from_us || rus > q->to_us || rus < q->floor_us) {
             return 0;
         }
     }
@@ -328,7 +387,7 @@ static int raw_line(struct query *q, const char *line, size_t len, int64_t floor
     const struct js_val *id = v.f[LAKE_ENV_EVENT_ID], *ra = v.f[LAKE_ENV_RECEIVED_AT];
     if (!id || id->type != JS_STRING || !ra || ra->type != JS_STRING ||
         !wr_time_parse_rfc3339(ra->u.s, ra->n, &rus) || rus < q->from_us || rus > q->to_us ||
-        rus < floor) {
+        rus < q->floor_us) {
         return 0;
     }
     for (size_t i = 0; i < q->nw; i++) {
@@ -336,11 +395,7 @@ static int raw_line(struct query *q, const char *line, size_t len, int64_t floor
             return 0;
         }
     }
-    json_t *event = json_loadb(line, len, JSON_DECODE_INT_AS_REAL * 0, NULL);
-    if (!event) {
-        return 0;
-    }
-    return add_hit(q, rus, id->u.s, id->n, event);
+    return add_hit(q, rus, id->u.s, id->n, NULL, line, len);
 }
 
 /* The raw files of one hour (dt, hr) of the type, newest file first. Returns 0, or a
@@ -375,7 +430,6 @@ static int raw_hour(struct query *q, const char *dt, int hr, struct wr_err *err)
         if (g == 1) {
             con_bad_file(q->bad_files, o.v[i].key, ferr.msg);
         }
-        int64_t floor = floor_us(q);
         const char *p = q->text.p, *end = q->text.p + q->text.len;
         uint64_t lines = 0;
         while (p < end && rc == 0) {
@@ -383,7 +437,7 @@ static int raw_hour(struct query *q, const char *dt, int hr, struct wr_err *err)
             const char *le = nl ? nl : end;
             lines++;
             if (le > p) {
-                rc = raw_line(q, p, (size_t)(le - p), floor);
+                rc = raw_line(q, p, (size_t)(le - p));
             }
             p = le + 1;
         }
@@ -583,7 +637,6 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
             }
         }
     }
-    int64_t floor = floor_us(q);
     while (!none && rc == 0) {
         int g = pq_reader_next_group(rd, &ferr);
         if (g < 0) {
@@ -605,7 +658,7 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
                 continue;
             }
             int64_t rus = ((const int64_t *)rb.values)[row] * mul / div;
-            if (rus < floor) {
+            if (rus < q->floor_us) {
                 break;
             }
             bool ok = true;
@@ -666,7 +719,7 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
             }
             json_object_set_new(ev, "payload", payload);
             const struct pq_bytes *id = &((const struct pq_bytes *)ib.values)[row];
-            rc = add_hit(q, rus, (const char *)id->p, id->len, ev);
+            rc = add_hit(q, rus, (const char *)id->p, id->len, ev, NULL, 0);
         }
         if (!con_budget_rows(&q->budget, pq_reader_group_rows(rd))) {
             break;
@@ -832,7 +885,7 @@ enum MHD_Result con_api_events(struct con_req *r)
 {
     int64_t t0 = wr_time_mono_ns();
     enum MHD_Result ret;
-    struct query q = {.r = r};
+    struct query q = {.r = r, .floor_us = INT64_MIN};
     q.type = con_arg(r, "event_type");
     if (!q.type || !*q.type) {
         return con_send_error(r, 400, "bad_request", "event_type: required");
@@ -876,9 +929,18 @@ enum MHD_Result con_api_events(struct con_req *r)
     }
     json_t *events = json_array();
     for (size_t i = 0; i < q.nhits; i++) {
-        json_array_append_new(events, q.hits[i].event);
-        q.hits[i].event = NULL;
-        hit_free(&q.hits[i]);
+        struct hit *h = &q.hits[i];
+        json_t *ev = h->event;
+        if (h->line) {
+            /* An integer beyond int64 (accepted by the gateway) fails jansson's first try. */
+            ev = json_loadb(h->line, h->line_len, 0, NULL);
+            ev = ev ? ev : json_loadb(h->line, h->line_len, JSON_DECODE_INT_AS_REAL, NULL);
+        }
+        if (ev) {
+            json_array_append_new(events, ev);
+        }
+        h->event = NULL;
+        hit_free(h);
     }
     free(q.hits);
     wr_buf_free(&q.raw);

@@ -366,6 +366,11 @@ static enum MHD_Result serve_static(struct MHD_Connection *c, const char *url)
     if (!*name) {
         name = "index.html";
     }
+    /* The files are embedded by their base names (cmake/embed.cmake). */
+    const char *slash = strrchr(name, '/');
+    if (slash) {
+        name = slash[1] ? slash + 1 : "index.html";
+    }
     const struct wr_embedded *f = NULL;
     for (const struct wr_embedded *e = con__web_assets; e->name; e++) {
         if (strcmp(e->name, name) == 0) {
