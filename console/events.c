@@ -32,6 +32,9 @@ struct where {
     const char *value;
     size_t vlen;
     bool prefilter; /* the value appears verbatim in a matching raw line */
+    char key[164];  /* '"' and the field name, and a Horspool table to find it */
+    size_t key_len;
+    uint8_t skip[256];
 };
 
 struct hit {
@@ -53,7 +56,8 @@ struct query {
     /* the best `limit` hits so far (more between trims) */
     struct hit *hits;
     size_t nhits, cap;
-    int64_t floor_us; /* once limit hits are held: the oldest of them (older rows can't win) */
+    bool text_has_escape; /* the file being read has a backslash somewhere */
+    int64_t floor_us;     /* once limit hits are held: the oldest of them (older rows can't win) */
     struct con_budget budget;
     json_t *bad_files;
     uint64_t scanned_files, scanned_rows, groups_skipped;
@@ -95,6 +99,9 @@ static void hit_free(struct hit *h)
  * limit. */
 static void trim(struct query *q)
 {
+    if (q->nhits < 2) {
+        return; /* nothing to sort (hits may be NULL), and at most one hit: within limit */
+    }
     qsort(q->hits, q->nhits, sizeof q->hits[0], hit_id_cmp);
     size_t out = 0;
     for (size_t i = 0; i < q->nhits; i++) {
@@ -292,6 +299,15 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
                 w->prefilter = false;
             }
         }
+        /* The closing quote is checked after a match: ending the needle on a name's last
+         * letter makes the search skip far more often than ending it on a '"'. */
+        w->key_len = (size_t)snprintf(w->key, sizeof w->key, "\"%s", w->field);
+        for (size_t b = 0; b < 256; b++) {
+            w->skip[b] = (uint8_t)(w->key_len > 255 ? 255 : w->key_len);
+        }
+        for (size_t k = 0; k + 1 < w->key_len; k++) {
+            w->skip[(uint8_t)w->key[k]] = (uint8_t)(w->key_len - 1 - k);
+        }
         q->nw++;
     }
     return true;
@@ -317,20 +333,30 @@ static const struct js_val *where_value(const struct lake_env_view *v, const str
  * need no escaping (w->prefilter) and the line has no escape at all (a client may send
  * "\u0034\u0032"); a number the client wrote with an exponent (4.2e1) is the one form
  * it misses. */
+static const char *find_key(const char *p, const char *end, const struct where *w)
+{
+    size_t m = w->key_len;
+    const uint8_t last = (uint8_t)w->key[m - 1];
+    while ((size_t)(end - p) >= m) {
+        uint8_t c = (uint8_t)p[m - 1];
+        if (c == last && memcmp(p, w->key, m - 1) == 0) {
+            return p;
+        }
+        p += w->skip[c];
+    }
+    return NULL;
+}
+
 static bool maybe_matches(const char *line, size_t len, const struct where *w)
 {
-    if (memchr(line, '\\', len)) {
-        return true;
-    }
-    size_t fl = strlen(w->field);
     const char *p = line, *end = line + len;
     while (p < end) {
-        const char *k = memmem(p, (size_t)(end - p), w->field, fl);
+        const char *k = find_key(p, end, w);
         if (!k) {
             return false;
         }
-        p = k + fl;
-        if (k == line || k[-1] != '"' || p >= end || *p != '"') {
+        p = k + w->key_len;
+        if (p >= end || *p != '"') {
             continue;
         }
         const char *v = p + 1;
@@ -361,9 +387,12 @@ static bool maybe_matches(const char *line, size_t len, const struct where *w)
 /* One raw line: the filters, then a hit. */
 static int raw_line(struct query *q, const char *line, size_t len)
 {
-    for (size_t i = 0; i < q->nw; i++) {
-        if (q->w[i].prefilter && !maybe_matches(line, len, &q->w[i])) {
-            return 0;
+    /* A line with an escape is parsed: the value may be written escaped in it. */
+    if (!q->text_has_escape || !memchr(line, '\\', len)) {
+        for (size_t i = 0; i < q->nw; i++) {
+            if (q->w[i].prefilter && !maybe_matches(line, len, &q->w[i])) {
+                return 0;
+            }
         }
     }
     struct lake_env_str f[LAKE_ENV_NFIELDS];
@@ -431,6 +460,7 @@ static int raw_hour(struct query *q, const char *dt, int hr, struct wr_err *err)
             con_bad_file(q->bad_files, o.v[i].key, ferr.msg);
         }
         const char *p = q->text.p, *end = q->text.p + q->text.len;
+        q->text_has_escape = memchr(p, '\\', q->text.len) != NULL;
         uint64_t lines = 0;
         while (p < end && rc == 0) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
