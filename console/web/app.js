@@ -68,6 +68,12 @@ function ago(s) {
   return Math.round(sec / 86400) + " days ago";
 }
 
+// "in the last 72 hours", "from 3 days ago to now": the range after a verb.
+const inRange = (from, to) => {
+  const w = rangeWords(from, to);
+  return w.startsWith("from ") ? w : "in " + w;
+};
+
 // The overview knows the hour of the last event, not its second.
 function hourAgo(s) {
   const t = parseTime(s);
@@ -84,7 +90,12 @@ function rangeWords(from, to) {
     const unit = m[2] === "h" ? (n === 1 ? "hour" : "hours") : n === 1 ? "day" : "days";
     return n === 1 ? "the last " + unit : `the last ${n} ${unit}`;
   }
-  return `${from || "the start"} to ${to || "now"}`;
+  const point = t => {
+    const r = /^-(\d+)([hd])$/.exec(t || "");
+    if (r) return `${r[1]} ${r[2] === "h" ? "hour" : "day"}${r[1] === "1" ? "" : "s"} ago`;
+    return !t || t === "now" ? "now" : parseTime(t) === null ? t : fmtTime(t) + " UTC";
+  };
+  return `from ${point(from)} to ${point(to)}`;
 }
 
 function jsonText(v, max) {
@@ -691,7 +702,7 @@ VIEWS.query = async (el, params, range) => {
   }
   const sentence = h("p", {class: "sentence"}, "Every ", h("b", null, chosen),
     wheres.filter(w => w[0]).map((w, i) => [i ? " and " : " with ", h("b", null, `${w[0]} = ${w[1]}`)]),
-    " in ", h("b", null, rangeWords(range.from, range.to)));
+    " ", h("b", null, inRange(range.from, range.to)));
   results.append(sentence);
   const wait2 = loading(results, "Reading the lake…");
   const q = new URLSearchParams({event_type: chosen, from: range.from});
@@ -714,7 +725,7 @@ VIEWS.query = async (el, params, range) => {
       r.bad_files.map(b => h("li", null, typeof b === "string" ? b : jsonText(b))))));
   }
   if (!events.length) {
-    results.append(empty(h("p", null, `No ${chosen} event matched in ${rangeWords(range.from, range.to)}.`),
+    results.append(empty(h("p", null, `No ${chosen} event matched ${inRange(range.from, range.to)}.`),
       h("p", null, "Widen the time range, check the filter values, or look at ", h("a", {href: "#/rejected?" +
         new URLSearchParams({event_type: chosen})}, "what was rejected"), ".")));
     return;
@@ -740,7 +751,7 @@ VIEWS.query = async (el, params, range) => {
 
 VIEWS.rejected = async (el, params, range) => {
   el.append(h("div", {class: "head"}, h("h1", null, "Rejected"),
-              h("span", {class: "muted"}, `events the gateway refused in ${rangeWords(range.from, range.to)}, newest first`)));
+              h("span", {class: "muted"}, `events the gateway refused ${inRange(range.from, range.to)}, newest first`)));
   const wait = loading(el, "Loading…");
   const types = ((await api("event-types")).event_types || []).map(t => t.event_type);
   const type = params.get("event_type") || "", reason = params.get("reason") || "";
@@ -766,7 +777,7 @@ VIEWS.rejected = async (el, params, range) => {
   wait.remove();
   const list = r.events || [];
   if (!list.length) {
-    el.append(empty(h("p", null, `Nothing was rejected in ${rangeWords(range.from, range.to)}` +
+    el.append(empty(h("p", null, `Nothing was rejected ${inRange(range.from, range.to)}` +
                       (type || reason ? " with these filters" : "") + "."),
                     h("p", null, "Good news, or widen the time range.")));
     return;
@@ -825,7 +836,7 @@ VIEWS.rollups = async (el, params, range) => {
   const r = await apiIn(box, "rollups/" + encodeURIComponent(name), {from: range.from, to: range.to});
   const rows = r.rows || [];
   if (!rows.length) {
-    clear(box, empty(h("p", null, `No values of ${name} in ${rangeWords(range.from, range.to)}.`),
+    clear(box, empty(h("p", null, `No values of ${name} ${inRange(range.from, range.to)}.`),
       h("p", null, "Rollups are computed by ", h("code", null, "weir curate"), " for each day it curates: run it, or widen the range.")));
     return;
   }

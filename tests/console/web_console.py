@@ -223,7 +223,8 @@ def drive(console):
     os.makedirs(shots, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="weir-chromium-", dir=E.tmp)
     plan = {"good_key": E.keys["read"], "wrong_key": "weir_rk_" + "0" * 40, "scoped_key": E.keys["pages"],
-            "query": {"event_type": "frontend_error", "field": "user_id", "value": "42"}, "rollups": SENT["rollups"]}
+            "query": {"event_type": "frontend_error", "field": "user_id", "value": "42"}, "rollups": SENT["rollups"],
+            "range_to": iso(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))}
     r = subprocess.run([NODE, os.path.join(HERE, "web_drive.mjs"), CHROMIUM, console.base, shots, profile],
                        input=json.dumps(plan), capture_output=True, text=True, timeout=240, cwd=HERE,
                        env=dict(os.environ, WEIR_PUPPETEER_DIR=PUPPETEER))
@@ -289,6 +290,10 @@ def check(seen):
     week = rj["week"]
     assert_true("reason=schema" in week["hash"] and "last 7 days" in week["heading"], f"the range picker: {week}")
     assert_true(any(SENT["rejected_mark"] in t for t in week["rows"]), "the last 7 days keep the refused event")
+    custom = rj["custom"]
+    assert_true("from=-30d" in custom["hash"] and "to=" in custom["hash"], f"the custom range: {custom['hash']}")
+    assert_true("from 30 days ago to 20" in custom["heading"], "the custom range in words: " + custom["heading"])
+    assert_true(any(SENT["rejected_mark"] in t for t in custom["rows"]), "the custom range keeps the refused event")
     # rollups render (definitions and values, or the empty state)
     ru = seen["rollups"]
     assert_eq(ru["state"], "ready", "rollups: " + ru["text"][:500])

@@ -155,6 +155,18 @@ try {
   seen.rejected.week = {hash: await page.evaluate(() => location.hash), rows: await rejectedRows(page),
                         heading: await page.$eval("#main .head", e => e.innerText)};
 
+  // a custom range: a relative start and an RFC 3339 end, applied with the button
+  await page.select("#range-preset", "custom");
+  await page.$eval("#range-from", i => { i.value = ""; });
+  await page.type("#range-from", "-30d");
+  await page.$eval("#range-to", i => { i.value = ""; });
+  await page.type("#range-to", plan.range_to);
+  await page.click("#range button[type=submit]");
+  await page.waitForFunction(() => location.hash.includes("from=-30d"), {timeout: 10000});
+  await settled(page, "rejected");
+  seen.rejected.custom = {hash: await page.evaluate(() => location.hash), rows: await rejectedRows(page),
+                          heading: await page.$eval("#main .head", e => e.innerText)};
+
   // 6. rollups (may be empty) and 7. keys
   seen.rollups = {state: await visit(page, "#/rollups", "rollups")};
   seen.rollups.text = await page.$eval("#main", m => m.innerText);
