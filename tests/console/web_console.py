@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """The console's web page in a real browser (issue 14 item 4, shared/spec/console.md): a
 throwaway Postgres, a gateway that takes page_view and frontend_error events (and refuses
-one), a past hour of the same events written to the raw zone and curated by `weir curate`,
-a read key, `weir console`, then Debian's headless chromium driven by puppeteer-core
-(tests/console/web_drive.mjs) signs in with a wrong key and with the read key and walks the
-six views. What each view showed must be what was sent: the Query view's rows are exactly
-the frontend errors of user 42, newest first; Keys lists the key and no secret; Schemas
-shows both versions and their diff; Rejected shows the refused event and filters by
-reason; Overview draws the hours; Rollups renders, empty or not. Screenshots of each view
-are kept in the build folder (console-*.png). Exit 77 only when chromium is missing."""
+one), two earlier days of the same events written to the raw zone and curated by `weir
+curate`, read keys, `weir console`, then Debian's headless chromium driven by
+puppeteer-core (tests/console/web_drive.mjs) signs in with a wrong key and with the read
+key and walks the six views. What each view showed must be what was sent: the Query
+view's rows (the form filled in as a person would) are exactly the frontend errors of user
+42, newest first, from both zones; Keys lists the keys and no secret; Schemas shows both
+versions and their diff; Rejected shows the refused event and filters by reason and time
+range; Overview draws the hours, this one as estimated; Rollups shows the values of two
+shipped rollups (when this build has `weir rollup`) or its empty state; a 400 and a
+scoped key's 403 are explained on the page. Screenshots of each view are kept in the
+build folder (console-*.png). Exit 77 only when chromium is missing."""
 
 import datetime
 import gzip
@@ -192,14 +195,16 @@ def setup():
 
 def send():
     """Events through the gateway (this hour), one refused, then drained to the raw zone;
-    an earlier hour written beside them, curated."""
+    two earlier days written beside them, curated."""
     events = [frontend_error(42, 1), frontend_error(7, 2), frontend_error(42, 3), frontend_error(None, 4),
               tg.event(dict(tg.PAGE_VIEW, title=MARK + "-page"), event_id=str(uuid.uuid4())),
               tg.event(dict(tg.PAGE_VIEW, path="/cart"), event_id=str(uuid.uuid4()))]
     for e in events:
         st, _, body, _ = E.post(e)
         assert_eq(st, 202, f"accepted: {body}")
-        time.sleep(0.002)  # distinct received_at, so "newest first" has one answer
+        # received_at has millisecond resolution: 2 ms apart, "newest first" has one answer
+        # (a spacing of the sends, not a wait for anything)
+        time.sleep(0.002)
     bad = frontend_error(42, 5)
     bad["payload"]["user_id"] = SENT["rejected_mark"]
     st, _, body, _ = E.post(bad)
