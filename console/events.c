@@ -347,13 +347,12 @@ static const char *find_key(const char *p, const char *end, const struct where *
     return NULL;
 }
 
-static bool maybe_matches(const char *line, size_t len, const struct where *w)
+static const char *find_match(const char *p, const char *end, const struct where *w)
 {
-    const char *p = line, *end = line + len;
     while (p < end) {
         const char *k = find_key(p, end, w);
         if (!k) {
-            return false;
+            return NULL;
         }
         p = k + w->key_len;
         if (p >= end || *p != '"') {
@@ -373,15 +372,20 @@ static bool maybe_matches(const char *line, size_t len, const struct where *w)
         size_t rest = (size_t)(end - v);
         if (rest > w->vlen + 1 && *v == '"' && memcmp(v + 1, w->value, w->vlen) == 0 &&
             v[1 + w->vlen] == '"') {
-            return true;
+            return k;
         }
         if (rest >= w->vlen && memcmp(v, w->value, w->vlen) == 0 &&
             (rest == w->vlen || !((v[w->vlen] >= '0' && v[w->vlen] <= '9') ||
                                   (v[w->vlen] >= 'a' && v[w->vlen] <= 'z')))) {
-            return true; /* a number (also 42.0 for 42), true, false or null */
+            return k; /* a number (also 42.0 for 42), true, false or null */
         }
     }
-    return false;
+    return NULL;
+}
+
+static bool maybe_matches(const char *line, size_t len, const struct where *w)
+{
+    return find_match(line, line + len, w) != NULL;
 }
 
 /* One raw line: the filters, then a hit. */
@@ -427,6 +431,40 @@ static int raw_line(struct query *q, const char *line, size_t len)
     return add_hit(q, rus, id->u.s, id->n, NULL, line, len);
 }
 
+/* The selective path over an inflated file: instead of walking every line, looks through
+ * the whole text for the first filter's "FIELD": VALUE and for backslashes (a line with an
+ * escape may hold the value escaped), and hands only those lines to raw_line. *lines counts
+ * the lines handed over. */
+static int raw_needles(struct query *q, uint64_t *lines)
+{
+    const char *buf = q->text.p, *end = q->text.p + q->text.len, *p = buf;
+    const struct where *w = &q->w[0];
+    const char *bs = q->text_has_escape ? memchr(p, '\\', (size_t)(end - p)) : NULL;
+    const char *km = find_match(p, end, w);
+    uint64_t n = 0;
+    int rc = 0;
+    while ((bs || km) && rc == 0) {
+        const char *m = !bs ? km : !km ? bs : bs < km ? bs : km;
+        const char *ls = m;
+        while (ls > buf && ls[-1] != '\n') {
+            ls--;
+        }
+        const char *le = memchr(m, '\n', (size_t)(end - m));
+        le = le ? le : end;
+        rc = raw_line(q, ls, (size_t)(le - ls));
+        n++;
+        p = le < end ? le + 1 : end;
+        if (bs && bs < p) {
+            bs = memchr(p, '\\', (size_t)(end - p));
+        }
+        if (km && km < p) {
+            km = find_match(p, end, w);
+        }
+    }
+    *lines = n;
+    return rc;
+}
+
 /* The raw files of one hour (dt, hr) of the type, newest file first. Returns 0, or a
  * negative code when the query must stop (err). */
 static int raw_hour(struct query *q, const char *dt, int hr, struct wr_err *err)
@@ -462,7 +500,11 @@ static int raw_hour(struct query *q, const char *dt, int hr, struct wr_err *err)
         const char *p = q->text.p, *end = q->text.p + q->text.len;
         q->text_has_escape = memchr(p, '\\', q->text.len) != NULL;
         uint64_t lines = 0;
-        while (p < end && rc == 0) {
+        bool needles = q->nw > 0 && q->w[0].prefilter;
+        if (needles) {
+            rc = raw_needles(q, &lines);
+        }
+        while (!needles && p < end && rc == 0) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             const char *le = nl ? nl : end;
             lines++;

@@ -234,7 +234,45 @@ def test_all(base, tmp):
     finally:
         check(con.stop() == 0, "the console stops with 0 on SIGTERM")
     check_budget(db, lake, tmp, rk)
+    check_up(db, tmp, rk)
     psql(base, f"DROP DATABASE IF EXISTS t_console_{os.getpid()}")
+
+
+def check_up(db, tmp, rk):
+    """`weir up` runs the console beside the gateway, and Ctrl-C stops both."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    cport = s.getsockname()[1]
+    s.close()
+    home = os.path.join(tmp, "up")
+    os.makedirs(home)
+    ready = os.path.join(home, "gw.ready")
+    log = open(os.path.join(home, "up.log"), "wb")
+    up = subprocess.Popen([WEIR, "up", "--database-url", db, "--listen", "127.0.0.1:0",
+                           "--console", f"127.0.0.1:{cport}", "--spool-dir", "spool"], cwd=home,
+                          env=dict(os.environ, WEIR_READY_FILE=ready), stdout=log, stderr=log)
+    try:
+        wait_for(lambda: os.path.exists(ready) and open(ready).read().strip(), 60, "weir up's gateway")
+
+        def health():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", cport, timeout=5)
+                c.request("GET", "/api/v1/health", headers={"Authorization": "Bearer " + rk})
+                r = c.getresponse()
+                body = json.loads(r.read())
+                c.close()
+                return r.status == 200 and body.get("status") == "ok"
+            except OSError:
+                return False
+        check(wait_for(health, 30, "weir up's console"), "weir up serves the console on --console")
+    finally:
+        up.send_signal(signal.SIGINT)
+        rc = up.wait(timeout=60)
+        log.close()
+    check(rc == 0, f"weir up stops the gateway and the console on SIGINT (exit {rc})")
+    out = open(os.path.join(home, "up.log")).read()
+    check(f"http://127.0.0.1:{cport}/" in out, "weir up prints the console's address")
 
 
 def check_auth(con, db, rk, rk_click, rk_revoked, ingest):
