@@ -950,7 +950,7 @@ static json_t *acc_json(const struct ru_metric *mt, const struct acc *a)
 
 /* Group order: by key bytes (the bucket first), so every run writes the same rows in the same
  * order. */
-static const struct ru_def *sort_def;
+static _Thread_local const struct ru_def *sort_def;
 
 static int group_cmp(const void *x, const void *y)
 {
@@ -961,7 +961,7 @@ static int group_cmp(const void *x, const void *y)
     return c ? c : (an > bn) - (an < bn);
 }
 
-/* The groups of d in output order (caller frees). Not thread-safe (qsort's comparator). */
+/* The groups of d in output order (caller frees); sort_def is per thread for the comparator. */
 static size_t *sorted_groups(const struct ru_def *d)
 {
     size_t *o = malloc((d->ngroups + 1) * sizeof *o);
