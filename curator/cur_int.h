@@ -42,6 +42,8 @@ void cur__hash128(const void *p, size_t len, uint64_t *a, uint64_t *b);
 int cur__idset_add_hash(cur_idset *s, uint64_t a, uint64_t b);
 /* A hint: the slot of hash a will be looked at soon (it is mostly a cache miss). */
 void cur__idset_prefetch(const cur_idset *s, uint64_t a);
+/* Empties the set, keeping its table (a set refilled to about the same size grows no more). */
+void cur__idset_clear(cur_idset *s);
 /* 1 when the hash is in the set, else 0. */
 int cur__idset_has_hash(const cur_idset *s, uint64_t a, uint64_t b);
 

@@ -74,6 +74,7 @@ struct ru_field {
     int kind; /* cur_kind or RU_K_ANY */
     char *prop;
     size_t plen;
+    uint32_t pos; /* payload member index where it was found last (lines share their order) */
 };
 
 /* Resolves a field reference. Returns 0, or WR_EINVAL with err. m may be NULL (no check). */
@@ -315,6 +316,22 @@ cur_model *cur_model_load(PGconn *c, const char *event_type, size_t *nversions, 
 
 /* ---- computation ------------------------------------------------------------------------ */
 
+/* A field's value in the row, as curation would type it (NULL: null or not of its kind). */
+struct val {
+    uint8_t t; /* 0 null, 1 int, 2 double, 3 bool, 4 string, 5 json text, 6 timestamp */
+    int64_t i;
+    double d;
+    const char *s;
+    size_t n;
+};
+
+/* One pending distinct-set insertion of a row. */
+struct pend {
+    cur_idset *set;
+    uint64_t a, b;
+    struct acc *acc;
+};
+
 /* A metric's accumulator in a group. */
 struct acc {
     int64_t i;
@@ -355,8 +372,13 @@ struct cur_ru {
     size_t nfields;
     struct ru_def *defs;
     size_t ndefs;
-    /* per row: each field's value */
-    const struct js_val *vals[RU_MAX_DIMS * 8 + RU_MAX_METRICS * 8];
+    /* per row: each field's typed value, and its hash once a count_distinct needs it */
+    struct val *tv;
+    uint64_t *vha, *vhb;
+    uint8_t *hashed;
+    /* per row: the distinct-set insertions, done after every slot was prefetched */
+    struct pend *pend;
+    size_t npend_max;
     struct wr_buf key;
     struct wr_buf tmp;
 };
@@ -391,6 +413,11 @@ void cur_ru_destroy(cur_ru *ru)
         free(ru->fields[i].text);
     }
     free(ru->defs);
+    free(ru->tv);
+    free(ru->vha);
+    free(ru->vhb);
+    free(ru->hashed);
+    free(ru->pend);
     wr_buf_free(&ru->key);
     wr_buf_free(&ru->tmp);
     free(ru);
@@ -548,11 +575,35 @@ int cur_ru_create(const json_t *const *defs, size_t n, const cur_model *m, const
                     json_string_value(json_object_get(defs[i], "name")), e2.msg);
             continue;
         }
-        int rc = def_add(ru, defs[i], m, err);
+        struct wr_err e3 = {0};
+        int rc = def_add(ru, defs[i], m, &e3);
+        if (rc == WR_ELIMIT) {
+            /* too many distinct fields for one type: this definition waits, the day goes on */
+            WR_WARN("curate: rollup '%s' skipped: %s",
+                    json_string_value(json_object_get(defs[i], "name")), e3.msg);
+            def_free(&ru->defs[--ru->ndefs]);
+            continue;
+        }
         if (rc) {
+            *err = e3;
             cur_ru_destroy(ru);
             return rc;
         }
+    }
+    for (size_t i = 0; i < ru->ndefs; i++) {
+        for (size_t k = 0; k < ru->defs[i].nmet; k++) {
+            ru->npend_max += ru->defs[i].met[k].fn == RU_COUNT_DISTINCT;
+        }
+    }
+    size_t nf = ru->nfields + 1;
+    ru->tv = calloc(nf, sizeof *ru->tv);
+    ru->vha = calloc(nf, sizeof *ru->vha);
+    ru->vhb = calloc(nf, sizeof *ru->vhb);
+    ru->hashed = calloc(nf, 1);
+    ru->pend = calloc(ru->npend_max + 1, sizeof *ru->pend);
+    if (!ru->tv || !ru->vha || !ru->vhb || !ru->hashed || !ru->pend) {
+        cur_ru_destroy(ru);
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
     if (ru->ndefs == 0) {
         cur_ru_destroy(ru);
@@ -597,15 +648,6 @@ int cur_ru_load(PGconn *c, const char *event_type, const cur_model *m, const cha
     free(defs);
     return rc;
 }
-
-/* A field's value in the row, as curation would type it (NULL: null or not of its kind). */
-struct val {
-    uint8_t t; /* 0 null, 1 int, 2 double, 3 bool, 4 string, 5 json text, 6 timestamp */
-    int64_t i;
-    double d;
-    const char *s;
-    size_t n;
-};
 
 static void typed(const struct js_val *v, int kind, const char *line, struct val *o)
 {
@@ -767,7 +809,7 @@ static int64_t group_of(struct ru_def *d, const char *k, size_t kn)
 }
 
 /* The value of field f in the row. */
-static const struct js_val *field_value(const struct ru_field *f, const struct lake_env_view *ev)
+static const struct js_val *field_value(struct ru_field *f, const struct lake_env_view *ev)
 {
     if (f->src == RU_ENV) {
         return ev->f[env_fields[f->idx].field];
@@ -784,25 +826,61 @@ static const struct js_val *field_value(const struct ru_field *f, const struct l
         return c ? js_get(c, mb, strlen(mb)) : NULL;
     }
     const struct js_val *p = ev->f[LAKE_ENV_PAYLOAD];
-    return p && p->type == JS_OBJECT ? js_get(p, f->prop, f->plen) : NULL;
+    if (!p || p->type != JS_OBJECT) {
+        return NULL;
+    }
+    const struct js_member *m = p->u.members;
+    if (f->pos < p->n && m[f->pos].name_len == f->plen &&
+        memcmp(m[f->pos].name, f->prop, f->plen) == 0) {
+        return &m[f->pos].val;
+    }
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (m[i].name_len == f->plen && memcmp(m[i].name, f->prop, f->plen) == 0) {
+            f->pos = i;
+            return &m[i].val;
+        }
+    }
+    return NULL;
+}
+
+/* The 128-bit hash of (group g, value of field f): the value's hash is computed once per
+ * row, then mixed with g; for one g the map is a bijection of the value's hash, and two
+ * groups meet only when both 64-bit halves collide. */
+static void distinct_hash(cur_ru *ru, size_t f, uint32_t g, uint64_t *a, uint64_t *b)
+{
+    if (!ru->hashed[f]) {
+        wr_buf_clear(&ru->tmp);
+        key_put(&ru->tmp, &ru->tv[f]);
+        cur__hash128(ru->tmp.p, ru->tmp.len, &ru->vha[f], &ru->vhb[f]);
+        ru->hashed[f] = 1;
+    }
+    uint64_t x = (uint64_t)g + 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    *a = ru->vha[f] ^ x;
+    *b = ru->vhb[f] + (x * 0xd6e8feb86659fd93ULL) + 1;
+    if (*a == 0 && *b == 0) {
+        *a = 1;
+    }
 }
 
 int cur__ru_row(cur_ru *ru, const struct lake_env_view *ev, const char *line, int64_t received_us,
                 struct wr_err *err)
 {
     for (size_t i = 0; i < ru->nfields; i++) {
-        ru->vals[i] = field_value(&ru->fields[i], ev);
+        typed(field_value(&ru->fields[i], ev), ru->fields[i].kind, line, &ru->tv[i]);
+        ru->hashed[i] = 0;
     }
     int64_t hr = (received_us - ru->day_us) / 3600000000LL;
     hr = hr < 0 ? 0 : hr > 23 ? 23 : hr;
+    size_t np = 0;
     for (size_t di = 0; di < ru->ndefs; di++) {
         struct ru_def *d = &ru->defs[di];
         wr_buf_clear(&ru->key);
         wr_buf_putc(&ru->key, (char)(d->hour ? hr : 0));
         for (size_t k = 0; k < d->ndims; k++) {
-            struct val v;
-            typed(ru->vals[d->dims[k]], ru->fields[d->dims[k]].kind, line, &v);
-            key_put(&ru->key, &v);
+            key_put(&ru->key, &ru->tv[d->dims[k]]);
         }
         if (ru->key.err) {
             return wr_err_set(err, ru->key.err, "rollup '%s': a group key is too long", d->name);
@@ -819,55 +897,56 @@ int cur__ru_row(cur_ru *ru, const struct lake_env_view *ev, const char *line, in
                 a[k].i++;
                 continue;
             }
-            struct val v;
-            typed(ru->vals[mt->field], ru->fields[mt->field].kind, line, &v);
-            if (v.t == 0) {
+            const struct val *v = &ru->tv[mt->field];
+            if (v->t == 0) {
                 continue;
             }
             if (mt->fn == RU_COUNT) {
                 a[k].i++;
             } else if (mt->fn == RU_COUNT_DISTINCT) {
-                uint32_t gi = (uint32_t)g;
-                wr_buf_clear(&ru->tmp);
-                wr_buf_append(&ru->tmp, &gi, 4);
-                key_put(&ru->tmp, &v);
-                int rc = ru->tmp.err ? ru->tmp.err : cur_idset_add(mt->set, ru->tmp.p, ru->tmp.len);
-                if (rc < 0) {
-                    return wr_err_set(err, rc, "rollup '%s': out of memory (distinct values)",
-                                      d->name);
-                }
-                a[k].i += rc;
-            } else if (v.t == 1 || v.t == 2) {
-                double x = v.t == 1 ? (double)v.i : v.d;
+                /* the sets are mostly cache misses: prefetch now, insert after the loop */
+                struct pend *p = &ru->pend[np++];
+                distinct_hash(ru, (size_t)mt->field, (uint32_t)g, &p->a, &p->b);
+                p->set = mt->set;
+                p->acc = &a[k];
+                cur__idset_prefetch(p->set, p->a);
+            } else if (v->t == 1 || v->t == 2) {
+                double x = v->t == 1 ? (double)v->i : v->d;
                 if (mt->fn == RU_SUM) {
                     a[k].d += x;
-                    if (mt->as_int && !a[k].dbl && __builtin_add_overflow(a[k].i, v.i, &a[k].i)) {
+                    if (mt->as_int && !a[k].dbl && __builtin_add_overflow(a[k].i, v->i, &a[k].i)) {
                         a[k].dbl = 1; /* past int64: the double sum from here on */
                     }
                 } else if (!a[k].has ||
-                           (mt->as_int ? (mt->fn == RU_MIN ? v.i < a[k].i : v.i > a[k].i)
+                           (mt->as_int ? (mt->fn == RU_MIN ? v->i < a[k].i : v->i > a[k].i)
                                        : (mt->fn == RU_MIN ? x < a[k].d : x > a[k].d))) {
                     a[k].d = x;
-                    a[k].i = v.i;
+                    a[k].i = v->i;
                 }
                 a[k].has = 1;
             }
         }
+    }
+    /* each definition's accs array was last grown by its own group_of above: stable now */
+    for (size_t i = 0; i < np; i++) {
+        int rc = cur__idset_add_hash(ru->pend[i].set, ru->pend[i].a, ru->pend[i].b);
+        if (rc < 0) {
+            return wr_err_set(err, rc, "rollups: out of memory (distinct values)");
+        }
+        ru->pend[i].acc->i += rc;
     }
     return 0;
 }
 
 void cur__ru_hour_end(cur_ru *ru)
 {
+    /* no later row falls in a closed hour's bucket: hour-grain sets start empty, at the size
+     * the last hour needed */
     for (size_t di = 0; ru && di < ru->ndefs; di++) {
         struct ru_def *d = &ru->defs[di];
         for (size_t k = 0; d->hour && k < d->nmet; k++) {
             if (d->met[k].set && cur_idset_count(d->met[k].set) > 0) {
-                cur_idset *fresh = cur_idset_create();
-                if (fresh) { /* else keep the full set: still correct, only larger */
-                    cur_idset_destroy(d->met[k].set);
-                    d->met[k].set = fresh;
-                }
+                cur__idset_clear(d->met[k].set);
             }
         }
     }

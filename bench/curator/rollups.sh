@@ -19,6 +19,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 SHARED=${WEIR_SHARED:-$REPO/../shared}
 : "${WEIR:?set WEIR to the weir binary}"
 OUT=${OUT:-$(mktemp -d /tmp/weir-bench-rollups.XXXXXX)}
+mkdir -p "$OUT"
 if [ -z "${WEIR_BENCH_DB:-}" ]; then
     : "${WEIR_PGFIXTURE:?set WEIR_PGFIXTURE or WEIR_BENCH_DB}"
     WEIR_BENCH_DB=$("$WEIR_PGFIXTURE" start "$OUT/pg" --fresh | tail -1)
