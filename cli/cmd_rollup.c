@@ -113,9 +113,10 @@ static int rollup_add(const struct weir_cfg *cfg, const char *path)
     for (size_t i = 0; i < n; i++) {
         const json_t *d = json_is_array(doc) ? json_array_get(doc, i) : doc;
         if (cur_rudef_check(d, NULL, &err) != 0) {
+            int rc = json_is_array(doc) ? cli_fail(EXIT_USAGE, "%s: [%zu]: %s", path, i, err.msg)
+                                        : cli_fail(EXIT_USAGE, "%s: %s", path, err.msg);
             json_decref(doc);
-            return json_is_array(doc) ? cli_fail(EXIT_USAGE, "%s: [%zu]: %s", path, i, err.msg)
-                                      : cli_fail(EXIT_USAGE, "%s: %s", path, err.msg);
+            return rc;
         }
     }
     bool started;
