@@ -87,7 +87,7 @@ static enum cur_kind kind_of(const json_t *p)
     }
 }
 
-static void kind_column(enum cur_kind k, struct pq_column *c)
+void cur__kind_column(enum cur_kind k, struct pq_column *c)
 {
     c->optional = 1;
     c->encoding = PQ_ENC_AUTO;
@@ -237,7 +237,7 @@ cur_model *cur_model_create(const char *const *schemas, size_t n, struct wr_err 
         m->ncols++;
     }
     for (size_t j = 0; j < m->nprops; j++) {
-        kind_column(m->kinds[j], &m->cols[CUR_NENV + j]);
+        cur__kind_column(m->kinds[j], &m->cols[CUR_NENV + j]);
     }
     m->plens = calloc(m->nprops + 1, sizeof *m->plens);
     if (!m->plens) {

@@ -273,6 +273,9 @@ static int write_row(struct cur_day *d, const struct cur_hour *h, const struct c
     if (rc != 0) {
         return wr_err_set(d->err, rc, "parquet: %s", pq_writer_errmsg(w));
     }
+    if (d->ru && (rc = cur__ru_row(d->ru, &ev, line, r->ts, d->err)) != 0) {
+        return rc;
+    }
     d->r->stats.rows++;
     if (++d->rows_in_part % 256 == 0 &&
         pq_writer_bytes_written(w) + pq_writer_buffered_bytes(w) >= d->cfg->target_file_bytes) {
