@@ -486,6 +486,9 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         lake_env_set_str(&rr, LAKE_REJ_SOURCE, key->name, source_len);
         lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
         lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p, errjson.len);
+        if (b->context) { /* replay restores it (evolution.md) */
+            lake_env_set_str(&rr, LAKE_REJ_CONTEXT, b->context, b->context_len);
+        }
         /* The errors array is JSON only if every append to it went in (the error sticks). */
         int wrc = errjson.err || !errjson.p ? WR_ENOMEM
                                             : lake_rej_write(&line, &rr, lim->max_event_bytes);

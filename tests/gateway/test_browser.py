@@ -421,6 +421,25 @@ def test_context_hostile_user_agents():
     assert_true("\x01" in ctx["user_agent"] and "\x1f" in ctx["user_agent"], "control bytes kept escaped, valid JSON")
 
 
+def test_context_on_rejected_lines():
+    # a rejected event keeps the request's context, as its accepted neighbour does: replay
+    # restores it from there (evolution.md)
+    marker = "rejctx-%d" % time.time_ns()
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    batch = [event(payload=dict(PAGE_VIEW, title=marker)),
+             event(payload=dict(PAGE_VIEW, url=5, title=marker))]
+    st, _, body, _ = req("POST", events_path(pk("web")), batch,
+                         headers={"User-Agent": firefox, "Origin": SHOP})
+    assert_eq((st, body.get("accepted"), body.get("rejected")), (202, 1, 1), f"one of two accepted: {body}")
+    acc, rej = lake_lines(marker), lake_lines(marker, zone="rejected")
+    assert_eq((len(acc), len(rej)), (1, 1), "one line in each zone")
+    assert_true("context" in rej[0], f"context on the rejected line: {rej[0]}")
+    assert_eq(rej[0].get("context"), acc[0]["context"], "the same context in both zones")
+    assert_eq((rej[0]["context"]["ip"], rej[0]["context"]["ua"]["browser"], rej[0]["context"]["origin"]),
+              ("127.0.0.0", "Firefox", SHOP), "truncated ip, parsed ua, origin")
+    assert_true("127.0.0.1" not in json.dumps(rej[0]), "no full address in the rejected zone")
+
+
 def test_context_privacy_options():
     g = tg.Extra("private", "--ip-mode", "drop", "--store-user-agent", "no")
     try:
