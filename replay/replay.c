@@ -37,7 +37,7 @@
 #define MAX_LINE_BYTES (8u << 20)
 #define MAX_GROUP_ERRORS 32
 #define MAX_BROKEN_LOGS 20
-#define COPY_CHUNK ((size_t)256 << 10)   /* ledger rows handed to the writer at once */
+#define COPY_CHUNK ((size_t)256 << 10) /* ledger rows handed to the writer at once */
 
 static const char *const reason_names[] = {"schema", "unknown_event_type",
                                            "unknown_schema_version"};
@@ -170,9 +170,9 @@ struct run {
     struct part *parts;
     size_t nparts, capparts;
     size_t buffered;
-    rpl_ledger *ledger; /* NULL in a dry run */
-    bool copying;       /* rows of the current file went to the ledger */
-    struct wr_buf copy; /* COPY rows not yet handed over */
+    rpl_ledger *ledger;     /* NULL in a dry run */
+    bool copying;           /* rows of the current file went to the ledger */
+    struct wr_buf copy;     /* COPY rows not yet handed over */
     struct wr_buf key_copy; /* the current file's key, escaped for COPY, with its tab */
     /* totals */
     long long files, lines, broken_files, broken_lines, ignored, files_written;
