@@ -2,7 +2,7 @@
  * Postgres connection, so that Postgres inserts one rejected file's ledger rows, and
  * commits them, while the replay goes on reading, validating and writing the next files.
  *
- * The replay hands over COPY text in chunks (rpl__ledger_rows) and, once a file's replay
+ * The replay hands over binary COPY rows in chunks (rpl__ledger_rows) and, once a file's replay
  * files are all put, the order to commit it (rpl__ledger_commit); the thread runs one
  * transaction per file: BEGIN, COPY ... FROM STDIN, the chunks, COMMIT. So a file's rows
  * are never committed before its files are durable, which is what makes a replay killed at
@@ -94,10 +94,14 @@ static int handle(struct rpl_ledger *l, struct msg *m)
     switch (m->kind) {
     case M_ROWS:
         if (!l->in_copy) {
+            /* binary: the signature, no flags, no header extension */
+            static const char head[19] = "PGCOPY\n\377\r\n";
             if (!exec_ok(l->pg, "BEGIN", PGRES_COMMAND_OK) ||
                 !exec_ok(l->pg,
-                         "COPY replayed_events (rejected_file, line, event_id, batch) FROM STDIN",
-                         PGRES_COPY_IN)) {
+                         "COPY replayed_events (rejected_file, line, event_id, batch) FROM STDIN"
+                         " (FORMAT binary)",
+                         PGRES_COPY_IN) ||
+                PQputCopyData(l->pg, head, sizeof head) != 1) {
                 return fail(l, "replay ledger", PQerrorMessage(l->pg));
             }
             l->in_copy = true;
@@ -109,6 +113,9 @@ static int handle(struct rpl_ledger *l, struct msg *m)
     case M_COMMIT:
         if (!l->in_copy) {
             return 0; /* nothing of this file to record */
+        }
+        if (PQputCopyData(l->pg, "\377\377", 2) != 1) { /* the trailer: field count -1 */
+            return fail(l, "replay ledger", PQerrorMessage(l->pg));
         }
         if (copy_end(l, NULL) != 0) {
             return WR_EDB;

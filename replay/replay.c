@@ -169,11 +169,12 @@ struct run {
     size_t ndone, idone;
     struct part *parts;
     size_t nparts, capparts;
+    size_t last_part; /* the part last asked for (< nparts when valid) */
     size_t buffered;
     rpl_ledger *ledger;     /* NULL in a dry run */
     bool copying;           /* rows of the current file went to the ledger */
     struct wr_buf copy;     /* COPY rows not yet handed over */
-    struct wr_buf key_copy; /* the current file's key, escaped for COPY, with its tab */
+    struct wr_buf key_copy; /* a binary COPY row's start: field count, the file's key */
     /* totals */
     long long files, lines, broken_files, broken_lines, ignored, files_written;
     long long logged;
@@ -218,37 +219,19 @@ static bool line_done(struct run *r, size_t line)
     return r->idone < r->ndone && (size_t)r->done[r->idone] == line;
 }
 
-/* The decimal digits of v into out (20 bytes suffice); returns their count. */
-static size_t fmt_u64(char *out, uint64_t v)
+/* Big-endian integers of COPY's binary format. */
+static void be16(char *o, uint16_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = tmp[n - 1 - i];
-    }
-    return n;
+    o[0] = (char)(v >> 8);
+    o[1] = (char)v;
 }
 
-/* Appends s escaped for COPY's text format (once per file: ids need no escaping). */
-static int copy_text(struct wr_buf *b, const char *s, size_t n)
+static void be32(char *o, uint32_t v)
 {
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char c = s[i];
-        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-            rc = wr_buf_putc(b, '\\');
-            if (rc == 0) {
-                rc = wr_buf_putc(b, c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\');
-            }
-        } else {
-            rc = wr_buf_putc(b, c);
-        }
-    }
-    return rc;
+    o[0] = (char)(v >> 24);
+    o[1] = (char)(v >> 16);
+    o[2] = (char)(v >> 8);
+    o[3] = (char)v;
 }
 
 static int part_flush(struct run *r, struct part *p, struct wr_err *err)
@@ -284,8 +267,21 @@ static int part_flush(struct run *r, struct part *p, struct wr_err *err)
     return 0;
 }
 
+static int64_t hour_of(int64_t secs)
+{
+    return secs - ((secs % 3600) + 3600) % 3600;
+}
+
 static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t secs)
 {
+    /* a file's lines mostly share their type and hour: the last part, without gmtime */
+    if (r->last_part < r->nparts) {
+        struct part *p = &r->parts[r->last_part];
+        if (hour_of(p->hour_s) == hour_of(secs) && p->type[tl] == '\0' &&
+            memcmp(p->type, t, tl) == 0) {
+            return p;
+        }
+    }
     char dt[11], hr[3];
     if (lake_time_partition(secs, dt, hr) != 0) {
         return NULL;
@@ -294,6 +290,7 @@ static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t se
         struct part *p = &r->parts[i];
         if (strlen(p->type) == tl && memcmp(p->type, t, tl) == 0 && strcmp(p->dt, dt) == 0 &&
             strcmp(p->hr, hr) == 0) {
+            r->last_part = i;
             return p;
         }
     }
@@ -306,6 +303,7 @@ static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t se
     memcpy(p->dt, dt, sizeof dt);
     memcpy(p->hr, hr, sizeof hr);
     p->hour_s = secs;
+    r->last_part = r->nparts - 1;
     wr_buf_init(&p->text, (size_t)1 << 40);
     return p;
 }
@@ -495,20 +493,22 @@ static int do_line(struct run *r, const char *line, size_t len, size_t line_no, 
     }
     p->lines++;
     r->buffered += p->text.len - before;
-    /* The ledger row: the key (escaped once per file), the line, the id (a pattern's
-     * characters or a derived hex id: nothing to escape), the batch. replayed_at is the
-     * column's default, now(): the transaction's time, parsed by nobody (a timestamp per
-     * row cost Postgres more than the rest of the row). */
-    char num[48];
-    size_t nn = fmt_u64(num, line_no);
-    num[nn++] = '\t';
+    /* The ledger row, in COPY's binary format (Postgres parses no text): the key (made
+     * once per file), the line, the id, the batch. replayed_at is the column's default,
+     * now(): the transaction's time. */
+    if (line_no > INT32_MAX) {
+        return wr_err_set(err, WR_ELIMIT, "replay: %s has more than 2^31 lines", r->key);
+    }
+    char num[14];
+    be32(num, 4);
+    be32(num + 4, (uint32_t)line_no);
+    be32(num + 8, (uint32_t)idn);
     int rc = wr_buf_append(&r->copy, r->key_copy.p, r->key_copy.len);
-    rc |= wr_buf_append(&r->copy, num, nn);
+    rc |= wr_buf_append(&r->copy, num, 12);
     rc |= wr_buf_append(&r->copy, idp, idn);
-    num[0] = '\t';
-    nn = 1 + fmt_u64(num + 1, (uint64_t)r->batch);
-    num[nn++] = '\n';
-    rc |= wr_buf_append(&r->copy, num, nn);
+    be32(num, 4);
+    be32(num + 4, (uint32_t)r->batch);
+    rc |= wr_buf_append(&r->copy, num, 8);
     if (rc != 0) {
         return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
@@ -566,8 +566,13 @@ static int do_file(struct run *r, const char *key, struct wr_buf *obj, struct wr
     if (rc != 0) {
         return rc;
     }
+    /* a binary COPY row begins: 4 fields, the key's length, the key */
+    char head[6];
+    be16(head, 4);
+    be32(head + 2, (uint32_t)strlen(key));
     wr_buf_clear(&r->key_copy);
-    if (copy_text(&r->key_copy, key, strlen(key)) != 0 || wr_buf_putc(&r->key_copy, '\t') != 0) {
+    if (wr_buf_append(&r->key_copy, head, 6) != 0 ||
+        wr_buf_append(&r->key_copy, key, strlen(key)) != 0) {
         return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
     wr_buf_clear(obj);
