@@ -327,9 +327,13 @@ static void cache_store(struct ctx_cache *c, const struct ctx_key *k, const stru
         c->ip = *k->ip;
     }
     c->ua_len = k->has_ua ? req->user_agent_len : 0;
-    memcpy(c->ua, req->user_agent, c->ua_len);
+    if (c->ua_len) {
+        memcpy(c->ua, req->user_agent, c->ua_len);
+    }
     c->origin_len = k->has_origin ? req->origin_len : 0;
-    memcpy(c->origin, req->origin, c->origin_len);
+    if (c->origin_len) {
+        memcpy(c->origin, req->origin, c->origin_len);
+    }
     memcpy(c->out, out, len);
     c->out_len = len;
     c->valid = true;

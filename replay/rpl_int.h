@@ -50,8 +50,8 @@ typedef struct rpl_ledger rpl_ledger;
 /* NULL with err (WR_EDB: no connection; WR_ENOMEM). commit_delay_ms: the tests' pause
  * before each commit (rpl_opts.test_commit_delay_ms). */
 rpl_ledger *rpl__ledger_start(PGconn *like, int64_t commit_delay_ms, struct wr_err *err);
-/* Queues COPY text rows (tab-separated rejected_file, line, event_id, batch) of the
- * current file; waits while Postgres is far behind. Returns 0 or the ledger's first
+/* Queues rows of the current file in COPY's binary format (4 fields: rejected_file,
+ * line, event_id, batch; the writer adds the signature and the trailer); waits while Postgres is far behind. Returns 0 or the ledger's first
  * failure (it sticks: the run must stop). */
 int rpl__ledger_rows(rpl_ledger *l, const char *p, size_t len, struct wr_err *err);
 /* The current file's replay files are durable: commit its rows (after those queued). */
