@@ -377,6 +377,7 @@ static void sink_done(void *arg, int status)
 {
     struct gw_req *r = arg;
     atomic_store(&r->sink_status, status);
+    atomic_fetch_sub(&r->srv->waiting, 1);
     MHD_resume_connection(r->conn);
 }
 
@@ -527,11 +528,11 @@ static enum MHD_Result events_complete(struct gw_req *r)
         n_lines = v.n_lines;
     }
     r->state = S_WAITING;
+    atomic_fetch_add(&s->waiting, 1);
     MHD_suspend_connection(r->conn);
     int rc = gw_sink_submit(s->sink, lines, n_lines, sink_done, r);
     if (rc != 0) {
-        atomic_store(&r->sink_status, rc);
-        MHD_resume_connection(r->conn);
+        sink_done(r, rc);
     }
     return MHD_YES;
 }
