@@ -4,7 +4,8 @@
 # weir in the clone, prints a demo key and a curl command; the test waits for the gateway,
 # runs the printed curl as printed, sends SIGINT (Ctrl-C), and checks the exit status and
 # that the event is in the clone's var/lake as a gzip JSON line.
-# The only departure from a user's run: --listen 127.0.0.1:PORT with a free port, since
+# The departures from a user's run: --listen 127.0.0.1:PORT and --console with free ports (and
+# --flush-interval 1s, for the README's query block below), since
 # 8080 may be taken on a CI machine; the printed curl then names that port.
 # Environment: REPO (the source tree), WEIR_PGFIXTURE (to remove a cluster left behind).
 set -uo pipefail
@@ -48,11 +49,14 @@ if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=normal)" ]; then
 fi
 [ ! -e "$TMP/shared" ] || die "a ../shared beside the clone"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+cport=$(free_port)
 # Job control gives the background job its own process group and keeps SIGINT's default
 # disposition (a non-interactive shell would start it with SIGINT ignored).
 set -m
-(cd "$CLONE" && WEIR_READY_FILE=$TMP/ready exec bash scripts/up.sh --listen "127.0.0.1:$port") \
+(cd "$CLONE" && WEIR_READY_FILE=$TMP/ready exec bash scripts/up.sh --listen "127.0.0.1:$port" \
+    --console "127.0.0.1:$cport" --flush-interval 1s) \
     >"$TMP/up.out" 2>"$TMP/up.err" &
 UPPID=$!
 set +m
@@ -81,6 +85,22 @@ reply=$(cd "$TMP" && bash -c "$curl_cmd") || die "the printed curl failed: $curl
 [[ $reply == *'"accepted":1'* ]] || die "the printed curl got: $reply"
 url=$(printf '%s\n' "$curl_cmd" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
 [ -n "$url" ] || die "no url in the printed event"
+
+# The README's "One question, three ways" block, run as written but for the ports, a
+# shorter wait (the gateway here flushes after 1 s, not 60) and the npm install (the
+# clone borrows the checkout's tests/tools/node_modules instead of downloading it again).
+block=$(awk '/^### One question, three ways/{on=1} on&&/^```sh/{inb=1; next} inb&&/^```/{exit} inb{print}' "$CLONE/README.md")
+[ -n "$block" ] || die "no 'One question, three ways' block in the README"
+block=${block//127.0.0.1:8080/127.0.0.1:$port}
+block=${block//127.0.0.1:8081/127.0.0.1:$cport}
+block=${block//sleep 61/sleep 3}
+block=${block//bash scripts\/npm-deps.sh/ln -s \"$REPO\/tests\/tools\/node_modules\" tests\/tools\/node_modules}
+answers=$(cd "$CLONE" && bash -e -o pipefail -c "$block" 2>"$TMP/block.err") ||
+    die "the README's query block failed: $(tail -n 5 "$TMP/block.err")"
+duck=$(printf '%s\n' "$answers" | grep -F '[{"n":' | tail -n 1)
+console=$(printf '%s\n' "$answers" | tail -n 1 | tr -d ' ')
+[ "$duck" == '[{"n":"2"}]' ] || die "DuckDB through weir catalog answered '$duck', not 2: $answers"
+[ "$console" == 2 ] || die "the console answered '$console' events, not 2: $answers"
 
 kill -INT "$UPPID"
 wait "$UPPID"
