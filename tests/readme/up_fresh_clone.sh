@@ -97,7 +97,7 @@ block=${block//sleep 61/sleep 3}
 block=${block//bash scripts\/npm-deps.sh/ln -s \"$REPO\/tests\/tools\/node_modules\" tests\/tools\/node_modules}
 answers=$(cd "$CLONE" && bash -e -o pipefail -c "$block" 2>"$TMP/block.err") ||
     die "the README's query block failed: $(tail -n 5 "$TMP/block.err")"
-duck=$(printf '%s\n' "$answers" | grep -F '[{"n":' | tail -n 1)
+duck=$(printf '%s\n' "$answers" | grep -o '\[{"n":"[0-9]*"}\]' | tail -n 1)
 console=$(printf '%s\n' "$answers" | tail -n 1 | tr -d ' ')
 [ "$duck" == '[{"n":"2"}]' ] || die "DuckDB through weir catalog answered '$duck', not 2: $answers"
 [ "$console" == 2 ] || die "the console answered '$console' events, not 2: $answers"
