@@ -194,7 +194,7 @@ static const struct {
     const char *verbs[8];
 } verb_groups[] = {
     {"schema", {"add", "list", "check", "compat", "diff", NULL}},
-    {"key", {"create", "list", "revoke", NULL}},
+    {"key", {"create", "list", "revoke", "rotate", "update", NULL}},
 };
 
 /* docs/configuration.md: a preamble, then each command's --help rendered as Markdown. */

@@ -198,3 +198,14 @@ PGresult *reg_exec(PGconn *c, ExecStatusType expect, struct wr_err *err, const c
     }
     return r;
 }
+
+bool reg__notified(PGconn *c)
+{
+    bool any = false;
+    PGnotify *n;
+    while ((n = PQnotifies(c)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}

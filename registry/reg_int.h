@@ -24,6 +24,10 @@ PGresult *reg__exec(PGconn *c, const char *sql, int nparams, const char *const *
  * gives up (WR_EAGAIN) when wake_fd (>= 0) becomes readable. */
 PGconn *reg__connect(const char *conninfo, int64_t timeout_ms, int wake_fd, struct wr_err *err);
 
+/* True when the connection delivered a NOTIFY; consumes every one queued (a LISTENing
+ * thread's "something changed"). */
+bool reg__notified(PGconn *c);
+
 /* An integer column's text as Postgres sends it; 0 for anything else (NULL, garbage). */
 long long reg__pg_int(const char *s);
 
