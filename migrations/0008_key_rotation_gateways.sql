@@ -20,7 +20,7 @@ ALTER TABLE api_keys
 -- Every running gateway, so that each enforces rate / live gateways for every key. A
 -- gateway inserts its row at start, moves last_seen every heartbeat (2 s), and deletes
 -- the row when it drains; a row whose last_seen is older than three heartbeats is a
--- gateway that died, and no longer counts (the next gateway to start removes it).
+-- gateway that died, and no longer counts; the live gateways remove it after a minute.
 CREATE TABLE gateways (
     instance_id text        PRIMARY KEY CHECK (instance_id ~ '^[A-Za-z0-9._-]{1,64}$'),
     hostname    text        NOT NULL,
@@ -29,7 +29,8 @@ CREATE TABLE gateways (
     last_seen   timestamptz NOT NULL DEFAULT now()
 );
 
--- Arrivals and departures only (not the heartbeats): each gateway recounts at once.
+-- Arrivals and departures only (not the heartbeats): each gateway recounts at once. Per
+-- row, so that the periodic removal of stale rows says nothing when it removes none.
 CREATE FUNCTION weir_gateways_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('weir_gateways', TG_OP);
@@ -39,4 +40,4 @@ $$;
 
 CREATE TRIGGER gateways_notify
     AFTER INSERT OR DELETE ON gateways
-    FOR EACH STATEMENT EXECUTE FUNCTION weir_gateways_notify();
+    FOR EACH ROW EXECUTE FUNCTION weir_gateways_notify();

@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #define GW_LIVE_BEATS 3          /* last_seen within this many heartbeats: live */
-#define GW_STALE_S 60            /* rows older than this are removed */
+#define GW_STALE_S 60            /* rows older than this are removed... */
+#define GW_SWEEP_BEATS 30        /* ...this often, and when our row was missing */
 #define GW_STMT_TIMEOUT_MS 3000  /* a heartbeat unanswered this long: Postgres hung */
 #define GW_LEAVE_TIMEOUT_MS 2000 /* the goodbye must not hold up a drain */
 #define GW_OUTAGE_LOG_MS 30000
@@ -33,8 +34,9 @@ struct reg_gateways {
     pthread_t thread;
     pthread_mutex_t lock; /* guards counted and the condition */
     pthread_cond_t counted_cond;
-    bool counted; /* a first count arrived */
-    bool joined;  /* member thread only: our row was written once */
+    bool counted;   /* a first count arrived */
+    bool joined;    /* member thread only: our row was written once */
+    unsigned beats; /* member thread only */
     atomic_uint live;
     atomic_bool stop;
     int wake[2];
@@ -100,6 +102,8 @@ static int beat(reg_gateways *g, PGconn *c, struct wr_err *err)
             return WR_EDB;
         }
         PQclear(r);
+    }
+    if (!present || ++g->beats % GW_SWEEP_BEATS == 0) {
         char stale[24];
         snprintf(stale, sizeof stale, "%d", GW_STALE_S);
         const char *sp[] = {stale};
