@@ -67,6 +67,7 @@ struct weir_cfg {
     const char *event_types;
     long long rate;
     bool publishable;
+    bool read_key;
     const char *origins;
     bool require_origin;
     long long ip_rate;

@@ -70,6 +70,8 @@ static const struct wr_opt key_create_opts[] = {
     {"rate", NULL, WR_OPT_INT, "0", OFF(rate), "events per second (0: unlimited)"},
     {"publishable", NULL, WR_OPT_BOOL, "false", OFF(publishable),
      "a browser key (weir_pk_...): may travel in the `key` query parameter"},
+    {"read", NULL, WR_OPT_BOOL, "false", OFF(read_key),
+     "a read key (weir_rk_...) for weir console; --event-types limits what it may read"},
     {"origins", NULL, WR_OPT_STRING, NULL, OFF(origins),
      "publishable: comma-separated page origins, scheme://host[:port] or scheme://*.domain"},
     {"require-origin", NULL, WR_OPT_BOOL, "false", OFF(require_origin),
@@ -131,7 +133,8 @@ static void print_key_row(const struct reg_key_info *k, void *arg)
         snprintf(rotation, sizeof rotation, "rotated:%s", k->rotated_at);
     }
     printf("%-20s %-15s %-11s %-24s %-10s %-8s %-20s %-20s %-30s %s\n", k->name, k->prefix,
-           k->publishable ? "publishable" : "secret", *k->event_types ? k->event_types : "*",
+           k->publishable ? "publishable" : k->read ? "read" : "secret",
+           *k->event_types ? k->event_types : "*",
            rate, k->revoked ? "revoked" : k->expired ? "expired" : "active", k->created_at,
            *k->expires_at ? k->expires_at : "never", rotation, k->publishable ? k->origins : "-");
 }
@@ -277,6 +280,9 @@ int cmd_key(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "--name: '%s' is not a key name (letters, digits, '.', "
                         "'_', '-'; at most 128)", cfg.name);
     }
+    if (which == 0 && cfg.read_key && (cfg.publishable || cfg.rate)) {
+        return cli_fail(EXIT_USAGE, "--read: a read key is neither --publishable nor rated (--rate)");
+    }
     if (which == 0 && !cfg.publishable && (cfg.origins || cfg.require_origin)) {
         return cli_fail(EXIT_USAGE, "--origins and --require-origin are for --publishable keys");
     }
@@ -307,6 +313,7 @@ int cmd_key(int argc, char **argv)
         if (crc == 0) {
             crc = cfg.publishable ? reg_key_create_publishable(c, cfg.name, cfg.event_types, cfg.rate,
                                                                &pub, secret, &err)
+                  : cfg.read_key  ? reg_key_create_read(c, cfg.name, cfg.event_types, secret, &err)
                                   : reg_key_create(c, cfg.name, cfg.event_types, cfg.rate, secret, &err);
         }
         if (crc == 0 && expiry.expires) {

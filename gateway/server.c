@@ -271,6 +271,12 @@ static int auth_check(struct gw_req *r)
         r->error = "unauthorized";
         return 401;
     }
+    if (r->key->read) {
+        r->error = "forbidden";
+        r->message = "a read key (weir_rk_...) is for weir console; events take a secret or "
+                     "publishable key";
+        return 403;
+    }
     if (r->key->publishable) {
         if (r->has_origin ? !reg_key_origin_allowed(r->key, r->origin, strlen(r->origin))
                           : r->key->require_origin) {

@@ -109,11 +109,27 @@ static int types_array(const char *types, char *out, size_t outlen, struct wr_er
     return 0;
 }
 
-/* Both kinds of key: pub NULL makes a secret key ("weir_" + 43), else a publishable one
- * ("weir_pk_" + 43, with its origins); secret holds REG_PK_LEN + 1 bytes at least when
- * pub is set. */
+/* The secret marker of each kind of key (the kinds of api_keys.kind). */
+static const char *kind_prefix(const char *kind)
+{
+    if (strcmp(kind, "secret") == 0) {
+        return REG_KEY_PREFIX;
+    }
+    if (strcmp(kind, "publishable") == 0) {
+        return REG_PK_PREFIX;
+    }
+    if (strcmp(kind, "read") == 0) {
+        return REG_RK_PREFIX;
+    }
+    return NULL;
+}
+
+/* Every kind of key: pub NULL and read false make a secret key ("weir_" + 43), pub a
+ * publishable one ("weir_pk_" + 43, with its origins), read a read key ("weir_rk_" + 43);
+ * secret holds REG_PK_LEN + 1 bytes at least unless the key is a secret one. */
 static int key_create(PGconn *c, const char *name, const char *event_types, long long rate,
-                      const struct reg_pub_opts *pub, char *secret, struct wr_err *err)
+                      const struct reg_pub_opts *pub, bool read, char *secret,
+                      struct wr_err *err)
 {
     if (!reg_key_name_valid(name)) {
         return wr_err_set(err, WR_EINVAL, "--name: '%s' is not a key name "
@@ -140,12 +156,13 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
         }
         snprintf(ipratebuf, sizeof ipratebuf, "%lld", pub->ip_rate);
     }
+    const char *kind = pub ? "publishable" : read ? "read" : "secret";
     char hexdigest[67], prefix[16];
-    new_secret(pub ? REG_PK_PREFIX : REG_KEY_PREFIX, secret, hexdigest, prefix);
+    new_secret(kind_prefix(kind), secret, hexdigest, prefix);
     char ratebuf[24];
     snprintf(ratebuf, sizeof ratebuf, "%lld", rate);
     const char *params[] = {name, hexdigest, prefix, types, rate > 0 ? ratebuf : NULL,
-                            pub ? "publishable" : "secret", origins,
+                            kind, origins,
                             pub && pub->require_origin ? "true" : "false", ipratebuf};
     PGresult *r = reg__exec(c,
                             "INSERT INTO api_keys (name, key_sha256, key_prefix, event_types,"
@@ -172,14 +189,20 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
 int reg_key_create(PGconn *c, const char *name, const char *event_types, long long rate,
                    char secret[REG_KEY_LEN + 1], struct wr_err *err)
 {
-    return key_create(c, name, event_types, rate, NULL, secret, err);
+    return key_create(c, name, event_types, rate, NULL, false, secret, err);
 }
 
 int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types,
                                long long rate, const struct reg_pub_opts *pub,
                                char secret[REG_PK_LEN + 1], struct wr_err *err)
 {
-    return key_create(c, name, event_types, rate, pub, secret, err);
+    return key_create(c, name, event_types, rate, pub, false, secret, err);
+}
+
+int reg_key_create_read(PGconn *c, const char *name, const char *event_types,
+                        char secret[REG_RK_LEN + 1], struct wr_err *err)
+{
+    return key_create(c, name, event_types, 0, NULL, true, secret, err);
 }
 
 long long reg__pg_int(const char *s)
@@ -198,7 +221,7 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
                            " coalesce(rate_limit, 0), revoked,"
                            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
                            " kind = 'publishable', array_to_string(origins, ','), require_origin,"
-                           " ip_rate,"
+                           " ip_rate, kind = 'read',"
                            " coalesce(to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
                            " coalesce(expires_at <= now(), false),"
                            " coalesce(to_char(rotated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
@@ -221,10 +244,11 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
             .origins = PQgetvalue(r, i, 7),
             .require_origin = PQgetvalue(r, i, 8)[0] == 't',
             .ip_rate = reg__pg_int(PQgetvalue(r, i, 9)),
-            .expires_at = PQgetvalue(r, i, 10),
-            .expired = PQgetvalue(r, i, 11)[0] == 't',
-            .rotated_at = PQgetvalue(r, i, 12),
-            .prev_valid_until = PQgetvalue(r, i, 13),
+            .read = PQgetvalue(r, i, 10)[0] == 't',
+            .expires_at = PQgetvalue(r, i, 11),
+            .expired = PQgetvalue(r, i, 12)[0] == 't',
+            .rotated_at = PQgetvalue(r, i, 13),
+            .prev_valid_until = PQgetvalue(r, i, 14),
         };
         fn(&k, arg);
     }
@@ -251,21 +275,6 @@ int reg_key_revoke(PGconn *c, const char *name, struct wr_err *err)
 }
 
 /* --- rotation, updates, expiry --------------------------------------------------- */
-
-/* The secret marker of each kind of key (the kinds of api_keys.kind). */
-static const char *kind_prefix(const char *kind)
-{
-    if (strcmp(kind, "secret") == 0) {
-        return REG_KEY_PREFIX;
-    }
-    if (strcmp(kind, "publishable") == 0) {
-        return REG_PK_PREFIX;
-    }
-    if (strcmp(kind, "read") == 0) {
-        return "weir_rk_";
-    }
-    return NULL;
-}
 
 static int db_err(PGresult *r, struct wr_err *err)
 {

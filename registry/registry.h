@@ -57,6 +57,9 @@ int reg_migrate(PGconn *c, int *applied, struct wr_err *err);
 /* Publishable (browser) keys, shared/spec/browser.md: a secret key never starts so. */
 #define REG_PK_PREFIX "weir_pk_"
 #define REG_PK_LEN 51 /* "weir_pk_" + 43 base64url characters of 32 random bytes */
+/* Read keys, shared/spec/console.md: for `weir console` only; ingest refuses them. */
+#define REG_RK_PREFIX "weir_rk_"
+#define REG_RK_LEN 51 /* "weir_rk_" + 43 base64url characters of 32 random bytes */
 
 struct reg_key_info {
     const char *name;
@@ -66,6 +69,7 @@ struct reg_key_info {
     bool revoked;
     const char *created_at;
     bool publishable;
+    bool read;           /* a read key (weir_rk_), for the console */
     const char *origins; /* comma-separated; "" for a secret key */
     bool require_origin;
     long long ip_rate; /* events per second per client address; 0 = none */
@@ -98,6 +102,11 @@ struct reg_pub_opts {
 int reg_key_create_publishable(PGconn *c, const char *name, const char *event_types, long long rate,
                                const struct reg_pub_opts *pub, char secret[REG_PK_LEN + 1],
                                struct wr_err *err);
+
+/* Like reg_key_create, for a read key (console.md): REG_RK_LEN characters starting with
+ * REG_RK_PREFIX, allowed to read the comma-separated event_types ("" or NULL = all). */
+int reg_key_create_read(PGconn *c, const char *name, const char *event_types,
+                        char secret[REG_RK_LEN + 1], struct wr_err *err);
 
 /* Origin patterns (origins.c): exact "scheme://host[:port]" or "scheme://" + "*.domain[:port]"
  * (any subdomain, never the bare domain). reg_origins_normalize checks a comma-separated

@@ -378,7 +378,7 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
     PGresult *r = lexec(c, wake, PGRES_TUPLES_OK, err,
                         "SELECT name, encode(key_sha256, 'hex'), array_to_string(event_types, ','),"
                         " coalesce(rate_limit, 0), revoked, kind = 'publishable',"
-                        " array_to_string(origins, ','), require_origin, ip_rate,"
+                        " array_to_string(origins, ','), require_origin, ip_rate, kind = 'read',"
                         /* 0008: expiry, and the previous secret while its grace lasts. */
                         " coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0),"
                         " CASE WHEN prev_valid_until > now() THEN encode(prev_sha256, 'hex') END,"
@@ -412,14 +412,15 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
         k->publishable = PQgetvalue(r, i, 5)[0] == 't';
         k->require_origin = PQgetvalue(r, i, 7)[0] == 't';
         k->ip_rate = reg__pg_int(PQgetvalue(r, i, 8));
+        k->read = PQgetvalue(r, i, 9)[0] == 't';
         if (!k->name || split_types(PQgetvalue(r, i, 2), k) != 0 ||
             split_origins(PQgetvalue(r, i, 6), k) != 0) {
             PQclear(r);
             return wr_err_set(err, WR_ENOMEM, "out of memory");
         }
-        k->valid_until_ms = reg__pg_int(PQgetvalue(r, i, 9));
+        k->valid_until_ms = reg__pg_int(PQgetvalue(r, i, 10));
         index_key(s);
-        const char *prev = PQgetvalue(r, i, 10);
+        const char *prev = PQgetvalue(r, i, 11);
         if (strlen(prev) == 64) {
             struct reg_key_rec *pk = &s->keys[s->n_keys++];
             if (copy_key(pk, k) != 0) {
@@ -429,7 +430,7 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
             if (wr_unhex(prev, 32, pk->sha256) != 0) {
                 memset(pk->sha256, 0, sizeof pk->sha256);
             }
-            int64_t until = reg__pg_int(PQgetvalue(r, i, 11));
+            int64_t until = reg__pg_int(PQgetvalue(r, i, 12));
             if (!pk->valid_until_ms || until < pk->valid_until_ms) {
                 pk->valid_until_ms = until;
             }

@@ -24,6 +24,7 @@ struct reg_key_rec {
     bool revoked;
     /* Publishable keys (browser.md); a secret key has publishable false, no origins. */
     bool publishable;
+    bool read; /* a read key (console.md): the ingest endpoints refuse it with 403 */
     bool require_origin;
     long long ip_rate;                /* events/s per client address, 0 = none */
     const char *const *origins;       /* n_origins patterns (reg_origin_match) */

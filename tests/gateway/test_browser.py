@@ -95,6 +95,28 @@ def test_publishable_key_create_and_list():
     assert_eq(r.returncode, 2, "--origins without --publishable")
 
 
+def test_read_key_refused_by_ingest():
+    """A read key (console.md) is for weir console: the ingest endpoints answer 403."""
+    key = E.weir("key", "create", "--name", "analyst", "--read", "--event-types", "page_view").stdout.strip()
+    assert_true(key.startswith("weir_rk_") and len(key) == 51, "read key shape: " + key[:10])
+    kind = E.sql("SELECT kind FROM api_keys WHERE name = 'analyst'")
+    assert_eq(kind, "read", "stored kind")
+    line = next(l for l in E.weir("key", "list").stdout.splitlines() if l.startswith("analyst "))
+    assert_true(" read " in line, "list shows the read kind: " + line)
+    hdr = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
+    st = wait_until("the read key is known", lambda: (lambda s: s if s != 401 else None)(
+        req("POST", "/v1/events", event(), headers=hdr)[0]), 5, step=0.1)
+    assert_eq(st, 403, "a read key may not send events")
+    _, _, body, _ = req("POST", "/v1/events", event(), headers=hdr)
+    assert_eq(body["error"], "forbidden", "error code")
+    assert_true("weir console" in body["message"], "message names the console: " + body["message"])
+    assert_eq(req("POST", events_path(key), event())[0], 401, "a read key in the URL")
+    for args, what in [(["--publishable", "--origins", SHOP], "read and publishable"),
+                       (["--rate", "5"], "read and rated")]:
+        r = E.weir("key", "create", "--name", "bad-read", "--read", *args, check=False)
+        assert_eq(r.returncode, 2, what + ": " + r.stderr)
+
+
 # --- CORS --------------------------------------------------------------------------------
 
 def test_preflight_allowed_and_refused():

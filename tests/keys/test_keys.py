@@ -116,6 +116,18 @@ def test_rotate_publishable_keeps_kind_and_origins():
                         key=None)[0], 403, "origins kept")
 
 
+def test_rotate_read_key_keeps_kind():
+    old = new_key("rotread", "--read", "--event-types", "page_view")
+    new = E.weir("key", "rotate", "rotread", "--grace", "1h").stdout.strip()
+    assert_true(new.startswith("weir_rk_") and len(new) == 51, "still a read key: " + new[:8])
+    assert_eq(E.sql("SELECT kind, array_to_string(event_types, ',') FROM api_keys WHERE name = 'rotread'"),
+              "read|page_view", "kind and scopes kept")
+    # the ingest endpoints know both secrets as the read key they are, and refuse them (403)
+    wait_until("new read secret known (403, not 401)", lambda: status(new) == 403, 2.0)
+    assert_eq(status(old), 403, "old read secret in grace")
+    assert_true(" read " in list_line("rotread"), "list shows the kind: " + list_line("rotread"))
+
+
 def test_rotate_revoked_refused():
     new_key("rotrev")
     E.weir("key", "revoke", "rotrev")
