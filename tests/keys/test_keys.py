@@ -236,6 +236,9 @@ def test_bad_input():
 
 # --- one key's rate across gateways ----------------------------------------------------------
 
+LIVE_ROWS = "SELECT count(*) FROM gateways WHERE last_seen > now() - interval '6 seconds'"
+
+
 def live_count(port):
     _, _, _, data = E.request("GET", "/metrics", key=None, port=port)
     m = re.search(rb"^weir_gateways_live (\d+)$", data, re.M)
@@ -297,7 +300,7 @@ def test_zz_rate_shared_by_three_gateways():
         ports = [E.port] + [x.port for x in extras]
         for p in ports:
             wait_until(f"gateway on {p} counts 3 live", lambda p=p: live_count(p) == 3, 10.0)
-        assert_eq(E.sql("SELECT count(*) FROM gateways"), "3", "three rows")
+        assert_eq(E.sql(LIVE_ROWS), "3", "three live rows")
         # each gateway is offered 250 events/s, more than its 100/s share
         total, per = load(s, ports, 250, seconds=10, warmup=2)
         print(f"  3 gateways: {total:.0f} events/s accepted in total ({', '.join('%.0f' % x for x in per)})")
@@ -307,7 +310,9 @@ def test_zz_rate_shared_by_three_gateways():
             assert_eq(x.stop(), 0, "drained")
         wait_until("the last gateway counts 1 live", lambda: live_count(E.port) == 1, 10.0)
         print(f"  live count 1 after {time.time() - t0:.2f} s")
-        assert_eq(E.sql("SELECT count(*) FROM gateways"), "1", "rows removed on drain")
+        assert_eq(E.sql(LIVE_ROWS), "1", "rows removed on drain")
+        assert_eq(E.sql("SELECT count(*) FROM gateways WHERE hostname = '' OR pid <= 0"), "0",
+                  "host name and pid recorded")
         total, _ = load(s, [E.port], 500, seconds=10, warmup=2)
         print(f"  1 gateway: {total:.0f} events/s accepted")
         assert_true(270 <= total <= 330, f"one gateway alone gives the key 300/s +-10%: {total:.0f}")
@@ -316,6 +321,25 @@ def test_zz_rate_shared_by_three_gateways():
             if x.proc.poll() is None:
                 x.proc.kill()
                 x.proc.wait()
+
+
+def test_zz_crashed_gateway_stops_counting():
+    # a gateway killed without draining keeps its row; it stops counting after 3 heartbeats
+    x = Extra("gw-crash")
+    try:
+        x.wait_listening(30)
+        wait_until("2 live", lambda: live_count(E.port) == 2, 10.0)
+        t0 = time.time()
+        x.proc.kill()
+        x.proc.wait()
+        wait_until("the killed gateway no longer counted", lambda: live_count(E.port) == 1, 15.0)
+        took = time.time() - t0
+        print(f"  a killed gateway stopped counting after {took:.1f} s")
+        assert_true(took >= 3.0, f"dropped after {took:.1f} s: sooner than its heartbeats allow")
+    finally:
+        if x.proc.poll() is None:
+            x.proc.kill()
+            x.proc.wait()
 
 
 def main():
