@@ -59,6 +59,7 @@ struct weir_cfg {
     const char *store_user_agent;
     const char *ua_regexes;
     const char *geoip_db;
+    const char *tls_cert, *tls_key; /* also the console's (cli_tls_load) */
     /* up */
     const char *schemas_dir;
     bool no_gateway;
@@ -119,9 +120,17 @@ int cli_s3_opts(const struct weir_cfg *cfg, struct lake_s3_opts *o);
  * it with the environment's values; cli_parse again with the flags. Returns -1 or 2. */
 int cli_process_setup(const char *umask, bool allow_core_dumps);
 
+struct wr_tls;
+/* --tls-cert and --tls-key of cfg (both or neither): *out is the loaded pair
+ * (common/tls.h; the caller's to wr_tls_destroy after its daemon stopped) or NULL when
+ * neither is given. Returns -1 to go on, or 2 after printing one line (one option
+ * without the other, an unreadable file, not PEM, a key that does not match). */
+int cli_tls_load(const struct weir_cfg *cfg, struct wr_tls **out);
+
 struct gw_config;
-/* Checks the gateway options of cfg and fills g (pointing into cfg). Returns -1 to go on,
- * or the exit status after printing the error. */
+/* Checks the gateway options of cfg and fills g (pointing into cfg; g->tls is loaded by
+ * cli_tls_load and the caller's to wr_tls_destroy). Returns -1 to go on, or the exit
+ * status after printing the error. */
 int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
                        struct gw_config *g);
 

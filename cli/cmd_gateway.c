@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "common/log.h"
+#include "common/tls.h"
 #include "gateway/gateway.h"
 #include "registry/registry.h"
 
@@ -64,6 +65,10 @@ const struct wr_opt cli_gateway_opts[] = {
      "level of the per-request log lines: debug, info, or off"},
     {"instance-id", "WEIR_INSTANCE_ID", WR_OPT_STRING, NULL, OFF(instance_id),
      "name of this gateway in lake file names (default: generated, kept in the spool)"},
+    {"tls-cert", "WEIR_TLS_CERT", WR_OPT_STRING, NULL, OFF(tls_cert),
+     "PEM certificate chain (leaf first): serve HTTPS; re-read on SIGHUP (docs/tls-proxy.md)"},
+    {"tls-key", "WEIR_TLS_KEY", WR_OPT_STRING, NULL, OFF(tls_key),
+     "PEM private key of --tls-cert (unencrypted); re-read on SIGHUP"},
     {"unsafe-ack-from-memory", "WEIR_UNSAFE_ACK_FROM_MEMORY", WR_OPT_BOOL, "false",
      OFF(unsafe_ack_from_memory),
      "BENCHMARKS ONLY: answer 202 before the spool's fsync (a crash loses acknowledged events)"},
@@ -73,8 +78,24 @@ const struct wr_opt cli_gateway_opts[] = {
 static const struct wr_cmd gateway_cmd = {
     "gateway", NULL,
     "Runs the HTTP ingest gateway until SIGTERM/SIGINT, then drains: stops accepting,\n"
-    "flushes every buffer, exits 0.",
+    "flushes every buffer, exits 0. SIGHUP re-reads --tls-cert/--tls-key.",
     {cli_common_opts, cli_lake_opts, cli_gateway_opts, NULL}, 0, 0};
+
+int cli_tls_load(const struct weir_cfg *cfg, struct wr_tls **out)
+{
+    *out = NULL;
+    bool cert = cfg->tls_cert && *cfg->tls_cert, key = cfg->tls_key && *cfg->tls_key;
+    if (!cert && !key) {
+        return -1;
+    }
+    if (!cert || !key) {
+        return cli_fail(EXIT_USAGE, "--tls-cert and --tls-key go together: %s is missing",
+                        cert ? "--tls-key" : "--tls-cert");
+    }
+    struct wr_err err = {0};
+    *out = wr_tls_create(cfg->tls_cert, cfg->tls_key, &err);
+    return *out ? -1 : cli_fail(EXIT_USAGE, "%s", err.msg);
+}
 
 int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
                        struct gw_config *g)
@@ -170,7 +191,8 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
     g->access_log_level = access;
     g->ready_file = wr_env("WEIR_READY_FILE");
     g->ack_from_memory = cfg->unsafe_ack_from_memory;
-    return -1;
+    /* Last: nothing after it may fail and leave the pair loaded. */
+    return cli_tls_load(cfg, &g->tls);
 }
 
 int cmd_gateway(int argc, char **argv)
@@ -191,8 +213,7 @@ int cmd_gateway(int argc, char **argv)
         return rc;
     }
     struct wr_err err = {0};
-    if (gw_run(&g, &err) != 0) {
-        return cli_fail(EXIT_FAIL, "%s", err.msg);
-    }
-    return EXIT_OK;
+    rc = gw_run(&g, &err) != 0 ? cli_fail(EXIT_FAIL, "%s", err.msg) : EXIT_OK;
+    wr_tls_destroy(g.tls);
+    return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "common/embed.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "gateway/gateway.h"
 #include "registry/registry.h"
 
@@ -283,12 +284,12 @@ int cmd_up(int argc, char **argv)
     c = NULL;
     printf("\nweir is ready. Demo API key (also in %s/demo.key):\n\n  %s\n\n"
            "Send an event:\n\n"
-           "  curl -sS http://%s/v1/events \\\n"
+           "  curl -sS %s://%s/v1/events \\\n"
            "    -H 'Authorization: Bearer %s' \\\n"
            "    -H 'Content-Type: application/json' \\\n"
            "    -d '{\"event_type\":\"page_view\",\"payload\":{\"url\":\"https://example.com/pricing\","
            "\"path\":\"/pricing\",\"anonymous_id\":\"a1b2c3d4e5\"}}'\n\n",
-           cfg.pg_dir, secret, cfg.listen, secret);
+           cfg.pg_dir, secret, g.tls ? "https" : "http", cfg.listen, secret);
     fflush(stdout);
     if (cfg.no_gateway) {
         rc = EXIT_OK;
@@ -298,6 +299,7 @@ int cmd_up(int argc, char **argv)
     rc = gw_run(&g, &err) == 0 ? EXIT_OK : cli_fail(EXIT_FAIL, "%s", err.msg);
 out:
     PQfinish(c);
+    wr_tls_destroy(g.tls);
     if (pg.started) {
         WR_INFO("stopping the embedded PostgreSQL");
         if (reg_pgserver_stop(pg.dir, &err) != 0) {

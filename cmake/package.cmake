@@ -17,7 +17,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_LICENSE Apache-2.0)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libpq5, libmicrohttpd12, libjansson4, libcurl4, zlib1g, libssl3, libpcre2-8-0, \
+    "libc6, libpq5, libmicrohttpd12, libgnutls30, libjansson4, libcurl4, zlib1g, libssl3, libpcre2-8-0, \
 libzstd1, libdeflate0, libyaml-0-2, libmaxminddb0, adduser")
 # The embedded default (`weir up`, or no WEIR_DATABASE_URL) runs PostgreSQL's server
 # binaries, and the gateway's user-agent parsing reads uap-core's regexes: apt installs

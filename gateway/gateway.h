@@ -45,6 +45,8 @@ struct gw_config {
     int access_log_level; /* wr_log level of the access log lines */
     const char *ready_file; /* when set, "HOST:PORT\n" is written there once serving */
     bool ack_from_memory;   /* benchmark only: 202 before fsync */
+    struct wr_tls *tls;     /* --tls-cert/--tls-key (common/tls.h); NULL: plain HTTP.
+                             * Owned by the caller; SIGHUP reloads it. */
 };
 
 /* Checks a --trusted-proxies value (comma-separated IPv4/IPv6 addresses or CIDR blocks).
@@ -57,7 +59,8 @@ int gw_cors_origins_check(const char *list, struct wr_err *err);
 
 /* Runs the gateway until SIGTERM or SIGINT, then drains (stops accepting, flushes every
  * buffer) and returns 0; returns an error code (with err filled) when it cannot start
- * or cannot drain. Installs its own signal handling for those two signals. */
+ * or cannot drain. Installs its own signal handling for those two signals, and for
+ * SIGHUP, which reloads cfg->tls (wr_tls_sighup) and goes on serving. */
 int gw_run(const struct gw_config *cfg, struct wr_err *err);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/tls.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -170,6 +171,7 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
 
@@ -214,7 +216,7 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     unsigned timeout_s = (unsigned)((cfg->conn_timeout_ms + 999) / 1000);
     s->mhd = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | wr_tls_mhd_flags(cfg->tls),
         0, gw__conns_accept, s->conns, gw__on_request, s,
         /* First, so that libmicrohttpd's own start-up messages come through it too. */
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -226,7 +228,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
          * holds about 15 KiB of headers, and bodies stream through it in chunks. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
         1024u, MHD_OPTION_NOTIFY_COMPLETED, gw__on_completed, s, MHD_OPTION_URI_LOG_CALLBACK,
-        gw__on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns, MHD_OPTION_END);
+        gw__on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, gw__conns_notify, s->conns, MHD_OPTION_ARRAY,
+        wr_tls_mhd_options(cfg->tls), MHD_OPTION_END);
     if (!s->mhd) {
         rc = wr_err_set(err, WR_EIO,
                         "cannot listen on %s (in use, or not an address of this "
@@ -236,7 +239,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
-    WR_INFO("gateway listening on %s (port %u, %u threads)", cfg->listen, port, threads);
+    WR_INFO("gateway listening on %s (port %u, %u threads%s)", cfg->listen, port, threads,
+            cfg->tls ? ", HTTPS" : "");
     if (cfg->ack_from_memory) {
         WR_WARN("--unsafe-ack-from-memory: 202 is sent before the spool's fsync; a crash "
                 "loses acknowledged events (benchmarks only)");
@@ -249,7 +253,9 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
         }
     }
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        wr_tls_sighup(cfg->tls, "gateway"); /* new handshakes only; the socket stays */
+    }
     WR_INFO("signal %d: draining", sig);
     atomic_store(&s->draining, true);
     gw_ratelimit_leave(s->rl); /* the other gateways take this one's share at once */

@@ -12,6 +12,7 @@
 #include "common/gzip.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "common/tls.h"
 #include "registry/metrics.h"
 #include "registry/registry.h"
 #include "registry/snapshot_compat.h"
@@ -606,6 +607,7 @@ static enum MHD_Result metrics_get(struct gw_req *r)
     gw_pixel_metrics(s->pixel_results, &b);
     reg_metrics_render(s->loader, r->snap, wr_time_now_ms(), &b);
     gw_sink_metrics(s->sink, &b);
+    wr_tls_metrics(s->cfg->tls, &b);
     enum MHD_Result ok =
         send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
     wr_buf_free(&b);

@@ -3,11 +3,11 @@
 # Usage: scripts/deps.sh [--test]   (--test adds the test-only servers and tools)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates
-      libpq-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
+      libpq-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
       libpcre2-dev libzstd-dev libdeflate-dev postgresql postgresql-contrib
       libyaml-dev libmaxminddb-dev uap-core)
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(clang libclang-rt-14-dev clang-format python3 curl procps locales
+  pkgs+=(clang libclang-rt-14-dev clang-format python3 python3-yaml curl procps locales
          radosgw ceph-mon ceph-osd wrk nginx-light s3cmd libmaxmind-db-writer-perl
          chromium) # headless, driven by tests/browser (puppeteer-core, never a downloaded browser)
   # The image may carry a newer Node.js than Debian's; only add Debian's when none is there.

@@ -1,19 +1,22 @@
 // drive.mjs - one visit of the test page in Debian's headless chromium, through the
 // DevTools protocol (puppeteer-core; the browser is the system's, never a download).
-// Usage: node drive.mjs CHROMIUM PAGE_URL SCREENSHOT USER_DATA_DIR
+// Usage: node drive.mjs CHROMIUM PAGE_URL SCREENSHOT USER_DATA_DIR [CHROMIUM_FLAG...]
+// (the extra flags go to chromium as they are, e.g. --ignore-certificate-errors for the
+// test's self-signed certificate behind nginx).
 // Loads the page, waits for the tracker's timed batch (fetch keepalive) and the pixel,
 // queues one more event and leaves the page so that it goes by sendBeacon on pagehide.
 // Prints one JSON line of what it saw, then keeps the browser open (the beacon is still
 // on its way) until "close" arrives on stdin.
 import puppeteer from "puppeteer-core";
 
-const [chromium, pageUrl, screenshot, userDataDir] = process.argv.slice(2);
+const [chromium, pageUrl, screenshot, userDataDir, ...extraFlags] = process.argv.slice(2);
 const browser = await puppeteer.launch({
   executablePath: chromium,
   headless: true,
   userDataDir,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         ...extraFlags],
 });
 const seen = {batch: null, beacon: null, pixel: null};
 try {

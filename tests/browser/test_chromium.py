@@ -7,7 +7,12 @@ the tracker's 2 s timer (fetch keepalive), sendBeacon on pagehide, and an <img> 
 The gateway is then drained and each event must be in the raw zone exactly once. The same
 page served from an origin the key does not list gets nothing stored. A screenshot of the
 page is kept in the build tree (WEIR_BROWSER_ARTEFACTS). Exit 77 when chromium or
-puppeteer-core is missing."""
+puppeteer-core is missing.
+
+With --via-nginx, the same scenario goes through Debian's nginx running docs/nginx.conf
+(tests/tls/tlslib.py) in front of a gateway with --trusted-proxies 127.0.0.1/32: the page
+loads https://<nginx>/v1/weir.js, and every request of the page is HTTPS to nginx with
+the test's self-signed certificate (chromium runs with --ignore-certificate-errors)."""
 
 import gzip
 import http.server
@@ -26,6 +31,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gateway"))
 import test_gateway as tg  # noqa: E402
 from test_gateway import E, assert_eq, assert_true, wait_until  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "..", "tls"))
+import tlslib  # noqa: E402
+
+VIA_NGINX = "--via-nginx" in sys.argv[1:]
+NG = None  # the nginx in front of the gateway, with --via-nginx
 
 CHROMIUM = os.environ.get("WEIR_CHROMIUM", "/usr/bin/chromium")
 NODE = shutil.which("node")
@@ -105,9 +116,11 @@ def metrics():
 def visit(site, name, arrived):
     """One visit by drive.mjs; keeps the browser open until arrived() says the gateway got
     what the page sent (the beacon leaves after the page is gone)."""
-    shot = os.path.join(ARTEFACTS, f"browser-{name}.png")
+    shot = os.path.join(ARTEFACTS, f"browser-{'nginx-' if NG else ''}{name}.png")
     profile = tempfile.mkdtemp(prefix="weir-chromium-", dir=E.tmp)
-    p = subprocess.Popen([NODE, os.path.join(HERE, "drive.mjs"), CHROMIUM, site.origin + "/", shot, profile],
+    flags = ["--ignore-certificate-errors"] if NG else []
+    p = subprocess.Popen([NODE, os.path.join(HERE, "drive.mjs"), CHROMIUM, site.origin + "/", shot, profile,
+                          *flags],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          cwd=HERE)
     try:
@@ -151,7 +164,14 @@ def setup():
         m = re.fullmatch(r"([a-z][a-z0-9_]*)\.v(\d+)\.json", f)
         if m:
             E.weir("schema", "add", m.group(1), os.path.join(tg.SCHEMAS, f), "--version", m.group(2))
-    E.start_gateway()
+    if not VIA_NGINX:
+        E.start_gateway()
+        return
+    global NG
+    # nginx keeps idle upstream connections 20 s: the gateway's idle timeout must be longer
+    E.start_gateway("--trusted-proxies", "127.0.0.1/32", "--connection-timeout", "30s")
+    cert = tlslib.make_cert(os.path.join(E.tmp, "certs"), "weir-browser.test")
+    NG = tlslib.Nginx(os.path.join(E.tmp, "nginx"), E.port, *cert)
 
 
 def run():
@@ -163,7 +183,7 @@ def run():
     E.keys["web"] = E.weir("key", "create", "--name", "web", "--publishable", "--origins", good.origin,
                            "--event-types", "page_view").stdout.strip()
     good.key = bad.key = E.keys["web"]
-    gw = "http://127.0.0.1:%d" % E.port
+    gw = "https://127.0.0.1:%d" % NG.https_port if NG else "http://127.0.0.1:%d" % E.port
     # the running gateway learns the new key through the registry's NOTIFY
     wait_until("the key's origin allowed", lambda: E.request(
         "OPTIONS", "/v1/events", key=None, headers={"Origin": good.origin})[0] == 204, 5)
@@ -203,6 +223,10 @@ def run():
             assert_eq(ctx.get("origin"), good.origin, f"{kind}: context.origin")
     leaked = [k for k in got if k[1].startswith(bad.mark)]
     assert_eq(leaked, [], "nothing stored from the non-allowed origin")
+    if NG:
+        log = open(os.path.join(NG.dir, "access.log"), errors="replace").read()
+        for path in ["/v1/weir.js", "/v1/events", "/v1/p.gif"]:
+            assert_true(f"{path}" in log, f"{path} went through nginx: {log[-1500:]}")
 
 
 def main():
@@ -217,7 +241,15 @@ def main():
         print("skipped: node or puppeteer-core missing (scripts/npm-deps.sh installs tests/browser)",
               file=sys.stderr)
         return 77
-    return tg.run_suite([("chromium", run)], setup)
+    if VIA_NGINX and not (os.access(tlslib.NGINX, os.X_OK) and shutil.which(tlslib.OPENSSL)):
+        print(f"skipped: --via-nginx needs {tlslib.NGINX} and openssl (scripts/deps.sh --test)",
+              file=sys.stderr)
+        return 77
+    try:
+        return tg.run_suite([("chromium" + ("_via_nginx" if VIA_NGINX else ""), run)], setup)
+    finally:
+        if NG:
+            NG.stop()
 
 
 if __name__ == "__main__":
