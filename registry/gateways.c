@@ -9,7 +9,6 @@
 #include "registry/reg_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -248,18 +247,13 @@ reg_gateways *reg_gateways_join(const struct reg_gateways_opts *o, int64_t wait_
     g->conninfo = strdup(o->conninfo);
     pthread_mutex_init(&g->lock, NULL);
     wr_cond_init_mono(&g->counted_cond);
-    if (!g->conninfo || pipe2(g->wake, O_CLOEXEC) != 0) {
+    if (!g->conninfo ||
+        reg__thread_start(&g->thread, g->wake, member_main, g, "gateways", err) != 0) {
+        if (!g->conninfo) {
+            wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
         free(g->conninfo);
         free(g);
-        wr_err_set(err, WR_EIO, "gateways: %s", strerror(errno));
-        return NULL;
-    }
-    if (pthread_create(&g->thread, NULL, member_main, g) != 0) {
-        close(g->wake[0]);
-        close(g->wake[1]);
-        free(g->conninfo);
-        free(g);
-        wr_err_set(err, WR_EIO, "gateways: cannot start its thread");
         return NULL;
     }
     int64_t deadline = wr_deadline_in_ms(wait_ms);
@@ -284,11 +278,7 @@ void reg_gateways_leave(reg_gateways *g)
         return;
     }
     atomic_store(&g->stop, true);
-    ssize_t n = write(g->wake[1], "x", 1);
-    (void)n;
-    pthread_join(g->thread, NULL);
-    close(g->wake[0]);
-    close(g->wake[1]);
+    reg__thread_stop(g->thread, g->wake);
     pthread_mutex_destroy(&g->lock);
     pthread_cond_destroy(&g->counted_cond);
     free(g->conninfo);

@@ -11,7 +11,6 @@
 #include "registry/snapshot_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -680,18 +679,13 @@ reg_loader *reg_loader_create(const struct reg_loader_opts *opts, struct wr_err 
     l->conninfo = strdup(opts->conninfo);
     pthread_mutex_init(&l->lock, NULL);
     wr_cond_init_mono(&l->ready_cond);
-    if (!l->conninfo || pipe2(l->wake, O_CLOEXEC) != 0) {
+    if (!l->conninfo ||
+        reg__thread_start(&l->thread, l->wake, loader_main, l, "registry loader", err) != 0) {
+        if (!l->conninfo) {
+            wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
         free(l->conninfo);
         free(l);
-        wr_err_set(err, WR_EIO, "registry loader: %s", strerror(errno));
-        return NULL;
-    }
-    if (pthread_create(&l->thread, NULL, loader_main, l) != 0) {
-        close(l->wake[0]);
-        close(l->wake[1]);
-        free(l->conninfo);
-        free(l);
-        wr_err_set(err, WR_EIO, "registry loader: cannot start its thread");
         return NULL;
     }
     return l;
@@ -703,11 +697,7 @@ void reg_loader_destroy(reg_loader *l)
         return;
     }
     atomic_store(&l->stop, true);
-    ssize_t n = write(l->wake[1], "x", 1);
-    (void)n;
-    pthread_join(l->thread, NULL);
-    close(l->wake[0]);
-    close(l->wake[1]);
+    reg__thread_stop(l->thread, l->wake);
     reg_snapshot_release(l->current);
     pthread_mutex_destroy(&l->lock);
     pthread_cond_destroy(&l->ready_cond);
