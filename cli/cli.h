@@ -63,6 +63,7 @@ struct weir_cfg {
     /* up */
     const char *schemas_dir;
     bool no_gateway;
+    const char *console_listen; /* up: the console's address, "off": none */
     /* key */
     const char *name;
     const char *event_types;
@@ -142,8 +143,17 @@ int cmd_up(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_curate(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 int cmd_schema_compat(int argc, char **argv);
 int cmd_schema_diff(int argc, char **argv);
+int cmd_rollup(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
+
+/* Stores one rollup definition after checking it against its event type's schemas
+ * (replace: an existing one of that name is replaced and its values dropped; else kept).
+ * *added: 1 added, 2 replaced, 0 kept. Returns 0, WR_EINVAL (a bad definition: err says
+ * why) or another error. */
+int cli_rollup_store(PGconn *c, const json_t *def, bool replace, int *added, struct wr_err *err);
 
 /* Verdicts of a structural compatibility check, worst last. */
 enum { CLI_COMPAT_COMPATIBLE = 0, CLI_COMPAT_UNKNOWN = 1, CLI_COMPAT_INCOMPATIBLE = 2 };

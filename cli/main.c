@@ -184,6 +184,9 @@ static const struct {
     {"key", cmd_key, "create, list or revoke API keys (create | list | revoke)"},
     {"curate", cmd_curate, "curate closed raw hours into Parquet (curated zone) and rollups"},
     {"replay", cmd_replay, "put rejected events that now pass back into the raw zone, once"},
+    {"console", cmd_console, "serve the lake's read side: web page and JSON API, for read keys"},
+    {"rollup", cmd_rollup, "add, list or remove rollup definitions (add | list | remove)"},
+    {"catalog", cmd_catalog, "print the DDL that makes the lake a table per event type (DuckDB, Athena, Trino)"},
 };
 
 /* The verbs of the commands that have them, for `weir help --markdown` (a command not
@@ -195,6 +198,7 @@ static const struct {
 } verb_groups[] = {
     {"schema", {"add", "list", "check", "compat", "diff", NULL}},
     {"key", {"create", "list", "revoke", "rotate", "update", NULL}},
+    {"rollup", {"add", "list", "remove", NULL}},
 };
 
 /* docs/configuration.md: a preamble, then each command's --help rendered as Markdown. */

@@ -15,9 +15,12 @@
 /* How a payload value is turned into its column. */
 enum cur_kind { CUR_K_INT, CUR_K_DOUBLE, CUR_K_BOOL, CUR_K_STRING, CUR_K_TS, CUR_K_JSON };
 
-/* Envelope columns come first, in this order. */
+/* Envelope columns come first, in this order; then the gateway's `context` flattened
+ * (browser.md "Enrichment"), null where a line has no context or the context lacks the
+ * field; then the payload's. */
 enum { CUR_C_EVENT_ID, CUR_C_SCHEMA_VERSION, CUR_C_OCCURRED_AT, CUR_C_RECEIVED_AT, CUR_C_SOURCE,
-       CUR_NENV };
+       CUR_C_CTX_IP, CUR_C_CTX_BROWSER, CUR_C_CTX_OS, CUR_C_CTX_DEVICE, CUR_C_CTX_BOT,
+       CUR_C_CTX_COUNTRY, CUR_C_CTX_CITY, CUR_NENV };
 
 struct cur_model {
     struct pq_column *cols;  /* ncols; envelope then payload properties */
@@ -32,6 +35,9 @@ struct cur_model {
     size_t map_mask;
 };
 
+/* Sets the type, logical type and encoding of an optional column of kind k. */
+void cur__kind_column(enum cur_kind k, struct pq_column *c);
+
 /* The payload column of property name[0, len), or -1. */
 int cur__model_find(const cur_model *m, const char *name, size_t len);
 
@@ -39,6 +45,8 @@ void cur__hash128(const void *p, size_t len, uint64_t *a, uint64_t *b);
 int cur__idset_add_hash(cur_idset *s, uint64_t a, uint64_t b);
 /* A hint: the slot of hash a will be looked at soon (it is mostly a cache miss). */
 void cur__idset_prefetch(const cur_idset *s, uint64_t a);
+/* Empties the set, keeping its table (a set refilled to about the same size grows no more). */
+void cur__idset_clear(cur_idset *s);
 /* 1 when the hash is in the set, else 0. */
 int cur__idset_has_hash(const cur_idset *s, uint64_t a, uint64_t b);
 
@@ -164,6 +172,7 @@ struct cur_day {
     size_t rollcap;
     const struct pq_exec *exec; /* the pipeline's pool, or NULL */
     const struct cur_fence *fence; /* NULL: unfenced */
+    struct cur_ru *ru;             /* user-defined rollups of the type (rollup_user.c), or NULL */
 };
 
 /* list.c: lists the closed files of (event_type, dt) and its lookback hours into fl. */
@@ -194,6 +203,13 @@ void cur__part_abandon(struct cur_day *d);
 /* Sorts the day's rollups by hr, source. */
 void cur__rollups_sort(struct cur_day_result *r);
 
+/* rollup_user.c: adds a kept row (its parsed envelope) to every definition's groups; ends an
+ * hour (hour-grain distinct sets are emptied). */
+struct lake_env_view;
+int cur__ru_row(struct cur_ru *ru, const struct lake_env_view *ev, const char *line,
+                int64_t received_us, struct wr_err *err);
+void cur__ru_hour_end(struct cur_ru *ru);
+
 /* The lease a day's writes are fenced by (cur_run). The parts of generation gen are named
  * part-<gen><nnnnn>.parquet, so they never overwrite another run's; check is asked before
  * each part is put (nonzero: the lease is no longer ours, the day stops with WR_EAGAIN).
@@ -204,12 +220,13 @@ struct cur_fence {
     void *arg;
 };
 
-/* cur_day_curate with a shared pool (NULL: its own helper thread when cfg->pipeline) and a
- * fence (NULL: unfenced, legacy part names, other parts deleted at the end). */
+/* cur_day_curate with a shared pool (NULL: its own helper thread when cfg->pipeline), a
+ * fence (NULL: unfenced, legacy part names, other parts deleted at the end) and the user
+ * rollups to feed (NULL: none). */
 int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, const char *dt,
                     const struct cur_config *cfg, cur_pool *pool, const struct cur_fence *fence,
-                    cur_renew_fn renew, void *renew_arg, struct cur_day_result *r,
-                    struct wr_err *err);
+                    struct cur_ru *ru, cur_renew_fn renew, void *renew_arg,
+                    struct cur_day_result *r, struct wr_err *err);
 
 /* Deletes part files of the day's curated/events folder: unfenced parts (generation 0)
  * numbered >= legacy_from (UINT_MAX: none), and fenced parts whose generation is below

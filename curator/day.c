@@ -39,13 +39,14 @@ int cur_day_curate(lake_store *st, const cur_model *m, const char *event_type, c
                    const struct cur_config *cfg, cur_renew_fn renew, void *renew_arg,
                    struct cur_day_result *r, struct wr_err *err)
 {
-    return cur__day_curate(st, m, event_type, dt, cfg, NULL, NULL, renew, renew_arg, r, err);
+    return cur__day_curate(st, m, event_type, dt, cfg, NULL, NULL, NULL, renew, renew_arg, r,
+                           err);
 }
 
 int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, const char *dt,
                     const struct cur_config *cfg, cur_pool *pool, const struct cur_fence *fence,
-                    cur_renew_fn renew, void *renew_arg, struct cur_day_result *r,
-                    struct wr_err *err)
+                    struct cur_ru *ru, cur_renew_fn renew, void *renew_arg,
+                    struct cur_day_result *r, struct wr_err *err)
 {
     memset(r, 0, sizeof *r);
     struct cur_day d;
@@ -58,6 +59,7 @@ int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, 
     d.r = r;
     d.err = err;
     d.fence = fence;
+    d.ru = ru;
     int rc = cur__list_day(st, event_type, dt, cfg, &d.fl, err);
     if (rc) {
         return rc;
@@ -151,6 +153,9 @@ int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, 
             started = cur__job_start(hp, &job) == 0;
         }
         rc = cur__stage_b(&d, cur);
+        if (rc == 0 && ru && !cur->lookback) {
+            cur__ru_hour_end(ru);
+        }
         if (rc == 0 && !cur->lookback && wr_log_enabled(WR_LOG_INFO) &&
             wr_time_mono_ns() - last_progress > 10 * 1000000000LL) {
             /* long days say how far they are, about every 10 s */

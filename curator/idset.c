@@ -74,6 +74,12 @@ void cur_idset_destroy(cur_idset *s)
     }
 }
 
+void cur__idset_clear(cur_idset *s)
+{
+    memset(s->slots, 0, (s->mask + 1) * sizeof *s->slots);
+    s->count = 0;
+}
+
 void cur__idset_prefetch(const cur_idset *s, uint64_t a)
 {
     __builtin_prefetch(&s->slots[(size_t)a & s->mask]);

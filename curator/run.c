@@ -4,6 +4,7 @@
 #include "common/array.h"
 #include "curator.h"
 #include "cur_int.h"
+#include "rollup_user.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -334,25 +335,8 @@ static int exec_ok(PGconn *c, const char *sql, struct wr_err *err)
 /* Loads the schema versions of the event type and builds its model. */
 static cur_model *load_model(struct worker *w)
 {
-    const char *p[1] = {w->type};
-    PGresult *r = reg_exec(w->c, PGRES_TUPLES_OK, &w->err,
-        "SELECT schema::text FROM event_schemas WHERE event_type = $1 ORDER BY version", 1, p);
-    if (!r) {
-        return NULL;
-    }
-    int n = PQntuples(r);
-    const char **docs = calloc((size_t)n + 1, sizeof *docs);
-    cur_model *m = NULL;
-    if (docs) {
-        for (int i = 0; i < n; i++) {
-            docs[i] = PQgetvalue(r, i, 0);
-        }
-        m = cur_model_create(docs, (size_t)n, &w->err);
-        free(docs);
-    } else {
-        wr_err_set(&w->err, WR_ENOMEM, "out of memory");
-    }
-    PQclear(r);
+    size_t n = 0;
+    cur_model *m = cur_model_load(w->c, w->type, &n, &w->err);
     if (m && n == 0) {
         WR_WARN("curate: no schema for event type %s: its payload is one JSON column", w->type);
     }
@@ -362,7 +346,7 @@ static cur_model *load_model(struct worker *w)
 /* Upserts the day's rollups, rewrites the day's rollup Parquet from the table and marks
  * the day curated, in one transaction serialised per day by an advisory lock. Returns 0,
  * 1 when the lease was lost, or <0. */
-static int finish(struct worker *w, const struct cur_day_result *res)
+static int finish(struct worker *w, const struct cur_day_result *res, cur_ru *ru)
 {
     struct wr_err *err = &w->err;
     const char *key[4] = {w->type, w->dt, w->owner, w->gen_s};
@@ -459,6 +443,11 @@ static int finish(struct worker *w, const struct cur_day_result *res)
             PQclear(r);
         }
     }
+    if (rc == 0 && ru) {
+        /* the user rollups of the day: rows replaced, then their Parquet, still fenced */
+        rc = cur_ru_store(ru, w->c, err);
+        rc = rc ? rc : cur_ru_write(ru, w->st, w->cfg, &w->stats.files_written, err);
+    }
     if (rc == 0) {
         char parts[16], rows[24];
         snprintf(parts, sizeof parts, "%u", res->parts);
@@ -533,13 +522,18 @@ static void *worker_main(void *arg)
         struct cur_day_result res;
         memset(&res, 0, sizeof res);
         struct cur_fence fence = {w->gen, fence_check, w};
-        int rc = m ? cur__day_curate(w->st, m, w->type, w->dt, w->cfg, w->pool, &fence, renew, w,
-                                     &res, &w->err)
+        cur_ru *ru = NULL;
+        int rc = m ? cur_ru_load(w->c, w->type, m, w->dt, &ru, &w->err)
                    : (w->err.code ? w->err.code : WR_EINVAL);
+        if (rc == 0) {
+            rc = cur__day_curate(w->st, m, w->type, w->dt, w->cfg, w->pool, &fence, ru, renew, w,
+                                 &res, &w->err);
+        }
         cur_model_destroy(m);
         if (rc == 0) {
-            rc = finish(w, &res);
+            rc = finish(w, &res, ru);
         }
+        cur_ru_destroy(ru);
         double secs = (double)(wr_time_mono_ns() - t0) / 1e9;
         if (rc == 0) {
             res.stats.units_done = 1;

@@ -268,9 +268,23 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     while (atomic_load(&s->active) > 0 && wr_time_mono_ns() < deadline) {
         usleep(10000);
     }
+    /* libmicrohttpd aborts in MHD_stop_daemon while a connection is suspended and not yet
+     * resumed. Requests still waiting for the spool after the deadline (a stuck disk, or a
+     * lost wake-up) get their answer from the sink's drain first: it delivers every
+     * pending acknowledgement, and each one resumes its connection. */
+    int waiting = atomic_load(&s->waiting);
+    bool sink_drained = waiting > 0;
+    if (sink_drained) {
+        WR_WARN("drain: %d requests still wait for the spool after 30 s; draining the sink "
+                "before the HTTP daemon stops",
+                waiting);
+        rc = gw_sink_drain(s->sink, 60000);
+    }
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
-    rc = gw_sink_drain(s->sink, 60000);
+    if (!sink_drained) {
+        rc = gw_sink_drain(s->sink, 60000);
+    }
     if (rc) {
         wr_err_set(err, rc,
                    "drain: the lake did not take every buffer in time; the events "

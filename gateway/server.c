@@ -377,6 +377,7 @@ static void sink_done(void *arg, int status)
 {
     struct gw_req *r = arg;
     atomic_store(&r->sink_status, status);
+    atomic_fetch_sub(&r->srv->waiting, 1);
     MHD_resume_connection(r->conn);
 }
 
@@ -477,7 +478,11 @@ static enum MHD_Result events_complete(struct gw_req *r)
             return send_error(r, 429, "rate_limited", NULL);
         }
         render_parse_error(&r->resp, &pe);
-        lines = gw_ingest_raw_rejection(r->arena, body, len, r->key->name, now_ms, pe.message);
+        char *ctx = wr_arena_alloc(r->arena, EN_CONTEXT_MAX); /* as on every stored line */
+        en_worker *w = ctx ? gw__en_worker(s) : NULL;
+        int clen = w ? en_context_render(w, &r->enreq, ctx, EN_CONTEXT_MAX) : -1;
+        lines = gw_ingest_raw_rejection(r->arena, body, len, r->key->name, now_ms, pe.message,
+                                        clen > 0 ? ctx : NULL, clen > 0 ? (size_t)clen : 0);
         if (!lines) {
             return send_json(r, 400, r->resp.p, r->resp.len);
         }
@@ -523,11 +528,11 @@ static enum MHD_Result events_complete(struct gw_req *r)
         n_lines = v.n_lines;
     }
     r->state = S_WAITING;
+    atomic_fetch_add(&s->waiting, 1);
     MHD_suspend_connection(r->conn);
     int rc = gw_sink_submit(s->sink, lines, n_lines, sink_done, r);
     if (rc != 0) {
-        atomic_store(&r->sink_status, rc);
-        MHD_resume_connection(r->conn);
+        sink_done(r, rc);
     }
     return MHD_YES;
 }

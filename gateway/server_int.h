@@ -43,7 +43,8 @@ struct gw_server {
     bool has_worker_key;
     struct gw_metrics metrics;
     struct gw_limits limits;
-    atomic_int active; /* requests between first call and completion */
+    atomic_int active;  /* requests between first call and completion */
+    atomic_int waiting; /* suspended for the sink, resume not yet called (drain) */
     atomic_bool draining;
     int64_t started_ms;
 };

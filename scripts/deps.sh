@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libpq-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
       libpcre2-dev libzstd-dev libdeflate-dev postgresql postgresql-contrib
-      libyaml-dev libmaxminddb-dev uap-core)
+      libyaml-dev libmaxminddb-dev uap-core liburing-dev)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(clang libclang-rt-14-dev clang-format python3 python3-yaml curl procps locales
          radosgw ceph-mon ceph-osd wrk nginx-light s3cmd libmaxmind-db-writer-perl

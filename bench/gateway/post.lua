@@ -1,8 +1,10 @@
 -- post.lua - wrk script of the gateway benchmark: POSTs pre-built bodies, cycling through them,
 -- and prints one machine-readable WRKRESULT line (counts, latency percentiles) at the end.
---   wrk ... -s post.lua URL -- API_KEY CONTENT_TYPE CONTENT_ENCODING(- for none) LIST_FILE [PATH]
+--   wrk ... -s post.lua URL -- API_KEY CONTENT_TYPE CONTENT_ENCODING(- for none) LIST_FILE [PATH [close]]
 -- API_KEY "-": no Authorization header (a publishable key in PATH's query instead).
 -- CONTENT_TYPE "GET": LIST_FILE holds request paths (pixels), each sent as a GET.
+-- "close": every request carries "Connection: close" (a new connection per request, as many
+-- browsers and pixels send them; wrk reconnects after each answer).
 
 local reqs = {}
 local n = 0
@@ -12,6 +14,9 @@ function init(args)
     local key, ctype, enc, list = args[1], args[2], args[3], args[4]
     local path = args[5] or "/v1/events"
     local headers = {}
+    if args[6] == "close" then
+        headers["Connection"] = "close"
+    end
     if ctype ~= "GET" then
         headers["Content-Type"] = ctype
     end

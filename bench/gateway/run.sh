@@ -6,9 +6,13 @@
 # REPEATS (3), CONNS (32), PIN (0: no pinning, the default; 1: server on cpu 0, wrk on cpu 1),
 # WORKLOADS (a subset of "single batch batchgz pixel beacon": pixel = GET /v1/p.gif with a
 # publishable key and the event in the query, against nginx's empty_gif; beacon = one event
-# POSTed as text/plain to /v1/events?key=, as sendBeacon sends it), GW_THREADS (default: the server's cores),
+# POSTed as text/plain to /v1/events?key=, as sendBeacon sends it; singleclose and pixelclose
+# = single and pixel with "Connection: close", a new connection per request, on CLOSE_CONNS
+# (128) connections; not in the default list), GW_THREADS (default: the server's cores),
 # GWB_ARGS (extra flags of gateway B: WEIR_B=same binary GWB_ARGS="--ip-mode keep
-# --store-user-agent no" measures what the context costs), BENCH_UA (the User-Agent every
+# --store-user-agent no" measures what the context costs), GWB_ENV (VAR=value words set for
+# gateway B only, e.g. GWB_ENV=WEIR_EXPERIMENT_URING_LOOP=1 with GWB_ARGS=--unsafe-ack-from-memory),
+# LATENCY (1; 0 skips the half-peak latency runs), BENCH_UA (the User-Agent every
 # request carries; default a desktop Chrome, as browsers send; "" for none),
 # WEIR_B (a second weir binary, run as a third, durable gateway "B" in the same interleaved
 # rounds, to compare two builds), BENCH_TMP (parent of the temp dir, default /tmp),
@@ -26,10 +30,12 @@ PGFIXTURE=$(readlink -m "${WEIR_PGFIXTURE:-$build/tests/pg/weir_pgfixture}")
 DURATION=${DURATION:-5s}
 REPEATS=${REPEATS:-3}
 CONNS=${CONNS:-32}
+CLOSE_CONNS=${CLOSE_CONNS:-128}
 PIN=${PIN:-0}
 PROFILE=${PROFILE:-0}
 WORKLOADS=${WORKLOADS:-single batch batchgz pixel beacon}
 LAT_WORKLOADS=$(for w in $WORKLOADS; do case $w in single | batch) printf '%s ' "$w" ;; esac; done)
+[ "${LATENCY:-1}" = 1 ] || LAT_WORKLOADS=""
 WEIR_B=${WEIR_B:+$(readlink -f "$WEIR_B")}
 BATCH=100
 
@@ -120,9 +126,13 @@ start_gateway() {
     shift
     local ready="$tmp/$name.ready"
     mkdir -p "$tmp/$name"
-    local bin=$WEIR
-    [ "$name" = gwb ] && bin=$WEIR_B
-    WEIR_READY_FILE=$ready WEIR_MAX_CONNECTIONS_PER_IP=0 "${srv_pin[@]}" "$bin" gateway --listen 127.0.0.1:0 \
+    local bin=$WEIR benv=()
+    if [ "$name" = gwb ]; then
+        bin=$WEIR_B
+        # shellcheck disable=SC2206 # GWB_ENV is a list of VAR=value words
+        benv=(${GWB_ENV:-})
+    fi
+    env "${benv[@]}" WEIR_READY_FILE="$ready" WEIR_MAX_CONNECTIONS_PER_IP=0 "${srv_pin[@]}" "$bin" gateway --listen 127.0.0.1:0 \
         --spool-dir "$tmp/$name/spool" --lake "file://$tmp/$name/lake" --spool-max 64GiB \
         --flush-interval 10m --access-log off --log-level warn --threads "$THREADS" \
         --max-connections 4096 --max-events 1000 "$@" >"$tmp/$name.log" 2>&1 &
@@ -186,6 +196,15 @@ done
 log "every body accepted whole by the gateway"
 
 # --- measurement helpers ---------------------------------------------------------------------
+# ctx_switches PID: context switches (voluntary + involuntary) of every thread of the pid and
+# of its direct children: a wake-up per hand-off, the count that load does not change
+ctx_switches() {
+    local p
+    for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        cat /proc/"$p"/task/*/status 2>/dev/null
+    done | awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ {s += $2} END {printf "%d\n", s}'
+}
+
 # process-tree CPU ticks (user+system) of a pid and its direct children
 cpu_ticks() {
     local t=0 p
@@ -208,7 +227,7 @@ hz=$(getconf CLK_TCK)
 # measure TARGET WORKLOAD CONNS DURATION TAG: one wrk run; appends one line to $results
 measure() {
     local target=$1 workload=$2 conns=$3 dur=$4 tag=$5
-    local port pid list ctype=application/json enc=- events=1 key=$KEY path=/v1/events
+    local port pid list ctype=application/json enc=- events=1 key=$KEY path=/v1/events close=keep
     case $target in
         nginx) port=$nginx_port pid=$nginx_pid ;;
         gw) port=$gw_port pid=$gw_pid ;;
@@ -221,6 +240,8 @@ measure() {
         batchgz) list=batch-gz events=$BATCH enc=gzip ;;
         pixel) list=pixel ctype=GET key=- ;;
         beacon) list=single ctype="text/plain;charset=UTF-8" key=- path="/v1/events?key=$PKEY" ;;
+        singleclose) list=single close=close ;;
+        pixelclose) list=pixel ctype=GET key=- close=close ;;
     esac
     local acc0=0 rej0=0 fs0=0 fs1=0
     if [ "$target" != nginx ]; then
@@ -228,14 +249,16 @@ measure() {
         rej0=$(metric_sum "$port" weir_events_rejected_total)
         fs0=$(metric_sum "$port" weir_spool_fsyncs_total)
     fi
-    local c0
+    local c0 x0
     c0=$(cpu_ticks "$pid")
+    x0=$(ctx_switches "$pid")
     "${wrk_pin[@]}" /usr/bin/time -f "%U %S" -o "$tmp/wrk.time" wrk -t1 -c"$conns" -d"$dur" \
         --timeout 10s -s "$here/post.lua" "http://127.0.0.1:$port/v1/events" \
-        -- "$key" "$ctype" "$enc" "$tmp/bodies/$list.list" "$path" >"$tmp/wrk.out" 2>&1 \
+        -- "$key" "$ctype" "$enc" "$tmp/bodies/$list.list" "$path" "$close" >"$tmp/wrk.out" 2>&1 \
         || { cat "$tmp/wrk.out" >&2; die "wrk failed"; }
-    local c1
+    local c1 x1
     c1=$(cpu_ticks "$pid")
+    x1=$(ctx_switches "$pid")
     sleep 0.3 # let requests that wrk abandoned at the deadline finish before reading counters
     local line
     line=$(grep '^WRKRESULT' "$tmp/wrk.out") || { cat "$tmp/wrk.out" >&2; die "no WRKRESULT"; }
@@ -265,14 +288,15 @@ measure() {
     read -r wu ws <"$tmp/wrk.time"
     # fields: tag target workload conns req/s events/s p50 p90 p99 (ms) srv_cpu% wrk_cpu% accepted
     # server-CPU-us/request server-CPU-us/event events-per-fsync (gateways; 0 for nginx)
+    # server context switches per request
     awk -v tag="$tag" -v t="$target" -v w="$workload" -v c="$conns" -v req="$req" -v dus="$dus" \
         -v ev="$events" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v sc="$((c1 - c0))" -v hz="$hz" \
-        -v wu="$wu" -v ws="$ws" -v acc="$acc" -v fs="$((fs1 - fs0))" 'BEGIN {
+        -v wu="$wu" -v ws="$ws" -v acc="$acc" -v fs="$((fs1 - fs0))" -v xs="$((x1 - x0))" 'BEGIN {
             s = dus / 1e6
             cpu = sc / hz
-            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d %.1f %.2f %.1f\n", tag, t, w, c, req / s,
+            printf "%s %s %s %d %.0f %.0f %.3f %.3f %.3f %.0f %.0f %d %.1f %.2f %.1f %.2f\n", tag, t, w, c, req / s,
                 req * ev / s, p50 / 1000, p90 / 1000, p99 / 1000, 100 * cpu / s, 100 * (wu + ws) / s, acc,
-                1e6 * cpu / req, 1e6 * cpu / (req * ev), (fs > 0 ? acc / fs : 0)
+                1e6 * cpu / req, 1e6 * cpu / (req * ev), (fs > 0 ? acc / fs : 0), xs / req
         }' >>"$results"
     log "$(tail -n 1 "$results")"
 }
@@ -284,15 +308,19 @@ med() {
     awk -v tag="$1" -v t="$2" -v w="$3" -v f="$4" '$1 == tag && $2 == t && $3 == w {print $f}' "$results" | median
 }
 
+# wconns WORKLOAD: its connection count (CONNS; CLOSE_CONNS for a new connection per request)
+wconns() { case $1 in *close) echo "$CLOSE_CONNS" ;; *) echo "$CONNS" ;; esac; }
+
 # --- throughput: interleaved rounds ----------------------------------------------------------
 log "throughput: $REPEATS rounds of wrk -t1 -c$CONNS -d$DURATION, nginx / gateway / gateway-unsafe interleaved"
 for _ in $(seq "$REPEATS"); do
     for w in $WORKLOADS; do
-        measure nginx "$w" "$CONNS" "$DURATION" peak
-        measure gw "$w" "$CONNS" "$DURATION" peak
-        measure gwu "$w" "$CONNS" "$DURATION" peak
+        c=$(wconns "$w")
+        measure nginx "$w" "$c" "$DURATION" peak
+        measure gw "$w" "$c" "$DURATION" peak
+        measure gwu "$w" "$c" "$DURATION" peak
         if [ -n "$WEIR_B" ]; then
-            measure gwb "$w" "$CONNS" "$DURATION" peak
+            measure gwb "$w" "$c" "$DURATION" peak
         fi
     done
 done
@@ -410,8 +438,8 @@ echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is 
 gateway --threads $THREADS, nginx worker_processes $THREADS; wrk -t1 -c$CONNS -d$DURATION, keep-alive;"
 echo "medians of $REPEATS interleaved runs. Spool on $(df -T "$tmp" | awk 'NR==2 {print $2}'). CPU% = CPU time / wall time (100% = one core)."
 echo
-echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | events per fsync | unsafe-ack events/s | durability cost |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| workload | nginx 202 req/s | gateway req/s | gateway events/s | gateway / nginx | gateway p99 ms | CPU% gateway / wrk | CPU µs per request nginx / gateway | gateway CPU µs per event | events per fsync | context switches per request nginx / gateway | unsafe-ack events/s | durability cost |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 rows_b=""
 for w in $WORKLOADS; do
     n=$(med peak nginx "$w" 5)
@@ -429,17 +457,19 @@ for w in $WORKLOADS; do
         batchgz) label="$BATCH events / request, gzip" ;;
         pixel) label="pixel GET /v1/p.gif (nginx: empty_gif)" ;;
         beacon) label="beacon: 1 event, text/plain, ?key=" ;;
+        singleclose) label="1 event, Connection: close, $CLOSE_CONNS connections" ;;
+        pixelclose) label="pixel, Connection: close, $CLOSE_CONNS connections" ;;
     esac
-    rows_b+="| $label | $(k "$ge") | $(k "$(med peak gwb "$w" 6)") | $(r "$(med peak gwb "$w" 6)" "$ge") | $(med peak gw "$w" 9) / $(med peak gwb "$w" 9) | $(med peak gw "$w" 14) / $(med peak gwb "$w" 14) |
+    rows_b+="| $label | $(k "$ge") | $(k "$(med peak gwb "$w" 6)") | $(r "$(med peak gwb "$w" 6)" "$ge") | $(r "$(med peak gwb "$w" 5)" "$n") | $(med peak gw "$w" 9) / $(med peak gwb "$w" 9) | $(med peak gw "$w" 14) / $(med peak gwb "$w" 14) | $(med peak gw "$w" 16) / $(med peak gwb "$w" 16) |
 "
-    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc / $wc_ | $(med peak nginx "$w" 13) / $(med peak gw "$w" 13) | $(med peak gw "$w" 14) | $(med peak gw "$w" 15) | $(k "$ue") | $cost |"
+    echo "| $label | $(k "$n") | $(k "$g") | $(k "$ge") | $(r "$g" "$n") | $gp | $gc / $wc_ | $(med peak nginx "$w" 13) / $(med peak gw "$w" 13) | $(med peak gw "$w" 14) | $(med peak gw "$w" 15) | $(med peak nginx "$w" 16) / $(med peak gw "$w" 16) | $(k "$ue") | $cost |"
 done
 if [ -n "$WEIR_B" ]; then
     echo
     echo "B = $WEIR_B, durable, same rounds (A = $WEIR):"
     echo
-    echo "| workload | A events/s | B events/s | B / A | p99 ms A / B | CPU µs per event A / B |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| workload | A events/s | B events/s | B / A | B / nginx | p99 ms A / B | CPU µs per event A / B | context switches per request A / B |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf '%s' "$rows_b"
 fi
 echo
@@ -467,7 +497,7 @@ if [ "$PROFILE" = 1 ]; then
     done
 fi
 echo
-echo "Raw runs (tag target workload conns req/s events/s p50_ms p90_ms p99_ms server_cpu% wrk_cpu% accepted server_cpu_us/request server_cpu_us/event events_per_fsync):"
+echo "Raw runs (tag target workload conns req/s events/s p50_ms p90_ms p99_ms server_cpu% wrk_cpu% accepted server_cpu_us/request server_cpu_us/event events_per_fsync server_context_switches/request):"
 echo '```'
 cat "$results"
 echo '```'
