@@ -73,6 +73,8 @@ struct weir_cfg {
     const char *origins;
     bool require_origin;
     long long ip_rate;
+    const char *expires; /* key create/update --expires */
+    const char *grace;   /* key rotate --grace */
     /* schema */
     long long version;
     bool dry_run, force;        /* schema add (evolution.md) */

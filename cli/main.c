@@ -197,7 +197,7 @@ static const struct {
     const char *verbs[8];
 } verb_groups[] = {
     {"schema", {"add", "list", "check", "compat", "diff", NULL}},
-    {"key", {"create", "list", "revoke", NULL}},
+    {"key", {"create", "list", "revoke", "rotate", "update", NULL}},
     {"rollup", {"add", "list", "remove", NULL}},
 };
 

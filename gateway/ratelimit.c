@@ -1,7 +1,12 @@
-/* ratelimit.c - per-key token buckets behind ratelimit.h (open addressing, one lock). */
+/* ratelimit.c - per-key token buckets behind ratelimit.h (open addressing, one lock), and
+ * the share of each key's rate this gateway enforces. */
 #include "ratelimit.h"
 
+#include "common/prom.h"
+#include "registry/gateways.h"
+
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +16,25 @@ struct bucket {
     struct gw_bucket b;
 };
 
-double gw_bucket_level(const struct gw_bucket *b, long long rate, int64_t now_ns)
+/* The capacity of a bucket refilled at rate/s: one second's worth, but never below one
+ * token, or a share under 1/s (a small rate over many gateways) would never pass. */
+static double capacity(double rate)
 {
-    return fmin((double)rate, b->tokens + (double)(now_ns - b->last_ns) / 1e9 * (double)rate);
+    return rate < 1.0 ? 1.0 : rate;
 }
 
-bool gw_bucket_take(struct gw_bucket *b, long long rate, uint64_t n, int64_t now_ns,
-                    long long *retry_s)
+static double level(const struct gw_bucket *b, double rate, int64_t now_ns)
 {
-    b->tokens = gw_bucket_level(b, rate, now_ns);
+    return fmin(capacity(rate), b->tokens + (double)(now_ns - b->last_ns) / 1e9 * rate);
+}
+
+static bool take(struct gw_bucket *b, double rate, uint64_t n, int64_t now_ns, long long *retry_s)
+{
+    b->tokens = level(b, rate, now_ns);
     b->last_ns = now_ns;
     if (b->tokens < 1.0) {
         if (retry_s) {
-            long long s = (long long)ceil((1.0 - b->tokens) / (double)rate);
+            long long s = (long long)ceil((1.0 - b->tokens) / rate);
             *retry_s = s < 1 ? 1 : s;
         }
         return false;
@@ -32,11 +43,59 @@ bool gw_bucket_take(struct gw_bucket *b, long long rate, uint64_t n, int64_t now
     return true;
 }
 
+double gw_bucket_level(const struct gw_bucket *b, long long rate, int64_t now_ns)
+{
+    return level(b, (double)rate, now_ns);
+}
+
+bool gw_bucket_take(struct gw_bucket *b, long long rate, uint64_t n, int64_t now_ns,
+                    long long *retry_s)
+{
+    return take(b, (double)rate, n, now_ns, retry_s);
+}
+
 struct gw_ratelimit {
     pthread_mutex_t lock;
     struct bucket *slots;
     size_t n_slots, used;
+    atomic_uint live;  /* gateways sharing each key's rate, >= 1 */
+    reg_gateways *gws; /* membership, once joined */
 };
+
+void gw_ratelimit_set_live(gw_ratelimit *r, unsigned live)
+{
+    atomic_store(&r->live, live ? live : 1);
+}
+
+unsigned gw_ratelimit_live(gw_ratelimit *r)
+{
+    return atomic_load(&r->live);
+}
+
+static void on_live(void *arg, unsigned live)
+{
+    gw_ratelimit_set_live(arg, live);
+}
+
+int gw_ratelimit_join(gw_ratelimit *r, const char *conninfo, struct wr_err *err)
+{
+    struct reg_gateways_opts o = {.conninfo = conninfo, .on_live = on_live, .arg = r};
+    r->gws = reg_gateways_join(&o, 2000, err);
+    return r->gws ? 0 : err->code;
+}
+
+void gw_ratelimit_leave(gw_ratelimit *r)
+{
+    reg_gateways_leave(r->gws);
+    r->gws = NULL;
+}
+
+void gw_ratelimit_metrics(gw_ratelimit *r, struct wr_buf *out)
+{
+    wr_prom_gauge(out, "weir_gateways_live",
+                  "Live gateways on this database; each enforces a key's rate divided by this.",
+                  gw_ratelimit_live(r));
+}
 
 gw_ratelimit *gw_ratelimit_create(void)
 {
@@ -51,6 +110,7 @@ gw_ratelimit *gw_ratelimit_create(void)
         return NULL;
     }
     pthread_mutex_init(&r->lock, NULL);
+    atomic_init(&r->live, 1);
     return r;
 }
 
@@ -59,6 +119,7 @@ void gw_ratelimit_destroy(gw_ratelimit *r)
     if (!r) {
         return;
     }
+    gw_ratelimit_leave(r);
     for (size_t i = 0; i < r->n_slots; i++) {
         free(r->slots[i].name);
     }
@@ -112,7 +173,9 @@ void gw_ratelimit_take(gw_ratelimit *r, const char *name, long long rate, uint64
     if (rate <= 0) {
         return;
     }
-    double cap = (double)rate;
+    double share = (double)rate / (double)gw_ratelimit_live(r);
+    double cap = capacity(share);
+    v->limit = (long long)ceil(share);
     pthread_mutex_lock(&r->lock);
     if (r->used * 2 >= r->n_slots && grow(r) != 0) {
         /* Out of memory: let the request through rather than refuse every key. */
@@ -132,9 +195,9 @@ void gw_ratelimit_take(gw_ratelimit *r, const char *name, long long rate, uint64
         e->b.last_ns = now_ns;
         r->used++;
     }
-    v->allowed = gw_bucket_take(&e->b, rate, n, now_ns, &v->retry_s);
+    v->allowed = take(&e->b, share, n, now_ns, &v->retry_s);
     double t = e->b.tokens;
     v->remaining = t > 0 ? (long long)floor(t) : 0;
-    v->reset_s = (long long)ceil((cap - t) / (double)rate);
+    v->reset_s = (long long)ceil((cap - t) / share);
     pthread_mutex_unlock(&r->lock);
 }

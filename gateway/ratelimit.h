@@ -1,8 +1,16 @@
 /* ratelimit.h - a token bucket per API key, counted in events. A request may take more
  * tokens than the bucket holds (a large batch), leaving a debt that later requests wait
- * out: the average stays at the key's rate while any batch size can get through. */
+ * out: the average stays at the key's rate while any batch size can get through.
+ *
+ * Many gateways share a key's rate (docs/keys.md): after gw_ratelimit_join, this
+ * gateway counts the live gateways of its database (registry/gateways.h) and each key's
+ * bucket refills at rate / live, with one second of that share as its burst (at least
+ * one event). So N gateways behind an even load balancer hold the key to its rate in
+ * total; an uneven balancer lets through less, never more. */
 #ifndef WEIR_GW_RATELIMIT_H
 #define WEIR_GW_RATELIMIT_H
+
+#include "common/err.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,9 +46,28 @@ bool gw_bucket_take(struct gw_bucket *b, long long rate, uint64_t n, int64_t now
 gw_ratelimit *gw_ratelimit_create(void);
 void gw_ratelimit_destroy(gw_ratelimit *r);
 
-/* Takes n tokens from the bucket of key `name` with `rate` events/s (capacity: one
- * second's worth). Refused while the bucket is empty or in debt. now_ns: monotonic. */
+/* Takes n tokens from the bucket of key `name` with `rate` events/s shared among the
+ * live gateways (capacity: one second of the share). Refused while the bucket is empty
+ * or in debt. now_ns: monotonic. v->limit is this gateway's share, rounded up. */
 void gw_ratelimit_take(gw_ratelimit *r, const char *name, long long rate, uint64_t n,
                        int64_t now_ns, struct gw_rate_verdict *v);
+
+/* How many gateways share each key's rate (>= 1; 1 until joined). Thread-safe. */
+void gw_ratelimit_set_live(gw_ratelimit *r, unsigned live);
+unsigned gw_ratelimit_live(gw_ratelimit *r);
+
+/* Registers this gateway in the `gateways` table of conninfo's database and keeps the
+ * live count current (heartbeat 2 s, NOTIFY on arrivals and departures); waits up to 2 s
+ * for the first count. Postgres being down is no error here (the count stays 1 until it
+ * answers). WR_ENOMEM / WR_EIO when the member thread cannot start. */
+int gw_ratelimit_join(gw_ratelimit *r, const char *conninfo, struct wr_err *err);
+
+/* Removes this gateway's row (call when draining: the others take its share at once).
+ * gw_ratelimit_destroy does it too. */
+void gw_ratelimit_leave(gw_ratelimit *r);
+
+struct wr_buf;
+/* weir_gateways_live, for /metrics. */
+void gw_ratelimit_metrics(gw_ratelimit *r, struct wr_buf *out);
 
 #endif

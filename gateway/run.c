@@ -203,7 +203,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     s->conns = s->has_worker_key ? gw__conns_create(cfg, err) : NULL;
     s->sink = s->conns ? gw_sink_create(&so, err) : NULL;
     s->loader = s->sink ? reg_loader_create(&lo, err) : NULL;
-    if (!s->loader) {
+    /* Joining the `gateways` table shares each key's rate among them (docs/keys.md). */
+    if (!s->loader || gw_ratelimit_join(s->rl, cfg->database_url, err) != 0) {
         if (!s->rl || !s->iprate || (s->enricher && !s->has_worker_key)) {
             wr_err_set(err, WR_ENOMEM, "out of memory");
         }
@@ -257,6 +258,7 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     }
     WR_INFO("signal %d: draining", sig);
     atomic_store(&s->draining, true);
+    gw_ratelimit_leave(s->rl); /* the other gateways take this one's share at once */
     MHD_socket lsock = MHD_quiesce_daemon(s->mhd);
     if (lsock != MHD_INVALID_SOCKET) {
         close(lsock);

@@ -608,6 +608,7 @@ static enum MHD_Result metrics_get(struct gw_req *r)
     wr_buf_init(&b, 16 << 20);
     gw_metrics_render(&s->metrics, &b);
     gw__conns_metrics(s->conns, &b);
+    gw_ratelimit_metrics(s->rl, &b);
     gw_pixel_metrics(s->pixel_results, &b);
     reg_metrics_render(s->loader, r->snap, wr_time_now_ms(), &b);
     gw_sink_metrics(s->sink, &b);

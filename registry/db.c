@@ -5,9 +5,11 @@
 #include "common/clock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void notice_quiet(void *arg, const char *msg)
 {
@@ -197,4 +199,38 @@ PGresult *reg_exec(PGconn *c, ExecStatusType expect, struct wr_err *err, const c
         return NULL;
     }
     return r;
+}
+
+bool reg__notified(PGconn *c)
+{
+    bool any = false;
+    PGnotify *n;
+    while ((n = PQnotifies(c)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
+int reg__thread_start(pthread_t *t, int wake[2], void *(*fn)(void *), void *arg, const char *what,
+                      struct wr_err *err)
+{
+    if (pipe2(wake, O_CLOEXEC) != 0) {
+        return wr_err_set(err, WR_EIO, "%s: %s", what, strerror(errno));
+    }
+    if (pthread_create(t, NULL, fn, arg) != 0) {
+        close(wake[0]);
+        close(wake[1]);
+        return wr_err_set(err, WR_EIO, "%s: cannot start its thread", what);
+    }
+    return 0;
+}
+
+void reg__thread_stop(pthread_t t, int wake[2])
+{
+    ssize_t n = write(wake[1], "x", 1);
+    (void)n;
+    pthread_join(t, NULL);
+    close(wake[0]);
+    close(wake[1]);
 }

@@ -1,7 +1,10 @@
-/* keys.c - API keys: random secrets shown once, stored only as SHA-256. */
+/* keys.c - API keys: random secrets shown once, stored only as SHA-256; rotation with a
+ * grace period, live updates of scopes and rates, and expiry (docs/keys.md). */
 #include "registry/reg_int.h"
 
+#include "common/clock.h"
 #include "common/hash.h"
+#include "common/opts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +57,28 @@ static void b64url(const unsigned char *p, size_t n, char *out)
     out[o] = '\0';
 }
 
+/* A new secret: kp (the kind's marker) + 43 base64url characters of 32 random bytes,
+ * into secret (strlen(kp) + 44 bytes); its SHA-256 as a bytea literal into hexdigest and
+ * the characters shown by `key list` into shown. */
+static void new_secret(const char *kp, char *secret, char hexdigest[67], char shown[16])
+{
+    size_t kpl = strlen(kp);
+    unsigned char raw[32];
+    wr_random_bytes(raw, sizeof raw);
+    memcpy(secret, kp, kpl);
+    b64url(raw, sizeof raw, secret + kpl);
+    /* The random bytes are the key: wiped before the stack frame goes. */
+    wr_cleanse(raw, sizeof raw);
+    unsigned char digest[32];
+    reg_key_hash(secret, strlen(secret), digest);
+    memcpy(hexdigest, "\\x", 2);
+    wr_hex(digest, 32, hexdigest + 2);
+    /* The prefix shows what follows the kind marker, so two keys can be told apart. */
+    size_t pfl = kpl + 7;
+    memcpy(shown, secret, pfl);
+    shown[pfl] = '\0';
+}
+
 /* Checks "a,b,c" against the event type pattern and renders it as a Postgres array. */
 static int types_array(const char *types, char *out, size_t outlen, struct wr_err *err)
 {
@@ -82,6 +107,21 @@ static int types_array(const char *types, char *out, size_t outlen, struct wr_er
     out[o++] = '}';
     out[o] = '\0';
     return 0;
+}
+
+/* The secret marker of each kind of key (the kinds of api_keys.kind). */
+static const char *kind_prefix(const char *kind)
+{
+    if (strcmp(kind, "secret") == 0) {
+        return REG_KEY_PREFIX;
+    }
+    if (strcmp(kind, "publishable") == 0) {
+        return REG_PK_PREFIX;
+    }
+    if (strcmp(kind, "read") == 0) {
+        return REG_RK_PREFIX;
+    }
+    return NULL;
 }
 
 /* Every kind of key: pub NULL and read false make a secret key ("weir_" + 43), pub a
@@ -116,22 +156,9 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
         }
         snprintf(ipratebuf, sizeof ipratebuf, "%lld", pub->ip_rate);
     }
-    const char *kp = pub ? REG_PK_PREFIX : read ? REG_RK_PREFIX : REG_KEY_PREFIX;
     const char *kind = pub ? "publishable" : read ? "read" : "secret";
-    size_t kpl = strlen(kp), klen = pub ? REG_PK_LEN : read ? REG_RK_LEN : REG_KEY_LEN;
-    unsigned char raw[32];
-    wr_random_bytes(raw, sizeof raw);
-    memcpy(secret, kp, kpl);
-    b64url(raw, sizeof raw, secret + kpl);
-    unsigned char digest[32];
-    reg_key_hash(secret, klen, digest);
-    char hexdigest[67] = "\\x";
-    wr_hex(digest, 32, hexdigest + 2);
-    /* The prefix shows what follows the kind marker, so two keys can be told apart. */
-    char prefix[16];
-    size_t pfl = kpl + 7;
-    memcpy(prefix, secret, pfl);
-    prefix[pfl] = '\0';
+    char hexdigest[67], prefix[16];
+    new_secret(kind_prefix(kind), secret, hexdigest, prefix);
     char ratebuf[24];
     snprintf(ratebuf, sizeof ratebuf, "%lld", rate);
     const char *params[] = {name, hexdigest, prefix, types, rate > 0 ? ratebuf : NULL,
@@ -143,8 +170,6 @@ static int key_create(PGconn *c, const char *name, const char *event_types, long
                             " VALUES ($1, $2::bytea, $3, $4::text[], $5::integer, $6,"
                             " $7::text[], $8::boolean, $9::integer)",
                             9, params, false, 0, -1, err);
-    /* The random bytes are the key: wiped before the stack frame goes. */
-    wr_cleanse(raw, sizeof raw);
     if (!r) {
         return WR_EDB;
     }
@@ -196,7 +221,13 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
                            " coalesce(rate_limit, 0), revoked,"
                            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
                            " kind = 'publishable', array_to_string(origins, ','), require_origin,"
-                           " ip_rate, kind = 'read' FROM api_keys ORDER BY name",
+                           " ip_rate, kind = 'read',"
+                           " coalesce(to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+                           " coalesce(expires_at <= now(), false),"
+                           " coalesce(to_char(rotated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+                           " CASE WHEN prev_valid_until > now() THEN to_char(prev_valid_until AT TIME ZONE"
+                           " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') ELSE '' END"
+                           " FROM api_keys ORDER BY name",
                            0, NULL);
     if (!r) {
         return WR_EDB;
@@ -214,6 +245,10 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
             .require_origin = PQgetvalue(r, i, 8)[0] == 't',
             .ip_rate = reg__pg_int(PQgetvalue(r, i, 9)),
             .read = PQgetvalue(r, i, 10)[0] == 't',
+            .expires_at = PQgetvalue(r, i, 11),
+            .expired = PQgetvalue(r, i, 12)[0] == 't',
+            .rotated_at = PQgetvalue(r, i, 13),
+            .prev_valid_until = PQgetvalue(r, i, 14),
         };
         fn(&k, arg);
     }
@@ -237,4 +272,201 @@ int reg_key_revoke(PGconn *c, const char *name, struct wr_err *err)
     }
     PQclear(r);
     return rc;
+}
+
+/* --- rotation, updates, expiry --------------------------------------------------- */
+
+static int db_err(PGresult *r, struct wr_err *err)
+{
+    const char *m = PQresultErrorMessage(r);
+    return wr_err_set(err, WR_EDB, "%.*s", (int)strcspn(m, "\n"), m);
+}
+
+/* The kind of key `name` into kind (16 bytes); WR_ENOENT when there is none, WR_EINVAL
+ * when it is revoked (rotating or changing it would bring nothing back). */
+static int key_kind(PGconn *c, const char *name, char kind[16], struct wr_err *err)
+{
+    if (!reg_key_name_valid(name)) {
+        return wr_err_set(err, WR_ENOENT, "no key named '%s'", name);
+    }
+    const char *p[] = {name};
+    PGresult *r = reg_exec(c, PGRES_TUPLES_OK, err,
+                           "SELECT kind, revoked FROM api_keys WHERE name = $1", 1, p);
+    if (!r) {
+        return WR_EDB;
+    }
+    int rc = 0;
+    if (PQntuples(r) != 1) {
+        rc = wr_err_set(err, WR_ENOENT, "no key named '%s'", name);
+    } else if (PQgetvalue(r, 0, 1)[0] == 't') {
+        rc = wr_err_set(err, WR_EINVAL, "key '%s' is revoked", name);
+    } else {
+        snprintf(kind, 16, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return rc;
+}
+
+int reg_key_rotate(PGconn *c, const char *name, int64_t grace_ms, char secret[REG_SECRET_MAX],
+                   struct wr_err *err)
+{
+    if (grace_ms < 0 || grace_ms > 366LL * 86400000) {
+        return wr_err_set(err, WR_EINVAL, "--grace: between 0 and 366 days");
+    }
+    char kind[16];
+    int rc = key_kind(c, name, kind, err);
+    if (rc) {
+        return rc;
+    }
+    const char *kp = kind_prefix(kind);
+    if (!kp) {
+        return wr_err_set(err, WR_EINVAL, "key '%s' is of kind '%s', which this weir does not know",
+                          name, kind);
+    }
+    char hexdigest[67], shown[16], grace[24];
+    new_secret(kp, secret, hexdigest, shown);
+    snprintf(grace, sizeof grace, "%lld", (long long)grace_ms);
+    /* One statement: gateways see the new secret and the old one's deadline together. */
+    const char *p[] = {name, hexdigest, shown, grace, kind};
+    PGresult *r = reg_exec(c, PGRES_COMMAND_OK, err,
+                           "UPDATE api_keys SET"
+                           " prev_sha256 = CASE WHEN $4::bigint > 0 THEN key_sha256 END,"
+                           " prev_prefix = CASE WHEN $4::bigint > 0 THEN key_prefix END,"
+                           " prev_valid_until = CASE WHEN $4::bigint > 0"
+                           "   THEN now() + $4::bigint * interval '1 millisecond' END,"
+                           " key_sha256 = $2::bytea, key_prefix = $3, rotated_at = now()"
+                           " WHERE name = $1 AND kind = $5 AND NOT revoked",
+                           5, p);
+    if (!r) {
+        wr_cleanse(secret, REG_SECRET_MAX);
+        return WR_EDB;
+    }
+    if (strcmp(PQcmdTuples(r), "1") != 0) {
+        rc = wr_err_set(err, WR_EINVAL, "key '%s' was revoked or changed meanwhile; try again",
+                        name);
+        wr_cleanse(secret, REG_SECRET_MAX);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int reg_key_update(PGconn *c, const char *name, const struct reg_key_change *ch,
+                   struct wr_err *err)
+{
+    char kind[16];
+    int rc = key_kind(c, name, kind, err);
+    if (rc) {
+        return rc;
+    }
+    bool pub = strcmp(kind, "publishable") == 0;
+    if (ch->rate > 1000000000) {
+        return wr_err_set(err, WR_EINVAL, "--rate: %lld is not between 0 and 1000000000", ch->rate);
+    }
+    if (ch->ip_rate > 1000000000) {
+        return wr_err_set(err, WR_EINVAL, "--ip-rate: %lld is not between 0 and 1000000000",
+                          ch->ip_rate);
+    }
+    if (!pub && (ch->origins || ch->ip_rate >= 0)) {
+        return wr_err_set(err, WR_EINVAL, "%s: key '%s' is a %s key; only publishable keys have "
+                          "origins and a per-address rate", ch->origins ? "--origins" : "--ip-rate",
+                          name, kind);
+    }
+    char types[4096] = "{}", origins[4096] = "{}";
+    if (ch->event_types && (rc = types_array(ch->event_types, types, sizeof types, err)) != 0) {
+        return rc;
+    }
+    if (ch->origins && (rc = reg_origins_normalize(ch->origins, origins, sizeof origins, err)) != 0) {
+        return rc;
+    }
+    if (ch->expires == 1 && ch->expires_s <= wr_time_now_ms() / 1000) {
+        return wr_err_set(err, WR_EINVAL, "--expires: that time has passed (to stop a key now, "
+                          "revoke it)");
+    }
+    char rate[24], iprate[24], exp[24], expmode[4];
+    snprintf(rate, sizeof rate, "%lld", ch->rate);
+    snprintf(iprate, sizeof iprate, "%lld", ch->ip_rate);
+    snprintf(exp, sizeof exp, "%lld", (long long)ch->expires_s);
+    snprintf(expmode, sizeof expmode, "%d", ch->expires);
+    const char *p[] = {name,
+                       ch->event_types ? "t" : "f", types,
+                       ch->rate >= 0 ? "t" : "f", ch->rate > 0 ? rate : NULL,
+                       ch->origins ? "t" : "f", origins,
+                       ch->ip_rate >= 0 ? "t" : "f", iprate,
+                       expmode, exp, kind};
+    PGresult *r = reg__exec(c,
+                            "UPDATE api_keys SET"
+                            " event_types = CASE WHEN $2::boolean THEN $3::text[] ELSE event_types END,"
+                            " rate_limit = CASE WHEN $4::boolean THEN $5::integer ELSE rate_limit END,"
+                            " origins = CASE WHEN $6::boolean THEN $7::text[] ELSE origins END,"
+                            " ip_rate = CASE WHEN $8::boolean THEN $9::integer ELSE ip_rate END,"
+                            " expires_at = CASE $10::integer WHEN 1 THEN to_timestamp($11::bigint)"
+                            "   WHEN 2 THEN NULL ELSE expires_at END"
+                            " WHERE name = $1 AND kind = $12 AND NOT revoked",
+                            12, p, false, 0, -1, err);
+    if (!r) {
+        return WR_EDB;
+    }
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = db_err(r, err);
+    } else if (strcmp(PQcmdTuples(r), "1") != 0) {
+        rc = wr_err_set(err, WR_EINVAL, "key '%s' was revoked or changed meanwhile; try again",
+                        name);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* "N" + unit (none = s, ms, s, m, h, d) in ms, without bound beyond int64. */
+static bool span_ms(const char *s, int64_t *ms)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && s[n - 1] == 'd' && s[n - 2] >= '0' && s[n - 2] <= '9') {
+        char num[24];
+        if (n - 1 >= sizeof num) {
+            return false;
+        }
+        memcpy(num, s, n - 1);
+        num[n - 1] = '\0';
+        int64_t secs;
+        if (!wr_parse_duration_ms(num, &secs) || secs / 1000 > INT64_MAX / 86400000) {
+            return false;
+        }
+        *ms = secs / 1000 * 86400000;
+        return true;
+    }
+    return wr_parse_duration_ms(s, ms);
+}
+
+bool reg_span_parse_ms(const char *s, int64_t *ms)
+{
+    int64_t v;
+    if (!s || !span_ms(s, &v) || v > 366LL * 86400000) {
+        return false;
+    }
+    *ms = v;
+    return true;
+}
+
+bool reg_expiry_parse(const char *s, int64_t now_s, int64_t *at_s)
+{
+    if (!s || !*s) {
+        return false;
+    }
+    if (strlen(s) >= 10 && s[4] == '-') {
+        /* A date alone is its midnight, UTC. */
+        char full[40];
+        int n = snprintf(full, sizeof full, strlen(s) == 10 ? "%sT00:00:00Z" : "%s", s);
+        int64_t us;
+        if (n < 0 || (size_t)n >= sizeof full || !wr_time_parse_rfc3339(full, (size_t)n, &us)) {
+            return false;
+        }
+        *at_s = us / 1000000;
+        return true;
+    }
+    int64_t ms;
+    if (!span_ms(s, &ms) || ms > 100LL * 366 * 86400000) {
+        return false;
+    }
+    *at_s = now_s + (ms + 999) / 1000;
+    return true;
 }

@@ -6,6 +6,7 @@
 
 #include "registry/registry.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +24,19 @@ PGresult *reg__exec(PGconn *c, const char *sql, int nparams, const char *const *
 /* reg_connect with a deadline of timeout_ms (<= 0: REG_CONNECT_TIMEOUT_S) that also
  * gives up (WR_EAGAIN) when wake_fd (>= 0) becomes readable. */
 PGconn *reg__connect(const char *conninfo, int64_t timeout_ms, int wake_fd, struct wr_err *err);
+
+/* True when the connection delivered a NOTIFY; consumes every one queued (a LISTENing
+ * thread's "something changed"). */
+bool reg__notified(PGconn *c);
+
+/* The thread of a room's background worker (the snapshot loader, the gateways member):
+ * makes the wake-up pipe (wake[0] is what the thread polls) and starts fn(arg); on
+ * failure nothing is left open and err says why, naming what. reg__thread_stop writes
+ * the wake-up byte, joins the thread (which must see its stop flag, set before) and
+ * closes the pipe. */
+int reg__thread_start(pthread_t *t, int wake[2], void *(*fn)(void *), void *arg, const char *what,
+                      struct wr_err *err);
+void reg__thread_stop(pthread_t t, int wake[2]);
 
 /* An integer column's text as Postgres sends it; 0 for anything else (NULL, garbage). */
 long long reg__pg_int(const char *s);

@@ -73,6 +73,11 @@ struct reg_key_info {
     const char *origins; /* comma-separated; "" for a secret key */
     bool require_origin;
     long long ip_rate; /* events per second per client address; 0 = none */
+    /* Expiry and rotation (docs/keys.md); timestamps as "YYYY-MM-DDTHH:MM:SSZ". */
+    const char *expires_at;       /* "" = never */
+    bool expired;                 /* expires_at has passed */
+    const char *rotated_at;       /* the last rotation, "" = never rotated */
+    const char *prev_valid_until; /* the previous secret works until then; "" = none */
 };
 
 /* True when s is a valid key name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
@@ -117,6 +122,43 @@ int reg_key_list(PGconn *c, void (*fn)(const struct reg_key_info *, void *), voi
 
 /* Revokes a key; WR_ENOENT when there is no such key. */
 int reg_key_revoke(PGconn *c, const char *name, struct wr_err *err);
+
+/* --- rotation, updates and expiry (docs/keys.md) --------------------------------- */
+
+/* Room for the secret of any kind of key, with its NUL. */
+#define REG_SECRET_MAX 64
+
+/* Gives key `name` a new secret of its kind, written into secret (REG_SECRET_MAX bytes);
+ * name, scopes, rates, origins and expiry stay. The previous secret keeps working for
+ * grace_ms (0: refused at once) and is then refused; a secret from an earlier rotation
+ * still in its grace is refused at once (one previous secret at a time). WR_ENOENT for
+ * no such key, WR_EINVAL for a revoked one. */
+int reg_key_rotate(PGconn *c, const char *name, int64_t grace_ms, char secret[REG_SECRET_MAX],
+                   struct wr_err *err);
+
+/* What reg_key_update changes; each field has an "unchanged" value. */
+struct reg_key_change {
+    const char *event_types; /* NULL: unchanged; "": every type */
+    long long rate;          /* < 0: unchanged; 0: unlimited */
+    const char *origins;     /* NULL: unchanged (publishable keys only) */
+    long long ip_rate;       /* < 0: unchanged (publishable keys only) */
+    int expires;             /* 0: unchanged; 1: at expires_s; 2: never */
+    int64_t expires_s;       /* Unix seconds, in the future */
+};
+
+/* Changes a key in place; gateways apply it on the NOTIFY (within a second). WR_ENOENT
+ * for no such key; WR_EINVAL (naming the option) for a bad value, an expiry in the
+ * past, or origins / ip-rate on a key that is not publishable. */
+int reg_key_update(PGconn *c, const char *name, const struct reg_key_change *ch,
+                   struct wr_err *err);
+
+/* --expires: an RFC 3339 time ("2027-01-01T00:00:00Z", "...+02:00") or a span from
+ * now_s ("30d", "12h", "90m", "45s", bare = seconds). *at_s: Unix seconds. */
+bool reg_expiry_parse(const char *s, int64_t now_s, int64_t *at_s);
+
+/* --grace: a span ("24h", "7d", "90m", "3s", "500ms", bare = seconds) in ms, at most
+ * 366 days. */
+bool reg_span_parse_ms(const char *s, int64_t *ms);
 
 /* SHA-256 of a presented secret, as stored. */
 void reg_key_hash(const char *secret, size_t len, unsigned char out[32]);

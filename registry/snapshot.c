@@ -11,7 +11,6 @@
 #include "registry/snapshot_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -75,7 +74,7 @@ const struct reg_key_rec *reg_snapshot_key(const reg_snapshot *s, const unsigned
         }
         const struct reg_key_rec *k = &s->keys[e - 1];
         if (wr_ct_equal(k->sha256, sha256, 32)) {
-            return k;
+            return k->valid_until_ms && wr_time_now_ms() >= k->valid_until_ms ? NULL : k;
         }
     }
 }
@@ -330,20 +329,68 @@ static int split_origins(const char *csv, struct reg_key_rec *k)
     return rc;
 }
 
+/* Puts the last record of s->keys into the hash index. */
+static void index_key(reg_snapshot *s)
+{
+    size_t mask = s->key_slots - 1;
+    size_t slot = sha_slot(s->keys[s->n_keys - 1].sha256) & mask;
+    while (s->key_index[slot]) {
+        slot = (slot + 1) & mask;
+    }
+    s->key_index[slot] = (uint32_t)s->n_keys;
+}
+
+/* A deep copy of k into dst (the previous secret of a rotated key: same name, scopes,
+ * rates and origins). Even on failure dst owns only its own copies, for snapshot_free. */
+static int copy_key(struct reg_key_rec *dst, const struct reg_key_rec *k)
+{
+    *dst = *k;
+    dst->name = strdup(k->name);
+    dst->event_types = NULL;
+    dst->n_event_types = 0;
+    dst->origins = NULL;
+    dst->n_origins = 0;
+    char **t = calloc(k->n_event_types ? k->n_event_types : 1, sizeof *t);
+    char **o = calloc(k->n_origins ? k->n_origins : 1, sizeof *o);
+    dst->event_types = (const char *const *)t;
+    dst->origins = (const char *const *)o;
+    if (!dst->name || !t || !o) {
+        return WR_ENOMEM;
+    }
+    for (size_t i = 0; i < k->n_event_types; i++) {
+        if (!(t[i] = strdup(k->event_types[i]))) {
+            return WR_ENOMEM;
+        }
+        dst->n_event_types = i + 1;
+    }
+    for (size_t i = 0; i < k->n_origins; i++) {
+        if (!(o[i] = strdup(k->origins[i]))) {
+            return WR_ENOMEM;
+        }
+        dst->n_origins = i + 1;
+    }
+    return 0;
+}
+
 static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
 {
     PGresult *r = lexec(c, wake, PGRES_TUPLES_OK, err,
                         "SELECT name, encode(key_sha256, 'hex'), array_to_string(event_types, ','),"
                         " coalesce(rate_limit, 0), revoked, kind = 'publishable',"
-                        " array_to_string(origins, ','), require_origin, ip_rate, kind = 'read'"
+                        " array_to_string(origins, ','), require_origin, ip_rate, kind = 'read',"
+                        /* 0008: expiry, and the previous secret while its grace lasts. */
+                        " coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0),"
+                        " CASE WHEN prev_valid_until > now() THEN encode(prev_sha256, 'hex') END,"
+                        " coalesce((extract(epoch FROM prev_valid_until) * 1000)::bigint, 0)"
                         " FROM api_keys");
     if (!r) {
         return WR_EDB;
     }
     int rows = PQntuples(r);
-    s->keys = calloc(rows ? (size_t)rows : 1, sizeof *s->keys);
+    /* Up to two records a row: the secret, and a rotated key's previous one. */
+    s->keys = calloc(rows ? (size_t)rows * 2 : 1, sizeof *s->keys);
     s->key_slots = 16;
-    while (s->key_slots < (size_t)rows * 2) {
+    while (s->key_slots < (size_t)rows * 4) {
         s->key_slots *= 2;
     }
     s->key_index = calloc(s->key_slots, sizeof *s->key_index);
@@ -370,14 +417,26 @@ static int load_keys(PGconn *c, int wake, reg_snapshot *s, struct wr_err *err)
             PQclear(r);
             return wr_err_set(err, WR_ENOMEM, "out of memory");
         }
-        size_t mask = s->key_slots - 1;
-        size_t slot = sha_slot(k->sha256) & mask;
-        while (s->key_index[slot]) {
-            slot = (slot + 1) & mask;
+        k->valid_until_ms = reg__pg_int(PQgetvalue(r, i, 10));
+        index_key(s);
+        const char *prev = PQgetvalue(r, i, 11);
+        if (strlen(prev) == 64) {
+            struct reg_key_rec *pk = &s->keys[s->n_keys++];
+            if (copy_key(pk, k) != 0) {
+                PQclear(r);
+                return wr_err_set(err, WR_ENOMEM, "out of memory");
+            }
+            if (wr_unhex(prev, 32, pk->sha256) != 0) {
+                memset(pk->sha256, 0, sizeof pk->sha256);
+            }
+            int64_t until = reg__pg_int(PQgetvalue(r, i, 12));
+            if (!pk->valid_until_ms || until < pk->valid_until_ms) {
+                pk->valid_until_ms = until;
+            }
+            index_key(s);
         }
-        s->key_index[slot] = (uint32_t)s->n_keys;
     }
-    s->info.keys = s->n_keys;
+    s->info.keys = (size_t)rows;
     PQclear(r);
     return 0;
 }
@@ -494,18 +553,6 @@ static int wait_for(reg_loader *l, int sock, int64_t ms)
     return n > 0 && sock >= 0 && (p[1].revents & POLLIN);
 }
 
-/* True when the connection delivered a NOTIFY (all are consumed). */
-static bool drain_notifies(PGconn *c)
-{
-    bool any = false;
-    PGnotify *n;
-    while ((n = PQnotifies(c)) != NULL) {
-        any = true;
-        PQfreemem(n);
-    }
-    return any;
-}
-
 /* Waits on a healthy connection for a NOTIFY, the TTL, or the stop request, and proves
  * the connection alive every heartbeat: a server that stopped answering is noticed
  * within heartbeat + REG_HEARTBEAT_TIMEOUT_MS even when nothing changes. Returns 1 to
@@ -516,7 +563,7 @@ static int idle(reg_loader *l, PGconn *c, struct wr_err *err)
     int64_t beat = wr_deadline_in_ms(l->opts.heartbeat_ms);
     /* A NOTIFY that came in with the load's results already sits in libpq's queue, and the
      * socket will not become readable for it: look before waiting. */
-    if (drain_notifies(c)) {
+    if (reg__notified(c)) {
         return 1;
     }
     while (!atomic_load(&l->stop)) {
@@ -536,7 +583,7 @@ static int idle(reg_loader *l, PGconn *c, struct wr_err *err)
                 return atomic_load(&l->stop) ? 0 : -1;
             }
             PQclear(r);
-            if (drain_notifies(c)) {
+            if (reg__notified(c)) {
                 return 1;
             }
             /* Every change committed before the heartbeat would have been notified by now:
@@ -553,7 +600,7 @@ static int idle(reg_loader *l, PGconn *c, struct wr_err *err)
                 wr_err_set(err, WR_EDB, "connection lost: %.*s", (int)strcspn(m, "\n"), m);
                 return -1;
             }
-            if (drain_notifies(c)) {
+            if (reg__notified(c)) {
                 return 1;
             }
         }
@@ -632,18 +679,13 @@ reg_loader *reg_loader_create(const struct reg_loader_opts *opts, struct wr_err 
     l->conninfo = strdup(opts->conninfo);
     pthread_mutex_init(&l->lock, NULL);
     wr_cond_init_mono(&l->ready_cond);
-    if (!l->conninfo || pipe2(l->wake, O_CLOEXEC) != 0) {
+    if (!l->conninfo ||
+        reg__thread_start(&l->thread, l->wake, loader_main, l, "registry loader", err) != 0) {
+        if (!l->conninfo) {
+            wr_err_set(err, WR_ENOMEM, "out of memory");
+        }
         free(l->conninfo);
         free(l);
-        wr_err_set(err, WR_EIO, "registry loader: %s", strerror(errno));
-        return NULL;
-    }
-    if (pthread_create(&l->thread, NULL, loader_main, l) != 0) {
-        close(l->wake[0]);
-        close(l->wake[1]);
-        free(l->conninfo);
-        free(l);
-        wr_err_set(err, WR_EIO, "registry loader: cannot start its thread");
         return NULL;
     }
     return l;
@@ -655,11 +697,7 @@ void reg_loader_destroy(reg_loader *l)
         return;
     }
     atomic_store(&l->stop, true);
-    ssize_t n = write(l->wake[1], "x", 1);
-    (void)n;
-    pthread_join(l->thread, NULL);
-    close(l->wake[0]);
-    close(l->wake[1]);
+    reg__thread_stop(l->thread, l->wake);
     reg_snapshot_release(l->current);
     pthread_mutex_destroy(&l->lock);
     pthread_cond_destroy(&l->ready_cond);

@@ -29,6 +29,9 @@ struct reg_key_rec {
     long long ip_rate;                /* events/s per client address, 0 = none */
     const char *const *origins;       /* n_origins patterns (reg_origin_match) */
     size_t n_origins;
+    /* Wall-clock ms from which this secret is refused (the key's expiry, or the end of a
+     * rotated secret's grace); 0 = never. A rotated key has two records of one name. */
+    int64_t valid_until_ms;
 };
 
 enum reg_lookup {
@@ -37,7 +40,8 @@ enum reg_lookup {
     REG_UNKNOWN_VERSION  /* the version does not exist, is retired, or did not compile */
 };
 
-/* The key whose secret hashes to sha256, or NULL. Compares in constant time. */
+/* The key whose secret hashes to sha256, or NULL (also once the secret's valid_until_ms
+ * has passed: expired, or a rotated secret after its grace). Compares in constant time. */
 const struct reg_key_rec *reg_snapshot_key(const reg_snapshot *s, const unsigned char sha256[32]);
 
 /* Every key of the snapshot (revoked ones included), *n of them; for scans such as

@@ -90,6 +90,39 @@ static void test_many_keys(void)
     gw_ratelimit_destroy(r);
 }
 
+/* Three live gateways: the bucket refills at a third of the rate, with a third as burst;
+ * a share under one event/s still lets one event through (capacity of one token). */
+static void test_share_among_gateways(void)
+{
+    gw_ratelimit *r = gw_ratelimit_create();
+    struct gw_rate_verdict v;
+    gw_ratelimit_set_live(r, 3);
+    CHECK(gw_ratelimit_live(r) == 3);
+    gw_ratelimit_take(r, "k", 300, 100, 0, &v);
+    CHECK(v.allowed && v.limit == 100 && v.remaining == 0);
+    gw_ratelimit_take(r, "k", 300, 1, SEC / 200, &v); /* 0.5 token back */
+    CHECK(!v.allowed);
+    uint64_t taken = 0;
+    for (int64_t t = SEC; t < 11 * SEC; t += SEC / 100) {
+        gw_ratelimit_take(r, "k", 300, 1, t, &v);
+        taken += v.allowed;
+    }
+    CHECK(taken >= 995 && taken <= 1005); /* 100/s for 10 s */
+    gw_ratelimit_set_live(r, 1);          /* the others left: the whole rate */
+    gw_ratelimit_take(r, "k", 300, 1, 12 * SEC, &v);
+    CHECK(v.allowed && v.limit == 300 && v.remaining >= 298);
+    gw_ratelimit_set_live(r, 0); /* never below one */
+    CHECK(gw_ratelimit_live(r) == 1);
+    gw_ratelimit_set_live(r, 4);
+    gw_ratelimit_take(r, "small", 2, 1, 0, &v); /* 0.5/s each */
+    CHECK(v.allowed && v.limit == 1);
+    gw_ratelimit_take(r, "small", 2, 1, SEC, &v);
+    CHECK(!v.allowed);
+    gw_ratelimit_take(r, "small", 2, 1, 2 * SEC + 1000, &v);
+    CHECK(v.allowed);
+    gw_ratelimit_destroy(r);
+}
+
 int main(void)
 {
     CHECK_RUN(test_unlimited);
@@ -97,5 +130,6 @@ int main(void)
     CHECK_RUN(test_one_per_second_flood);
     CHECK_RUN(test_large_batch_leaves_debt);
     CHECK_RUN(test_many_keys);
+    CHECK_RUN(test_share_among_gateways);
     return CHECK_DONE();
 }
