@@ -872,6 +872,29 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+/* Reads the raw hours h_hi down to h_lo of day d, skipping the hours in skip (bit h: read
+ * from Parquet). With stop, ends the walk once an hour ends with `limit` events (every
+ * older unit holds older events); *done says so. */
+static int raw_hours(struct query *q, const char *dt, int h_hi, int h_lo, uint32_t skip, bool stop,
+                     bool *done, struct wr_err *err)
+{
+    int rc = 0;
+    for (int h = h_hi; h >= h_lo && rc == 0 && !q->budget.stopped; h--) {
+        if (skip & (1u << h)) {
+            continue;
+        }
+        rc = raw_hour(q, dt, h, err);
+        if (stop && q->nhits >= (size_t)q->limit) {
+            trim(q);
+            if (q->nhits >= (size_t)q->limit) {
+                *done = true;
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
 static int run_query(struct query *q, PGconn *c, struct wr_err *err)
 {
     int64_t d0 = floor_div(q->from_us, DAY_US), d1 = floor_div(q->to_us, DAY_US);
@@ -886,11 +909,17 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
     day_name(d0, from_dt);
     day_name(d1, to_dt);
     const char *params[] = {q->type, from_dt, to_dt};
-    PGresult *res = con_sql(c,
-                            "SELECT to_char(dt, 'YYYY-MM-DD'), coalesce(curated_generation, -1)"
-                            " FROM curation_state WHERE event_type = $1 AND dt BETWEEN $2::date"
-                            " AND $3::date AND curated_fingerprint = fingerprint",
-                            3, params, err);
+    /* A day's curation covers only the hours that were closed when it ran (the open hour,
+     * and files that came later into an hour it saw empty, are not in it): the hours it
+     * covered are those it wrote hourly counts for. */
+    PGresult *res =
+        con_sql(c,
+                "SELECT to_char(s.dt, 'YYYY-MM-DD'), coalesce(s.curated_generation, -1),"
+                " (SELECT coalesce(bit_or(1 << h.hr), 0) FROM curated_rollups_hourly h"
+                "  WHERE h.event_type = s.event_type AND h.dt = s.dt)"
+                " FROM curation_state s WHERE s.event_type = $1 AND s.dt BETWEEN"
+                " $2::date AND $3::date AND s.curated_fingerprint = s.fingerprint",
+                3, params, err);
     if (!res) {
         return WR_EDB;
     }
@@ -904,13 +933,16 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
     rc = con_objs_list(q->st, prefix, &raw, err);
     con_objs_sort_desc(&raw);
     size_t ri = 0;
-    for (int64_t d = d1; d >= d0 && rc == 0 && !q->budget.stopped; d--) {
+    bool done = false;
+    for (int64_t d = d1; d >= d0 && rc == 0 && !done && !q->budget.stopped; d--) {
         char dt[11];
         day_name(d, dt);
         long long gen = -2;
+        uint32_t covered = 0;
         for (int i = 0; i < nc; i++) {
             if (strcmp(PQgetvalue(res, i, 0), dt) == 0) {
                 gen = con_pg_int(res, i, 1);
+                covered = (uint32_t)con_pg_int(res, i, 2) & 0xffffffu;
             }
         }
         char dpre[LAKE_PATH_MAX];
@@ -920,32 +952,39 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
             ri++;
         }
         bool has_raw = ri < raw.n && strncmp(raw.v[ri].key, dpre, (size_t)dl) == 0;
-        if (gen > -2 && !q->context_filter) {
-            rc = curated_day(q, dt, gen, err);
-        } else if (has_raw) {
-            int h1 = 23, h0 = 0;
-            if (d == d1) {
-                h1 = (int)(floor_div(q->to_us - d * DAY_US, 3600ll * 1000000));
-            }
-            if (d == d0) {
-                h0 = (int)(floor_div(q->from_us - d * DAY_US, 3600ll * 1000000));
-                h0 = h0 < 0 ? 0 : h0;
-            }
-            for (int h = h1 > 23 ? 23 : h1; h >= h0 && rc == 0 && !q->budget.stopped; h--) {
-                rc = raw_hour(q, dt, h, err);
-                if (q->nhits >= (size_t)q->limit) {
-                    trim(q);
-                    if (q->nhits >= (size_t)q->limit) {
-                        break; /* every older hour holds older events */
-                    }
-                }
-            }
+        int h1 = 23, h0 = 0;
+        if (d == d1) {
+            h1 = (int)(floor_div(q->to_us - d * DAY_US, 3600ll * 1000000));
+            h1 = h1 > 23 ? 23 : h1;
         }
-        if (rc == 0 && q->nhits >= (size_t)q->limit) {
-            trim(q);
-            if (q->nhits >= (size_t)q->limit) {
-                break;
+        if (d == d0) {
+            h0 = (int)(floor_div(q->from_us - d * DAY_US, 3600ll * 1000000));
+            h0 = h0 < 0 ? 0 : h0;
+        }
+        if (gen > -2 && !q->context_filter) {
+            /* Raw hours after the last covered one are newer than every curated row: read
+             * first, and may end the walk. Uncovered hours before it are read before the
+             * stop check, as their events may be newer than curated ones. */
+            int top = 23;
+            while (top >= 0 && !(covered & (1u << top))) {
+                top--;
             }
+            if (has_raw) {
+                rc = raw_hours(q, dt, h1, top + 1 > h0 ? top + 1 : h0, covered, true, &done, err);
+            }
+            if (rc == 0 && !done && !q->budget.stopped) {
+                rc = curated_day(q, dt, gen, err);
+            }
+            if (rc == 0 && !done && has_raw && top >= 0 && !q->budget.stopped) {
+                bool unused = false;
+                rc = raw_hours(q, dt, top < h1 ? top : h1, h0, covered, false, &unused, err);
+            }
+        } else if (has_raw) {
+            rc = raw_hours(q, dt, h1, h0, 0, true, &done, err);
+        }
+        if (rc == 0 && !done && q->nhits >= (size_t)q->limit) {
+            trim(q);
+            done = q->nhits >= (size_t)q->limit;
         }
     }
     con_objs_free(&raw);
