@@ -61,12 +61,14 @@ def wait_for(cond, timeout, what):
 
 
 class Console:
-    def __init__(self, db, lake, tmp, *extra, name="console"):
+    def __init__(self, db, lake, tmp, *extra, name="console", ca=None, env=None):
         self.ready = os.path.join(tmp, name + ".ready")
-        self.log = open(os.path.join(tmp, name + ".log"), "wb")
+        self.logpath = os.path.join(tmp, name + ".log")
+        self.log = open(self.logpath, "wb")
+        self.ca = ca  # HTTPS, trusting this certificate
         self.p = subprocess.Popen([WEIR, "console", "--listen", "127.0.0.1:0", "--database-url", db,
                                    "--lake", "file://" + lake, "--key-cache", "200ms", *extra],
-                                  env=dict(os.environ, WEIR_READY_FILE=self.ready),
+                                  env=dict(os.environ, WEIR_READY_FILE=self.ready, **(env or {})),
                                   stdout=self.log, stderr=self.log)
         self.port = int(wait_for(lambda: os.path.exists(self.ready) and open(self.ready).read().strip(),
                                  30, "the console"))
@@ -74,7 +76,12 @@ class Console:
     def get(self, path, key=None, params=None, headers=None):
         if params:
             path += "?" + urllib.parse.urlencode(params, doseq=True)
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        if self.ca:
+            import ssl
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60,
+                                            context=ssl.create_default_context(cafile=self.ca))
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         h = dict(headers or {})
         if key:
             h["Authorization"] = "Bearer " + key
@@ -240,6 +247,7 @@ def test_all(base, tmp):
     finally:
         check(con.stop() == 0, "the console stops with 0 on SIGTERM")
     check_budget(db, lake, tmp, rk)
+    check_tls(db, lake, tmp, rk)
     check_up(db, tmp, rk)
     psql(base, f"DROP DATABASE IF EXISTS t_console_{os.getpid()}")
     check_open_hour(base, tmp)
@@ -312,6 +320,52 @@ def check_open_hour(base, tmp):
     finally:
         check(con.stop() == 0, "open hour: the console stops")
     psql(base, f"DROP DATABASE IF EXISTS {name}")
+
+
+def check_tls(db, lake, tmp, rk):
+    """--tls-cert/--tls-key (and their WEIR_CONSOLE_TLS_* variables): HTTPS with an
+    openssl-made pair, plain HTTP refused, SIGHUP serves a new pair, a bad one keeps it."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "tls"))
+    import tlslib
+    cert, key = tlslib.make_cert(os.path.join(tmp, "tls1"), "console-one")
+    r = run([WEIR, "console", "--database-url", db, "--lake", "file://" + lake, "--tls-cert", cert], ok=False)
+    check(r.returncode == 2 and "--tls-key" in r.stderr, f"--tls-cert alone: exit 2 naming --tls-key ({r.returncode})")
+    live_cert, live_key = os.path.join(tmp, "live-cert.pem"), os.path.join(tmp, "live-key.pem")
+    shutil.copy(cert, live_cert)
+    shutil.copy(key, live_key)
+    # The gateway's variables are not the console's: WEIR_TLS_* set to nonsense is ignored.
+    con = Console(db, lake, tmp, name="console-tls", ca=cert,
+                  env={"WEIR_CONSOLE_TLS_CERT": live_cert, "WEIR_CONSOLE_TLS_KEY": live_key,
+                       "WEIR_TLS_CERT": "/nonexistent", "WEIR_TLS_KEY": "/nonexistent"})
+    try:
+        st, body, _ = con.get("/api/v1/health", rk)
+        check(st == 200 and body.get("status") == "ok", f"HTTPS: health {st}")
+        st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": "-1h"})
+        check(st == 200 and len(body.get("events", [])) == 5, f"HTTPS: events {st}")
+        plain = http.client.HTTPConnection("127.0.0.1", con.port, timeout=10)
+        try:
+            plain.request("GET", "/api/v1/health", headers={"Authorization": "Bearer " + rk})
+            ok_plain = plain.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            ok_plain = False
+        plain.close()
+        check(not ok_plain, "plain HTTP to the HTTPS console gets no answer")
+        check(tlslib.peer_cert(con.port) == tlslib.der_of(cert), "the console shows its certificate")
+        cert2, key2 = tlslib.make_cert(os.path.join(tmp, "tls2"), "console-two")
+        shutil.copy(cert2, live_cert)
+        shutil.copy(key2, live_key)
+        con.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: tlslib.peer_cert(con.port) == tlslib.der_of(cert2), 20, "the new certificate after SIGHUP")
+        con.ca = cert2
+        st, _, _ = con.get("/api/v1/health", rk)
+        check(st == 200, f"HTTPS after SIGHUP with the new pair ({st})")
+        with open(live_cert, "w") as f:
+            f.write("not a certificate\n")
+        con.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: b"previous one stays" in open(con.logpath, "rb").read(), 20, "the refused reload")
+        check(tlslib.peer_cert(con.port) == tlslib.der_of(cert2), "a bad pair on SIGHUP keeps the served one")
+    finally:
+        check(con.stop() == 0, "the HTTPS console stops with 0")
 
 
 def check_up(db, tmp, rk):
