@@ -15,9 +15,12 @@
 /* How a payload value is turned into its column. */
 enum cur_kind { CUR_K_INT, CUR_K_DOUBLE, CUR_K_BOOL, CUR_K_STRING, CUR_K_TS, CUR_K_JSON };
 
-/* Envelope columns come first, in this order. */
+/* Envelope columns come first, in this order; then the gateway's `context` flattened
+ * (browser.md "Enrichment"), null where a line has no context or the context lacks the
+ * field; then the payload's. */
 enum { CUR_C_EVENT_ID, CUR_C_SCHEMA_VERSION, CUR_C_OCCURRED_AT, CUR_C_RECEIVED_AT, CUR_C_SOURCE,
-       CUR_NENV };
+       CUR_C_CTX_IP, CUR_C_CTX_BROWSER, CUR_C_CTX_OS, CUR_C_CTX_DEVICE, CUR_C_CTX_BOT,
+       CUR_C_CTX_COUNTRY, CUR_C_CTX_CITY, CUR_NENV };
 
 struct cur_model {
     struct pq_column *cols;  /* ncols; envelope then payload properties */

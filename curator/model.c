@@ -1,5 +1,6 @@
-/* model.c - the column model of an event type: envelope columns plus one typed column per
- * top-level payload property of the union of its schema versions. */
+/* model.c - the column model of an event type: envelope columns, the flattened `context`,
+ * plus one typed column per top-level payload property of the union of its schema
+ * versions. */
 #include "curator.h"
 #include "cur_int.h"
 
@@ -13,6 +14,13 @@ static const struct pq_column envelope[CUR_NENV] = {
     {"occurred_at", PQ_INT64, PQ_LT_TIMESTAMP_US, 1, PQ_ENC_AUTO},
     {"received_at", PQ_INT64, PQ_LT_TIMESTAMP_US, 0, PQ_ENC_AUTO},
     {"source", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
+    {"context_ip", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
+    {"context_browser", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
+    {"context_os", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
+    {"context_device", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
+    {"context_bot", PQ_BOOLEAN, PQ_LT_NONE, 1, PQ_ENC_AUTO},
+    {"context_country", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
+    {"context_city", PQ_BYTE_ARRAY, PQ_LT_STRING, 1, PQ_ENC_AUTO},
 };
 
 static uint32_t name_hash(const char *s, size_t n)
@@ -140,7 +148,8 @@ void cur_model_destroy(cur_model *m)
     free(m);
 }
 
-/* A payload property whose name is an envelope column's is written as payload_<name>. */
+/* A payload property whose name is an envelope or context column's is written as
+ * payload_<name>. */
 static char *column_name(const char *prop)
 {
     size_t n = strlen(prop);

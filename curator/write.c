@@ -199,6 +199,53 @@ static int put_value(struct cur_day *d, size_t col, enum cur_kind k, const struc
     return 0;
 }
 
+/* One string member of obj (NULL: absent) into column col; anything but a string is null. */
+static int put_ctx_str(pq_writer *w, size_t col, const struct js_val *obj, const char *name)
+{
+    const struct js_val *v = obj ? js_get(obj, name, strlen(name)) : NULL;
+    return v && v->type == JS_STRING ? pq_writer_put_str(w, col, v->u.s, v->n) : 0;
+}
+
+/* The context_* columns from the line's `context` (the gateway's, browser.md): ip,
+ * ua.browser, ua.os, ua.device, ua.bot, geo.country, geo.city. A line without one (older
+ * lines, other writers) or a member of another shape leaves the column null. */
+static int put_context(struct cur_day *d, const struct js_val *ctx)
+{
+    if (!ctx || ctx->type != JS_OBJECT) {
+        return 0;
+    }
+    pq_writer *w = d->w;
+    const struct js_val *ua = js_get(ctx, "ua", 2);
+    const struct js_val *geo = js_get(ctx, "geo", 3);
+    if (ua && ua->type != JS_OBJECT) {
+        ua = NULL;
+    }
+    if (geo && geo->type != JS_OBJECT) {
+        geo = NULL;
+    }
+    int rc = put_ctx_str(w, CUR_C_CTX_IP, ctx, "ip");
+    if (rc == 0) {
+        rc = put_ctx_str(w, CUR_C_CTX_BROWSER, ua, "browser");
+    }
+    if (rc == 0) {
+        rc = put_ctx_str(w, CUR_C_CTX_OS, ua, "os");
+    }
+    if (rc == 0) {
+        rc = put_ctx_str(w, CUR_C_CTX_DEVICE, ua, "device");
+    }
+    const struct js_val *bot = ua ? js_get(ua, "bot", 3) : NULL;
+    if (rc == 0 && bot && (bot->type == JS_TRUE || bot->type == JS_FALSE)) {
+        rc = pq_writer_put_bool(w, CUR_C_CTX_BOT, bot->type == JS_TRUE);
+    }
+    if (rc == 0) {
+        rc = put_ctx_str(w, CUR_C_CTX_COUNTRY, geo, "country");
+    }
+    if (rc == 0) {
+        rc = put_ctx_str(w, CUR_C_CTX_CITY, geo, "city");
+    }
+    return rc;
+}
+
 /* Writes the row of a kept line. Returns 0, 1 when the line turns out not to be valid JSON
  * (nothing written), or a negative error. */
 static int write_row(struct cur_day *d, const struct cur_hour *h, const struct cur_rec *r)
@@ -235,6 +282,9 @@ static int write_row(struct cur_day *d, const struct cur_hour *h, const struct c
     x = ev.f[LAKE_ENV_SOURCE];
     if (rc == 0 && x && x->type == JS_STRING) {
         rc = pq_writer_put_str(w, CUR_C_SOURCE, x->u.s, x->n);
+    }
+    if (rc == 0) {
+        rc = put_context(d, ev.f[LAKE_ENV_CONTEXT]);
     }
     const struct js_val *pl = ev.f[LAKE_ENV_PAYLOAD];
     if (rc == 0 && pl && d->m->whole_payload) {

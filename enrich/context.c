@@ -19,9 +19,27 @@ struct en_enricher {
     size_t ua_cache_entries;
 };
 
+/* The last context a worker rendered, with what it was made from: a connection's next
+ * request (or the next of one browser's) mostly has the same address, User-Agent and
+ * Origin, so the answer is a copy. Only without a geo database (geo reads the full
+ * address, which must not be kept); the address here is the one written into the
+ * context (shaped by --ip-mode, absent with drop), so nothing is kept that is not in the
+ * output anyway. */
+#define CTX_CACHE_UA 1024  /* longer User-Agents are not cached */
+#define CTX_CACHE_OUT 2048 /* nor longer contexts */
+struct ctx_cache {
+    bool valid, has_ip, has_ua, has_origin;
+    struct en_addr ip;
+    size_t ua_len, origin_len, out_len;
+    char ua[CTX_CACHE_UA];
+    char origin[EN_ORIGIN_MAX];
+    char out[CTX_CACHE_OUT];
+};
+
 struct en_worker {
     en_enricher *e;
     en_ua_parser *ua;
+    struct ctx_cache *last; /* NULL with a geo database */
 };
 
 void en_config_init(struct en_config *c)
@@ -87,6 +105,12 @@ en_worker *en_worker_create(en_enricher *e, struct wr_err *err)
         free(w);
         return NULL;
     }
+    if (!e->geo && !(w->last = calloc(1, sizeof *w->last))) {
+        en_ua_parser_destroy(w->ua);
+        free(w);
+        wr_err_set(err, WR_ENOMEM, "out of memory");
+        return NULL;
+    }
     return w;
 }
 
@@ -96,6 +120,10 @@ void en_worker_destroy(en_worker *w)
         return;
     }
     en_ua_parser_destroy(w->ua);
+    if (w->last) {
+        explicit_bzero(w->last, sizeof *w->last);
+        free(w->last);
+    }
     free(w);
 }
 
@@ -266,6 +294,51 @@ static void put_geo(struct jw *j, const struct en_geo *g)
     put(j, "}", 1);
 }
 
+/* What a context is made from, past --ip-mode: the cache's key. */
+struct ctx_key {
+    bool has_ip, has_ua, has_origin;
+    const struct en_addr *ip;
+};
+
+static bool cache_match(const struct ctx_cache *c, const struct ctx_key *k,
+                        const struct en_request *req)
+{
+    return c->valid && c->has_ip == k->has_ip && c->has_ua == k->has_ua &&
+           c->has_origin == k->has_origin &&
+           (!k->has_ip || memcmp(&c->ip, k->ip, sizeof c->ip) == 0) &&
+           (!k->has_ua ||
+            (c->ua_len == req->user_agent_len && memcmp(c->ua, req->user_agent, c->ua_len) == 0)) &&
+           (!k->has_origin || (c->origin_len == req->origin_len &&
+                               memcmp(c->origin, req->origin, c->origin_len) == 0));
+}
+
+static void cache_store(struct ctx_cache *c, const struct ctx_key *k, const struct en_request *req,
+                        const char *out, size_t len)
+{
+    c->valid = false;
+    if (len > sizeof c->out || (k->has_ua && req->user_agent_len > sizeof c->ua)) {
+        return;
+    }
+    c->has_ip = k->has_ip;
+    c->has_ua = k->has_ua;
+    c->has_origin = k->has_origin;
+    memset(&c->ip, 0, sizeof c->ip);
+    if (k->has_ip) {
+        c->ip = *k->ip;
+    }
+    c->ua_len = k->has_ua ? req->user_agent_len : 0;
+    if (c->ua_len) {
+        memcpy(c->ua, req->user_agent, c->ua_len);
+    }
+    c->origin_len = k->has_origin ? req->origin_len : 0;
+    if (c->origin_len) {
+        memcpy(c->origin, req->origin, c->origin_len);
+    }
+    memcpy(c->out, out, len);
+    c->out_len = len;
+    c->valid = true;
+}
+
 int en_context_render(en_worker *w, const struct en_request *req, char *buf, size_t cap)
 {
     const en_enricher *e = w->e;
@@ -276,7 +349,8 @@ int en_context_render(en_worker *w, const struct en_request *req, char *buf, siz
     put(&j, "{", 1);
 
     memset(&geo, 0, sizeof geo);
-    if (en_client_addr(e, req, &client) == 0) {
+    bool have_ip = en_client_addr(e, req, &client) == 0;
+    if (have_ip) {
         /* Geo reads the full address; it is shaped (or dropped) right after. */
         if (e->geo && en_geo_lookup(e->geo, &client, &geo) != 0) {
             memset(&geo, 0, sizeof geo);
@@ -284,17 +358,30 @@ int en_context_render(en_worker *w, const struct en_request *req, char *buf, siz
         if (e->ip_mode == EN_IP_TRUNCATE) {
             en_addr_truncate(&client);
         }
-        if (e->ip_mode != EN_IP_DROP) {
-            char text[INET6_ADDRSTRLEN];
-            size_t n = en_addr_format(&client, text, sizeof text);
-            put_key(&j, &first, "ip");
-            put_str(&j, text, n);
-            explicit_bzero(text, sizeof text);
-        }
+    }
+    struct ctx_key key = {
+        have_ip && e->ip_mode != EN_IP_DROP, req->user_agent && req->user_agent_len,
+        req->origin && req->origin_len && req->origin_len <= EN_ORIGIN_MAX, &client};
+    if (w->last && cache_match(w->last, &key, req)) {
         explicit_bzero(&client, sizeof client);
+        if (key.has_ua) {
+            w->ua->hits++; /* the user agent's answer came from a cache all the same */
+        }
+        if (w->last->out_len > cap) {
+            return WR_ELIMIT;
+        }
+        memcpy(buf, w->last->out, w->last->out_len);
+        return (int)w->last->out_len;
+    }
+    if (key.has_ip) {
+        char text[INET6_ADDRSTRLEN];
+        size_t n = en_addr_format(&client, text, sizeof text);
+        put_key(&j, &first, "ip");
+        put_str(&j, text, n);
+        explicit_bzero(text, sizeof text);
     }
 
-    if (req->user_agent && req->user_agent_len) {
+    if (key.has_ua) {
         struct en_ua ua;
         if (e->store_user_agent) {
             size_t n = wr_utf8_cut(req->user_agent, req->user_agent_len, EN_USER_AGENT_MAX);
@@ -309,13 +396,18 @@ int en_context_render(en_worker *w, const struct en_request *req, char *buf, siz
         put_key(&j, &first, "geo");
         put_geo(&j, &geo);
     }
-    if (req->origin && req->origin_len && req->origin_len <= EN_ORIGIN_MAX) {
+    if (key.has_origin) {
         put_key(&j, &first, "origin");
         put_str(&j, req->origin, req->origin_len);
     }
     put(&j, "}", 1);
     if (j.over) {
+        explicit_bzero(&client, sizeof client);
         return WR_ELIMIT;
     }
+    if (w->last) {
+        cache_store(w->last, &key, req, buf, j.len);
+    }
+    explicit_bzero(&client, sizeof client);
     return (int)j.len;
 }

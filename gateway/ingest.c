@@ -486,6 +486,9 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
         lake_env_set_str(&rr, LAKE_REJ_SOURCE, key->name, source_len);
         lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
         lake_env_set_str(&rr, LAKE_REJ_ERRORS, errjson.p, errjson.len);
+        if (b->context) { /* replay restores it (evolution.md) */
+            lake_env_set_str(&rr, LAKE_REJ_CONTEXT, b->context, b->context_len);
+        }
         /* The errors array is JSON only if every append to it went in (the error sticks). */
         int wrc = errjson.err || !errjson.p ? WR_ENOMEM
                                             : lake_rej_write(&line, &rr, lim->max_event_bytes);
@@ -516,7 +519,8 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
 
 struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t len,
                                         const char *source, int64_t received_at_ms,
-                                        const char *message)
+                                        const char *message, const char *context,
+                                        size_t context_len)
 {
     char received[WR_RFC3339_MS_LEN + 1];
     wr_time_format_ms(received_at_ms, received);
@@ -534,6 +538,9 @@ struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t le
         lake_env_set_str(&rr, LAKE_REJ_SOURCE, source, strlen(source));
         lake_env_set_str(&rr, LAKE_REJ_RECEIVED_AT, received, WR_RFC3339_MS_LEN);
         lake_env_set_str(&rr, LAKE_REJ_ERRORS, errs.p, errs.len);
+        if (context) {
+            lake_env_set_str(&rr, LAKE_REJ_CONTEXT, context, context_len);
+        }
         rc = lake_rej_write(&b, &rr, 0);
     }
     struct gw_line *l = rc == 0 ? wr_arena_alloc(a, sizeof *l) : NULL;

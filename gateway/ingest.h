@@ -91,9 +91,11 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
                      uint64_t reasons[GW_R_COUNT]);
 
 /* The rejected-zone line of a body that is not JSON: the raw text (capped), source,
- * received_at and the error. In the arena; NULL when out of memory. */
+ * received_at, the error and the request's context (NULL: none). In the arena; NULL when
+ * out of memory. */
 struct gw_line *gw_ingest_raw_rejection(wr_arena *a, const char *body, size_t len,
                                         const char *source, int64_t received_at_ms,
-                                        const char *message);
+                                        const char *message, const char *context,
+                                        size_t context_len);
 
 #endif

@@ -477,7 +477,11 @@ static enum MHD_Result events_complete(struct gw_req *r)
             return send_error(r, 429, "rate_limited", NULL);
         }
         render_parse_error(&r->resp, &pe);
-        lines = gw_ingest_raw_rejection(r->arena, body, len, r->key->name, now_ms, pe.message);
+        char *ctx = wr_arena_alloc(r->arena, EN_CONTEXT_MAX); /* as on every stored line */
+        en_worker *w = ctx ? gw__en_worker(s) : NULL;
+        int clen = w ? en_context_render(w, &r->enreq, ctx, EN_CONTEXT_MAX) : -1;
+        lines = gw_ingest_raw_rejection(r->arena, body, len, r->key->name, now_ms, pe.message,
+                                        clen > 0 ? ctx : NULL, clen > 0 ? (size_t)clen : 0);
         if (!lines) {
             return send_json(r, 400, r->resp.p, r->resp.len);
         }

@@ -49,14 +49,16 @@ enum lake_env_field {
 
 /* The rejected zone's line, in written order. An event that was JSON is kept whole as
  * `event`; a body that was not JSON (or an event too large to keep) is kept as the string
- * `raw`, cut to LAKE_REJ_RAW_MAX_BYTES, with `truncated`. */
+ * `raw`, cut to LAKE_REJ_RAW_MAX_BYTES, with `truncated`. `context` is the one the gateway
+ * made for the request (as on an accepted line), so a replayed event gets it back. */
 #define LAKE_REJ_FIELDS(X)                                                                         \
     X(EVENT, "event", LAKE_ENV_JSON, 0)                                                            \
     X(RAW, "raw", LAKE_ENV_STR, 0)                                                                 \
     X(TRUNCATED, "truncated", LAKE_ENV_BOOL, 0)                                                    \
     X(SOURCE, "source", LAKE_ENV_STR, 1)                                                           \
     X(RECEIVED_AT, "received_at", LAKE_ENV_STR, 1)                                                 \
-    X(ERRORS, "errors", LAKE_ENV_JSON, 1)
+    X(ERRORS, "errors", LAKE_ENV_JSON, 1)                                                          \
+    X(CONTEXT, "context", LAKE_ENV_JSON, 0)
 
 enum lake_rej_field {
 #define LAKE_REJ__ENUM(id, name, kind, req) LAKE_REJ_##id,

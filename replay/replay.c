@@ -7,7 +7,12 @@
  * highest recorded batch, so a run killed after its puts and before its commit writes the
  * very same names again (the put replaces them whole): nothing twice, nothing lost. A
  * later run that finds more passing lines uses the next batch and never overwrites
- * earlier replays. Concurrent runs serialise on a session advisory lock. */
+ * earlier replays. Concurrent runs serialise on a session advisory lock.
+ *
+ * The ledger rows go to Postgres from a thread of their own (ledger.c, a second
+ * connection), streamed while the lines are read, and each file's transaction commits
+ * there while this thread goes on with the next files: Postgres's inserts overlap the
+ * reading, validating, compressing and writing instead of following them. */
 #include "common/array.h"
 #include "replay.h"
 
@@ -22,7 +27,6 @@
 #include "registry/registry.h"
 
 #include <libdeflate.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +37,7 @@
 #define MAX_LINE_BYTES (8u << 20)
 #define MAX_GROUP_ERRORS 32
 #define MAX_BROKEN_LOGS 20
-#define COPY_BACKLOG ((size_t)16 << 20) /* ledger bytes libpq may hold unsent */
+#define COPY_CHUNK ((size_t)256 << 10) /* ledger rows handed to the writer at once */
 
 static const char *const reason_names[] = {"schema", "unknown_event_type",
                                            "unknown_schema_version"};
@@ -165,20 +169,16 @@ struct run {
     size_t ndone, idone;
     struct part *parts;
     size_t nparts, capparts;
+    size_t last_part; /* the part last asked for (< nparts when valid) */
     size_t buffered;
-    bool copying;       /* a ledger COPY is open */
-    size_t unsent;      /* COPY bytes queued in libpq, not yet on the wire */
-    struct wr_buf copy; /* COPY rows not yet sent */
+    rpl_ledger *ledger;     /* NULL in a dry run */
+    bool copying;           /* rows of the current file went to the ledger */
+    struct wr_buf copy;     /* COPY rows not yet handed over */
+    struct wr_buf key_copy; /* a binary COPY row's start: field count, the file's key */
     /* totals */
     long long files, lines, broken_files, broken_lines, ignored, files_written;
     long long logged;
 };
-
-static int pg_fail(struct run *r, struct wr_err *err, const char *what)
-{
-    const char *m = PQerrorMessage(r->pg);
-    return wr_err_set(err, WR_EDB, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
-}
 
 static int ledger_load(struct run *r, struct wr_err *err)
 {
@@ -219,86 +219,19 @@ static bool line_done(struct run *r, size_t line)
     return r->idone < r->ndone && (size_t)r->done[r->idone] == line;
 }
 
-/* Waits until the connection's socket can take more bytes. */
-static void wait_writable(PGconn *pg)
+/* Big-endian integers of COPY's binary format. */
+static void be16(char *o, uint16_t v)
 {
-    struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLOUT};
-    poll(&pfd, 1, 1000);
+    o[0] = (char)(v >> 8);
+    o[1] = (char)v;
 }
 
-/* Queues the buffered ledger rows. The connection is nonblocking during the COPY, so
- * Postgres inserts while this process goes on reading and validating; drain (or more than
- * COPY_BACKLOG bytes not yet sent) waits until everything is on the wire. */
-static int copy_send(struct run *r, bool drain, struct wr_err *err)
+static void be32(char *o, uint32_t v)
 {
-    while (r->copy.len) {
-        int q = PQputCopyData(r->pg, r->copy.p, (int)r->copy.len);
-        if (q < 0) {
-            return pg_fail(r, err, "replay ledger");
-        }
-        if (q == 1) {
-            r->unsent += r->copy.len;
-            wr_buf_clear(&r->copy);
-            break;
-        }
-        wait_writable(r->pg);
-        if (PQflush(r->pg) < 0) {
-            return pg_fail(r, err, "replay ledger");
-        }
-    }
-    for (;;) {
-        int f = PQflush(r->pg);
-        if (f < 0) {
-            return pg_fail(r, err, "replay ledger");
-        }
-        if (f == 0) {
-            r->unsent = 0;
-            return 0;
-        }
-        if (!drain && r->unsent < COPY_BACKLOG) {
-            return 0;
-        }
-        wait_writable(r->pg);
-    }
-}
-
-static int copy_begin(struct run *r, struct wr_err *err)
-{
-    PGresult *res = PQexec(r->pg, "BEGIN");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (ok) {
-        res = PQexec(r->pg, "COPY replayed_events (rejected_file, line, event_id, batch)"
-                            " FROM STDIN");
-        ok = PQresultStatus(res) == PGRES_COPY_IN;
-        PQclear(res);
-    }
-    if (ok) {
-        ok = PQsetnonblocking(r->pg, 1) == 0;
-    }
-    if (!ok) {
-        return pg_fail(r, err, "replay ledger");
-    }
-    r->copying = true;
-    return 0;
-}
-
-/* Appends s escaped for COPY's text format. */
-static int copy_text(struct wr_buf *b, const char *s, size_t n)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char c = s[i];
-        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-            rc = wr_buf_putc(b, '\\');
-            if (rc == 0) {
-                rc = wr_buf_putc(b, c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\');
-            }
-        } else {
-            rc = wr_buf_putc(b, c);
-        }
-    }
-    return rc;
+    o[0] = (char)(v >> 24);
+    o[1] = (char)(v >> 16);
+    o[2] = (char)(v >> 8);
+    o[3] = (char)v;
 }
 
 static int part_flush(struct run *r, struct part *p, struct wr_err *err)
@@ -334,8 +267,21 @@ static int part_flush(struct run *r, struct part *p, struct wr_err *err)
     return 0;
 }
 
+static int64_t hour_of(int64_t secs)
+{
+    return secs - ((secs % 3600) + 3600) % 3600;
+}
+
 static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t secs)
 {
+    /* a file's lines mostly share their type and hour: the last part, without gmtime */
+    if (r->last_part < r->nparts) {
+        struct part *p = &r->parts[r->last_part];
+        if (hour_of(p->hour_s) == hour_of(secs) && p->type[tl] == '\0' &&
+            memcmp(p->type, t, tl) == 0) {
+            return p;
+        }
+    }
     char dt[11], hr[3];
     if (lake_time_partition(secs, dt, hr) != 0) {
         return NULL;
@@ -344,6 +290,7 @@ static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t se
         struct part *p = &r->parts[i];
         if (strlen(p->type) == tl && memcmp(p->type, t, tl) == 0 && strcmp(p->dt, dt) == 0 &&
             strcmp(p->hr, hr) == 0) {
+            r->last_part = i;
             return p;
         }
     }
@@ -356,6 +303,7 @@ static struct part *part_get(struct run *r, const char *t, size_t tl, int64_t se
     memcpy(p->dt, dt, sizeof dt);
     memcpy(p->hr, hr, sizeof hr);
     p->hour_s = secs;
+    r->last_part = r->nparts - 1;
     wr_buf_init(&p->text, (size_t)1 << 40);
     return p;
 }
@@ -545,24 +493,32 @@ static int do_line(struct run *r, const char *line, size_t len, size_t line_no, 
     }
     p->lines++;
     r->buffered += p->text.len - before;
-    /* The ledger row. */
-    if (!r->copying && copy_begin(r, err) != 0) {
-        return err->code;
+    /* The ledger row, in COPY's binary format (Postgres parses no text): the key (made
+     * once per file), the line, the id, the batch. replayed_at is the column's default,
+     * now(): the transaction's time. */
+    if (line_no > INT32_MAX) {
+        return wr_err_set(err, WR_ELIMIT, "replay: %s has more than 2^31 lines", r->key);
     }
-    char num[48];
-    int nn = snprintf(num, sizeof num, "\t%zu\t", line_no);
-    int rc = copy_text(&r->copy, r->key, strlen(r->key));
-    rc |= wr_buf_append(&r->copy, num, (size_t)nn);
-    rc |= copy_text(&r->copy, idp, idn);
-    /* replayed_at is the column's default, now(): the transaction's time, parsed by
-     * nobody (a timestamp per row cost Postgres more than the rest of the row). */
-    nn = snprintf(num, sizeof num, "\t%d\n", r->batch);
-    rc |= wr_buf_append(&r->copy, num, (size_t)nn);
+    char num[14];
+    be32(num, 4);
+    be32(num + 4, (uint32_t)line_no);
+    be32(num + 8, (uint32_t)idn);
+    int rc = wr_buf_append(&r->copy, r->key_copy.p, r->key_copy.len);
+    rc |= wr_buf_append(&r->copy, num, 12);
+    rc |= wr_buf_append(&r->copy, idp, idn);
+    be32(num, 4);
+    be32(num + 4, (uint32_t)r->batch);
+    rc |= wr_buf_append(&r->copy, num, 8);
     if (rc != 0) {
         return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
-    if (r->copy.len > (256u << 10) && copy_send(r, false, err) != 0) {
-        return err->code;
+    r->copying = true;
+    if (r->copy.len > COPY_CHUNK) {
+        rc = rpl__ledger_rows(r->ledger, r->copy.p, r->copy.len, err);
+        wr_buf_clear(&r->copy);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (r->buffered > r->o->flush_bytes) {
         for (size_t i = 0; i < r->nparts; i++) {
@@ -574,13 +530,8 @@ static int do_line(struct run *r, const char *line, size_t len, size_t line_no, 
     return 0;
 }
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Ends the current file: its last parts, then the ledger commit. */
+/* Ends the current file: its last parts, then (once they are all put) its ledger commit,
+ * which the ledger's thread runs while this one goes on. */
 static int file_finish(struct run *r, struct wr_err *err)
 {
     int rc = 0;
@@ -589,31 +540,15 @@ static int file_finish(struct run *r, struct wr_err *err)
     }
     if (r->copying) {
         if (rc == 0) {
-            rc = copy_send(r, true, err);
+            rc = rpl__ledger_rows(r->ledger, r->copy.p, r->copy.len, err);
         }
-        PQsetnonblocking(r->pg, 0);
-        if (PQputCopyEnd(r->pg, rc == 0 ? NULL : "replay failed") != 1 && rc == 0) {
-            rc = pg_fail(r, err, "replay ledger");
-        }
-        PGresult *res;
-        while ((res = PQgetResult(r->pg)) != NULL) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-                const char *m = PQresultErrorMessage(res);
-                rc = wr_err_set(err, WR_EDB, "replay ledger: %.*s", (int)strcspn(m, "\n"), m);
-            }
-            PQclear(res);
+        if (rc == 0) {
+            rc = rpl__ledger_commit(r->ledger, r->key, err);
+        } else {
+            struct wr_err ignore = {0};
+            rpl__ledger_abort(r->ledger, &ignore);
         }
         r->copying = false;
-        if (rc == 0 && r->o->test_commit_delay_ms > 0) {
-            WR_INFO("replay: files written, ledger not yet committed: %s", r->key);
-            sleep_ms(r->o->test_commit_delay_ms);
-        }
-        res = PQexec(r->pg, rc == 0 ? "COMMIT" : "ROLLBACK");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-            rc = pg_fail(r, err, "replay ledger commit");
-        }
-        PQclear(res);
-        WR_DEBUG("replay: ledger of %s committed", r->key);
     }
     parts_free(r);
     wr_buf_clear(&r->copy);
@@ -630,6 +565,15 @@ static int do_file(struct run *r, const char *key, struct wr_buf *obj, struct wr
     int rc = ledger_load(r, err);
     if (rc != 0) {
         return rc;
+    }
+    /* a binary COPY row begins: 4 fields, the key's length, the key */
+    char head[6];
+    be16(head, 4);
+    be32(head + 2, (uint32_t)strlen(key));
+    wr_buf_clear(&r->key_copy);
+    if (wr_buf_append(&r->key_copy, head, 6) != 0 ||
+        wr_buf_append(&r->key_copy, key, strlen(key)) != 0) {
+        return wr_err_set(err, WR_ENOMEM, "out of memory");
     }
     wr_buf_clear(obj);
     rc = lake_store_get(r->st, key, obj, err);
@@ -817,6 +761,7 @@ int rpl_replay(lake_store *st, PGconn *pg, const struct rpl_opts *o, struct wr_b
     r.ctx_field = lake_env_field_find("context", 7);
     wr_time_format_ms(wr_time_now_ms(), r.replayed_at);
     wr_buf_init(&r.copy, (size_t)64 << 20);
+    wr_buf_init(&r.key_copy, (size_t)8 << 10);
     wr_buf_init(&r.gz, (size_t)1 << 40);
     struct wr_buf obj;
     wr_buf_init(&obj, MAX_OBJECT_BYTES);
@@ -837,6 +782,10 @@ int rpl_replay(lake_store *st, PGconn *pg, const struct rpl_opts *o, struct wr_b
             goto out;
         }
         PQclear(lr);
+        if (!(r.ledger = rpl__ledger_start(pg, oo.test_commit_delay_ms, err))) {
+            rc = err->code;
+            goto out;
+        }
     }
     if ((rc = rpl__cache_load(pg, &r.reg, err)) != 0) {
         goto out;
@@ -864,12 +813,20 @@ int rpl_replay(lake_store *st, PGconn *pg, const struct rpl_opts *o, struct wr_b
         rc = do_file(&r, kl.k[i], &obj, err);
     }
     if (rc == 0) {
+        /* the report counts what is committed: the ledger's last commits first */
+        rc = rpl__ledger_finish(r.ledger, err);
+        r.ledger = NULL;
+    }
+    if (rc == 0) {
         rc = report_json(&r, report);
         if (rc) {
             wr_err_set(err, rc, "out of memory");
         }
     }
 out:
+    /* every file handed over is committed (or rolled back) before the lock goes: a
+     * replay waiting for it then finds the whole ledger */
+    rpl__ledger_finish(r.ledger, NULL);
     if (!oo.dry_run) {
         PGresult *ur = PQexec(pg, "SELECT pg_advisory_unlock_all()");
         PQclear(ur);
@@ -884,6 +841,7 @@ out:
     free(r.groups.g);
     rpl__cache_free(&r.reg);
     wr_buf_free(&r.copy);
+    wr_buf_free(&r.key_copy);
     wr_buf_free(&r.gz);
     wr_buf_free(&obj);
     wr_arena_destroy(r.arena);

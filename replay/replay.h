@@ -6,7 +6,8 @@
  *     schema version (the dry run of `weir schema add`).
  * Both stream: one object's compressed bytes and one line at a time (plus, for replay,
  * the replayed lines of one rejected file, flushed past a cap), so memory stays bounded
- * whatever the size of the lake. Single-threaded; one store and one PGconn per call. */
+ * whatever the size of the lake. One store and one PGconn per call; rpl_replay also opens
+ * a second connection like it, for the ledger's own thread (replay/ledger.c). */
 #ifndef WEIR_REPLAY_H
 #define WEIR_REPLAY_H
 

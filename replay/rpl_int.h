@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <zlib.h>
 
 #define RPL_WINDOW (1u << 20)
@@ -39,6 +40,27 @@ int rpl_lines_open(struct rpl_lines *l, const void *in, size_t len, size_t max_l
 int rpl_lines_next(struct rpl_lines *l, const char **p, size_t *n);
 
 void rpl_lines_close(struct rpl_lines *l);
+
+/* ---- the ledger writer (ledger.c) ---- */
+
+/* A thread with its own connection (made with like's parameters) that records the
+ * replayed_events rows of one rejected file after another, each file in its own
+ * transaction, committed when the replay says its files are durable. */
+typedef struct rpl_ledger rpl_ledger;
+/* NULL with err (WR_EDB: no connection; WR_ENOMEM). commit_delay_ms: the tests' pause
+ * before each commit (rpl_opts.test_commit_delay_ms). */
+rpl_ledger *rpl__ledger_start(PGconn *like, int64_t commit_delay_ms, struct wr_err *err);
+/* Queues rows of the current file in COPY's binary format (4 fields: rejected_file,
+ * line, event_id, batch; the writer adds the signature and the trailer); waits while Postgres is far behind. Returns 0 or the ledger's first
+ * failure (it sticks: the run must stop). */
+int rpl__ledger_rows(rpl_ledger *l, const char *p, size_t len, struct wr_err *err);
+/* The current file's replay files are durable: commit its rows (after those queued). */
+int rpl__ledger_commit(rpl_ledger *l, const char *key, struct wr_err *err);
+/* The current file failed: roll its rows back. */
+int rpl__ledger_abort(rpl_ledger *l, struct wr_err *err);
+/* Waits until everything queued is committed (or the ledger failed), stops the thread and
+ * frees l (NULL: no-op). Returns 0 or the first failure, in err. */
+int rpl__ledger_finish(rpl_ledger *l, struct wr_err *err);
 
 /* ---- today's registry (regcache.c) ---- */
 

@@ -16,6 +16,8 @@ mkdir -p "$OUT"
 WEIR=$(cd "$(dirname "$WEIR")" && pwd)/$(basename "$WEIR")
 if [ -z "${WEIR_BENCH_DB:-}" ]; then
     : "${WEIR_PGFIXTURE:?set WEIR_PGFIXTURE or WEIR_BENCH_DB}"
+    # absolute: the trap that stops the cluster runs after the cd below
+    WEIR_PGFIXTURE=$(cd "$(dirname "$WEIR_PGFIXTURE")" && pwd)/$(basename "$WEIR_PGFIXTURE")
     WEIR_BENCH_DB=$("$WEIR_PGFIXTURE" start "$OUT/pg" --fresh | tail -1)
     trap '"$WEIR_PGFIXTURE" stop "$OUT/pg" --remove >/dev/null 2>&1' EXIT
 fi

@@ -9,7 +9,8 @@ OUT/schemas/<type>.v<N>.json, and OUT/expected.json: the rows a correct curation
 Realism: duplicates as byte-identical replays (same hour, another file) and as client
 retries with a later received_at (1 s .. 90 min: other file, hour or day); occurred_at with
 offsets, no fraction, microseconds, or missing; nulls; Unicode (accents, CJK, emoji,
-escapes); integers above 2^53 and near 2^63; nested objects and arrays.
+escapes); integers above 2^53 and near 2^63; nested objects and arrays; a gateway `context`
+on some lines (flattened into the context_* columns), odd shapes included.
 --bad adds broken lines (not JSON, not an object, no event_id, bad received_at), a file
 with a truncated second gzip member (its first member is read) and a file that is not gzip.
 Standard library only."""
@@ -63,6 +64,29 @@ SCHEMAS = {
         },
     },
 }
+
+# Gateway `context` objects (browser.md "Enrichment") some lines carry, and the context_*
+# columns each flattens to; None: no context on the line. The last ones are odd shapes a
+# reader must survive (members missing or of another type: those columns stay null).
+CONTEXTS = [
+    (None, {}),
+    ({"ip": "203.0.113.0", "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+      "ua": {"browser": "Firefox", "browser_version": "128.0", "os": "Linux", "os_version": None,
+             "device": "desktop", "bot": False},
+      "geo": {"country": "SE", "region": "Stockholm", "city": "Stockholm", "lat": 59.33, "lon": 18.06}},
+     {"context_ip": "203.0.113.0", "context_browser": "Firefox", "context_os": "Linux",
+      "context_device": "desktop", "context_bot": False, "context_country": "SE",
+      "context_city": "Stockholm"}),
+    ({"ip": "2001:db8:1::", "ua": {"browser": "Googlebot", "browser_version": "2.1", "os": "Other",
+                                   "os_version": None, "device": "bot", "bot": True},
+      "origin": "https://shop.example"},
+     {"context_ip": "2001:db8:1::", "context_browser": "Googlebot", "context_os": "Other",
+      "context_device": "bot", "context_bot": True}),
+    ({"ip": "198.51.100.0", "geo": {"country": "日本", "city": "Zürich \"q\""}},
+     {"context_ip": "198.51.100.0", "context_country": "日本", "context_city": 'Zürich \"q\"'}),
+    ({}, {}),
+    ({"ip": 7, "ua": "Safari", "geo": [1]}, {}),
+]
 
 NOTES = ["café crème", "注文ありがとう", "🚀 fast", 'quote " and \\ backslash', "tab\tnew\nline",
          "Ünïcödé ñ", "", None, "control \u0001 char"]
@@ -125,6 +149,7 @@ def main():
     ap.add_argument("--bad", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
+    crng = random.Random("context-" + a.seed)  # its own stream: the other draws stay as they were
     start = dt.datetime.fromisoformat(a.start.replace("Z", "+00:00"))
     span = a.hours * 3600
 
@@ -141,6 +166,9 @@ def main():
         env["received_at"] = iso_ms(t)
         env["source"] = rng.choice(SOURCES)
         env["payload"] = payload(rng, etype, ver)
+        ctx = crng.choice(CONTEXTS)[0]
+        if ctx is not None:
+            env["context"] = ctx
         text = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
         lines.append((etype, t, text, eid, env["source"], env))
         r = rng.random()
@@ -178,6 +206,8 @@ def main():
         row = {"event_type": etype, "dt": d, "event_id": eid,
                "schema_version": env["schema_version"],
                "occurred_at": None, "received_at": us(t), "source": src}
+        if "context" in env:
+            row.update(next(c for x, c in CONTEXTS if x == env["context"]))
         if "occurred_at" in env:
             row["occurred_at"] = us(dt.datetime.fromisoformat(env["occurred_at"].replace("Z", "+00:00")))
         for k, v in env["payload"].items():

@@ -339,6 +339,7 @@ def test_pixel_outcomes():
     assert_true(any("not JSON" in m for m in msgs) and any("percent-encoding" in m for m in msgs), msgs)
     assert_true(all(r["source"] == "web" and "raw" in r for r in rej), "raw text and source kept")
     assert_true(all(pk("web") not in json.dumps(r) for r in rej), "the key is never stored")
+    assert_true(all(r.get("context", {}).get("ip") == "127.0.0.0" for r in rej), f"the request's context kept: {rej}")
     # rate limited: the strict ip rate key
     path = pixel_path(pk("pxrate"), event_type="page_view", payload=pv)
     results = [req("GET", path, source="127.0.0.4")[1].get("weir-result") for _ in range(3)]
@@ -441,6 +442,32 @@ def test_context_hostile_user_agents():
     assert_eq(len(ctx["user_agent"].encode()), 512, "user agent cut to 512 bytes")
     ctx = stored_context({"User-Agent": "Mozilla/5.0 \x01\x1f\x7f x"})
     assert_true("\x01" in ctx["user_agent"] and "\x1f" in ctx["user_agent"], "control bytes kept escaped, valid JSON")
+
+
+def test_context_on_rejected_lines():
+    # a rejected event keeps the request's context, as its accepted neighbour does: replay
+    # restores it from there (evolution.md)
+    marker = "rejctx-%d" % time.time_ns()
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    batch = [event(payload=dict(PAGE_VIEW, title=marker)),
+             event(payload=dict(PAGE_VIEW, url=5, title=marker))]
+    st, _, body, _ = req("POST", events_path(pk("web")), batch,
+                         headers={"User-Agent": firefox, "Origin": SHOP})
+    assert_eq((st, body.get("accepted"), body.get("rejected")), (202, 1, 1), f"one of two accepted: {body}")
+    acc, rej = lake_lines(marker), lake_lines(marker, zone="rejected")
+    assert_eq((len(acc), len(rej)), (1, 1), "one line in each zone")
+    assert_true("context" in rej[0], f"context on the rejected line: {rej[0]}")
+    assert_eq(rej[0].get("context"), acc[0]["context"], "the same context in both zones")
+    assert_eq((rej[0]["context"]["ip"], rej[0]["context"]["ua"]["browser"], rej[0]["context"]["origin"]),
+              ("127.0.0.0", "Firefox", SHOP), "truncated ip, parsed ua, origin")
+    assert_true("127.0.0.1" not in json.dumps(rej[0]), "no full address in the rejected zone")
+    # a body that is not JSON keeps the context too
+    st, _, _, _ = req("POST", events_path(pk("web")), b'{"not json ' + marker.encode() + b"-raw",
+                      headers={"User-Agent": firefox, "Origin": SHOP, "Content-Type": "text/plain"})
+    assert_eq(st, 400, "not JSON")
+    raw = [r for r in lake_lines(marker + "-raw", zone="rejected") if "raw" in r]
+    assert_eq(len(raw), 1, "kept as raw text")
+    assert_eq(raw[0].get("context"), acc[0]["context"], "the same context on the raw rejection")
 
 
 def test_context_privacy_options():

@@ -157,6 +157,12 @@ def main():
         check(all(e["schema_version"] == 4 for e in back), "replayed under v4")
         by_rec = sorted(e["received_at"] for e in rejected)
         check(sorted(e["received_at"] for e in back) == by_rec, "original received_at kept")
+        # the gateway's context is on the rejected lines and comes back with the replay
+        ctx = sorted(json.dumps(e.get("context"), sort_keys=True) for e in rejected)
+        check(all(e.get("context", {}).get("ip") == "127.0.0.0" for e in rejected),
+              f"rejected lines carry the context (truncated ip): {rejected[0]}")
+        check(sorted(json.dumps(e.get("context"), sort_keys=True) for e in back) == ctx,
+              "original context kept")
         r = run([WEIR, "replay", *base])
         check(json.loads(r.stdout)["replayed"] == 0, "a second replay replays 0")
     finally:

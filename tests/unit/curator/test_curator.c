@@ -89,7 +89,7 @@ static void test_model(void)
     if (!m) {
         return;
     }
-    CHECK_INT((long long)cur_model_columns(m), 5 + 13);
+    CHECK_INT((long long)cur_model_columns(m), 5 + 7 + 13);
     CHECK_STR(cur_model_column(m, 0)->name, "event_id");
     CHECK_STR(cur_model_column(m, 3)->name, "received_at");
     CHECK_INT(cur_model_column(m, 3)->logical, PQ_LT_TIMESTAMP_US);

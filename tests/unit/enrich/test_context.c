@@ -1,8 +1,9 @@
 /* test_context.c - the rendered `context` object: the spec's fields and order, --ip-mode
  * (the full address never in the output when truncating or dropping), trusted proxies,
  * --store-user-agent, hostile user agents and origins (always valid JSON), geo on the
- * full address, checked appends into small buffers, bad configurations, and workers on
- * several threads. Usage: test_enrich_context REGEXES.yaml [TEST.mmdb] */
+ * full address, checked appends into small buffers, a worker's repeat of its last context,
+ * bad configurations, and workers on several threads.
+ * Usage: test_enrich_context REGEXES.yaml [TEST.mmdb] */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -326,6 +327,65 @@ static void test_client_addr_and_stats(void)
     en_destroy(e);
 }
 
+/* A worker's next request from the same client is answered from its last context; any
+ * change of address (past --ip-mode), User-Agent or Origin renders anew. */
+static void test_repeat_cache(void)
+{
+    struct peer p, q;
+    struct en_config c = config();
+    struct wr_err err = {0};
+    struct en_request r = req_ua(peer(&p, "203.0.113.77"), chrome);
+    const char *firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    char a[EN_CONTEXT_MAX], b[EN_CONTEXT_MAX];
+    uint64_t hits, misses;
+    for (int mode = EN_IP_TRUNCATE; mode <= EN_IP_DROP; mode++) {
+        c.ip_mode = (enum en_ip_mode)mode;
+        en_enricher *e = en_create(&c, &err);
+        en_worker *w = en_worker_create(e, &err);
+        /* a sequence of requests: each answer equals a fresh worker's */
+        struct en_request seq[8];
+        seq[0] = r;
+        seq[1] = r;
+        seq[2] = req_ua(peer(&q, "203.0.113.78"), chrome); /* same /24 */
+        seq[3] = req_ua(r.peer, firefox);
+        seq[4] = req_ua(r.peer, NULL);
+        seq[5] = r;
+        seq[5].origin = "https://shop.example.com";
+        seq[5].origin_len = strlen(seq[5].origin);
+        seq[6] = seq[5];
+        seq[6].origin = "https://other.example.com";
+        seq[6].origin_len = strlen(seq[6].origin);
+        seq[7] = req_ua(NULL, chrome);
+        int bad = 0;
+        for (int round = 0; round < 2; round++) {
+            for (int i = 0; i < 8; i++) {
+                int n = en_context_render(w, &seq[i], a, sizeof a);
+                en_worker *f = en_worker_create(e, &err);
+                int m = en_context_render(f, &seq[i], b, sizeof b);
+                en_worker_destroy(f);
+                if (n <= 0 || n != m || memcmp(a, b, (size_t)n) != 0) {
+                    bad++;
+                    fprintf(stderr, "mode %d request %d: %.*s vs %.*s\n", mode, i, n > 0 ? n : 0, a,
+                            m > 0 ? m : 0, b);
+                }
+            }
+        }
+        CHECK_INT(bad, 0);
+        /* a repeat fits or fails like a fresh render */
+        int n = en_context_render(w, &r, a, sizeof a);
+        CHECK_INT(en_context_render(w, &r, b, (size_t)n - 1), WR_ELIMIT);
+        CHECK_INT(en_context_render(w, &r, b, (size_t)n), n);
+        /* the truncated address only: never the full one, repeated or not */
+        if (mode == EN_IP_TRUNCATE) {
+            CHECK(memmem(b, (size_t)n, "203.0.113.77", 12) == NULL);
+        }
+        en_worker_stats(w, &hits, &misses);
+        CHECK(misses >= 2 && hits >= 8);
+        en_worker_destroy(w);
+        en_destroy(e);
+    }
+}
+
 static void test_bad_config(void)
 {
     struct wr_err err = {0};
@@ -423,6 +483,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_small_buffers);
     CHECK_RUN(test_geo);
     CHECK_RUN(test_client_addr_and_stats);
+    CHECK_RUN(test_repeat_cache);
     CHECK_RUN(test_bad_config);
     CHECK_RUN(test_threads);
     return CHECK_DONE();
