@@ -27,8 +27,11 @@ enum where_kind { W_ENV, W_CONTEXT, W_PAYLOAD };
 
 struct where {
     enum where_kind kind;
-    const char *field; /* the name inside its object (payload property, context key) */
-    char name[160];    /* as given */
+    const char *field;  /* the name inside its object (payload property, context key) */
+    const char *member; /* context: the object of the context holding field ("ua"), or NULL */
+    char column[96];    /* the curated column holding it; "" when curated files have none */
+    char name[160];     /* as given */
+    char path[160];     /* context: "MEMBER\0FIELD" or "FIELD" (member/field point here) */
     const char *value;
     size_t vlen;
     bool prefilter; /* the value appears verbatim in a matching raw line */
@@ -214,6 +217,43 @@ static int payload_field_known(PGconn *c, const char *type, const char *name)
 static const char *const env_fields[] = {"event_id",    "source",      "schema_version",
                                          "occurred_at", "received_at", NULL};
 
+/* The context members curation flattens into context_* columns: context.ip, the user
+ * agent's browser/os/device/bot and the geo country/city. */
+static const struct {
+    const char *member, *field;
+} ctx_columns[] = {{NULL, "ip"},  {"ua", "browser"},  {"ua", "os"},    {"ua", "device"},
+                   {"ua", "bot"}, {"geo", "country"}, {"geo", "city"}, {NULL, NULL}};
+
+/* Splits a context.X filter: "ua.browser" (a member of a context object), or a short
+ * name of a flattened column ("browser" for ua.browser, "country" for geo.country), or
+ * any top-level key ("user_agent"). Sets the curated column when there is one. */
+static void context_where(struct where *w)
+{
+    size_t n = strlen(w->name + 8); /* shorter than path: name and path have one size */
+    memcpy(w->path, w->name + 8, n + 1);
+    char *dot = strchr(w->path, '.');
+    w->member = NULL;
+    w->field = w->path;
+    if (dot && dot[1]) {
+        *dot = '\0';
+        w->member = w->path;
+        w->field = dot + 1;
+    }
+    w->column[0] = '\0';
+    for (size_t i = 0; ctx_columns[i].field; i++) {
+        if (strcmp(ctx_columns[i].field, w->field) != 0) {
+            continue;
+        }
+        const char *m = ctx_columns[i].member;
+        if (!w->member && m) {
+            w->member = m; /* the short name */
+        }
+        if ((!m && !w->member) || (m && w->member && strcmp(m, w->member) == 0)) {
+            snprintf(w->column, sizeof w->column, "context_%s", w->field);
+        }
+    }
+}
+
 struct where_args {
     const char *v[MAX_WHERE + 1];
     size_t n;
@@ -256,8 +296,8 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
         w->field = w->name;
         if (strncmp(w->name, "context.", 8) == 0 && w->name[8]) {
             w->kind = W_CONTEXT;
-            w->field = w->name + 8;
-            q->context_filter = true;
+            context_where(w);
+            q->context_filter = q->context_filter || !w->column[0];
         } else {
             if (strncmp(w->name, "payload.", 8) == 0 && w->name[8]) {
                 w->field = w->name + 8;
@@ -302,6 +342,9 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
         /* The closing quote is checked after a match: ending the needle on a name's last
          * letter makes the search skip far more often than ending it on a '"'. */
         w->key_len = (size_t)snprintf(w->key, sizeof w->key, "\"%s", w->field);
+        if (w->kind != W_CONTEXT) {
+            snprintf(w->column, sizeof w->column, "%s", w->field);
+        }
         for (size_t b = 0; b < 256; b++) {
             w->skip[b] = (uint8_t)(w->key_len > 255 ? 255 : w->key_len);
         }
@@ -318,7 +361,13 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
 static const struct js_val *where_value(const struct lake_env_view *v, const struct where *w)
 {
     switch (w->kind) {
-    case W_CONTEXT: return js_get(v->f[LAKE_ENV_CONTEXT], w->field, strlen(w->field));
+    case W_CONTEXT: {
+        const struct js_val *o = v->f[LAKE_ENV_CONTEXT];
+        if (w->member) {
+            o = js_get(o, w->member, strlen(w->member));
+        }
+        return js_get(o, w->field, strlen(w->field));
+    }
     case W_PAYLOAD: return js_get(v->f[LAKE_ENV_PAYLOAD], w->field, strlen(w->field));
     default: {
         int f = lake_env_field_find(w->field, strlen(w->field));
@@ -633,7 +682,39 @@ static bool pq_matches(const struct pq_rcol *col, const struct pq_value *v, cons
     return ok;
 }
 
-/* One curated part file. Returns 0, or a negative code when the query must stop. */
+/* The context_* column's place in the rebuilt `context` object ("ua", "geo" or top level)
+ * and member name; NULL when name is not one. */
+static const char *ctx_column(const char *name, const char **member)
+{
+    if (strncmp(name, "context_", 8) != 0) {
+        return NULL;
+    }
+    for (size_t i = 0; ctx_columns[i].field; i++) {
+        if (strcmp(name + 8, ctx_columns[i].field) == 0) {
+            *member = ctx_columns[i].member;
+            return ctx_columns[i].field;
+        }
+    }
+    return NULL;
+}
+
+/* Sets context[member][field] (member NULL: context[field]) to v (taken). */
+static void ctx_set(json_t *ctx, const char *member, const char *field, json_t *v)
+{
+    json_t *o = ctx;
+    if (member) {
+        o = json_object_get(ctx, member);
+        if (!o) {
+            o = json_object();
+            json_object_set_new(ctx, member, o);
+        }
+    }
+    json_object_set_new(o, field, v);
+}
+
+/* One curated part file. Returns 0, 1 when the file has no column for a context filter
+ * (written before curation flattened the context: the day is read raw), or a negative
+ * code when the query must stop. */
 static int curated_part(struct query *q, const struct con_obj *obj, struct wr_err *err)
 {
     struct wr_err ferr = {0};
@@ -663,10 +744,21 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
     const char *names[512];
     size_t nn = 0;
     long rcol = -1, idcol = -1;
+    size_t npayload = 0;
+    bool whole_payload = false;
     for (size_t i = 0; i < ncol && nn < 512; i++) {
         const struct pq_rcol *c = pq_reader_column(rd, i);
         if (c->unsupported) {
             continue;
+        }
+        const char *member;
+        bool env = ctx_column(c->name, &member) != NULL;
+        for (size_t e = 0; env_fields[e]; e++) {
+            env = env || strcmp(c->name, env_fields[e]) == 0;
+        }
+        if (!env) {
+            npayload++;
+            whole_payload = strcmp(c->name, "payload") == 0 && c->logical == PQ_RL_JSON;
         }
         if (strcmp(c->name, "received_at") == 0) {
             rcol = (long)nn;
@@ -689,11 +781,16 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
     struct pq_fv hi = {.kind = PQ_FV_INT, .i = q->to_us / mul * div};
     bool none = pq_reader_filter(rd, "received_at", &lo, &hi, &ferr) != 0;
     /* Per-row checks: where columns the reader cannot filter. */
+    whole_payload = whole_payload && npayload == 1;
     long wcol[MAX_WHERE];
     for (size_t i = 0; i < q->nw && !none; i++) {
         wcol[i] = -1;
-        long k = pq_reader_find_column(rd, q->w[i].field);
-        if (k < 0 || q->w[i].kind == W_CONTEXT) {
+        long k = pq_reader_find_column(rd, q->w[i].column);
+        if (k < 0 && q->w[i].kind == W_CONTEXT) {
+            pq_reader_destroy(rd);
+            return 1;
+        }
+        if (k < 0) {
             none = true; /* a column this file does not have holds no match */
             break;
         }
@@ -756,6 +853,7 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
             }
             json_t *ev = json_object();
             json_t *payload = json_object();
+            json_t *ctx = json_object();
             json_object_set_new(ev, "event_type", json_string(q->type));
             for (size_t k = 0; k < nn; k++) {
                 struct pq_batch b;
@@ -780,14 +878,24 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
                 for (size_t e = 0; env_fields[e]; e++) {
                     env = env || strcmp(names[k], env_fields[e]) == 0;
                 }
+                const char *member, *cf = ctx_column(names[k], &member);
                 if (env) {
                     json_object_set_new(ev, names[k], pq_json(b.col, &v));
-                } else if (strcmp(names[k], "payload") == 0 && nn == 6) {
+                } else if (cf) {
+                    if (!v.null) {
+                        ctx_set(ctx, member, cf, pq_json(b.col, &v));
+                    }
+                } else if (whole_payload) {
                     json_decref(payload);
                     payload = pq_json(b.col, &v);
                 } else if (!v.null) {
                     json_object_set_new(payload, names[k], pq_json(b.col, &v));
                 }
+            }
+            if (json_object_size(ctx) > 0) {
+                json_object_set_new(ev, "context", ctx);
+            } else {
+                json_decref(ctx);
             }
             json_object_set_new(ev, "payload", payload);
             const struct pq_bytes *id = &((const struct pq_bytes *)ib.values)[row];
@@ -974,6 +1082,13 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
             }
             if (rc == 0 && !done && !q->budget.stopped) {
                 rc = curated_day(q, dt, gen, err);
+                if (rc == 1) {
+                    /* Curated before the context columns existed: the covered hours raw. */
+                    bool unused = false;
+                    rc = has_raw ? raw_hours(q, dt, top < h1 ? top : h1, h0, ~covered & 0xffffffu,
+                                             false, &unused, err)
+                                 : 0;
+                }
             }
             if (rc == 0 && !done && has_raw && top >= 0 && !q->budget.stopped) {
                 bool unused = false;
