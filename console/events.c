@@ -35,7 +35,7 @@ struct where {
     const char *value;
     size_t vlen;
     bool prefilter; /* the value appears verbatim in a matching raw line */
-    char key[164]; /* '"' and the field name */
+    char key[164];  /* '"' and the field name */
     size_t key_len;
 };
 

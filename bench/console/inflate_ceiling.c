@@ -62,7 +62,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: inflate_ceiling DIR [ROUNDS]\n");
         return 2;
     }
-    int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 1;
+    int rounds = 1;
+    if (argc > 2) {
+        char *end;
+        long v = strtol(argv[2], &end, 10);
+        if (end == argv[2] || *end || v < 1 || v > 100) {
+            fprintf(stderr, "ROUNDS: 1 to 100\n");
+            return 2;
+        }
+        rounds = (int)v;
+    }
     if (nftw(argv[1], add, 32, FTW_PHYS) != 0) {
         perror(argv[1]);
         return 1;
@@ -75,7 +84,7 @@ int main(int argc, char **argv)
     }
     double best = 0;
     unsigned long long gz = 0, text = 0;
-    for (int r = 0; r < (rounds > 0 ? rounds : 1); r++) {
+    for (int r = 0; r < rounds; r++) {
         gz = text = 0;
         double t0 = now_s();
         for (size_t i = 0; i < nfiles; i++) {
