@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "common/log.h"
+#include "common/tls.h"
 #include "console/console.h"
 #include "lake/lake.h"
 #include "registry/registry.h"
@@ -37,6 +38,10 @@ static const struct wr_opt console_opts[] = {
      "lake files one query may open before it answers what it has (truncated)"},
     {"max-query-time", "WEIR_CONSOLE_MAX_QUERY_TIME", WR_OPT_DURATION, "20s", OFF(max_query_ms),
      "wall time of one query before it answers what it has (truncated)"},
+    {"tls-cert", "WEIR_CONSOLE_TLS_CERT", WR_OPT_STRING, NULL, OFF(base.tls_cert),
+     "PEM certificate chain (leaf first): serve HTTPS; re-read on SIGHUP (docs/console.md)"},
+    {"tls-key", "WEIR_CONSOLE_TLS_KEY", WR_OPT_STRING, NULL, OFF(base.tls_key),
+     "PEM private key of --tls-cert (unencrypted); re-read on SIGHUP"},
     {"key-cache", "WEIR_CONSOLE_KEY_CACHE", WR_OPT_DURATION, "5s", OFF(key_cache_ms),
      "how long a key lookup is trusted (a revoked key is refused after at most this)"},
     {0},
@@ -48,7 +53,8 @@ static const struct wr_cmd console_cmd = {
     "The read side of the lake: a web page at / and a JSON API under /api/v1/ (events of a\n"
     "type by time and field, rejected events, schemas, keys, rollups), for read keys\n"
     "(weir key create --name NAME --read). A separate process from the gateway; SIGTERM or\n"
-    "Ctrl-C stops it once the queries in flight are answered.",
+    "Ctrl-C stops it once the queries in flight are answered. SIGHUP re-reads\n"
+    "--tls-cert/--tls-key.",
     {cli_common_opts, cli_lake_opts, console_opts},
     0,
     0};
@@ -75,9 +81,15 @@ int cmd_console(int argc, char **argv)
     if (src >= 0) {
         return src;
     }
+    struct wr_tls *tls = NULL;
+    int trc = cli_tls_load(cfg, &tls);
+    if (trc >= 0) {
+        return trc;
+    }
     bool started;
     PGconn *pg = cli_connect(cfg, &started);
     if (!pg) {
+        wr_tls_destroy(tls);
         return EXIT_FAIL;
     }
     char conninfo[640];
@@ -98,9 +110,11 @@ int cmd_console(int argc, char **argv)
         .max_query_ms = cc.max_query_ms,
         .key_cache_ms = cc.key_cache_ms > 0 ? cc.key_cache_ms : 1,
         .ready_file = wr_env("WEIR_READY_FILE"),
+        .tls = tls,
     };
     struct wr_err err = {0};
     int status = con_run(&c, &err) == 0 ? EXIT_OK : cli_fail(EXIT_FAIL, "%s", err.msg);
     cli_disconnect(cfg, pg, started);
+    wr_tls_destroy(tls); /* the daemon has stopped */
     return status;
 }

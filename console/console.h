@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+struct wr_tls;
+
 /* Options; zero fields take the default in brackets. Strings are borrowed until
  * con_server_stop (or the end of con_run). */
 struct con_config {
@@ -28,6 +30,8 @@ struct con_config {
     int64_t key_cache_ms;          /* how long a key lookup is trusted [5 s] */
     uint64_t max_file_bytes;       /* one raw file, inflated [512 MiB] */
     const char *ready_file;        /* con_run writes the bound port here once serving (tests) */
+    struct wr_tls *tls;            /* HTTPS with this pair (common/tls.h; borrowed, destroyed by
+                                    * the caller after con_server_stop); NULL: plain HTTP */
 };
 
 typedef struct con_server con_server;
@@ -42,8 +46,8 @@ unsigned con_server_port(const con_server *s);
 void con_server_stop(con_server *s);
 
 /* The `weir console` process: starts, waits for SIGTERM or SIGINT, drains, returns 0 or a
- * negative code with err. Blocks those signals in the calling thread (and so in the
- * daemon's threads). */
+ * negative code with err; SIGHUP re-reads cfg->tls's files (a bad pair keeps the old one).
+ * Blocks those signals in the calling thread (and so in the daemon's threads). */
 int con_run(const struct con_config *cfg, struct wr_err *err);
 
 /* ---- Times (exposed for tests) --------------------------------------------------------- */

@@ -27,14 +27,16 @@ enum where_kind { W_ENV, W_CONTEXT, W_PAYLOAD };
 
 struct where {
     enum where_kind kind;
-    const char *field; /* the name inside its object (payload property, context key) */
-    char name[160];    /* as given */
+    const char *field;  /* the name inside its object (payload property, context key) */
+    const char *member; /* context: the object of the context holding field ("ua"), or NULL */
+    char column[96];    /* the curated column holding it; "" when curated files have none */
+    char name[160];     /* as given */
+    char path[160];     /* context: "MEMBER\0FIELD" or "FIELD" (member/field point here) */
     const char *value;
     size_t vlen;
     bool prefilter; /* the value appears verbatim in a matching raw line */
-    char key[164];  /* '"' and the field name, and a Horspool table to find it */
+    char key[164];  /* '"' and the field name */
     size_t key_len;
-    uint8_t skip[256];
 };
 
 struct hit {
@@ -58,6 +60,7 @@ struct query {
     size_t nhits, cap;
     bool text_has_escape; /* the file being read has a backslash somewhere */
     int64_t floor_us;     /* once limit hits are held: the oldest of them (older rows can't win) */
+    int64_t day_us;       /* the start of the curated day being read */
     struct con_budget budget;
     json_t *bad_files;
     uint64_t scanned_files, scanned_rows, groups_skipped;
@@ -214,6 +217,43 @@ static int payload_field_known(PGconn *c, const char *type, const char *name)
 static const char *const env_fields[] = {"event_id",    "source",      "schema_version",
                                          "occurred_at", "received_at", NULL};
 
+/* The context members curation flattens into context_* columns: context.ip, the user
+ * agent's browser/os/device/bot and the geo country/city. */
+static const struct {
+    const char *member, *field;
+} ctx_columns[] = {{NULL, "ip"},  {"ua", "browser"},  {"ua", "os"},    {"ua", "device"},
+                   {"ua", "bot"}, {"geo", "country"}, {"geo", "city"}, {NULL, NULL}};
+
+/* Splits a context.X filter: "ua.browser" (a member of a context object), or a short
+ * name of a flattened column ("browser" for ua.browser, "country" for geo.country), or
+ * any top-level key ("user_agent"). Sets the curated column when there is one. */
+static void context_where(struct where *w)
+{
+    size_t n = strlen(w->name + 8); /* shorter than path: name and path have one size */
+    memcpy(w->path, w->name + 8, n + 1);
+    char *dot = strchr(w->path, '.');
+    w->member = NULL;
+    w->field = w->path;
+    if (dot && dot[1]) {
+        *dot = '\0';
+        w->member = w->path;
+        w->field = dot + 1;
+    }
+    w->column[0] = '\0';
+    for (size_t i = 0; ctx_columns[i].field; i++) {
+        if (strcmp(ctx_columns[i].field, w->field) != 0) {
+            continue;
+        }
+        const char *m = ctx_columns[i].member;
+        if (!w->member && m) {
+            w->member = m; /* the short name */
+        }
+        if ((!m && !w->member) || (m && w->member && strcmp(m, w->member) == 0)) {
+            snprintf(w->column, sizeof w->column, "context_%s", w->field);
+        }
+    }
+}
+
 struct where_args {
     const char *v[MAX_WHERE + 1];
     size_t n;
@@ -256,8 +296,8 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
         w->field = w->name;
         if (strncmp(w->name, "context.", 8) == 0 && w->name[8]) {
             w->kind = W_CONTEXT;
-            w->field = w->name + 8;
-            q->context_filter = true;
+            context_where(w);
+            q->context_filter = q->context_filter || !w->column[0];
         } else {
             if (strncmp(w->name, "payload.", 8) == 0 && w->name[8]) {
                 w->field = w->name + 8;
@@ -302,11 +342,8 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
         /* The closing quote is checked after a match: ending the needle on a name's last
          * letter makes the search skip far more often than ending it on a '"'. */
         w->key_len = (size_t)snprintf(w->key, sizeof w->key, "\"%s", w->field);
-        for (size_t b = 0; b < 256; b++) {
-            w->skip[b] = (uint8_t)(w->key_len > 255 ? 255 : w->key_len);
-        }
-        for (size_t k = 0; k + 1 < w->key_len; k++) {
-            w->skip[(uint8_t)w->key[k]] = (uint8_t)(w->key_len - 1 - k);
+        if (w->kind != W_CONTEXT) {
+            snprintf(w->column, sizeof w->column, "%s", w->field);
         }
         q->nw++;
     }
@@ -318,7 +355,13 @@ static bool parse_where(struct query *q, PGconn *c, enum MHD_Result *ret)
 static const struct js_val *where_value(const struct lake_env_view *v, const struct where *w)
 {
     switch (w->kind) {
-    case W_CONTEXT: return js_get(v->f[LAKE_ENV_CONTEXT], w->field, strlen(w->field));
+    case W_CONTEXT: {
+        const struct js_val *o = v->f[LAKE_ENV_CONTEXT];
+        if (w->member) {
+            o = js_get(o, w->member, strlen(w->member));
+        }
+        return js_get(o, w->field, strlen(w->field));
+    }
     case W_PAYLOAD: return js_get(v->f[LAKE_ENV_PAYLOAD], w->field, strlen(w->field));
     default: {
         int f = lake_env_field_find(w->field, strlen(w->field));
@@ -335,16 +378,9 @@ static const struct js_val *where_value(const struct lake_env_view *v, const str
  * it misses. */
 static const char *find_key(const char *p, const char *end, const struct where *w)
 {
-    size_t m = w->key_len;
-    const uint8_t last = (uint8_t)w->key[m - 1];
-    while ((size_t)(end - p) >= m) {
-        uint8_t c = (uint8_t)p[m - 1];
-        if (c == last && memcmp(p, w->key, m - 1) == 0) {
-            return p;
-        }
-        p += w->skip[c];
-    }
-    return NULL;
+    /* glibc's memmem shifts by byte pairs: fewer false starts than a one-byte table on
+     * JSON text, where the name's letters are common. */
+    return memmem(p, (size_t)(end - p), w->key, w->key_len);
 }
 
 static const char *find_match(const char *p, const char *end, const struct where *w)
@@ -633,7 +669,39 @@ static bool pq_matches(const struct pq_rcol *col, const struct pq_value *v, cons
     return ok;
 }
 
-/* One curated part file. Returns 0, or a negative code when the query must stop. */
+/* The context_* column's place in the rebuilt `context` object ("ua", "geo" or top level)
+ * and member name; NULL when name is not one. */
+static const char *ctx_column(const char *name, const char **member)
+{
+    if (strncmp(name, "context_", 8) != 0) {
+        return NULL;
+    }
+    for (size_t i = 0; ctx_columns[i].field; i++) {
+        if (strcmp(name + 8, ctx_columns[i].field) == 0) {
+            *member = ctx_columns[i].member;
+            return ctx_columns[i].field;
+        }
+    }
+    return NULL;
+}
+
+/* Sets context[member][field] (member NULL: context[field]) to v (taken). */
+static void ctx_set(json_t *ctx, const char *member, const char *field, json_t *v)
+{
+    json_t *o = ctx;
+    if (member) {
+        o = json_object_get(ctx, member);
+        if (!o) {
+            o = json_object();
+            json_object_set_new(ctx, member, o);
+        }
+    }
+    json_object_set_new(o, field, v);
+}
+
+/* One curated part file. Returns 0, 1 when the file has no column for a context filter
+ * (written before curation flattened the context: the day is read raw), or a negative
+ * code when the query must stop. */
 static int curated_part(struct query *q, const struct con_obj *obj, struct wr_err *err)
 {
     struct wr_err ferr = {0};
@@ -663,10 +731,21 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
     const char *names[512];
     size_t nn = 0;
     long rcol = -1, idcol = -1;
+    size_t npayload = 0;
+    bool whole_payload = false;
     for (size_t i = 0; i < ncol && nn < 512; i++) {
         const struct pq_rcol *c = pq_reader_column(rd, i);
         if (c->unsupported) {
             continue;
+        }
+        const char *member;
+        bool env = ctx_column(c->name, &member) != NULL;
+        for (size_t e = 0; env_fields[e]; e++) {
+            env = env || strcmp(c->name, env_fields[e]) == 0;
+        }
+        if (!env) {
+            npayload++;
+            whole_payload = strcmp(c->name, "payload") == 0 && c->logical == PQ_RL_JSON;
         }
         if (strcmp(c->name, "received_at") == 0) {
             rcol = (long)nn;
@@ -687,13 +766,21 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
     int64_t div = rc_col->unit == PQ_UNIT_NANOS ? 1000 : 1;
     struct pq_fv lo = {.kind = PQ_FV_INT, .i = q->from_us / mul * div};
     struct pq_fv hi = {.kind = PQ_FV_INT, .i = q->to_us / mul * div};
-    bool none = pq_reader_filter(rd, "received_at", &lo, &hi, &ferr) != 0;
+    /* A day inside the range needs no received_at filter: the reader would decode the whole
+     * column only to keep every row (the rows are checked one by one below anyway). */
+    bool whole_day = q->from_us <= q->day_us && q->to_us >= q->day_us + DAY_US - 1;
+    bool none = !whole_day && pq_reader_filter(rd, "received_at", &lo, &hi, &ferr) != 0;
     /* Per-row checks: where columns the reader cannot filter. */
+    whole_payload = whole_payload && npayload == 1;
     long wcol[MAX_WHERE];
     for (size_t i = 0; i < q->nw && !none; i++) {
         wcol[i] = -1;
-        long k = pq_reader_find_column(rd, q->w[i].field);
-        if (k < 0 || q->w[i].kind == W_CONTEXT) {
+        long k = pq_reader_find_column(rd, q->w[i].column);
+        if (k < 0 && q->w[i].kind == W_CONTEXT) {
+            pq_reader_destroy(rd);
+            return 1;
+        }
+        if (k < 0) {
             none = true; /* a column this file does not have holds no match */
             break;
         }
@@ -733,6 +820,9 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
             if (rus < q->floor_us) {
                 break;
             }
+            if (rus < q->from_us || rus > q->to_us) {
+                continue;
+            }
             bool ok = true;
             for (size_t i = 0; i < q->nw && ok; i++) {
                 if (wcol[i] >= 0) {
@@ -756,6 +846,7 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
             }
             json_t *ev = json_object();
             json_t *payload = json_object();
+            json_t *ctx = json_object();
             json_object_set_new(ev, "event_type", json_string(q->type));
             for (size_t k = 0; k < nn; k++) {
                 struct pq_batch b;
@@ -780,14 +871,24 @@ static int curated_part(struct query *q, const struct con_obj *obj, struct wr_er
                 for (size_t e = 0; env_fields[e]; e++) {
                     env = env || strcmp(names[k], env_fields[e]) == 0;
                 }
+                const char *member, *cf = ctx_column(names[k], &member);
                 if (env) {
                     json_object_set_new(ev, names[k], pq_json(b.col, &v));
-                } else if (strcmp(names[k], "payload") == 0 && nn == 6) {
+                } else if (cf) {
+                    if (!v.null) {
+                        ctx_set(ctx, member, cf, pq_json(b.col, &v));
+                    }
+                } else if (whole_payload) {
                     json_decref(payload);
                     payload = pq_json(b.col, &v);
                 } else if (!v.null) {
                     json_object_set_new(payload, names[k], pq_json(b.col, &v));
                 }
+            }
+            if (json_object_size(ctx) > 0) {
+                json_object_set_new(ev, "context", ctx);
+            } else {
+                json_decref(ctx);
             }
             json_object_set_new(ev, "payload", payload);
             const struct pq_bytes *id = &((const struct pq_bytes *)ib.values)[row];
@@ -872,6 +973,29 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+/* Reads the raw hours h_hi down to h_lo of day d, skipping the hours in skip (bit h: read
+ * from Parquet). With stop, ends the walk once an hour ends with `limit` events (every
+ * older unit holds older events); *done says so. */
+static int raw_hours(struct query *q, const char *dt, int h_hi, int h_lo, uint32_t skip, bool stop,
+                     bool *done, struct wr_err *err)
+{
+    int rc = 0;
+    for (int h = h_hi; h >= h_lo && rc == 0 && !q->budget.stopped; h--) {
+        if (skip & (1u << h)) {
+            continue;
+        }
+        rc = raw_hour(q, dt, h, err);
+        if (stop && q->nhits >= (size_t)q->limit) {
+            trim(q);
+            if (q->nhits >= (size_t)q->limit) {
+                *done = true;
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
 static int run_query(struct query *q, PGconn *c, struct wr_err *err)
 {
     int64_t d0 = floor_div(q->from_us, DAY_US), d1 = floor_div(q->to_us, DAY_US);
@@ -886,11 +1010,17 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
     day_name(d0, from_dt);
     day_name(d1, to_dt);
     const char *params[] = {q->type, from_dt, to_dt};
-    PGresult *res = con_sql(c,
-                            "SELECT to_char(dt, 'YYYY-MM-DD'), coalesce(curated_generation, -1)"
-                            " FROM curation_state WHERE event_type = $1 AND dt BETWEEN $2::date"
-                            " AND $3::date AND curated_fingerprint = fingerprint",
-                            3, params, err);
+    /* A day's curation covers only the hours that were closed when it ran (the open hour,
+     * and files that came later into an hour it saw empty, are not in it): the hours it
+     * covered are those it wrote hourly counts for. */
+    PGresult *res =
+        con_sql(c,
+                "SELECT to_char(s.dt, 'YYYY-MM-DD'), coalesce(s.curated_generation, -1),"
+                " (SELECT coalesce(bit_or(1 << h.hr), 0) FROM curated_rollups_hourly h"
+                "  WHERE h.event_type = s.event_type AND h.dt = s.dt)"
+                " FROM curation_state s WHERE s.event_type = $1 AND s.dt BETWEEN"
+                " $2::date AND $3::date AND s.curated_fingerprint = s.fingerprint",
+                3, params, err);
     if (!res) {
         return WR_EDB;
     }
@@ -904,13 +1034,16 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
     rc = con_objs_list(q->st, prefix, &raw, err);
     con_objs_sort_desc(&raw);
     size_t ri = 0;
-    for (int64_t d = d1; d >= d0 && rc == 0 && !q->budget.stopped; d--) {
+    bool done = false;
+    for (int64_t d = d1; d >= d0 && rc == 0 && !done && !q->budget.stopped; d--) {
         char dt[11];
         day_name(d, dt);
         long long gen = -2;
+        uint32_t covered = 0;
         for (int i = 0; i < nc; i++) {
             if (strcmp(PQgetvalue(res, i, 0), dt) == 0) {
                 gen = con_pg_int(res, i, 1);
+                covered = (uint32_t)con_pg_int(res, i, 2) & 0xffffffu;
             }
         }
         char dpre[LAKE_PATH_MAX];
@@ -920,32 +1053,47 @@ static int run_query(struct query *q, PGconn *c, struct wr_err *err)
             ri++;
         }
         bool has_raw = ri < raw.n && strncmp(raw.v[ri].key, dpre, (size_t)dl) == 0;
+        int h1 = 23, h0 = 0;
+        if (d == d1) {
+            h1 = (int)(floor_div(q->to_us - d * DAY_US, 3600ll * 1000000));
+            h1 = h1 > 23 ? 23 : h1;
+        }
+        if (d == d0) {
+            h0 = (int)(floor_div(q->from_us - d * DAY_US, 3600ll * 1000000));
+            h0 = h0 < 0 ? 0 : h0;
+        }
         if (gen > -2 && !q->context_filter) {
-            rc = curated_day(q, dt, gen, err);
-        } else if (has_raw) {
-            int h1 = 23, h0 = 0;
-            if (d == d1) {
-                h1 = (int)(floor_div(q->to_us - d * DAY_US, 3600ll * 1000000));
+            /* Raw hours after the last covered one are newer than every curated row: read
+             * first, and may end the walk. Uncovered hours before it are read before the
+             * stop check, as their events may be newer than curated ones. */
+            int top = 23;
+            while (top >= 0 && !(covered & (1u << top))) {
+                top--;
             }
-            if (d == d0) {
-                h0 = (int)(floor_div(q->from_us - d * DAY_US, 3600ll * 1000000));
-                h0 = h0 < 0 ? 0 : h0;
+            if (has_raw) {
+                rc = raw_hours(q, dt, h1, top + 1 > h0 ? top + 1 : h0, covered, true, &done, err);
             }
-            for (int h = h1 > 23 ? 23 : h1; h >= h0 && rc == 0 && !q->budget.stopped; h--) {
-                rc = raw_hour(q, dt, h, err);
-                if (q->nhits >= (size_t)q->limit) {
-                    trim(q);
-                    if (q->nhits >= (size_t)q->limit) {
-                        break; /* every older hour holds older events */
-                    }
+            if (rc == 0 && !done && !q->budget.stopped) {
+                q->day_us = d * DAY_US;
+                rc = curated_day(q, dt, gen, err);
+                if (rc == 1) {
+                    /* Curated before the context columns existed: the covered hours raw. */
+                    bool unused = false;
+                    rc = has_raw ? raw_hours(q, dt, top < h1 ? top : h1, h0, ~covered & 0xffffffu,
+                                             false, &unused, err)
+                                 : 0;
                 }
             }
-        }
-        if (rc == 0 && q->nhits >= (size_t)q->limit) {
-            trim(q);
-            if (q->nhits >= (size_t)q->limit) {
-                break;
+            if (rc == 0 && !done && has_raw && top >= 0 && !q->budget.stopped) {
+                bool unused = false;
+                rc = raw_hours(q, dt, top < h1 ? top : h1, h0, covered, false, &unused, err);
             }
+        } else if (has_raw) {
+            rc = raw_hours(q, dt, h1, h0, 0, true, &done, err);
+        }
+        if (rc == 0 && !done && q->nhits >= (size_t)q->limit) {
+            trim(q);
+            done = q->nhits >= (size_t)q->limit;
         }
     }
     con_objs_free(&raw);

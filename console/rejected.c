@@ -224,7 +224,7 @@ struct ov_type {
     double *accepted; /* per hour */
     double *rejected;
     bool *estimated;
-    bool *curated_day; /* per hour: its day is curated (rollups are exact) */
+    bool *curated_day; /* per hour: covered by a curation (counts are exact) */
 };
 
 static long hour_index(const char *dt, const char *hr, int64_t from_h, long hours)
@@ -281,7 +281,9 @@ enum MHD_Result con_api_overview(struct con_req *r)
     }
     PQclear(types);
     const char *params[] = {from_t, to_t};
-    /* Curated hours: exact counts of kept events. */
+    /* Curated hours: exact counts of kept events. A curation covers the hours it wrote
+     * counts for (those closed when it ran); the others, the open hour included, are
+     * estimated from the raw zone below. */
     PGresult *cur = con_sql(
         c,
         "SELECT h.event_type, to_char(h.dt, 'YYYY-MM-DD'), to_char(h.hr, 'FM00'),"
@@ -290,11 +292,6 @@ enum MHD_Result con_api_overview(struct con_req *r)
         " WHERE s.curated_fingerprint = s.fingerprint AND h.dt BETWEEN $1::timestamptz::date AND"
         " $2::timestamptz::date GROUP BY 1, 2, 3",
         2, params, &err);
-    PGresult *days = con_sql(c,
-                             "SELECT event_type, to_char(dt, 'YYYY-MM-DD') FROM curation_state"
-                             " WHERE curated_fingerprint = fingerprint AND dt BETWEEN"
-                             " $1::timestamptz::date AND $2::timestamptz::date",
-                             2, params, &err);
     PGresult *ratio = con_sql(c,
                               "SELECT event_type, sum(raw_bytes)::float8 / sum(rows_written)"
                               " FROM curation_state WHERE rows_written > 0 GROUP BY 1",
@@ -312,18 +309,6 @@ enum MHD_Result con_api_overview(struct con_req *r)
                 bytes_per_event = v > 1 ? v : bytes_per_event;
             }
         }
-        for (int i = 0; days && i < PQntuples(days); i++) {
-            if (strcmp(PQgetvalue(days, i, 0), o->name) != 0) {
-                continue;
-            }
-            for (int h = 0; h < 24; h++) {
-                char hr[3] = {(char)('0' + h / 10), (char)('0' + h % 10), 0};
-                long x = hour_index(PQgetvalue(days, i, 1), hr, from_h, hours);
-                if (x >= 0) {
-                    o->curated_day[x] = true;
-                }
-            }
-        }
         for (int i = 0; cur && i < PQntuples(cur); i++) {
             if (strcmp(PQgetvalue(cur, i, 0), o->name) != 0) {
                 continue;
@@ -331,6 +316,7 @@ enum MHD_Result con_api_overview(struct con_req *r)
             long x = hour_index(PQgetvalue(cur, i, 1), PQgetvalue(cur, i, 2), from_h, hours);
             if (x >= 0) {
                 o->accepted[x] += strtod(PQgetvalue(cur, i, 3), NULL);
+                o->curated_day[x] = true;
             }
         }
         /* Hours not curated: the raw zone's file sizes over the bytes an event takes. */
@@ -427,7 +413,6 @@ enum MHD_Result con_api_overview(struct con_req *r)
     }
     free(tv);
     PQclear(cur);
-    PQclear(days);
     PQclear(ratio);
     lake_store_destroy(st);
     return con_send_json(

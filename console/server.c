@@ -6,6 +6,7 @@
 #include "common/embed.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "registry/registry.h"
 
 #include <arpa/inet.h>
@@ -587,14 +588,14 @@ con_server *con_server_start(const struct con_config *cfg, struct wr_err *err)
         return NULL;
     }
     s->pool[s->npool++] = pg;
-    s->mhd =
-        MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-                             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                         0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                         c->threads > 1 ? c->threads : 0, MHD_OPTION_CONNECTION_LIMIT, 256u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)(64 * 1024), MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | wr_tls_mhd_flags(c->tls),
+        0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        c->threads > 1 ? c->threads : 0, MHD_OPTION_CONNECTION_LIMIT, 256u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_ARRAY, wr_tls_mhd_options(c->tls), MHD_OPTION_END);
     if (!s->mhd) {
         wr_err_set(err, WR_EIO,
                    "could not listen on %s (in use, or not an address of this "
@@ -641,6 +642,7 @@ int con_run(const struct con_config *cfg, struct wr_err *err)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
     con_server *s = con_server_start(cfg, err);
@@ -648,7 +650,8 @@ int con_run(const struct con_config *cfg, struct wr_err *err)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return err->code ? err->code : WR_EIO;
     }
-    WR_INFO("console listening on %s (port %u), lake %s", s->cfg.listen, s->port, s->cfg.lake_url);
+    WR_INFO("console listening on %s (port %u%s), lake %s", s->cfg.listen, s->port,
+            cfg->tls ? ", HTTPS" : "", s->cfg.lake_url);
     if (cfg->ready_file) {
         FILE *f = fopen(cfg->ready_file, "w");
         if (f) {
@@ -657,7 +660,9 @@ int con_run(const struct con_config *cfg, struct wr_err *err)
         }
     }
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        wr_tls_sighup(cfg->tls, "console"); /* new handshakes only; the socket stays */
+    }
     WR_INFO("signal %d: the console stops once the queries in flight are answered", sig);
     con_server_stop(s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -46,6 +46,18 @@ def get(port, path, key):
     return body
 
 
+def inflate_ceiling(work, lake, rounds):
+    """libdeflate alone on the raw zone's files (inflate_ceiling.c, built with cc): what
+    inflation by itself allows on this CPU, in MB/s of gzip input; None without a compiler."""
+    exe = os.path.join(work, "inflate_ceiling")
+    r = subprocess.run(["cc", "-O2", "-o", exe, os.path.join(HERE, "inflate_ceiling.c"), "-ldeflate"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"inflate_ceiling not built: {r.stderr[-500:]}", file=sys.stderr)
+        return None
+    return json.loads(run([exe, os.path.join(lake, "raw"), str(rounds)]).stdout)
+
+
 def hwm_kib(pid):
     for ln in open(f"/proc/{pid}/status"):
         if ln.startswith("VmHWM:"):
@@ -127,6 +139,7 @@ def main():
         gz = raw_body["scanned_bytes"]
         rates = [gz / 1e6 / (m / 1000) for m in raw_ms]
         rss = hwm_kib(console.pid)
+        ceiling = inflate_ceiling(a.work, lake, a.runs)
         res = {
             "days": a.days, "events_per_day": a.events, "curate_s": round(curate_s, 1),
             "curated_console_ms_median": round(statistics.median(cur_ms), 1),
@@ -136,7 +149,11 @@ def main():
             "raw_console_ms_median": round(statistics.median(raw_ms), 1), "raw_rows": len(raw_body["events"]),
             "raw_gzip_mb": round(gz / 1e6, 1), "raw_mb_per_s_median": round(statistics.median(rates), 1),
             "console_peak_rss_mib": round(rss / 1024, 1),
+            "load_avg": open("/proc/loadavg").read().split()[:3],
         }
+        if ceiling:
+            res["inflate_only_gzip_mb_per_s"] = ceiling["gzip_mb_per_s"]
+            res["raw_share_of_inflate_ceiling"] = round(res["raw_mb_per_s_median"] / ceiling["gzip_mb_per_s"], 2)
         print(json.dumps(res))
         print(f"curated: console {res['curated_console_ms_median']} ms vs DuckDB {res['duckdb_ms_median']} ms "
               f"(rows {res['curated_rows']} / {res['duckdb_rows']}); raw: {res['raw_mb_per_s_median']} MB/s of gzip "

@@ -61,12 +61,14 @@ def wait_for(cond, timeout, what):
 
 
 class Console:
-    def __init__(self, db, lake, tmp, *extra, name="console"):
+    def __init__(self, db, lake, tmp, *extra, name="console", ca=None, env=None):
         self.ready = os.path.join(tmp, name + ".ready")
-        self.log = open(os.path.join(tmp, name + ".log"), "wb")
+        self.logpath = os.path.join(tmp, name + ".log")
+        self.log = open(self.logpath, "wb")
+        self.ca = ca  # HTTPS, trusting this certificate
         self.p = subprocess.Popen([WEIR, "console", "--listen", "127.0.0.1:0", "--database-url", db,
                                    "--lake", "file://" + lake, "--key-cache", "200ms", *extra],
-                                  env=dict(os.environ, WEIR_READY_FILE=self.ready),
+                                  env=dict(os.environ, WEIR_READY_FILE=self.ready, **(env or {})),
                                   stdout=self.log, stderr=self.log)
         self.port = int(wait_for(lambda: os.path.exists(self.ready) and open(self.ready).read().strip(),
                                  30, "the console"))
@@ -74,7 +76,12 @@ class Console:
     def get(self, path, key=None, params=None, headers=None):
         if params:
             path += "?" + urllib.parse.urlencode(params, doseq=True)
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        if self.ca:
+            import ssl
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60,
+                                            context=ssl.create_default_context(cafile=self.ca))
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         h = dict(headers or {})
         if key:
             h["Authorization"] = "Bearer " + key
@@ -165,6 +172,18 @@ def send(port, key, events):
     return r.status, body
 
 
+def gateway(db, lake, tmp, name):
+    """A real gateway writing into lake: (process, port, log file)."""
+    ready = os.path.join(tmp, name + ".ready")
+    log = open(os.path.join(tmp, name + ".log"), "wb")
+    gw = subprocess.Popen([WEIR, "gateway", "--listen", "127.0.0.1:0", "--database-url", db, "--lake",
+                           "file://" + lake, "--spool-dir", os.path.join(tmp, "spool-" + name),
+                           "--flush-interval", "1s"],
+                          env=dict(os.environ, WEIR_READY_FILE=ready), stdout=log, stderr=log)
+    port = int(wait_for(lambda: os.path.exists(ready) and open(ready).read().strip(), 30, "the gateway"))
+    return gw, port, log
+
+
 ROLLUP_DDL = """
 CREATE TABLE IF NOT EXISTS rollups (name text primary key, event_type text not null,
   grain text not null, dimensions text[] not null, metrics jsonb not null,
@@ -196,13 +215,7 @@ def test_all(base, tmp):
     check(rk.startswith("weir_rk_"), f"a read key starts with weir_rk_: {rk[:10]}")
 
     # Events of now through the gateway: accepted into raw/, and rejected ones.
-    ready = os.path.join(tmp, "gw.ready")
-    gwlog = open(os.path.join(tmp, "gw.log"), "wb")
-    gw = subprocess.Popen([WEIR, "gateway", "--listen", "127.0.0.1:0", "--database-url", db, "--lake",
-                           "file://" + lake, "--spool-dir", os.path.join(tmp, "spool"),
-                           "--flush-interval", "1s"],
-                          env=dict(os.environ, WEIR_READY_FILE=ready), stdout=gwlog, stderr=gwlog)
-    port = int(wait_for(lambda: os.path.exists(ready) and open(ready).read().strip(), 30, "the gateway"))
+    gw, port, gwlog = gateway(db, lake, tmp, "gw")
     now_events = [{"event_type": "order_placed", "event_id": f"now-{i}",
                    "payload": {"order_id": 900000 + i, "amount": 1.5, "currency": "SEK", "paid": True,
                                "items": [], "meta": {}}} for i in range(5)]
@@ -227,6 +240,7 @@ def test_all(base, tmp):
         check_auth(con, db, rk, rk_click, rk_revoked, ingest)
         check_meta(con, rk, rk_click)
         check_events(con, tmp, lake, rk)
+        check_context(con, lake, rk)
         check_bad_input(con, rk)
         check_rejected(con, rk, rk_click)
         check_static(con)
@@ -234,8 +248,125 @@ def test_all(base, tmp):
     finally:
         check(con.stop() == 0, "the console stops with 0 on SIGTERM")
     check_budget(db, lake, tmp, rk)
+    check_tls(db, lake, tmp, rk)
     check_up(db, tmp, rk)
     psql(base, f"DROP DATABASE IF EXISTS t_console_{os.getpid()}")
+    check_open_hour(base, tmp)
+
+
+def check_open_hour(base, tmp):
+    """A day curated while its current hour is still open (the curation covers the closed
+    hours only, so curation_state looks current): the events query and the overview must
+    still see the open hour's events, from the raw zone."""
+    import datetime as dt
+    now = dt.datetime.now(dt.timezone.utc)
+    if now.hour == 0 or now.minute >= 58:
+        print("note: open-hour check left out (today has no closed hour yet, or the hour is "
+              "about to turn)", file=sys.stderr)
+        return
+    name = f"t_console_open_{os.getpid()}"
+    db = new_db(base, name)
+    lake = os.path.join(tmp, "lake-open")
+    today = now.strftime("%Y-%m-%d")
+    run([sys.executable, os.path.join(REPO, "tests", "curator", "gen_raw.py"), "--out", lake,
+         "--events", "300", "--start", today + "T00:00:00Z", "--hours", str(now.hour)])
+    for f in sorted(os.listdir(os.path.join(lake, "schemas"))):
+        t, v = f[:-5].rsplit(".v", 1)
+        run([WEIR, "schema", "add", t, os.path.join(lake, "schemas", f), "--version", v, "--force",
+             "--database-url", db])
+    run([WEIR, "curate", "--database-url", db, "--lake", "file://" + lake, "--grace", "0s", "--dt", today])
+    check(psql(db, f"SELECT count(*) FROM curation_state WHERE curated_fingerprint = fingerprint"
+                   f" AND dt = '{today}' AND event_type = 'order_placed'")[0][0] == "1",
+          "open hour: today is curated")
+    ingest = run([WEIR, "key", "create", "--name", "ingest", "--database-url", db]).stdout.strip().split("\n")[-1]
+    rk = read_key(db, "analyst")
+    gw, port, gwlog = gateway(db, lake, tmp, "gw-open")
+    evs = [{"event_type": "order_placed", "event_id": f"open-{i}",
+            "payload": {"order_id": 800000 + i, "amount": 2.5, "currency": "NOK", "paid": False,
+                        "items": [], "meta": {}}} for i in range(3)]
+    st, body = send(port, ingest, evs)
+    check(st == 202, f"open hour: the gateway accepted the events ({st} {body[:200]})")
+    gw.send_signal(signal.SIGTERM)
+    check(gw.wait(timeout=60) == 0, "open hour: the gateway drained")
+    gwlog.close()
+    check(psql(db, f"SELECT count(*) FROM curation_state WHERE curated_fingerprint = fingerprint"
+                   f" AND dt = '{today}' AND event_type = 'order_placed'")[0][0] == "1",
+          "open hour: the day still looks curated")
+    con = Console(db, lake, tmp, name="console-open")
+    try:
+        frm, to = today + "T00:00:00Z", (now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:00:00Z")
+        st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": frm, "to": to,
+                                                     "limit": "1000"})
+        got = ids(body) if st == 200 else []
+        check(st == 200 and [e for e, _ in got[:3]] == ["open-2", "open-1", "open-0"]
+              or sorted(e for e, _ in got[:3]) == ["open-0", "open-1", "open-2"],
+              f"open hour: the open hour's events come first: {got[:4]}")
+        # the whole day: the curated hours from Parquet and the open hour from raw, as DuckDB
+        # reads the day's raw files (deduplicated the same way)
+        ref = duck(tmp, lake, [], [today], "order_placed", frm, to, [], 1000)
+        check(got == ref, f"open hour: the day equals DuckDB on its raw files ({len(got)} vs {len(ref)})")
+        st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": frm, "to": to,
+                                                     "where": ["currency:NOK"]})
+        check(st == 200 and sorted(e["event_id"] for e in body["events"]) == ["open-0", "open-1", "open-2"],
+              f"open hour: a filter finds them: {st} {[e['event_id'] for e in body.get('events', [])]}")
+        st, body, _ = con.get("/api/v1/overview", rk, {"hours": "2"})
+        ov = {t["event_type"]: t for t in body.get("event_types", [])} if st == 200 else {}
+        series = ov.get("order_placed", {}).get("series", [])
+        cur_hour = now.strftime("%Y-%m-%dT%H:00:00.000Z")
+        last = series[-1] if series else {}
+        check(last.get("hour") == cur_hour and last.get("accepted", 0) >= 1 and last.get("estimated") is True,
+              f"open hour: the overview counts the open hour: {last}")
+        check(ov.get("order_placed", {}).get("last_received") == cur_hour,
+              f"open hour: last_received is the open hour: {ov.get('order_placed', {}).get('last_received')}")
+    finally:
+        check(con.stop() == 0, "open hour: the console stops")
+    psql(base, f"DROP DATABASE IF EXISTS {name}")
+
+
+def check_tls(db, lake, tmp, rk):
+    """--tls-cert/--tls-key (and their WEIR_CONSOLE_TLS_* variables): HTTPS with an
+    openssl-made pair, plain HTTP refused, SIGHUP serves a new pair, a bad one keeps it."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "tls"))
+    import tlslib
+    cert, key = tlslib.make_cert(os.path.join(tmp, "tls1"), "console-one")
+    r = run([WEIR, "console", "--database-url", db, "--lake", "file://" + lake, "--tls-cert", cert], ok=False)
+    check(r.returncode == 2 and "--tls-key" in r.stderr, f"--tls-cert alone: exit 2 naming --tls-key ({r.returncode})")
+    live_cert, live_key = os.path.join(tmp, "live-cert.pem"), os.path.join(tmp, "live-key.pem")
+    shutil.copy(cert, live_cert)
+    shutil.copy(key, live_key)
+    # The gateway's variables are not the console's: WEIR_TLS_* set to nonsense is ignored.
+    con = Console(db, lake, tmp, name="console-tls", ca=cert,
+                  env={"WEIR_CONSOLE_TLS_CERT": live_cert, "WEIR_CONSOLE_TLS_KEY": live_key,
+                       "WEIR_TLS_CERT": "/nonexistent", "WEIR_TLS_KEY": "/nonexistent"})
+    try:
+        st, body, _ = con.get("/api/v1/health", rk)
+        check(st == 200 and body.get("status") == "ok", f"HTTPS: health {st}")
+        st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": "-1h"})
+        check(st == 200 and len(body.get("events", [])) == 5, f"HTTPS: events {st}")
+        plain = http.client.HTTPConnection("127.0.0.1", con.port, timeout=10)
+        try:
+            plain.request("GET", "/api/v1/health", headers={"Authorization": "Bearer " + rk})
+            ok_plain = plain.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            ok_plain = False
+        plain.close()
+        check(not ok_plain, "plain HTTP to the HTTPS console gets no answer")
+        check(tlslib.peer_cert(con.port) == tlslib.der_of(cert), "the console shows its certificate")
+        cert2, key2 = tlslib.make_cert(os.path.join(tmp, "tls2"), "console-two")
+        shutil.copy(cert2, live_cert)
+        shutil.copy(key2, live_key)
+        con.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: tlslib.peer_cert(con.port) == tlslib.der_of(cert2), 20, "the new certificate after SIGHUP")
+        con.ca = cert2
+        st, _, _ = con.get("/api/v1/health", rk)
+        check(st == 200, f"HTTPS after SIGHUP with the new pair ({st})")
+        with open(live_cert, "w") as f:
+            f.write("not a certificate\n")
+        con.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: b"previous one stays" in open(con.logpath, "rb").read(), 20, "the refused reload")
+        check(tlslib.peer_cert(con.port) == tlslib.der_of(cert2), "a bad pair on SIGHUP keeps the served one")
+    finally:
+        check(con.stop() == 0, "the HTTPS console stops with 0")
 
 
 def check_up(db, tmp, rk):
@@ -393,6 +524,66 @@ def check_events(con, tmp, lake, rk):
     got = [e["event_id"] for e in body.get("events", [])]
     check(got[:5] == [f"now-{i}" for i in range(5)][::-1] or sorted(got) == sorted(f"now-{i}" for i in range(5)),
           f"newest first, the events of now: {got}")
+
+
+def raw_ref(lake, typ, days, frm, to, keep):
+    """The raw lines of days, deduplicated by event_id (first received_at), kept by keep(line
+    object), newest first: [[event_id, received_at_us], ...]."""
+    first = {}
+    for d in days:
+        for root, _, files in os.walk(os.path.join(lake, "raw", f"event_type={typ}", f"dt={d}")):
+            for f in files:
+                for ln in readable(os.path.join(root, f)).split(b"\n"):
+                    try:
+                        o = json.loads(ln)
+                        eid, r = o["event_id"], us(o["received_at"])
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        continue
+                    if isinstance(eid, str) and (eid not in first or r < first[eid][0]):
+                        first[eid] = (r, o)
+    rows = [[e, r] for e, (r, o) in first.items() if us(frm) <= r <= us(to) and keep(o)]
+    return sorted(rows, key=lambda x: (-x[1], x[0]))
+
+
+def ctx_of(o, member, field):
+    c = o.get("context") if isinstance(o, dict) else None
+    if member:
+        c = c.get(member) if isinstance(c, dict) else None
+    return c.get(field) if isinstance(c, dict) else None
+
+
+def check_context(con, lake, rk):
+    """where=context.X:V reads the curated context_* columns on curated days (no raw file
+    opened) and the raw context on the others; curated rows carry a rebuilt context."""
+    frm, to = "2026-11-10T00:00:00Z", "2026-11-12T00:00:00Z"
+    cases = [("context.country:SE", "geo", "country", "SE"), ("context.geo.country:SE", "geo", "country", "SE"),
+             ("context.browser:Googlebot", "ua", "browser", "Googlebot"), ("context.bot:true", "ua", "bot", True),
+             ("context.ip:198.51.100.0", None, "ip", "198.51.100.0"),
+             ("context.city:Z\u00fcrich \"q\"", "geo", "city", 'Z\u00fcrich "q"')]
+    for where, member, field, val in cases:
+        st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": frm, "to": to,
+                                                     "where": [where], "limit": "1000"})
+        ref = raw_ref(lake, "order_placed", ["2026-11-10", "2026-11-11"], frm, to,
+                      lambda o: ctx_of(o, member, field) == val)
+        got = ids(body) if st == 200 else []
+        check(st == 200 and len(ref) > 0 and got == ref,
+              f"context {where}: console {len(got)} rows == the raw lines' {len(ref)} ({st})")
+        cur = [e for e in body.get("events", []) if e["received_at"].startswith("2026-11-10")]
+        check(len(cur) > 0 and all(ctx_of(e, member, field) == val for e in cur),
+              f"context {where}: curated rows carry the context member")
+    st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": frm,
+                                                 "to": "2026-11-10T23:59:59Z", "where": ["context.country:SE"],
+                                                 "limit": "1000"})
+    check(st == 200 and body.get("scanned_files") == 1,
+          f"a context filter on a curated day reads its Parquet file only: {body.get('scanned_files')} files")
+    se = body.get("events", [{}])[0]
+    check(se.get("context") == {"ip": "203.0.113.0", "ua": {"browser": "Firefox", "os": "Linux",
+                                                            "device": "desktop", "bot": False},
+                                "geo": {"country": "SE", "city": "Stockholm"}},
+          f"a curated row's context is rebuilt from the columns: {se.get('context')}")
+    st, body, _ = con.get("/api/v1/events", rk, {"event_type": "order_placed", "from": frm, "to": to,
+                                                 "where": ["context.user_agent:x"]})
+    check(st == 200 and body["events"] == [], f"a context key with no column is answered from raw ({st})")
 
 
 def check_bad_input(con, rk):
