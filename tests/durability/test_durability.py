@@ -648,7 +648,11 @@ def scenario_outage(w):
         # a crash while the lake is away: the restart replays a backlog it cannot write yet
         gw.kill9()
         gw.start()
-        time.sleep(2.5)
+        # the load fills the 4 MiB spool at the machine's pace (slower under ASan or a busy
+        # CI box): wait for the first 503, not for a fixed time
+        fill_deadline = time.time() + 60
+        while time.time() < fill_deadline and 503 not in load.status:
+            time.sleep(0.1)
         during = gw.metrics()
         acked_down = load.acked_since(t_down + 0.5)
         st, _ = gw.get("/readyz")
