@@ -567,7 +567,7 @@ __attribute__((always_inline)) static inline int quick(const struct val__op *op,
             return 1;
         }
         /* An abandoned search is no verdict: run_op halts the validation. */
-        int r = val__regex_search(op->u.re, v->u.s, v->n);
+        int r = val__regex_search_utf8(op->u.re, v->u.s, v->n);
         return r < 0 ? -1 : r > 0;
     }
     case VAL__OP_MAX_ITEMS:
@@ -636,7 +636,7 @@ __attribute__((noinline)) static bool run_props(struct ectx *c, const struct val
         }
         for (uint32_t p = 0; p < op->u.props.n_pats; p++) {
             const struct val__pat *pt = &op->u.props.pats[p];
-            int r = val__regex_search(pt->re, m->name, m->name_len);
+            int r = val__regex_search_utf8(pt->re, m->name, m->name_len);
             if (r < 0) {
                 struct path k = {sp, op->u.props.pats_kw, SEG_NT, 0};
                 struct path s = {&k, pt->src, SEG_NT, 0};
@@ -822,7 +822,7 @@ static bool run_op(struct ectx *c, const struct val__op *op, const struct js_val
         if (v->type != JS_STRING) {
             return true;
         }
-        int r = val__regex_search(op->u.re, v->u.s, v->n);
+        int r = val__regex_search_utf8(op->u.re, v->u.s, v->n);
         if (r > 0) {
             return true;
         }

@@ -1040,10 +1040,38 @@ static bool is_iprivate(uint32_t cp)
 
 enum { U_PCHAR = 1, U_SLASH = 2, U_QUERY = 4, U_USERINFO = 8, U_REGNAME = 16, U_PRIVATE = 32 };
 
+/* For each ASCII byte, the classes (U_* bits) in which uri_run accepts it, U_ALWAYS for
+ * every class: one load per character instead of the predicates' compare chains (a URI
+ * is checked per event). Built from the predicates themselves, so it cannot disagree. */
+enum { U_ALWAYS = 64 };
+static unsigned char uri_ascii[128];
+static pthread_once_t uri_ascii_once = PTHREAD_ONCE_INIT;
+
+static void uri_ascii_init(void)
+{
+    for (int c = 1; c < 128; c++) {
+        unsigned char m = 0;
+        if (is_unreserved(c) || is_sub_delim(c)) {
+            m = U_ALWAYS;
+        } else if (c == ':') {
+            m = U_PCHAR | U_USERINFO;
+        } else if (c == '@') {
+            m = U_PCHAR;
+        } else if (c == '/') {
+            m = U_SLASH | U_QUERY;
+        } else if (c == '?') {
+            m = U_QUERY;
+        }
+        uri_ascii[c] = m;
+    }
+}
+
 /* Consumes characters of the given class at s[*i]; stops at the first one outside it.
  * Returns false on a malformed percent-escape or bad UTF-8. */
 static bool uri_run(bytes s, size_t len, size_t *i, int cls, bool iri)
 {
+    pthread_once(&uri_ascii_once, uri_ascii_init);
+    const unsigned accept = (unsigned)cls | U_ALWAYS;
     while (*i < len) {
         unsigned c = s[*i];
         if (c == '%') {
@@ -1068,20 +1096,7 @@ static bool uri_run(bytes s, size_t len, size_t *i, int cls, bool iri)
             }
             continue;
         }
-        bool ok = is_unreserved((int)c) || is_sub_delim((int)c);
-        if (cls & (U_PCHAR | U_USERINFO)) {
-            ok = ok || c == ':';
-        }
-        if (cls & U_PCHAR) {
-            ok = ok || c == '@';
-        }
-        if (cls & (U_SLASH | U_QUERY)) {
-            ok = ok || c == '/';
-        }
-        if (cls & U_QUERY) {
-            ok = ok || c == '?';
-        }
-        if (!ok) {
+        if (!(uri_ascii[c] & accept)) {
             return true;
         }
         (*i)++;

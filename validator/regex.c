@@ -1,6 +1,8 @@
 /* regex.c - ECMA-262 (Unicode mode) patterns for JSON Schema, checked by our own parser
  * and translated into PCRE2 syntax, then compiled with JIT and bounded by match limits.
- * Matching uses per-thread match data so a warm thread allocates nothing. */
+ * Matching uses per-thread match data so a warm thread allocates nothing. Anchored
+ * patterns made of ASCII sets (`^/`, `^[A-Z]{2}$`) also get a byte-loop program that
+ * answers exactly as PCRE2 would (see rx_fast_build for why), without entering PCRE2. */
 #include "common/array.h"
 #include "common/text.h"
 #include "validator/regex.h"
@@ -26,9 +28,26 @@
 #define RX_JIT_STACK_MAX (4u * 1024u * 1024u) /* virtual; touched as needed */
 #define RX_OVECTOR_PAIRS 16u
 
+/* The byte-loop program: a sequence of atoms, each an ASCII set repeated min..max times. */
+#define RX_FAST_ATOMS 16
+#define RX_FAST_INF UINT32_MAX
+
+struct rx_fast_atom {
+    uint64_t set[2]; /* bit c: byte c (< 0x80) belongs to the set */
+    uint32_t min, max;
+};
+
+struct rx_fast {
+    struct rx_fast_atom atoms[RX_FAST_ATOMS];
+    unsigned n;
+    bool end; /* the pattern ends with $: the match must reach the end of the subject */
+};
+
 struct val__regex {
     pcre2_code *code;
     pcre2_match_context *mctx;
+    bool jit;             /* pcre2_jit_compile succeeded: pcre2_jit_match may be used */
+    struct rx_fast *fast; /* NULL: no byte-loop program, PCRE2 answers */
 };
 
 /* ---- the translator ---- */
@@ -1039,6 +1058,218 @@ void val__regex_thread_cleanup(void)
     }
 }
 
+/* ---- the byte-loop program ---- */
+
+static void rx_set_add(uint64_t set[2], unsigned lo, unsigned hi)
+{
+    for (unsigned c = lo; c <= hi; c++) {
+        set[c >> 6] |= (uint64_t)1 << (c & 63);
+    }
+}
+
+static bool rx_set_has(const uint64_t set[2], unsigned char c)
+{
+    return c < 0x80 && (set[c >> 6] >> (c & 63)) & 1;
+}
+
+/* A printable ASCII byte that stands for itself outside a class in Unicode mode. */
+static bool rx_fast_plain(int c)
+{
+    return c >= 0x20 && c < 0x7f && strchr("^$\\.*+?()[]{}|", c) == NULL;
+}
+
+/* One escape (cursor after the backslash) that is exactly an ASCII set: \d, \w, or an
+ * escaped syntax character (and \- in a class). */
+static bool rx_fast_escape(const unsigned char *p, size_t n, size_t *i, uint64_t set[2],
+                           bool in_class)
+{
+    if (*i >= n) {
+        return false;
+    }
+    int c = p[(*i)++];
+    if (c == 'd') {
+        rx_set_add(set, '0', '9');
+    } else if (c == 'w') {
+        rx_set_add(set, '0', '9');
+        rx_set_add(set, 'A', 'Z');
+        rx_set_add(set, 'a', 'z');
+        rx_set_add(set, '_', '_');
+    } else if ((c != 0 && strchr("^$\\.*+?()[]{}|/", c) != NULL) || (in_class && c == '-')) {
+        rx_set_add(set, (unsigned)c, (unsigned)c);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* A class without negation whose members are printable ASCII bytes, ranges of them and
+ * the escapes above (cursor after '['). */
+static bool rx_fast_class(const unsigned char *p, size_t n, size_t *i, uint64_t set[2])
+{
+    if (*i < n && p[*i] == '^') {
+        return false;
+    }
+    while (*i < n && p[*i] != ']') {
+        int lo = p[*i];
+        if (lo == '\\') {
+            (*i)++;
+            if (!rx_fast_escape(p, n, i, set, true) ||
+                (*i + 1 < n && p[*i] == '-' && p[*i + 1] != ']')) {
+                return false; /* a range from an escape: left to PCRE2 */
+            }
+            continue;
+        }
+        if (lo < 0x20 || lo >= 0x7f || lo == '[') {
+            return false;
+        }
+        (*i)++;
+        if (*i + 1 < n && p[*i] == '-' && p[*i + 1] != ']') {
+            int hi = p[*i + 1];
+            if (hi == '\\' || hi < 0x20 || hi >= 0x7f || hi == '[' || hi < lo) {
+                return false;
+            }
+            *i += 2;
+            rx_set_add(set, (unsigned)lo, (unsigned)hi);
+        } else {
+            rx_set_add(set, (unsigned)lo, (unsigned)lo);
+        }
+    }
+    if (*i >= n) {
+        return false;
+    }
+    (*i)++; /* ']' */
+    return true;
+}
+
+/* A greedy quantifier at the cursor (none: 1..1); lazy ones are refused. */
+static bool rx_fast_quant(const unsigned char *p, size_t n, size_t *i, uint32_t *min,
+                          uint32_t *max)
+{
+    *min = *max = 1;
+    if (*i >= n) {
+        return true;
+    }
+    int c = p[*i];
+    if (c == '*' || c == '+' || c == '?') {
+        (*i)++;
+        *min = c == '+';
+        *max = c == '?' ? 1 : RX_FAST_INF;
+    } else if (c == '{') {
+        uint64_t lo = 0, hi;
+        size_t k = *i + 1, d = 0;
+        for (; k < n && p[k] >= '0' && p[k] <= '9' && d < 6; k++, d++) {
+            lo = lo * 10 + (uint64_t)(p[k] - '0');
+        }
+        if (d == 0 || d == 6) {
+            return false;
+        }
+        hi = lo;
+        if (k < n && p[k] == ',') {
+            k++;
+            d = 0;
+            uint64_t h = 0;
+            for (; k < n && p[k] >= '0' && p[k] <= '9' && d < 6; k++, d++) {
+                h = h * 10 + (uint64_t)(p[k] - '0');
+            }
+            if (d == 6) {
+                return false;
+            }
+            hi = d == 0 ? RX_FAST_INF : h;
+        }
+        if (k >= n || p[k] != '}' || hi < lo) {
+            return false;
+        }
+        *i = k + 1;
+        *min = (uint32_t)lo;
+        *max = (uint32_t)hi;
+    } else {
+        return true;
+    }
+    return !(*i < n && p[*i] == '?');
+}
+
+/* Builds the byte-loop program of a pattern already accepted by the translator, or says
+ * there is none. The shape: ^, then atoms (a plain ASCII byte, an ASCII class, \d, \w or
+ * an escaped syntax byte) each with a greedy quantifier, then an optional $.
+ *
+ * Why it answers as PCRE2 does. The ^ anchors the one match attempt at offset 0 (no m
+ * flag), and the translated $ is \z. Every set holds ASCII bytes only, so an atom consumes
+ * exactly one code point per repetition and never a byte of a multi-byte sequence: bytes
+ * and code points agree. Backtracking is what a loop would miss; the program exists only
+ * when every atom with min < max has a set disjoint from the sets of all the atoms after
+ * it. Then in any match that atom takes either its maximum or every byte of its set at
+ * that point (the byte after it, if any and consumed, belongs to a later, disjoint set; if
+ * not consumed, there is no $ and the later atoms took nothing, so taking more also
+ * matches): taking the longest run up to max, with no retry, finds a match iff one exists. */
+static bool rx_fast_build(const unsigned char *p, size_t n, struct rx_fast *f)
+{
+    memset(f, 0, sizeof *f);
+    size_t i = 0;
+    if (n == 0 || p[0] != '^') {
+        return false;
+    }
+    i++;
+    while (i < n) {
+        if (p[i] == '$' && i + 1 == n) {
+            f->end = true;
+            i++;
+            break;
+        }
+        if (f->n == RX_FAST_ATOMS) {
+            return false;
+        }
+        struct rx_fast_atom *a = &f->atoms[f->n];
+        int c = p[i++];
+        if (c == '[') {
+            if (!rx_fast_class(p, n, &i, a->set)) {
+                return false;
+            }
+        } else if (c == '\\') {
+            if (!rx_fast_escape(p, n, &i, a->set, false)) {
+                return false;
+            }
+        } else if (rx_fast_plain(c)) {
+            rx_set_add(a->set, (unsigned)c, (unsigned)c);
+        } else {
+            return false;
+        }
+        if (!rx_fast_quant(p, n, &i, &a->min, &a->max)) {
+            return false;
+        }
+        f->n++;
+    }
+    for (unsigned k = 0; k < f->n; k++) {
+        if (f->atoms[k].min == f->atoms[k].max) {
+            continue;
+        }
+        for (unsigned j = k + 1; j < f->n; j++) {
+            if ((f->atoms[k].set[0] & f->atoms[j].set[0]) ||
+                (f->atoms[k].set[1] & f->atoms[j].set[1])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static int rx_fast_run(const struct rx_fast *f, const unsigned char *s, size_t len)
+{
+    size_t pos = 0;
+    for (unsigned k = 0; k < f->n; k++) {
+        const struct rx_fast_atom *a = &f->atoms[k];
+        size_t room = len - pos, lim = a->max == RX_FAST_INF || a->max > room ? room : a->max;
+        size_t got = 0;
+        while (got < lim && rx_set_has(a->set, s[pos + got])) {
+            got++;
+        }
+        if (got < a->min) {
+            return 0;
+        }
+        pos += got;
+    }
+    return !f->end || pos == len;
+}
+
 /* ---- compile and search ---- */
 
 static val__regex *rx_compile_native(const char *out, size_t out_len, struct wr_err *err)
@@ -1078,7 +1309,7 @@ static val__regex *rx_compile_native(const char *out, size_t out_len, struct wr_
         goto fail;
     }
     /* JIT is an optimisation: a platform without it still matches, only slower. */
-    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
     re->mctx = pcre2_match_context_create(NULL);
     if (!re->mctx) {
         wr_err_set(err, WR_ENOMEM, "out of memory compiling a regex");
@@ -1105,6 +1336,16 @@ val__regex *val__regex_compile(const char *pattern, size_t len, struct wr_err *e
     }
     val__regex *re = rx_compile_native(out, out_len, err);
     free(out);
+    if (re) {
+        /* Best effort: without the program (or memory for it) PCRE2 answers. */
+        struct rx_fast f;
+        if (rx_fast_build((const unsigned char *)pattern, len, &f)) {
+            re->fast = malloc(sizeof f);
+            if (re->fast) {
+                *re->fast = f;
+            }
+        }
+    }
     return re;
 }
 
@@ -1120,22 +1361,15 @@ val__regex *val__regex_compile_pcre2(const char *pattern, size_t len, struct wr_
 void val__regex_free(val__regex *re)
 {
     if (re) {
+        free(re->fast);
         pcre2_match_context_free(re->mctx);
         pcre2_code_free(re->code);
         free(re);
     }
 }
 
-int val__regex_search(const val__regex *re, const char *s, size_t len)
+static int rx_verdict(int rc)
 {
-    if (!re) {
-        return WR_EINVAL;
-    }
-    struct rx_tls *t = rx_tls_get();
-    if (!t) {
-        return WR_ENOMEM;
-    }
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s ? s : ""), s ? len : 0, 0, 0, t->md, re->mctx);
     if (rc >= 0) {
         return 1; /* 0 means a match with too small an ovector: still a match */
     }
@@ -1149,5 +1383,47 @@ int val__regex_search(const val__regex *re, const char *s, size_t len)
     if (rc == PCRE2_ERROR_NOMEMORY) {
         return WR_ENOMEM;
     }
-    return WR_EINVAL; /* e.g. the subject is not valid UTF-8 */
+    return WR_EINVAL;
+}
+
+int val__regex_search_utf8(const val__regex *re, const char *s, size_t len)
+{
+    if (!re) {
+        return WR_EINVAL;
+    }
+    if (!s) {
+        s = "";
+        len = 0;
+    }
+    if (re->fast) {
+        return rx_fast_run(re->fast, (const unsigned char *)s, len);
+    }
+    struct rx_tls *t = rx_tls_get();
+    if (!t) {
+        return WR_ENOMEM;
+    }
+    /* The caller vouches for the UTF-8, so PCRE2's check (a pass over the subject) is
+     * skipped; pcre2_jit_match also skips the option checks of pcre2_match. */
+    int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, t->md, re->mctx)
+                     : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, t->md,
+                                   re->mctx);
+    return rx_verdict(rc);
+}
+
+bool val__regex_has_fast(const val__regex *re)
+{
+    return re && re->fast;
+}
+
+int val__regex_search(const val__regex *re, const char *s, size_t len)
+{
+    if (!re) {
+        return WR_EINVAL;
+    }
+    struct rx_tls *t = rx_tls_get();
+    if (!t) {
+        return WR_ENOMEM;
+    }
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s ? s : ""), s ? len : 0, 0, 0, t->md, re->mctx);
+    return rx_verdict(rc); /* WR_EINVAL e.g. when the subject is not valid UTF-8 */
 }

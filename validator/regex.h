@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct val__regex val__regex;
@@ -22,6 +23,16 @@ void val__regex_free(val__regex *re);
  * limit: a catastrophic pattern) or failed. Thread-safe; after the first call on a
  * thread it allocates nothing (per-thread match data). */
 int val__regex_search(const val__regex *re, const char *s, size_t len);
+
+/* As val__regex_search for a subject the caller knows is valid UTF-8 (the JSON reader's
+ * strings and member names are): no UTF-8 check, JIT matching without pcre2_match's
+ * checks, and for anchored ASCII-set patterns (`^/`, `^[A-Z]{2}$`) a byte loop instead of
+ * PCRE2, with the same answers. Never pass it anything else: PCRE2's behaviour on
+ * invalid UTF-8 without the check is undefined. */
+int val__regex_search_utf8(const val__regex *re, const char *s, size_t len);
+
+/* Whether re has the byte-loop program (for tests). */
+bool val__regex_has_fast(const val__regex *re);
 
 /* Longest pattern accepted, in bytes (longer ones are refused with WR_ELIMIT). */
 #define VAL__REGEX_MAX_PATTERN_BYTES 32768u

@@ -84,7 +84,9 @@ enum val_dialect val_schema_dialect(const val_schema *s);
  * (no crafted collisions), equality of big objects sorts, and the validation stops as
  * invalid when it nests deeper than opts->max_depth frames, takes more than
  * opts->max_steps steps (keyword "cost"), or a regex is abandoned at its match limit
- * (even under `not`: an abandoned search is never turned into a verdict). */
+ * (even under `not`: an abandoned search is never turned into a verdict).
+ * inst's strings and member names must be valid UTF-8, as js_parse makes them: `pattern`
+ * matching trusts them and skips PCRE2's UTF-8 check. */
 bool val_is_valid(const val_schema *s, const struct js_val *inst);
 
 /* One violation. All strings are NUL-terminated and live in the caller's arena. */

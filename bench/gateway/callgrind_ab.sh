@@ -7,6 +7,7 @@
 # keep-alive client posts the bench bodies (gen_bodies.py); the figure is all threads'
 # instructions (start-up and drain subtracted by an idle run) divided by the requests.
 # Needs valgrind, python3 and weir_pgfixture (WEIR_PGFIXTURE, default next to WEIR_A).
+# CGAB_KEEP=DIR keeps the callgrind files there (for callgrind_annotate).
 set -euo pipefail
 A=$(readlink -f "$1"); B=$(readlink -f "$2"); N=${3:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,6 +60,7 @@ for i in range(count):
         sys.exit(f"status {r.status}")
 PY
     kill -TERM "$pid"; wait "$pid" || true
+    if [ -n "${CGAB_KEEP:-}" ]; then mkdir -p "$CGAB_KEEP" && cp "$tmp/$name.cg" "$CGAB_KEEP/"; fi
     awk '/^(summary|totals):/ {print $2; exit}' "$tmp/$name.cg"
 }
 printf '%-8s %-6s %14s %14s %14s\n' build mode Ir-total Ir-idle Ir/request

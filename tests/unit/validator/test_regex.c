@@ -462,6 +462,162 @@ static void test_random_patterns(void)
            gaps);
 }
 
+/* Appends s to the NUL-terminated dst of capacity cap (truncating). */
+static void append(char *dst, size_t cap, const char *s)
+{
+    size_t have = strlen(dst), n = strlen(s);
+    if (n > cap - 1 - have) {
+        n = cap - 1 - have;
+    }
+    memcpy(dst + have, s, n);
+    dst[have + n] = '\0';
+}
+
+/* Whether the two search paths (checked PCRE2, and the trusted-UTF-8 one with JIT match
+ * and the byte-loop program) agree on pat over every subject; counts the disagreements. */
+static int fast_disagreements(const char *pat, const char *const *subjects, size_t n_subjects,
+                              bool *has_fast)
+{
+    struct wr_err err = {0};
+    val__regex *re = val__regex_compile(pat, strlen(pat), &err);
+    if (!re) {
+        return -1;
+    }
+    *has_fast = val__regex_has_fast(re);
+    int bad = 0;
+    for (size_t k = 0; k < n_subjects; k++) {
+        int a = val__regex_search(re, subjects[k], strlen(subjects[k]));
+        int b = val__regex_search_utf8(re, subjects[k], strlen(subjects[k]));
+        if (a != b) {
+            fprintf(stderr, "  /%s/ on \"%s\": PCRE2 %d, trusted path %d\n", pat, subjects[k], a,
+                    b);
+            bad++;
+        }
+    }
+    val__regex_free(re);
+    return bad;
+}
+
+/* The byte-loop programs answer as PCRE2 does: the schemas' patterns, edge cases of the
+ * shape (which patterns get a program and which not), then random patterns of the shape. */
+static void test_fast_path(void)
+{
+    static const char *const subjects[] = {
+        "", "/", "//", "/x", "x/", "a", "ab", "abc", "aab", "ba", "DE", "D", "DEU", "de",
+        "REF1A2B3C", "REF1A2", "REF", "1.2.3", "1.2.3-rc.1", "10.20.30+b", "1.2", "check-api",
+        "checkout-api", "Checkout", "a-", "-a", "a_b", "a.b", "a\\b", "$", "^", "{1}", "-",
+        "\xc3\xa9", "a\xc3\xa9", "/\xc3\xa9", "\xc3\xa9/", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "0",
+        "09", "a0", "_", "]", "x-y", "--", "a--", "a]", "b]", "123456", "1234567890123"};
+    const size_t ns = sizeof subjects / sizeof subjects[0];
+    static const struct {
+        const char *pat;
+        bool fast;
+    } cases[] = {
+        {"^/", true},
+        {"^[a-z][a-z0-9-]{0,62}$", true},
+        {"^[A-Z0-9]{6,12}$", true},
+        {"^[A-Z]{2}$", true},
+        {"^REF[0-9A-Z]+$", true},
+        {"^", true},
+        {"^$", true},
+        {"^a*$", true},
+        {"^a+b?$", true},
+        {"^a{2,}", true},
+        {"^a{0}b", true},
+        {"^\\d+\\.", true},
+        {"^\\d+\\.\\d", false},
+        {"^\\w+$", true},
+        {"^\\/\\$", true},
+        {"^[-a]", true},
+        {"^[a-]+$", true},
+        {"^[a\\-z]+$", true},
+        {"^[\\d_]{1,3}$", true},
+        {"^[]", true},
+        {"^[--0]+$", true},
+        {"^[a-z-0]+$", true},
+        /* Not the shape, or not provably the same: PCRE2 answers. */
+        {"^[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?$", false},
+        {"^a*a$", false},
+        {"^[a-z]*[0-9]?[a-z]$", false},
+        {"^a+?", false},
+        {"^[^a]", false},
+        {"^.", false},
+        {"^\xc3\xa9", false},
+        {"/", false},
+        {"a$", false},
+        {"^a|b", false},
+        {"^(a)", false},
+        {"^\\s", false},
+        {"^\\D", false},
+        {"^[\\.-z]", false},
+        {"^a$b", false},
+        {"^\\u0041", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool has_fast = false;
+        int bad = fast_disagreements(cases[i].pat, subjects, ns, &has_fast);
+        if (bad != 0) {
+            CHECK__FAIL("/%s/: %d disagreements", cases[i].pat, bad);
+        }
+        if (has_fast != cases[i].fast) {
+            CHECK__FAIL("/%s/: byte-loop program %s", cases[i].pat,
+                        has_fast ? "built, not expected" : "expected, not built");
+        }
+    }
+    /* Random patterns of the shape over a small alphabet, where overlaps between atoms
+     * (the backtracking the program must not need) are frequent. */
+    static const char *const atoms[] = {"a", "b", "/", "[ab]", "[a-c]", "[b-d]", "\\d", "[0-9a]",
+                                        "\\w", "[-a]", "\\."};
+    static const char *const quants[] = {"", "", "*", "+", "?", "{2}", "{0,2}", "{1,}", "{2,3}"};
+    static const char alphabet[] = "ab/c0d1-._\xc3";
+    unsigned seed = 777;
+    int built = 0, compared = 0;
+    for (int it = 0; it < 20000; it++) {
+        char pat[128] = "^";
+        seed = seed * 1103515245u + 12345u;
+        int natoms = 1 + (int)((seed >> 16) % 4);
+        for (int k = 0; k < natoms; k++) {
+            seed = seed * 1103515245u + 12345u;
+            append(pat, sizeof pat, atoms[(seed >> 16) % (sizeof atoms / sizeof atoms[0])]);
+            seed = seed * 1103515245u + 12345u;
+            append(pat, sizeof pat, quants[(seed >> 16) % (sizeof quants / sizeof quants[0])]);
+        }
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 2) {
+            append(pat, sizeof pat, "$");
+        }
+        const char *subj[24];
+        char buf[24][12];
+        for (int k = 0; k < 24; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t n = (seed >> 16) % 9;
+            size_t m = 0;
+            for (size_t j = 0; j < n; j++) {
+                seed = seed * 1103515245u + 12345u;
+                char ch = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+                if (ch == '\xc3') { /* a whole é, never a broken sequence */
+                    buf[k][m++] = '\xc3';
+                    buf[k][m++] = '\xa9';
+                    j++;
+                } else {
+                    buf[k][m++] = ch;
+                }
+            }
+            buf[k][m] = '\0';
+            subj[k] = buf[k];
+        }
+        bool has_fast = false;
+        int bad = fast_disagreements(pat, subj, 24, &has_fast);
+        if (bad != 0) {
+            CHECK__FAIL("/%s/: %d disagreements", pat, bad);
+        }
+        built += has_fast;
+        compared++;
+    }
+    printf("  byte-loop programs: %d of %d random patterns of the shape\n", built, compared);
+    CHECK(built > compared / 4);
+}
+
 /* Prints compile and search costs (figures for the report, not timed assertions). */
 static void test_figures(void)
 {
@@ -569,6 +725,7 @@ int main(void)
     CHECK_RUN(test_no_alloc_when_warm);
     CHECK_RUN(test_threads);
     CHECK_RUN(test_random_patterns);
+    CHECK_RUN(test_fast_path);
     CHECK_RUN(test_figures);
     val__regex_thread_cleanup();
     return CHECK_DONE();
