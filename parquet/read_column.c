@@ -245,7 +245,8 @@ static int load_dict(struct ctx *x, const struct page_hdr *h, const uint8_t *bod
     return 0;
 }
 
-/* Dictionary indices of a page: nn of them into *out, each checked against the dictionary's size. */
+/* Dictionary indices of a page: nn of them into *out, each checked against the dictionary's
+ * size. */
 static int dict_indices(struct ctx *x, const uint8_t *p, const uint8_t *end, size_t nn,
                         const uint32_t **out)
 {
@@ -571,8 +572,9 @@ static int filter_page(struct ctx *x, int enc, const uint8_t *p, const uint8_t *
 }
 
 /* A page of a column read after the filters, holding few selected rows: only those rows are
- * materialized (the others' slots keep what they held, as in filter_page). 1 when done, 0 when the page needs the full
- * decode (another encoding, or many selected rows), negative on failure. */
+ * materialized (the others' slots keep what they held, as in filter_page). 1 when done, 0
+ * when the page needs the full decode (another encoding, or many selected rows), 2 when a
+ * partly decompressed page (x->partial) ran out, negative on failure. */
 static int sparse_page(struct ctx *x, int enc, const uint8_t *p, const uint8_t *end, uint8_t *dst,
                        size_t row0, size_t nv, size_t nn, const uint8_t *valid)
 {
