@@ -123,7 +123,9 @@ struct pq_fv {
 /* Adds "column in [lo, hi]" (NULL = unbounded; lo == hi for equality); bytes are copied.
  * Filters are ANDed. A row group whose statistics prove no value can match is skipped
  * without reading it; a group whose filtered columns hold no match is skipped after reading
- * only those columns; pq_reader_next_row returns matching rows only and pq_reader_selection
+ * only those columns, in the order of their first filter (add the most selective first: a
+ * later one is read only on the pages where rows are left; a dictionary without a matching
+ * entry spares its pages); pq_reader_next_row returns matching rows only and pq_reader_selection
  * lists them. Nulls never match. Refused (WR_EINVAL) for a kind that does not fit, a decimal
  * stored as bytes, or once reading began; WR_ENOENT for an unknown column. */
 int pq_reader_filter(pq_reader *r, const char *column, const struct pq_fv *lo,
@@ -142,8 +144,11 @@ struct pq_bytes {
 
 /* Column k of the projection in the loaded group: nrows values indexed by row; a null row's
  * value slot is zero. With filters, only the selected rows (pq_reader_selection) are sure to
- * hold their values: pages without a selected row are skipped, their rows read as null/zero. values is int32_t (INT32), int64_t (INT64), float, double, uint8_t 0/1
- * (BOOLEAN) or struct pq_bytes (BYTE_ARRAY, FLBA, INT96). Valid until the next group. */
+ * hold their values: pages without a selected row are skipped, their rows read as null/zero;
+ * on the other pages a row not selected may hold zero or a value of an earlier row group
+ * (never uninitialized memory). values is int32_t (INT32), int64_t (INT64), float, double,
+ * uint8_t 0/1 (BOOLEAN) or struct pq_bytes (BYTE_ARRAY, FLBA, INT96). Valid until the next
+ * group. */
 struct pq_batch {
     const struct pq_rcol *col;
     size_t nrows;

@@ -108,6 +108,16 @@ struct ctx {
     const uint8_t *dict; /* dictionary values, vsize each */
     size_t dict_n;
     int keep_pages; /* byte strings point into page buffers: keep them */
+    /* A filtered column (pqr_load_filtered): its filters, and what they make of the chunk. */
+    const struct rfilter *const *flt;
+    size_t nflt;
+    uint8_t *dmatch; /* per dictionary entry: 1 when it matches every filter */
+    int dict_any;    /* some entry matches */
+    int irange;      /* integer column: matches are ilo <= v <= ihi (v ^ iflip, signed) */
+    int64_t ilo, ihi;
+    uint64_t iflip;
+    size_t sk;   /* a column read after the filters: the first selected row of the page */
+    int partial; /* the page is decompressed only in part: running out is 2, not an error */
 };
 
 static int cfail(struct ctx *x, int code, const char *what)
@@ -216,6 +226,55 @@ static int load_dict(struct ctx *x, const struct page_hdr *h, const uint8_t *bod
     }
     x->dict = d;
     x->dict_n = n;
+    if (x->flt) {
+        /* Each entry is tested once: the pages then test an index against this bitmap. */
+        x->dmatch = pqr_galloc(x->r, n, 0);
+        if (!x->dmatch) {
+            return cfail(x, WR_ELIMIT, "row group over the memory limit (dictionary)");
+        }
+        x->dict_any = 0;
+        for (size_t i = 0; i < n; i++) {
+            int m = 1;
+            for (size_t j = 0; j < x->nflt && m; j++) {
+                m = pqr_match_slot(x->flt[j], x->c->L->c.type, d + i * vs);
+            }
+            x->dmatch[i] = (uint8_t)m;
+            x->dict_any |= m;
+        }
+    }
+    return 0;
+}
+
+/* Dictionary indices of a page: nn of them into *out, each checked against the dictionary's
+ * size. */
+static int dict_indices(struct ctx *x, const uint8_t *p, const uint8_t *end, size_t nn,
+                        const uint32_t **out)
+{
+    if (!x->dict) {
+        return cfail(x, WR_EINVAL, "dictionary-encoded page without a dictionary page");
+    }
+    if (p >= end) {
+        return cfail(x, WR_EINVAL, "dictionary indices missing");
+    }
+    int w = *p++;
+    if (w > 32) {
+        return cfail(x, WR_EINVAL, "dictionary index bit width over 32");
+    }
+    uint32_t *idx = scratch(x, nn * sizeof(uint32_t));
+    if (!idx) {
+        return cfail(x, WR_ELIMIT, "row group over the memory limit (indices)");
+    }
+    if (pqr_hybrid(p, end, w, idx, nn) < 0) {
+        return x->partial ? 2 : cfail(x, WR_EINVAL, "dictionary indices run past the page");
+    }
+    uint32_t bad = 0;
+    for (size_t i = 0; i < nn; i++) {
+        bad |= idx[i] >= x->dict_n;
+    }
+    if (bad) {
+        return cfail(x, WR_EINVAL, "dictionary index out of range");
+    }
+    *out = idx;
     return 0;
 }
 
@@ -237,27 +296,10 @@ static int decode_values(struct ctx *x, int enc, const uint8_t *p, const uint8_t
         return 0;
     case ENC_PLAIN_DICT:
     case ENC_RLE_DICT: {
-        if (!x->dict) {
-            return cfail(x, WR_EINVAL, "dictionary-encoded page without a dictionary page");
-        }
-        if (p >= end) {
-            return cfail(x, WR_EINVAL, "dictionary indices missing");
-        }
-        int w = *p++;
-        if (w > 32) {
-            return cfail(x, WR_EINVAL, "dictionary index bit width over 32");
-        }
-        uint32_t *idx = scratch(x, nn * sizeof(uint32_t));
-        if (!idx) {
-            return cfail(x, WR_ELIMIT, "row group over the memory limit (indices)");
-        }
-        if (pqr_hybrid(p, end, w, idx, nn) < 0) {
-            return cfail(x, WR_EINVAL, "dictionary indices run past the page");
-        }
-        for (size_t i = 0; i < nn; i++) {
-            if (idx[i] >= x->dict_n) {
-                return cfail(x, WR_EINVAL, "dictionary index out of range");
-            }
+        const uint32_t *idx = NULL;
+        int rc = dict_indices(x, p, end, nn, &idx);
+        if (rc) {
+            return rc;
         }
         switch (vs) {
         case 1:
@@ -414,6 +456,294 @@ static void expand(uint8_t *dst, size_t vs, const uint8_t *valid, size_t n, size
     }
 }
 
+/* ---- filtered and sparse pages ---- */
+
+static inline uint64_t le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8); /* little-endian hosts only (reader.c) */
+    return v;
+}
+
+static inline uint32_t le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* PLAIN integers compared in place: m[i] &= ilo <= v <= ihi, and only a match's value copied
+ * to its slot. valid is NULL when the page holds no null (then dense index == row). */
+#define INT_FILTER(W, LOAD, CONV)                                                                  \
+    do {                                                                                           \
+        size_t j = 0;                                                                              \
+        for (size_t i = 0; i < nv; i++) {                                                          \
+            if (valid && !valid[i]) {                                                              \
+                m[i] = 0;                                                                          \
+                continue;                                                                          \
+            }                                                                                      \
+            const uint8_t *q = p + (j++) * (W);                                                    \
+            int64_t v = CONV(LOAD(q));                                                             \
+            int64_t sv = (int64_t)((uint64_t)v ^ x->iflip);                                        \
+            uint8_t k = (uint8_t)((sv >= x->ilo) & (sv <= x->ihi));                                \
+            m[i] &= k;                                                                             \
+            if (k) {                                                                               \
+                memcpy(dst + i * (W), q, (W));                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define CONV_I64(u) ((int64_t)(u))
+#define CONV_I32(u) ((int64_t)(int32_t)(u))
+#define CONV_U32(u) ((int64_t)(u))
+
+/* A page of a filtered column: clears r->match for the rows that do not match and
+ * materializes only the rows that do (the others' slots keep what they held: zero, or a value
+ * of an earlier group; never uninitialized, see pqr_grow_col). */
+static int filter_page(struct ctx *x, int enc, const uint8_t *p, const uint8_t *end, uint8_t *dst,
+                       size_t row0, size_t nv, size_t nn, int v2)
+{
+    struct rcol *c = x->c;
+    size_t vs = c->vsize;
+    uint8_t *m = x->r->match + row0;
+    const uint8_t *valid = nn < nv ? c->valid + row0 : NULL;
+    enum pq_ptype t = c->L->c.type;
+    if ((enc == ENC_PLAIN_DICT || enc == ENC_RLE_DICT) && x->dict) {
+        if (nn == 0) {
+            memset(m, 0, nv);
+            return 0;
+        }
+        const uint32_t *idx = NULL;
+        int rc = dict_indices(x, p, end, nn, &idx);
+        if (rc) {
+            return rc;
+        }
+        const uint8_t *dm = x->dmatch;
+        for (size_t i = 0, j = 0; i < nv; i++) {
+            if (valid && !valid[i]) {
+                m[i] = 0;
+                continue;
+            }
+            uint32_t e = idx[j++];
+            uint8_t k = dm[e];
+            m[i] &= k;
+            if (k) {
+                memcpy(dst + i * vs, x->dict + (size_t)e * vs, vs);
+            }
+        }
+        return 0;
+    }
+    if (enc == ENC_PLAIN && x->irange && (t == PQ_PT_INT64 || t == PQ_PT_INT32)) {
+        if (nn > (size_t)(end - p) / vs) {
+            return cfail(x, WR_EINVAL, "PLAIN values run past the page");
+        }
+        if (t == PQ_PT_INT64) {
+            INT_FILTER(8, le64, CONV_I64);
+        } else if (x->flt[0]->uns) {
+            INT_FILTER(4, le32, CONV_U32);
+        } else {
+            INT_FILTER(4, le32, CONV_I32);
+        }
+        return 0;
+    }
+    /* Any other encoding: decoded in full, then tested row by row. */
+    int rc = decode_values(x, enc, p, end, dst, nn, v2);
+    if (rc) {
+        return rc;
+    }
+    if (nn < nv) {
+        expand(dst, vs, c->valid + row0, nv, nn);
+    }
+    for (size_t i = 0; i < nv; i++) {
+        if (!m[i]) {
+            continue;
+        }
+        if (valid && !valid[i]) {
+            m[i] = 0;
+            continue;
+        }
+        uint8_t k = 1;
+        for (size_t f = 0; f < x->nflt && k; f++) {
+            k = (uint8_t)pqr_match_slot(x->flt[f], t, dst + i * vs);
+        }
+        m[i] = k;
+    }
+    return 0;
+}
+
+/* A page of a column read after the filters, holding few selected rows: only those rows are
+ * materialized (the others' slots keep what they held, as in filter_page). 1 when done, 0
+ * when the page needs the full decode (another encoding, or many selected rows), 2 when a
+ * partly decompressed page (x->partial) ran out, negative on failure. */
+static int sparse_page(struct ctx *x, int enc, const uint8_t *p, const uint8_t *end, uint8_t *dst,
+                       size_t row0, size_t nv, size_t nn, const uint8_t *valid)
+{
+    pq_reader *r = x->r;
+    struct rcol *c = x->c;
+    size_t vs = c->vsize;
+    enum pq_ptype t = c->L->c.type;
+    size_t s0 = x->sk, s1 = s0;
+    while (s1 < r->nsel && r->sel[s1] < row0 + nv) {
+        s1++;
+    }
+    if ((s1 - s0) * 8 > nv) {
+        return 0;
+    }
+    int dict = enc == ENC_PLAIN_DICT || enc == ENC_RLE_DICT;
+    int fixed = enc == ENC_PLAIN &&
+                (t == PQ_PT_INT32 || t == PQ_PT_INT64 || t == PQ_PT_FLOAT || t == PQ_PT_DOUBLE);
+    int strs = enc == ENC_PLAIN && t == PQ_PT_BYTE_ARRAY;
+    if (!dict && !fixed && !strs) {
+        return 0;
+    }
+    const uint32_t *idx = NULL;
+    if (dict && nn > 0) {
+        int rc = dict_indices(x, p, end, nn, &idx);
+        if (rc) {
+            return rc;
+        }
+    }
+    if (fixed && nn > (size_t)(end - p) / vs) {
+        return x->partial ? 2 : cfail(x, WR_EINVAL, "PLAIN values run past the page");
+    }
+    const uint8_t *q = p;               /* strs: the next value's length */
+    size_t dense = 0, at = 0, seen = 0; /* dense: values before row at; seen: strings walked */
+    for (size_t s = s0; s < s1; s++) {
+        size_t i = r->sel[s] - row0;
+        if (valid) {
+            for (; at < i; at++) {
+                dense += valid[at];
+            }
+            if (!valid[i]) {
+                continue;
+            }
+        } else {
+            dense = i;
+        }
+        if (dict) {
+            memcpy(dst + i * vs, x->dict + (size_t)idx[dense] * vs, vs);
+        } else if (fixed) {
+            memcpy(dst + i * vs, p + dense * vs, vs);
+        } else {
+            /* Lengths are walked up to the row: the values before it are not copied. */
+            struct pq_bytes *d = (struct pq_bytes *)(void *)dst;
+            for (; seen <= dense; seen++) {
+                if (end - q < 4 || le32(q) > (size_t)(end - q - 4)) {
+                    return x->partial ? 2 : cfail(x, WR_EINVAL, "PLAIN values run past the page");
+                }
+                uint32_t l = le32(q);
+                q += 4;
+                d[i].p = q;
+                d[i].len = l;
+                q += l;
+            }
+        }
+    }
+    return 1;
+}
+
+/* A v1 page of a column read after the filters with few selected rows, compressed with ZSTD:
+ * decompressed only up to the last selected row's value (on average half the page for one
+ * row). 1 done, 0 when the page needs the full path, negative on failure. */
+static int sparse_lazy_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw,
+                            size_t row0, int codec)
+{
+    pq_reader *r = x->r;
+    struct rcol *c = x->c;
+    size_t nv = (size_t)h->nvalues, s1 = x->sk;
+    int enc = h->encoding;
+    enum pq_ptype t = c->L->c.type;
+    while (s1 < r->nsel && r->sel[s1] < row0 + nv) {
+        s1++;
+    }
+    int fits = enc == ENC_PLAIN_DICT || enc == ENC_RLE_DICT ||
+               (enc == ENC_PLAIN && t != PQ_PT_BOOLEAN && t != PQ_PT_INT96 && t != PQ_PT_FLBA);
+    if (codec != 6 /* ZSTD */ || s1 == x->sk || (s1 - x->sk) * 8 > nv || !fits) {
+        return 0;
+    }
+    uint8_t *buf = page_buffer(x, (size_t)h->usize);
+    const char *why = NULL;
+    if (!buf) {
+        return cfail(x, WR_ELIMIT, "row group over the memory limit (page)");
+    }
+    struct pqr_lazy z;
+    if (pqr_lazy_start(&z, &r->codecs, codec, raw, (size_t)h->csize, buf, (size_t)h->usize, &why)) {
+        return cfail(x, WR_EINVAL, why);
+    }
+    size_t off = 0, nn = nv;
+    const uint8_t *valid = NULL;
+    if (c->L->max_def > 0) {
+        if (h->def_enc != ENC_RLE) {
+            return cfail(x, WR_EINVAL,
+                         "definition levels not RLE-encoded (BIT_PACKED is not supported)");
+        }
+        if (pqr_lazy_need(&z, 4, &why)) {
+            return cfail(x, WR_EINVAL, why);
+        }
+        if (z.have < 4) {
+            return cfail(x, WR_EINVAL, "definition levels without their length");
+        }
+        uint32_t l = le32(buf);
+        if (l > z.outlen - 4) {
+            return cfail(x, WR_EINVAL, "definition levels longer than the page");
+        }
+        if (pqr_lazy_need(&z, 4 + (size_t)l, &why)) {
+            return cfail(x, WR_EINVAL, why);
+        }
+        if (!c->valid) {
+            if (pqr_grow_col(r, &c->mbuf, &c->mcap, r->group_rows ? r->group_rows : 1)) {
+                return cfail(x, WR_ELIMIT, "row group over the memory limit (validity)");
+            }
+            c->valid = c->mbuf;
+            memset(c->valid, 1, row0);
+        }
+        if (pqr_levels(buf + 4, buf + 4 + l, c->valid + row0, nv, &nn) < 0) {
+            return cfail(x, WR_EINVAL, "definition levels run past their bytes or above 1");
+        }
+        off = 4 + (size_t)l;
+        valid = nn < nv ? c->valid + row0 : NULL;
+    } else if (c->valid) {
+        memset(c->valid + row0, 1, nv);
+    }
+    /* Values up to the last selected row's. */
+    size_t last = r->sel[s1 - 1] - row0, d = last + 1;
+    if (valid) {
+        d = 0;
+        for (size_t i = 0; i <= last; i++) {
+            d += valid[i];
+        }
+    }
+    uint8_t *dst = (uint8_t *)c->values + row0 * c->vsize;
+    size_t want = off + d * (t == PQ_PT_BYTE_ARRAY ? 16 : c->vsize);
+    if (enc != ENC_PLAIN) {
+        /* Indices: d of the page's bit width, plus room for run headers. */
+        if (pqr_lazy_need(&z, off + 1, &why)) {
+            return cfail(x, WR_EINVAL, why);
+        }
+        size_t bw = z.have > off ? buf[off] : 32;
+        want = off + 1 + (d * (bw > 32 ? 32 : bw) + 7) / 8 + d / 32 + 16;
+    }
+    for (;;) {
+        if (pqr_lazy_need(&z, want, &why)) {
+            x->partial = 0;
+            return cfail(x, WR_EINVAL, why);
+        }
+        x->partial = z.have < z.outlen;
+        int rc = sparse_page(x, enc, buf + off, buf + z.have, dst, row0, nv, d, valid);
+        x->partial = 0;
+        if (rc == 0) {
+            return cfail(x, WR_EINVAL, "page refused by the sparse decoder"); /* not reached */
+        }
+        if (rc != 2) {
+            return rc < 0 ? rc : 1;
+        }
+        if (z.have >= z.outlen) {
+            return cfail(x, WR_EINVAL, "values run past the page");
+        }
+        want = want * 2 > z.outlen ? z.outlen : want * 2;
+    }
+}
+
 static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw, size_t row0,
                      int codec)
 {
@@ -464,6 +794,12 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
             }
         }
     } else {
+        if (!x->flt && r->nfilters > 0 && r->sel) {
+            int rc = sparse_lazy_page(x, h, raw, row0, codec);
+            if (rc) {
+                return rc < 0 ? rc : 0;
+            }
+        }
         uint8_t *buf = page_buffer(x, (size_t)h->usize);
         const char *why = NULL;
         if (!buf) {
@@ -518,6 +854,16 @@ static int data_page(struct ctx *x, const struct page_hdr *h, const uint8_t *raw
         memset(c->valid + row0, 1, nv);
     }
     uint8_t *dst = (uint8_t *)c->values + row0 * c->vsize;
+    if (x->flt) {
+        return filter_page(x, h->encoding, body, end, dst, row0, nv, nn, v2);
+    }
+    if (r->nfilters > 0 && r->sel) {
+        int sp = sparse_page(x, h->encoding, body, end, dst, row0, nv, nn,
+                             nn < nv ? c->valid + row0 : NULL);
+        if (sp) {
+            return sp < 0 ? sp : 0;
+        }
+    }
     int rc = decode_values(x, h->encoding, body, end, dst, nn, v2);
     if (rc) {
         return rc;
@@ -545,10 +891,14 @@ static int skip_rows(pq_reader *r, struct rcol *c, size_t row0, size_t n)
     return 0;
 }
 
-int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
+static int load_chunk(struct ctx *xp)
 {
+    struct ctx x = *xp;
+    pq_reader *r = x.r;
+    struct rcol *c = x.c;
+    size_t g = x.g;
+    struct wr_err *err = x.err;
     const struct pqr_chunk *ch = &r->m.groups[g].chunks[c->leaf];
-    struct ctx x = {r, c, g, err, NULL, 0, 0};
     size_t rows = r->group_rows;
     x.keep_pages = c->L->c.type == PQ_PT_BYTE_ARRAY || c->L->c.type == PQ_PT_FLBA ||
                    c->L->c.type == PQ_PT_INT96;
@@ -577,7 +927,7 @@ int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
     }
     size_t pos = 0, done = 0, sk = 0;
     /* After the filtered columns: pages without a selected row may be skipped. */
-    int skip_ok = r->nfilters > 0 && r->sel != NULL;
+    int skip_ok = r->nfilters > 0 && r->sel != NULL && !x.flt;
     while (done < rows) {
         struct page_hdr h;
         if (pos >= len) {
@@ -606,11 +956,30 @@ int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
             while (sk < r->nsel && r->sel[sk] < done) {
                 sk++;
             }
+            x.sk = sk;
             if (sk == r->nsel || r->sel[sk] >= done + nv) {
                 rc = skip_rows(r, c, done, nv);
                 if (rc) {
                     return cfail(&x, rc, "row group over the memory limit (validity)");
                 }
+                done += nv;
+                r->stats.pages_skipped++;
+                continue;
+            }
+        }
+        if (x.flt && (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) && h.has_sub &&
+            h.nvalues >= 0 && (size_t)h.nvalues <= rows - done) {
+            /* A filtered column's page is not decompressed when no row of it can match: the
+             * earlier filters left none, or its dictionary holds no matching entry. */
+            size_t nv = (size_t)h.nvalues;
+            int dict_page = h.encoding == ENC_PLAIN_DICT || h.encoding == ENC_RLE_DICT;
+            if ((dict_page && x.dict && !x.dict_any) ||
+                (nv > 0 && !memchr(r->match + done, 1, nv))) {
+                rc = skip_rows(r, c, done, nv);
+                if (rc) {
+                    return cfail(&x, rc, "row group over the memory limit (validity)");
+                }
+                memset(r->match + done, 0, nv);
                 done += nv;
                 r->stats.pages_skipped++;
                 continue;
@@ -651,4 +1020,42 @@ int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
     }
     c->loaded = 1;
     return 0;
+}
+
+int pqr_load_filtered(pq_reader *r, struct rcol *c, size_t g, const struct rfilter *const *f,
+                      size_t nf, struct wr_err *err)
+{
+    struct ctx x;
+    memset(&x, 0, sizeof x);
+    x.r = r;
+    x.c = c;
+    x.g = g;
+    x.err = err;
+    x.flt = nf > 0 ? f : NULL;
+    x.nflt = nf;
+    enum pq_ptype t = c->L->c.type;
+    if (nf > 0 && (t == PQ_PT_INT64 || t == PQ_PT_INT32)) {
+        /* The filters' intersection as one signed range; unsigned INT64 compares with the
+         * sign bit flipped (unsigned INT32 values are widened, so they compare signed). */
+        x.irange = 1;
+        x.iflip = t == PQ_PT_INT64 && f[0]->uns ? (uint64_t)1 << 63 : 0;
+        x.ilo = INT64_MIN;
+        x.ihi = INT64_MAX;
+        for (size_t i = 0; i < nf; i++) {
+            if (f[i]->has_lo) {
+                int64_t v = (int64_t)((uint64_t)f[i]->lo.i ^ x.iflip);
+                x.ilo = v > x.ilo ? v : x.ilo;
+            }
+            if (f[i]->has_hi) {
+                int64_t v = (int64_t)((uint64_t)f[i]->hi.i ^ x.iflip);
+                x.ihi = v < x.ihi ? v : x.ihi;
+            }
+        }
+    }
+    return load_chunk(&x);
+}
+
+int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err)
+{
+    return pqr_load_filtered(r, c, g, NULL, 0, err);
 }

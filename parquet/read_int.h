@@ -108,6 +108,21 @@ void pqr_codecs_free(struct pqr_codecs *c);
 int pqr_decompress(struct pqr_codecs *cs, int codec, const uint8_t *in, size_t n, uint8_t *out,
                    size_t outlen, const char **why);
 int pqr_snappy(const uint8_t *in, size_t n, uint8_t *out, size_t outlen);
+/* A page decompressed on demand, for a read that needs only its first bytes: ZSTD pages are
+ * decompressed as a stream up to what pqr_lazy_need asks (the rest never), other codecs whole
+ * by pqr_lazy_start. out[0, have) is valid; a stream that ends early is an error. The part
+ * never decompressed is never checked either (the page CRC, when present, still is). */
+struct pqr_lazy {
+    void *zstd; /* NULL: decompressed whole */
+    const uint8_t *in;
+    size_t n, in_pos;
+    uint8_t *out;
+    size_t outlen, have;
+};
+int pqr_lazy_start(struct pqr_lazy *z, struct pqr_codecs *cs, int codec, const uint8_t *in,
+                   size_t n, uint8_t *out, size_t outlen, const char **why);
+/* Makes at least want bytes (at most outlen) valid: 0, or WR_EINVAL with *why. */
+int pqr_lazy_need(struct pqr_lazy *z, size_t want, const char **why);
 
 /* RLE/bit-packed hybrid: n values of width bits (0..32) from [p, end) into out. Returns the
  * bytes consumed or -1 when the data runs out or is malformed. */
@@ -179,6 +194,8 @@ struct pq_reader {
     uint8_t *pagebuf;
     size_t pagebuf_cap;
     uint64_t colbuf_bytes; /* the columns' vbuf + mbuf */
+    uint8_t *match;        /* per row of the loaded group: 1 while every filter read so far
+                              matches (NULL without filters) */
     struct pqr_codecs codecs;
     struct pq_read_stats stats;
 };
@@ -194,5 +211,14 @@ int pqr_grow_col(pq_reader *r, uint8_t **p, size_t *cap, size_t n);
 /* Reads and decodes column c of row group g into c->values/c->valid (r->group_rows rows).
  * 0, or a negative code with err naming the group, column and cause. */
 int pqr_load_column(pq_reader *r, struct rcol *c, size_t g, struct wr_err *err);
+/* The same for a filtered column, with the nf filters f[] on it: clears r->match[i] for every
+ * row i whose value is null or fails a filter. Values are materialized only for the rows that
+ * match (the others read as zero, or null on pages skipped): a dictionary is tested once per
+ * entry and its pages are skipped undecoded when no entry matches; PLAIN integers are compared
+ * in place; pages where r->match holds no row any more are skipped undecoded. */
+int pqr_load_filtered(pq_reader *r, struct rcol *c, size_t g, const struct rfilter *const *f,
+                      size_t nf, struct wr_err *err);
+/* Whether one value slot of column type t matches f (reader.c). */
+int pqr_match_slot(const struct rfilter *f, enum pq_ptype t, const void *slot);
 
 #endif

@@ -210,6 +210,53 @@ int pqr_decompress(struct pqr_codecs *cs, int codec, const uint8_t *in, size_t n
     }
 }
 
+int pqr_lazy_start(struct pqr_lazy *z, struct pqr_codecs *cs, int codec, const uint8_t *in,
+                   size_t n, uint8_t *out, size_t outlen, const char **why)
+{
+    memset(z, 0, sizeof *z);
+    z->in = in;
+    z->n = n;
+    z->out = out;
+    z->outlen = outlen;
+    if (codec != CODEC_ZSTD) {
+        int rc = pqr_decompress(cs, codec, in, n, out, outlen, why);
+        z->have = rc ? 0 : outlen;
+        return rc;
+    }
+    if (!cs->zstd) {
+        cs->zstd = ZSTD_createDCtx();
+        if (!cs->zstd) {
+            *why = "out of memory";
+            return WR_ENOMEM;
+        }
+    }
+    ZSTD_DCtx_reset(cs->zstd, ZSTD_reset_session_only);
+    z->zstd = cs->zstd;
+    return 0;
+}
+
+int pqr_lazy_need(struct pqr_lazy *z, size_t want, const char **why)
+{
+    if (want > z->outlen) {
+        want = z->outlen;
+    }
+    while (z->have < want) {
+        /* In steps of at least 64 KiB: each call costs a little setup. */
+        size_t target = want - z->have < ((size_t)64 << 10) ? z->have + ((size_t)64 << 10) : want;
+        ZSTD_outBuffer ob = {z->out, target < z->outlen ? target : z->outlen, z->have};
+        ZSTD_inBuffer ib = {z->in, z->n, z->in_pos};
+        size_t r = ZSTD_decompressStream(z->zstd, &ob, &ib);
+        if (ZSTD_isError(r) || (ob.pos == z->have && ib.pos == z->in_pos) ||
+            (r == 0 && ob.pos != z->outlen)) {
+            *why = "corrupt ZSTD page (or not its uncompressed size)";
+            return WR_EINVAL;
+        }
+        z->have = ob.pos;
+        z->in_pos = ib.pos;
+    }
+    return 0;
+}
+
 static int uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *p = *pp;

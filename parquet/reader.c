@@ -115,13 +115,14 @@ static void group_free(pq_reader *r)
         r->cols[i].loaded = 0;
     }
     r->sel = NULL;
+    r->match = NULL;
     r->nsel = 0;
     r->have_group = 0;
     r->row_ready = 0;
 }
 
-/* Grows a reused buffer to n bytes within the budget. */
-int pqr_grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
+/* Grows a reused buffer to n bytes within the budget (zeroed when zero). */
+static int grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n, int zero)
 {
     if (*cap >= n) {
         return 0;
@@ -135,16 +136,23 @@ int pqr_grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
         nc = n;
     }
     free(*p);
-    *p = malloc(nc);
+    *p = zero ? calloc(1, nc) : malloc(nc);
     *cap = *p ? nc : 0;
     return *p ? 0 : WR_ENOMEM;
 }
 
-/* A column's reused buffer: the same budget, tracked in colbuf_bytes. */
+int pqr_grow(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
+{
+    return grow(r, p, cap, n, 0);
+}
+
+/* A column's reused buffer: the same budget, tracked in colbuf_bytes. Zeroed when allocated
+ * (calloc: pages the group never touches cost nothing): rows a filtered read does not
+ * materialize then hold zero or an earlier group's value, never uninitialized memory. */
 int pqr_grow_col(pq_reader *r, uint8_t **p, size_t *cap, size_t n)
 {
     size_t before = *cap;
-    int rc = pqr_grow(r, p, cap, n);
+    int rc = grow(r, p, cap, n, 1);
     r->colbuf_bytes = r->colbuf_bytes - before + *cap;
     return rc;
 }
@@ -538,9 +546,10 @@ static int cmp_bytes(const uint8_t *a, size_t al, const void *b, size_t bl)
     return al < bl ? -1 : al > bl;
 }
 
-/* Does a value match filter f? v is one value slot of the column's type. */
-static int match_slot(const struct rfilter *f, enum pq_ptype t, const void *slot, int uns32)
+/* Does a value match filter f? slot is one value slot of the column's type. */
+int pqr_match_slot(const struct rfilter *f, enum pq_ptype t, const void *slot)
 {
+    int uns32 = t == PQ_PT_INT32 && f->uns;
     switch (t) {
     case PQ_PT_BOOLEAN:
     case PQ_PT_INT32:
@@ -675,16 +684,6 @@ static int group_pruned(const pq_reader *r, size_t g)
     return 0;
 }
 
-static int is_filtered(const pq_reader *r, size_t rc)
-{
-    for (size_t i = 0; i < r->nfilters; i++) {
-        if (r->filters[i].rc == rc) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int select_rows(pq_reader *r, struct wr_err *err)
 {
     size_t n = r->group_rows;
@@ -694,24 +693,69 @@ static int select_rows(pq_reader *r, struct wr_err *err)
                           r->cur_g);
     }
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int ok = 1;
-        for (size_t j = 0; j < r->nfilters && ok; j++) {
-            const struct rfilter *f = &r->filters[j];
-            const struct rcol *c = &r->cols[f->rc];
-            if (c->valid && !c->valid[i]) {
-                ok = 0;
-            } else {
-                const struct pq_rcol *pc = &c->L->c;
-                ok = match_slot(f, pc->type, (const uint8_t *)c->values + i * c->vsize,
-                                pc->type == PQ_PT_INT32 && f->uns);
-            }
+    if (!r->match) {
+        for (size_t i = 0; i < n; i++) {
+            r->sel[i] = (uint32_t)i;
         }
-        if (ok) {
-            r->sel[k++] = (uint32_t)i;
+        k = n;
+    } else {
+        const uint8_t *m = r->match;
+        for (size_t i = 0; i < n; i++) {
+            r->sel[k] = (uint32_t)i;
+            k += m[i];
         }
     }
     r->nsel = k;
+    return 0;
+}
+
+/* Reads the filtered columns into r->match, stopping at the first one that leaves no row. */
+static int filter_group(pq_reader *r, size_t g, struct wr_err *err)
+{
+    size_t n = r->group_rows;
+    r->match = pqr_galloc(r, n ? n : 1, 0);
+    if (!r->match) {
+        return wr_err_set(err, WR_ELIMIT, "row group %zu over the memory limit (selection)", g);
+    }
+    memset(r->match, 1, n);
+    const struct rfilter *fl[16];
+    /* Columns in the order of their first filter: the caller puts the most selective first. */
+    for (size_t first = 0; first < r->nfilters; first++) {
+        size_t i = r->filters[first].rc, nf = 0;
+        int seen_before = 0;
+        for (size_t j = 0; j < first; j++) {
+            seen_before |= r->filters[j].rc == i;
+        }
+        if (seen_before) {
+            continue;
+        }
+        for (size_t j = first; j < r->nfilters; j++) {
+            if (r->filters[j].rc == i && nf < sizeof fl / sizeof fl[0]) {
+                fl[nf++] = &r->filters[j];
+            }
+        }
+        if (n > 0 && !memchr(r->match, 1, n)) {
+            break; /* no row left: the group is skipped, its other filtered columns unread */
+        }
+        int rc = pqr_load_filtered(r, &r->cols[i], g, fl, nf, err);
+        if (rc) {
+            return rc;
+        }
+        /* More than 16 filters on one column: the rest are checked row by row. */
+        size_t seen = 0;
+        for (size_t j = 0; j < r->nfilters; j++) {
+            if (r->filters[j].rc != i || seen++ < nf) {
+                continue;
+            }
+            const struct rcol *c = &r->cols[i];
+            for (size_t k = 0; k < n; k++) {
+                if (r->match[k] && (!c->valid || c->valid[k])) {
+                    r->match[k] = (uint8_t)pqr_match_slot(
+                        &r->filters[j], c->L->c.type, (const uint8_t *)c->values + k * c->vsize);
+                }
+            }
+        }
+    }
     return 0;
 }
 
@@ -750,16 +794,10 @@ int pq_reader_next_group(pq_reader *r, struct wr_err *err)
         }
         r->cur_g = g;
         r->group_rows = (size_t)rows;
-        for (size_t i = 0; i < r->ncols; i++) {
-            if (is_filtered(r, i)) {
-                int rc = pqr_load_column(r, &r->cols[i], g, err);
-                if (rc) {
-                    group_free(r);
-                    return fail_sticky(r, rc, err);
-                }
-            }
+        int rc = r->nfilters ? filter_group(r, g, err) : 0;
+        if (rc == 0) {
+            rc = select_rows(r, err);
         }
-        int rc = select_rows(r, err);
         if (rc) {
             group_free(r);
             return fail_sticky(r, rc, err);
