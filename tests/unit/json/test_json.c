@@ -323,14 +323,24 @@ static void test_numbers(void)
  * LOCPATH first; where the locale cannot be had, a skip, never a pass. */
 static void test_numbers_locale(void)
 {
-    /* strtod's decimal point follows LC_NUMERIC; the reader must not. */
-    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") && !setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+    /* strtod's decimal point follows LC_NUMERIC (the thread's, set by uselocale); the
+     * reader must not. */
+    locale_t de = newlocale(LC_NUMERIC_MASK, "de_DE.UTF-8", (locale_t)0);
+    if (!de) {
+        de = newlocale(LC_NUMERIC_MASK, "fr_FR.UTF-8", (locale_t)0);
+    }
+    if (!de) {
         CHECK_SKIP("neither de_DE.UTF-8 nor fr_FR.UTF-8 is available (Debian package "
                    "locales; the ctest builds one with localedef into LOCPATH)");
     }
+    locale_t before = uselocale(de);
+    char probe[32];
+    snprintf(probe, sizeof probe, "%.1f", 1.5);
+    CHECK(strcmp(probe, "1,5") == 0); /* the locale is in force */
     struct js_val *v = ok("3.14159265358979323846");
     CHECK(v && v->u.d == 3.14159265358979323846);
-    setlocale(LC_NUMERIC, "C");
+    uselocale(before);
+    freelocale(de);
 }
 
 static void test_depth(void)
