@@ -12,6 +12,7 @@ N=${1:-1000000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$(mktemp -d /tmp/weir-bench-replay.XXXXXX)}
 mkdir -p "$OUT"
+chmod o+x "$OUT" # the private cluster runs as postgres, which must reach $OUT/pg
 : "${WEIR:?set WEIR to the weir binary}"
 WEIR=$(cd "$(dirname "$WEIR")" && pwd)/$(basename "$WEIR")
 if [ -z "${WEIR_BENCH_DB:-}" ]; then
