@@ -51,6 +51,7 @@ struct weir_cfg {
     uint64_t min_body_rate;
     int64_t conn_timeout_ms;
     long long threads;
+    const char *event_loop;
     const char *access_log;
     const char *instance_id;
     bool unsafe_ack_from_memory;

@@ -61,6 +61,9 @@ const struct wr_opt cli_gateway_opts[] = {
      "bytes per second a request body must keep up after --header-timeout of grace (0: off)"},
     {"threads", "WEIR_THREADS", WR_OPT_INT, "0", OFF(threads),
      "HTTP threads (0: one per core)"},
+    {"event-loop", "WEIR_EVENT_LOOP", WR_OPT_STRING, "epoll", OFF(event_loop),
+     "epoll: for thousands of connections (browsers); poll: less CPU per request with a few "
+     "dozen, as behind a proxy (docs/production.md)"},
     {"access-log", "WEIR_ACCESS_LOG", WR_OPT_STRING, "debug", OFF(access_log),
      "level of the per-request log lines: debug, info, or off"},
     {"instance-id", "WEIR_INSTANCE_ID", WR_OPT_STRING, NULL, OFF(instance_id),
@@ -150,6 +153,11 @@ int cli_gateway_config(const struct weir_cfg *cfg, const char *database_url,
         g->store_user_agent = false;
     } else {
         return cli_fail(EXIT_USAGE, "--store-user-agent: '%s' is not yes or no", cfg->store_user_agent);
+    }
+    if (strcmp(cfg->event_loop, "epoll") == 0 || strcmp(cfg->event_loop, "poll") == 0) {
+        g->poll_loop = cfg->event_loop[0] == 'p';
+    } else {
+        return cli_fail(EXIT_USAGE, "--event-loop: '%s' is not epoll or poll", cfg->event_loop);
     }
     int s3rc = cli_s3_opts(cfg, &g->s3);
     if (s3rc >= 0) {

@@ -42,6 +42,11 @@ struct gw_config {
     uint64_t min_body_rate;          /* bytes/s a body must keep up after a grace of
                                       * header_timeout_ms; 0: none */
     unsigned threads;     /* 0: one per core */
+    /* --event-loop poll: libmicrohttpd polls every connection of a thread on each pass
+     * instead of keeping an epoll set. Suspending and resuming a connection (every
+     * durable answer) then costs no epoll_ctl, but a pass costs O(connections): the
+     * better choice with a few dozen connections, the worse with thousands. */
+    bool poll_loop;
     int access_log_level; /* wr_log level of the access log lines */
     const char *ready_file; /* when set, "HOST:PORT\n" is written there once serving */
     bool ack_from_memory;   /* benchmark only: 202 before fsync */

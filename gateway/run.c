@@ -215,7 +215,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     reg_loader_wait_ready(s->loader, 5000);
     unsigned timeout_s = (unsigned)((cfg->conn_timeout_ms + 999) / 1000);
     s->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+        (cfg->poll_loop ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD) |
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | wr_tls_mhd_flags(cfg->tls),
         0, gw__conns_accept, s->conns, gw__on_request, s,
         /* First, so that libmicrohttpd's own start-up messages come through it too. */
@@ -239,8 +240,8 @@ int gw_run(const struct gw_config *cfg, struct wr_err *err)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
-    WR_INFO("gateway listening on %s (port %u, %u threads%s)", cfg->listen, port, threads,
-            cfg->tls ? ", HTTPS" : "");
+    WR_INFO("gateway listening on %s (port %u, %u threads, %s%s)", cfg->listen, port, threads,
+            cfg->poll_loop ? "poll" : "epoll", cfg->tls ? ", HTTPS" : "");
     if (cfg->ack_from_memory) {
         WR_WARN("--unsafe-ack-from-memory: 202 is sent before the spool's fsync; a crash "
                 "loses acknowledged events (benchmarks only)");

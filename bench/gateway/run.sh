@@ -9,8 +9,9 @@
 # POSTed as text/plain to /v1/events?key=, as sendBeacon sends it; singleclose and pixelclose
 # = single and pixel with "Connection: close", a new connection per request, on CLOSE_CONNS
 # (128) connections; not in the default list), GW_THREADS (default: the server's cores),
-# GWB_ARGS (extra flags of gateway B: WEIR_B=same binary GWB_ARGS="--ip-mode keep
-# --store-user-agent no" measures what the context costs), GWB_ENV (VAR=value words set for
+# GW_ARGS (extra flags of every weir gateway, e.g. "--event-loop poll"), GWB_ARGS (extra
+# flags of gateway B: WEIR_B=same binary GWB_ARGS="--ip-mode keep --store-user-agent no"
+# measures what the context costs), GWB_ENV (VAR=value words set for
 # gateway B only, e.g. GWB_ENV=WEIR_EXPERIMENT_URING_LOOP=1 with GWB_ARGS=--unsafe-ack-from-memory),
 # LATENCY (1; 0 skips the half-peak latency runs), BENCH_UA (the User-Agent every
 # request carries; default a desktop Chrome, as browsers send; "" for none),
@@ -18,7 +19,8 @@
 # rounds, to compare two builds), BENCH_TMP (parent of the temp dir, default /tmp),
 # PROFILE (1: perf-record the gateway during one extra batch run and one single-event run, and print
 # per-thread CPU and the top symbols; KEEP_PERF=DIR keeps the perf.data files; PERF_ARGS overrides
-# the sampling options, e.g. "-F 199 --call-graph dwarf"), KEEP_ON_FAILURE (1: keep the temp dir).
+# the sampling options, e.g. "-F 199 --call-graph dwarf"; PROFILE_RUNS="gw:single gwu:batch" picks
+# the target:workload runs, default "gw:batch gwu:single"), KEEP_ON_FAILURE (1: keep the temp dir).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -174,12 +176,14 @@ start_nginx() {
     die "nginx did not start"
 }
 
-start_gateway gw
-start_gateway gwu --unsafe-ack-from-memory
-if [ -n "$WEIR_B" ]; then
-    # shellcheck disable=SC2086 # GWB_ARGS is a list of flags
-    start_gateway gwb ${GWB_ARGS:-}
-fi
+# shellcheck disable=SC2086 # GW_ARGS and GWB_ARGS are lists of flags
+{
+    start_gateway gw ${GW_ARGS:-}
+    start_gateway gwu ${GW_ARGS:-} --unsafe-ack-from-memory
+    if [ -n "$WEIR_B" ]; then
+        start_gateway gwb ${GW_ARGS:-} ${GWB_ARGS:-}
+    fi
+}
 start_nginx
 
 # Every body must be accepted whole, or the figures measure rejections.
@@ -358,11 +362,12 @@ done
 # profile TARGET WORKLOAD: perf (self time) and per-thread CPU of one 5 s run, into $tmp/prof-*
 profile() {
     local target=$1 workload=$2 pid
-    pid=$([ "$target" = gw ] && echo "$gw_pid" || echo "$gwu_pid")
+    local p=${target}_pid
+    pid=${!p}
     thread_ticks() {
         local t
         for t in /proc/"$pid"/task/*; do
-            awk -v t="${t##*/}" '{sub(/^[0-9]+ \([^)]*\) /, ""); print t, $12 + $13}' "$t/stat"
+            awk -v t="${t##*/}" '{sub(/^[0-9]+ \([^)]*\) /, ""); print t, $12, $13}' "$t/stat"
         done
     }
     thread_ticks >"$tmp/threads0"
@@ -378,12 +383,13 @@ profile() {
     fi
     local d=$tmp/prof-$target-$workload.txt
     {
-        echo "CPU% per thread (tid, name, % of one core; MHD-worker = HTTP threads, weir-spool = the"
+        echo "CPU% per thread (tid, name, % of one core as user + system; MHD-worker = HTTP threads, weir-spool = the"
         echo "spool writer, weir-buffers = compression into partition buffers, weir-flusher = lake files,"
         echo "weir-prealloc = zero-filling the next spool segment):"
-        join "$tmp/threads0" "$tmp/threads1" | while read -r tid a b; do
-            printf '  %s %s %.0f\n' "$tid" "$(cat "/proc/$pid/task/$tid/comm" 2>/dev/null || echo '?')" \
-                "$(awk -v a="$a" -v b="$b" -v hz="$hz" 'BEGIN {print 100 * (b - a) / hz / 5}')"
+        join "$tmp/threads0" "$tmp/threads1" | while read -r tid ua sa ub sb; do
+            printf '  %s %s %s\n' "$tid" "$(cat "/proc/$pid/task/$tid/comm" 2>/dev/null || echo '?')" \
+                "$(awk -v ua="$ua" -v sa="$sa" -v ub="$ub" -v sb="$sb" -v hz="$hz" \
+                    'BEGIN {u = 100 * (ub - ua) / hz / 5; s = 100 * (sb - sa) / hz / 5; printf "%.0f (%.0f + %.0f)", u + s, u, s}')"
         done
         echo "Self time by library:"
         perf report -i "$tmp/perf-$target-$workload.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 || true
@@ -394,8 +400,9 @@ profile() {
 }
 if [ "$PROFILE" = 1 ]; then
     command -v perf >/dev/null || die "perf is missing"
-    profile gw batch
-    profile gwu single
+    for run in ${PROFILE_RUNS:-gw:batch gwu:single}; do
+        profile "${run%%:*}" "${run#*:}"
+    done
 fi
 
 # --- the lake must hold the events: drain both gateways ------------------------------------------
@@ -488,7 +495,8 @@ echo "Checks: every wrk run had 0 non-2xx answers and 0 socket errors; the gatew
 echo "grew by what wrk saw answered (no rejections); durable gateway: $total_acc events accepted in $fsyncs group"
 echo "fsyncs (mean fdatasync $fsync_ms ms); after the drain its lake holds exactly those $lake_lines events ($lake_files files, $((lake_bytes / 1048576)) MiB gzip)."
 if [ "$PROFILE" = 1 ]; then
-    for f in gw-batch gwu-single; do
+    for run in ${PROFILE_RUNS:-gw:batch gwu:single}; do
+        f=${run/:/-}
         echo
         echo "Profile: ${f%%-*} (gw: durable, gwu: --unsafe-ack-from-memory), ${f#*-} workload, one 5 s run (perf record -F 499):"
         echo '```'

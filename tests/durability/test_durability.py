@@ -35,6 +35,8 @@ import zlib
 WEIR = os.environ.get("WEIR")
 PGFIXTURE = os.environ.get("WEIR_PGFIXTURE")
 SCHEMAS = os.environ.get("WEIR_SCHEMAS")
+# WEIR_TEST_EVENT_LOOP=poll: the gateways run `--event-loop poll` (durability_*_poll).
+LOOP_ARGS = ["--event-loop", os.environ["WEIR_TEST_EVENT_LOOP"]] if os.environ.get("WEIR_TEST_EVENT_LOOP") else []
 DUR_LAKE = os.environ.get("WEIR_DUR_LAKE")
 S3_ENV_FILE = os.environ.get("WEIR_S3_ENV_FILE")
 S3_SCRIPT = os.environ.get("WEIR_S3_SCRIPT")
@@ -243,7 +245,8 @@ class Gateway:
             os.unlink(self.ready)
         e = dict(self.w.env, WEIR_DATABASE_URL=self.w.db, WEIR_READY_FILE=self.ready)
         args = [WEIR, "gateway", "--listen", "127.0.0.1:0", "--spool-dir", self.spool, "--lake", self.lake,
-                *self.flush, "--access-log", "off", "--connection-timeout", "5s", "--threads", "2"]
+                *self.flush, "--access-log", "off", "--connection-timeout", "5s", "--threads", "2",
+                *LOOP_ARGS]
         if self.w.store == "s3":
             args += ["--s3-endpoint", self.w.s3["S3_ENDPOINT"], "--s3-addressing", "path"]
         logf = open(self.logpath, "ab")

@@ -27,6 +27,9 @@ PGBIN = os.environ.get("WEIR_PG_BINDIR") or sorted(
     [os.path.join("/usr/lib/postgresql", v, "bin") for v in os.listdir("/usr/lib/postgresql")]
     if os.path.isdir("/usr/lib/postgresql") else [""])[-1]
 
+# WEIR_TEST_EVENT_LOOP=poll: the same tests against `--event-loop poll` (ctest gateway_http_poll).
+LOOP_ARGS = ["--event-loop", os.environ["WEIR_TEST_EVENT_LOOP"]] if os.environ.get("WEIR_TEST_EVENT_LOOP") else []
+
 PAGE_VIEW = {"url": "https://example.com/pricing", "path": "/pricing", "anonymous_id": "anon-123456"}
 
 
@@ -79,7 +82,7 @@ class Env:
              "--lake", "file://" + self.lake, "--flush-interval", "1s", "--schema-ttl", "30s",
              "--max-body", "1MiB", "--max-body-decompressed", "2MiB", "--max-events", "50",
              "--max-event-size", "8KiB", "--max-depth", "16", "--connection-timeout", "3s",
-             *extra], env=e, stdout=self.log, stderr=self.log)
+             *LOOP_ARGS, *extra], env=e, stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -25,6 +25,8 @@ import uuid
 WEIR = os.environ.get("WEIR")
 BASE_PG = os.environ.get("WEIR_TEST_PG")
 SCHEMAS = os.environ.get("WEIR_SCHEMAS")
+# WEIR_TEST_EVENT_LOOP=poll: the same attacks against `--event-loop poll` (hostile_clients_poll).
+LOOP_ARGS = ["--event-loop", os.environ["WEIR_TEST_EVENT_LOOP"]] if os.environ.get("WEIR_TEST_EVENT_LOOP") else []
 PGBIN = os.environ.get("WEIR_PG_BINDIR") or sorted(
     [os.path.join("/usr/lib/postgresql", v, "bin") for v in os.listdir("/usr/lib/postgresql")]
     if os.path.isdir("/usr/lib/postgresql") else [""])[-1]
@@ -91,7 +93,7 @@ class Gateway:
             [WEIR, "gateway", "--listen", "127.0.0.1:0", "--spool-dir", self.spool,
              "--lake", "file://" + self.lake, "--flush-interval", "1s", "--threads", "2",
              "--header-timeout", f"{HEADER_TIMEOUT_S}s", "--min-body-rate", "1KiB",
-             "--connection-timeout", "30s", *extra],
+             "--connection-timeout", "30s", *LOOP_ARGS, *extra],
             env=dict(self.env, WEIR_DATABASE_URL=self.db, WEIR_READY_FILE=ready),
             stdout=self.log, stderr=self.log, preexec_fn=low_fd_limit)
         deadline = time.time() + 30
