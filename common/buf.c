@@ -59,6 +59,17 @@ int wr_buf__grow(struct wr_buf *b, size_t n)
     return 0;
 }
 
+int wr_buf_put_u64(struct wr_buf *b, uint64_t v)
+{
+    char d[20];
+    size_t n = sizeof d;
+    do {
+        d[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return wr_buf_append(b, d + n, sizeof d - n);
+}
+
 int wr_buf_printf(struct wr_buf *b, const char *fmt, ...)
 {
     va_list ap;

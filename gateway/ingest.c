@@ -501,7 +501,10 @@ int gw_ingest_events(wr_arena *a, const reg_snapshot *snap, const struct reg_key
     }
     wr_buf_clear(resp);
     v->status = v->accepted ? 202 : (all_forbidden ? 403 : 422);
-    int rrc = wr_buf_printf(resp, "{\"accepted\":%zu,\"rejected\":%zu", v->accepted, v->rejected);
+    int rrc = wr_buf_append(resp, "{\"accepted\":", 12);
+    rrc |= wr_buf_put_u64(resp, v->accepted);
+    rrc |= wr_buf_append(resp, ",\"rejected\":", 12);
+    rrc |= wr_buf_put_u64(resp, v->rejected);
     if (v->rejected) {
         rrc |= wr_buf_append(resp, ",\"errors\":[", 11);
         rrc |= wr_buf_append(resp, entries.p ? entries.p : "", entries.len);

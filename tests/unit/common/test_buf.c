@@ -7,6 +7,7 @@
 #include "common/err.h"
 
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -36,6 +37,35 @@ static void test_buf_basic(void)
     wr_buf_free(&b);
     wr_buf_free(&b); /* twice is harmless */
     wr_buf_clear(&b); /* on an empty buffer too */
+}
+
+/* wr_buf_put_u64 against printf's %llu, at the edges and around every power of ten. */
+static void test_buf_put_u64(void)
+{
+    uint64_t vals[64] = {0, 1, 9, UINT64_MAX, UINT64_MAX - 1};
+    size_t n = 5;
+    for (uint64_t p = 10; n + 2 < sizeof vals / sizeof vals[0]; p *= 10) {
+        vals[n++] = p - 1;
+        vals[n++] = p;
+        if (p > UINT64_MAX / 10) {
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct wr_buf b;
+        wr_buf_init(&b, 64);
+        CHECK_INT(wr_buf_put_u64(&b, vals[i]), 0);
+        char want[32];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)vals[i]);
+        CHECK_STR(b.p, want);
+        CHECK_INT(b.len, strlen(want));
+        wr_buf_free(&b);
+    }
+    struct wr_buf b; /* over the cap: the sticky error, nothing appended */
+    wr_buf_init(&b, 4);
+    CHECK(wr_buf_put_u64(&b, 12345) != 0);
+    CHECK_INT(b.len, 0);
+    wr_buf_free(&b);
 }
 
 static void test_buf_cap(void)
@@ -262,6 +292,7 @@ static void test_arena_uncapped_wrap(void)
 int main(void)
 {
     CHECK_RUN(test_buf_basic);
+    CHECK_RUN(test_buf_put_u64);
     CHECK_RUN(test_buf_cap);
     CHECK_RUN(test_json_escape);
     CHECK_RUN(test_arena_basic);
