@@ -62,6 +62,8 @@ gw_sink *gw_sink_create(const struct gw_sink_opts *opts, struct wr_err *err)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->submit_mu, NULL);
     pthread_mutex_init(&s->drain_mu, NULL);
+    pthread_mutex_init(&s->room_mu, NULL);
+    wr_cond_init_mono(&s->room);
     wr_cond_init_mono(&s->qcond);
     wr_cond_init_mono(&s->qdone);
     wr_cond_init_mono(&s->fcond);
@@ -257,6 +259,8 @@ void gw_sink_destroy(gw_sink *s)
     pthread_cond_destroy(&s->qdone);
     pthread_cond_destroy(&s->fcond);
     pthread_cond_destroy(&s->fidle);
+    pthread_cond_destroy(&s->room);
+    pthread_mutex_destroy(&s->room_mu);
     pthread_mutex_destroy(&s->qmu);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->submit_mu);

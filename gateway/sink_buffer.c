@@ -243,6 +243,12 @@ static void process_req(gw_sink *s, struct gw__req *q)
         }
     }
     gw__sub64(&s->inflight_bytes, q->bytes);
+    if (atomic_load(&s->room_waiters) > 0 &&
+        gw__get64(&s->inflight_bytes) <= THROTTLE_INFLIGHT_BYTES) {
+        pthread_mutex_lock(&s->room_mu);
+        pthread_cond_broadcast(&s->room);
+        pthread_mutex_unlock(&s->room_mu);
+    }
     if (q->done) {
         q->done(q->arg, status == 0 ? 0 : WR_EIO);
     }

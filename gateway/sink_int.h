@@ -43,6 +43,11 @@ struct libdeflate_compressor;
 #define GZIP_CHUNK (256u << 10)    /* raw bytes per gzip member; see bench_sink */
 #define DESTROY_DRAIN_MS 10000     /* destroy without an earlier drain waits this long */
 #define MAX_INFLIGHT_BYTES (64u << 20) /* submitted, not yet in buffers: then WR_EAGAIN */
+/* Past this backlog a submit first waits for the buffer thread (at most THROTTLE_MAX_MS):
+ * a sustained load beyond what compression keeps up with gets slower answers, not 503s,
+ * and the HTTP threads' waiting leaves the buffer thread the CPU it lacks. */
+#define THROTTLE_INFLIGHT_BYTES (MAX_INFLIGHT_BYTES / 4)
+#define THROTTLE_MAX_MS 250
 /* The buffer thread is woken once this much waits for it, else picks the queue up
  * within QUEUE_LINGER_MS: answers never wait for it (the spool acknowledges), so a
  * wake-up per group commit would only cost context switches. */
@@ -94,6 +99,10 @@ struct gw_sink {
     uint64_t drain_req, drain_done;
     int qstop;
     pthread_mutex_t submit_mu; /* ack_from_memory: keeps append order = queue order */
+    /* Submits waiting for the backlog to fall under THROTTLE_INFLIGHT_BYTES. */
+    pthread_mutex_t room_mu;
+    pthread_cond_t room;
+    atomic_int room_waiters; /* the buffer thread signals only when someone waits */
 
     /* Buffers. The buffer thread alone changes them, under mu; the flusher reads them
      * under mu to compute the release point. */
@@ -128,7 +137,7 @@ struct gw_sink {
     atomic_uint_fast64_t flush_ok, flush_failed, release_failed, journal_failed;
     atomic_uint_fast64_t replayed, replay_skipped, unplaceable, late_lines;
     atomic_uint_fast64_t open_raw_bytes, open_gz_bytes, queued_gz_bytes;
-    atomic_uint_fast64_t inflight_bytes, refused_busy;
+    atomic_uint_fast64_t inflight_bytes, refused_busy, throttled, throttled_ns;
     atomic_uint_fast64_t closed_size, closed_age, closed_hour, closed_drain, closed_evict, closed_replay;
     atomic_uint_fast64_t put_hist[PUT_BUCKETS];
     _Atomic double put_sum; /* flusher only writes */

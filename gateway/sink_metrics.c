@@ -103,6 +103,13 @@ void gw_sink_metrics(gw_sink *s, struct wr_buf *out)
     m_one(out, "weir_sink_refused_busy_total", WR_PROM_COUNTER,
           "Submits refused because the buffer thread was behind (WR_EAGAIN).",
           gw__get64(&s->refused_busy));
+    m_one(out, "weir_sink_throttled_total", WR_PROM_COUNTER,
+          "Submits that first waited for the buffer thread (its backlog over 16 MiB).",
+          gw__get64(&s->throttled));
+    wr_prom_family(out, "weir_sink_throttle_seconds_total", WR_PROM_COUNTER,
+                   "Time HTTP threads spent waiting for the buffer thread's backlog to shrink.");
+    wr_prom_sample_f(out, "weir_sink_throttle_seconds_total", NULL, 0,
+                     (double)gw__get64(&s->throttled_ns) / 1e9);
     m_one(out, "weir_sink_release_failures_total", WR_PROM_COUNTER, "Failed spool releases.",
           gw__get64(&s->release_failed));
     m_one(out, "weir_sink_journal_failures_total", WR_PROM_COUNTER, "Failed journal writes.",

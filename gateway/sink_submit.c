@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +150,32 @@ static int check_line(const struct gw_line *l)
     return 0;
 }
 
+/* Waits until the buffer thread has brought the backlog under THROTTLE_INFLIGHT_BYTES (or
+ * THROTTLE_MAX_MS pass, or the sink drains or fails). The caller is an HTTP thread: its
+ * other connections wait too, which is the point under a sustained overload, and the
+ * bound keeps /readyz and /metrics answering within it. */
+static void throttle(gw_sink *s, size_t total)
+{
+    int64_t t0 = wr_time_mono_ns(), deadline = t0 + THROTTLE_MAX_MS * 1000000LL;
+    atomic_fetch_add(&s->room_waiters, 1);
+    pthread_mutex_lock(&s->room_mu);
+    while (gw__get64(&s->inflight_bytes) + total > THROTTLE_INFLIGHT_BYTES &&
+           !atomic_load(&s->draining) && !atomic_load(&s->failed)) {
+        int64_t now = wr_time_mono_ns();
+        if (now >= deadline) {
+            break;
+        }
+        /* Short slices: a wake-up lost between the check and the wait costs 10 ms at most. */
+        int64_t until = now + 10000000LL < deadline ? now + 10000000LL : deadline;
+        struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
+        pthread_cond_timedwait(&s->room, &s->room_mu, &ts);
+    }
+    pthread_mutex_unlock(&s->room_mu);
+    atomic_fetch_sub(&s->room_waiters, 1);
+    gw__add64(&s->throttled, 1);
+    gw__add64(&s->throttled_ns, (uint64_t)(wr_time_mono_ns() - t0));
+}
+
 int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_done_fn done,
                    void *arg)
 {
@@ -175,8 +202,11 @@ int gw_sink_submit(gw_sink *s, const struct gw_line *lines, size_t n, gw_sink_do
     if (n > (SIZE_MAX / 2 - sizeof(struct gw__req)) / (sizeof(uint64_t) + sizeof(struct iovec))) {
         return WR_ELIMIT;
     }
-    /* Backpressure when the buffer thread falls behind the spool: the memory between
-     * them stays bounded. */
+    /* Backpressure when the buffer thread falls behind the spool: first a bounded wait,
+     * then, past the hard cap, a refusal; the memory between them stays bounded. */
+    if (total > 0 && gw__get64(&s->inflight_bytes) + total > THROTTLE_INFLIGHT_BYTES) {
+        throttle(s, total);
+    }
     if (gw__get64(&s->inflight_bytes) + total > MAX_INFLIGHT_BYTES && total > 0) {
         gw__add64(&s->refused_busy, 1);
         return WR_EAGAIN;

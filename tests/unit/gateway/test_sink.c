@@ -1,6 +1,7 @@
 /* test_sink.c - the sink on a file:// lake: routing to partitions and file names, flush by
  * size, age, hour end and drain, gzip files read back, lake failure and recovery through
- * the spool, a full spool, two instances on one lake, refused input, metrics. */
+ * the spool, a full spool, two instances on one lake, refused input, metrics, backpressure
+ * from a stalled buffer thread. */
 #include "check.h"
 #include "sink_testutil.h"
 
@@ -755,6 +756,85 @@ static void test_ack_from_memory_and_metrics(void)
     st_env_free(&e);
 }
 
+/* Unlocks the sink's buffer mutex after a pause: the stalled buffer thread goes on. */
+static void *release_later(void *arg)
+{
+    gw_sink *s = arg;
+    st_sleep_ms(100);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Backpressure: with the buffer thread stalled (its mutex held), submits past 16 MiB of
+ * backlog wait about THROTTLE_MAX_MS and are taken, past 64 MiB they are refused
+ * (WR_EAGAIN); once the thread goes on, a waiting submit is taken; nothing taken is lost. */
+static void test_backpressure(void)
+{
+    struct st_env e;
+    st_env_init(&e);
+    gw_sink *s = st_open_sink(&e, 8u << 20, 60000);
+    CHECK(s != NULL);
+    if (!s) {
+        st_env_free(&e);
+        return;
+    }
+    struct st_done d;
+    st_done_init(&d);
+    size_t cap = 4u << 20;
+    char *big = malloc(cap);
+    static char small[128];
+    CHECK(big != NULL);
+    if (!big) {
+        gw_sink_destroy(s);
+        st_env_free(&e);
+        return;
+    }
+    int64_t now = wr_time_now_ms();
+    struct gw_line line = st_mk(GW_LINE_ACCEPTED, "bp", now, 0, cap - 64, big, cap);
+    pthread_mutex_lock(&s->mu); /* the buffer thread stops before it counts a request done */
+    long taken = 0;
+    int rc = 0;
+    for (int i = 0; i < 4; i++) { /* 16 MiB: no wait yet */
+        int64_t t0 = wr_time_mono_ns();
+        CHECK_INT(gw_sink_submit(s, &line, 1, st_done_cb, &d), 0);
+        CHECK((wr_time_mono_ns() - t0) / 1000000 < THROTTLE_MAX_MS);
+        taken++;
+    }
+    CHECK_INT(gw__get64(&s->throttled), 0);
+    for (int i = 0; i < 32 && rc == 0; i++) {
+        int64_t t0 = wr_time_mono_ns();
+        rc = gw_sink_submit(s, &line, 1, st_done_cb, &d);
+        int64_t ms = (wr_time_mono_ns() - t0) / 1000000;
+        CHECK(ms >= THROTTLE_MAX_MS - 5); /* nobody drains the backlog: the whole wait */
+        taken += rc == 0;
+    }
+    CHECK_INT(rc, WR_EAGAIN);
+    CHECK_INT(taken, 16); /* 64 MiB (and the records' framing) is the hard cap */
+    CHECK_INT(gw__get64(&s->refused_busy), 1);
+    CHECK(gw__get64(&s->throttled) >= 13);
+    pthread_t th;
+    CHECK_INT(pthread_create(&th, NULL, release_later, s), 0);
+    struct gw_line tiny = st_mk(GW_LINE_ACCEPTED, "bp", now, 1, 16, small, sizeof small);
+    CHECK_INT(gw_sink_submit(s, &tiny, 1, st_done_cb, &d), 0); /* waits, then is taken */
+    pthread_join(th, NULL);
+    CHECK_INT(st_done_wait(&d, taken + 1), taken + 1);
+    CHECK_INT(d.ok, taken + 1);
+    CHECK_INT(gw_sink_drain(s, 30000), 0);
+    struct wr_buf b;
+    wr_buf_init(&b, 1 << 20);
+    gw_sink_metrics(s, &b);
+    CHECK(b.p && strstr(b.p, "weir_sink_throttle_seconds_total ") != NULL);
+    CHECK(b.p && strstr(b.p, "weir_sink_refused_busy_total 1\n") != NULL);
+    wr_buf_free(&b);
+    gw_sink_destroy(s);
+    struct st_lake L;
+    st_lake_read(&L, e.lake);
+    CHECK_INT(st_lake_lines(&L), taken + 1);
+    st_lake_free(&L);
+    free(big);
+    st_env_free(&e);
+}
+
 /* The record codec and the buffers alone. */
 static void test_codec_and_buffer(void)
 {
@@ -898,5 +978,6 @@ int main(void)
     CHECK_RUN(test_two_instances);
     CHECK_RUN(test_refused_input);
     CHECK_RUN(test_ack_from_memory_and_metrics);
+    CHECK_RUN(test_backpressure);
     return CHECK_DONE();
 }
