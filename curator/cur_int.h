@@ -150,6 +150,23 @@ struct cur_hour {
     wr_inflater *inflater;
 };
 
+/* pqfile.c: a Parquet file written into a temporary file under --tmp-dir, then put in the
+ * lake. open creates "weir-WHAT-XXXXXX" and the writer (0, or an error with nothing left
+ * behind); seal writes the footer and flushes (the writer is gone after it; bytes: the
+ * file's size, may be NULL); finish puts the file at key when rc is 0, removes it either
+ * way (a writer still open is dropped: finish with rc != 0 abandons) and returns rc or the
+ * put's error. */
+struct cur_pqfile {
+    pq_writer *w; /* NULL: sealed, or none open */
+    FILE *f;
+    char path[1024];
+};
+int cur__pqfile_open(struct cur_pqfile *pf, const char *tmp_dir, const char *what,
+                     const struct pq_schema *s, const struct pq_opts *o, struct wr_err *err);
+int cur__pqfile_seal(struct cur_pqfile *pf, uint64_t *bytes, struct wr_err *err);
+int cur__pqfile_finish(struct cur_pqfile *pf, int rc, lake_store *st, const char *key,
+                       struct wr_err *err);
+
 /* One day being curated: stage B's state and the part being written. */
 struct cur_day {
     lake_store *st;
@@ -163,10 +180,7 @@ struct cur_day {
     wr_arena *arena;       /* stage B's parse arena */
     unsigned examples_a, examples_b;
     int predict[CUR_PREDICT]; /* column of the payload member at each position, last seen */
-    /* the part being written */
-    pq_writer *w;
-    FILE *tmp;
-    char tmppath[1024];
+    struct cur_pqfile part; /* the part being written (part.w NULL: none) */
     unsigned parts;
     size_t rows_in_part;
     size_t rollcap;

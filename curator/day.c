@@ -183,14 +183,14 @@ int cur__day_curate(lake_store *st, const cur_model *m, const char *event_type, 
             *err = next->err;
         }
     }
-    if (rc == 0 && d.w) {
+    if (rc == 0 && d.part.w) {
         rc = cur__part_close(&d);
     }
     if (rc == 0 && !fence) {
         /* Unfenced: this run's parts replace every other part of the day now. */
         rc = cur__parts_delete(st, event_type, dt, d.parts, UINT64_MAX, 0, err);
     }
-    if (d.w) {
+    if (d.part.w) {
         cur__part_abandon(&d);
     }
     if (pipeline && hp == &own) {

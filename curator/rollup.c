@@ -1,12 +1,10 @@
 /* rollup.c - the hourly rollups of one day as Parquet:
  * curated/rollups/hourly/dt=<dt>/part-00000.parquet, one row per (event_type, hr, source). */
-#include "curator.h"
+#include "cur_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const struct pq_column rollup_cols[] = {
     {"event_type", PQ_BYTE_ARRAY, PQ_LT_STRING, 0, PQ_ENC_AUTO},
@@ -19,38 +17,26 @@ static const struct pq_column rollup_cols[] = {
     {"bad_files", PQ_INT64, PQ_LT_INT, 0, PQ_ENC_AUTO},
 };
 
-static int fwrite_cb(void *arg, const void *p, size_t len)
-{
-    return fwrite(p, 1, len, (FILE *)arg) == len ? 0 : WR_EIO;
-}
-
 int cur_rollups_write(lake_store *st, const char *dt, const char *const *types,
                       const struct cur_rollup *rows, size_t n, const struct cur_config *cfg,
                       struct wr_err *err)
 {
-    char key[512], tmp[1024];
+    char key[512];
     int rc = lake_path_curated_rollup(key, sizeof key, dt, 0);
     if (rc != 0) {
         return wr_err_set(err, rc, "no rollup path for day '%s'", dt);
-    }
-    snprintf(tmp, sizeof tmp, "%s/weir-rollup-XXXXXX", cfg->tmp_dir);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        return wr_err_set(err, WR_EIO, "mkstemp in %s: %s", cfg->tmp_dir, strerror(errno));
-    }
-    FILE *f = fdopen(fd, "w+b");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return wr_err_set(err, WR_EIO, "fdopen: %s", strerror(errno));
     }
     struct pq_opts o = {0};
     o.codec = cfg->codec;
     o.level = cfg->level;
     o.build = "curator";
     struct pq_schema s = {rollup_cols, sizeof rollup_cols / sizeof rollup_cols[0]};
-    pq_writer *w = pq_writer_create(&s, &o, fwrite_cb, f, err);
-    rc = w ? 0 : (err && err->code ? err->code : WR_EINVAL);
+    struct cur_pqfile pf;
+    rc = cur__pqfile_open(&pf, cfg->tmp_dir, "rollup", &s, &o, err);
+    if (rc != 0) {
+        return rc;
+    }
+    pq_writer *w = pf.w;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const struct cur_rollup *r = &rows[i];
         rc = pq_writer_put_str(w, 0, types[i], strlen(types[i]));
@@ -67,16 +53,7 @@ int cur_rollups_write(lake_store *st, const char *dt, const char *const *types,
         }
     }
     if (rc == 0) {
-        rc = pq_writer_close(w, err);
+        rc = cur__pqfile_seal(&pf, NULL, err);
     }
-    pq_writer_destroy(w);
-    if (rc == 0 && fflush(f) != 0) {
-        rc = wr_err_set(err, WR_EIO, "write %s: %s", tmp, strerror(errno));
-    }
-    if (rc == 0) {
-        rc = lake_store_put_fd(st, key, fileno(f), err);
-    }
-    fclose(f);
-    unlink(tmp);
-    return rc;
+    return cur__pqfile_finish(&pf, rc, st, key, err);
 }

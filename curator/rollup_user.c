@@ -15,12 +15,10 @@
 #include "lake/envelope.h"
 #include "registry/registry.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define RU_MAX_DIMS 8
 #define RU_MAX_METRICS 16
@@ -1163,11 +1161,6 @@ int cur_ru_store(cur_ru *ru, PGconn *c, struct wr_err *err)
     return rc;
 }
 
-static int fwrite_cb(void *arg, const void *p, size_t len)
-{
-    return fwrite(p, 1, len, (FILE *)arg) == len ? 0 : WR_EIO;
-}
-
 /* A Parquet column of a field's kind (no schema: JSON text). */
 static void kind_col(int kind, struct pq_column *c)
 {
@@ -1212,7 +1205,7 @@ static int put_val(pq_writer *w, size_t col, const struct pq_column *c, const st
 static int write_def(cur_ru *ru, struct ru_def *d, lake_store *st, const struct cur_config *cfg,
                      struct wr_err *err)
 {
-    char key[512], tmp[1024];
+    char key[512];
     snprintf(key, sizeof key, "curated/rollups/%s/dt=%s/part-0.parquet", d->name, ru->dt);
     struct pq_column cols[1 + RU_MAX_DIMS + RU_MAX_METRICS];
     size_t nc = 0;
@@ -1230,25 +1223,18 @@ static int write_def(cur_ru *ru, struct ru_def *d, lake_store *st, const struct 
         }
         cols[nc++].name = mt->col;
     }
-    snprintf(tmp, sizeof tmp, "%s/weir-urollup-XXXXXX", cfg->tmp_dir);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        return wr_err_set(err, WR_EIO, "mkstemp in %s: %s", cfg->tmp_dir, strerror(errno));
-    }
-    FILE *f = fdopen(fd, "w+b");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return wr_err_set(err, WR_EIO, "fdopen: %s", strerror(errno));
-    }
     struct pq_opts o = {0};
     o.codec = cfg->codec;
     o.level = cfg->level;
     o.build = "curator";
     struct pq_schema s = {cols, nc};
-    pq_writer *w = pq_writer_create(&s, &o, fwrite_cb, f, err);
-    int rc = w ? 0 : (err->code ? err->code : WR_EINVAL);
-    size_t *order = rc == 0 ? sorted_groups(d) : NULL;
+    struct cur_pqfile pf;
+    int rc = cur__pqfile_open(&pf, cfg->tmp_dir, "urollup", &s, &o, err);
+    if (rc != 0) {
+        return rc;
+    }
+    pq_writer *w = pf.w;
+    size_t *order = sorted_groups(d);
     if (rc == 0 && !order) {
         rc = wr_err_set(err, WR_ENOMEM, "out of memory");
     }
@@ -1288,18 +1274,9 @@ static int write_def(cur_ru *ru, struct ru_def *d, lake_store *st, const struct 
     }
     free(order);
     if (rc == 0) {
-        rc = pq_writer_close(w, err);
+        rc = cur__pqfile_seal(&pf, NULL, err);
     }
-    pq_writer_destroy(w);
-    if (rc == 0 && fflush(f) != 0) {
-        rc = wr_err_set(err, WR_EIO, "write %s: %s", tmp, strerror(errno));
-    }
-    if (rc == 0) {
-        rc = lake_store_put_fd(st, key, fileno(f), err);
-    }
-    fclose(f);
-    unlink(tmp);
-    return rc;
+    return cur__pqfile_finish(&pf, rc, st, key, err);
 }
 
 int cur_ru_write(cur_ru *ru, lake_store *st, const struct cur_config *cfg, uint64_t *files,

@@ -18,26 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static int tmp_write(void *arg, const void *p, size_t len)
-{
-    FILE *f = arg;
-    return fwrite(p, 1, len, f) == len ? 0 : WR_EIO;
-}
-
 static int part_open(struct cur_day *d)
 {
-    snprintf(d->tmppath, sizeof d->tmppath, "%s/weir-curate-XXXXXX", d->cfg->tmp_dir);
-    int fd = mkstemp(d->tmppath);
-    if (fd < 0) {
-        return wr_err_set(d->err, WR_EIO, "mkstemp in %s: %s", d->cfg->tmp_dir, strerror(errno));
-    }
-    d->tmp = fdopen(fd, "w+b");
-    if (!d->tmp) {
-        close(fd);
-        unlink(d->tmppath);
-        return wr_err_set(d->err, WR_EIO, "fdopen: %s", strerror(errno));
-    }
-    setvbuf(d->tmp, NULL, _IOFBF, 1 << 20);
     struct pq_opts o = {0};
     o.exec = d->exec;
     o.codec = d->cfg->codec;
@@ -45,26 +27,14 @@ static int part_open(struct cur_day *d)
     o.row_group_bytes = d->cfg->row_group_bytes;
     o.build = "curator";
     struct pq_schema s = {d->m->cols, d->m->ncols};
-    d->w = pq_writer_create(&s, &o, tmp_write, d->tmp, d->err);
-    if (!d->w) {
-        fclose(d->tmp);
-        d->tmp = NULL;
-        unlink(d->tmppath);
-        return d->err->code ? d->err->code : WR_EINVAL;
-    }
+    int rc = cur__pqfile_open(&d->part, d->cfg->tmp_dir, "curate", &s, &o, d->err);
     d->rows_in_part = 0;
-    return 0;
+    return rc;
 }
 
 void cur__part_abandon(struct cur_day *d)
 {
-    pq_writer_destroy(d->w);
-    d->w = NULL;
-    if (d->tmp) {
-        fclose(d->tmp);
-        d->tmp = NULL;
-        unlink(d->tmppath);
-    }
+    cur__pqfile_finish(&d->part, WR_EINVAL, NULL, NULL, NULL);
 }
 
 /* Generations are written before the five-digit part number, so a part's name stays
@@ -120,13 +90,8 @@ static void test_pause(const char *fifo)
 
 int cur__part_close(struct cur_day *d)
 {
-    int rc = pq_writer_close(d->w, d->err);
-    uint64_t bytes = pq_writer_bytes_written(d->w);
-    pq_writer_destroy(d->w);
-    d->w = NULL;
-    if (rc == 0 && fflush(d->tmp) != 0) {
-        rc = wr_err_set(d->err, WR_EIO, "write %s: %s", d->tmppath, strerror(errno));
-    }
+    uint64_t bytes = 0;
+    int rc = cur__pqfile_seal(&d->part, &bytes, d->err);
     char key[1024];
     if (rc == 0) {
         rc = part_key(d, key, sizeof key);
@@ -138,12 +103,7 @@ int cur__part_close(struct cur_day *d)
     if (rc == 0 && d->cfg->test_pause_fifo) {
         test_pause(d->cfg->test_pause_fifo);
     }
-    if (rc == 0) {
-        rc = lake_store_put_fd(d->st, key, fileno(d->tmp), d->err);
-    }
-    fclose(d->tmp);
-    d->tmp = NULL;
-    unlink(d->tmppath);
+    rc = cur__pqfile_finish(&d->part, rc, d->st, key, d->err);
     if (rc == 0) {
         d->parts++;
         d->r->stats.files_written++;
@@ -155,7 +115,7 @@ int cur__part_close(struct cur_day *d)
 static int put_value(struct cur_day *d, size_t col, enum cur_kind k, const struct js_val *v,
                      const char *line)
 {
-    pq_writer *w = d->w;
+    pq_writer *w = d->part.w;
     if (v->type == JS_NULL) {
         return 0;
     }
@@ -214,7 +174,7 @@ static int put_context(struct cur_day *d, const struct js_val *ctx)
     if (!ctx || ctx->type != JS_OBJECT) {
         return 0;
     }
-    pq_writer *w = d->w;
+    pq_writer *w = d->part.w;
     const struct js_val *ua = js_get(ctx, "ua", 2);
     const struct js_val *geo = js_get(ctx, "geo", 3);
     if (ua && ua->type != JS_OBJECT) {
@@ -250,7 +210,7 @@ static int put_context(struct cur_day *d, const struct js_val *ctx)
  * (nothing written), or a negative error. */
 static int write_row(struct cur_day *d, const struct cur_hour *h, const struct cur_rec *r)
 {
-    if (!d->w) {
+    if (!d->part.w) {
         int rc = part_open(d);
         if (rc) {
             return rc;
@@ -263,7 +223,7 @@ static int write_row(struct cur_day *d, const struct cur_hour *h, const struct c
     if (lake_env_parse(d->arena, line, r->len, &ev, &je) != 0) {
         return 1; /* the envelope was readable, the rest is not JSON: an invalid line */
     }
-    pq_writer *w = d->w;
+    pq_writer *w = d->part.w;
     int rc = pq_writer_put_str(w, CUR_C_EVENT_ID, cur__rec_id(h, r), r->id_len);
     const struct js_val *x = ev.f[LAKE_ENV_SCHEMA_VERSION];
     if (rc == 0 && x && x->type == JS_INT) {
