@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -29,12 +28,7 @@ PROMETHEUS_OWN = {"up"}
 # PromQL words that look like names: functions are recognised by their "(", these not.
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
             "group_left", "group_right", "inf", "nan"}
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL:", msg, flush=True)
+fail = harness.fail
 
 
 def metric_names(expr):
@@ -113,8 +107,8 @@ def main():
         fail(f"only {n_rules} rules in {ALERTS}")
 
     w = harness.Weir("docs_alerts")
-    keep = False
-    try:
+
+    def body():
         gw_text, cur_text = exercise(w)
         gw_samples, gw_fams = samples_and_families(gw_text)
         cur_samples, cur_fams = samples_and_families(cur_text)
@@ -130,20 +124,9 @@ def main():
                 fail(f"docs/operations.md does not describe the metric {fam}")
         print(f"{n_rules} rules, {len(wanted)} metric names checked against "
               f"{len(gw_fams)} gateway and {len(cur_fams)} curator families", flush=True)
-    except Exception:
-        traceback.print_exc()
-        fail("the test stopped on an exception")
-    finally:
-        if failures:
-            keep = True
-            for g in w.gateways:
-                print(f"--- gateway {g.name} log\n{g.logtext()}", file=sys.stderr)
-        w.close(keep=keep)
-    if failures:
-        print(f"{len(failures)} failure(s)", file=sys.stderr)
-        return 1
-    print("docs_alerts: every metric of the alert rules exists, every metric is documented")
-    return 0
+
+    return harness.conclude(w, body, "docs_alerts: every metric of the alert rules exists, "
+                                    "every metric is documented")
 
 
 def exercise(w):

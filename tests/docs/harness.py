@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 WEIR = os.environ.get("WEIR")
 BASE_PG = os.environ.get("WEIR_TEST_PG")
@@ -39,6 +40,37 @@ def psql(db, statement):
     if r.returncode != 0:
         raise RuntimeError(f"psql: {r.stderr}")
     return r.stdout.strip()
+
+
+failures = []
+
+
+def fail(msg):
+    """Records a finding and prints it; the check goes on."""
+    failures.append(msg)
+    print("FAIL:", msg, flush=True)
+
+
+def conclude(w, body, ok_message):
+    """Runs body() against w, then closes w: kept, with every gateway's log printed, when
+    anything failed (an exception included). Returns the exit status."""
+    keep = False
+    try:
+        body()
+    except Exception:
+        traceback.print_exc()
+        fail("the test stopped on an exception")
+    finally:
+        if failures:
+            keep = True
+            for g in w.gateways:
+                print(f"--- gateway {g.name} log\n{g.logtext()}", file=sys.stderr)
+        w.close(keep=keep)
+    if failures:
+        print(f"{len(failures)} failure(s)", file=sys.stderr)
+        return 1
+    print(ok_message)
+    return 0
 
 
 class Weir:

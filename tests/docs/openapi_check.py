@@ -22,8 +22,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,12 +31,7 @@ OPENAPI = os.environ.get("OPENAPI")
 ALLOWED = "https://allowed.example"      # --cors-origins
 SHOP = "https://shop.example.com"        # the publishable keys' origin
 EVIL = "https://evil.example"
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL:", msg, flush=True)
+fail = harness.fail
 
 
 def deref(doc, obj):
@@ -125,24 +118,8 @@ def main():
         except Exception as e:  # noqa: BLE001 - any refusal is a finding
             fail(f"not a valid OpenAPI 3.1 document: {str(e)[:600]}")
     w = harness.Weir("docs_openapi")
-    tmp = tempfile.mkdtemp(prefix="weir-openapi-", dir="/tmp")
-    keep = False
-    try:
-        check(doc, w, tmp)
-    except Exception:
-        traceback.print_exc()
-        fail("the test stopped on an exception")
-    finally:
-        if failures:
-            keep = True
-            for g in w.gateways:
-                print(f"--- gateway {g.name} log\n{g.logtext()}", file=sys.stderr)
-        w.close(keep=keep)
-    if failures:
-        print(f"{len(failures)} failure(s)", file=sys.stderr)
-        return 1
-    print("docs_openapi: every documented status, header and example checked")
-    return 0
+    return harness.conclude(w, lambda: check(doc, w, w.tmp),
+                            "docs_openapi: every documented status, header and example checked")
 
 
 def check(doc, w, tmp):
