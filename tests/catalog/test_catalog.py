@@ -99,8 +99,8 @@ FROM page_view LIMIT 1""", tmp)[0]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["psql", base, "-XAtqc", f"DROP DATABASE IF EXISTS {dbname}"], capture_output=True)
-    print(f"test_catalog: {tr.passed} passed, {tr.failed} failed")
-    return 1 if tr.failed else 0
+    print(f"test_catalog: {tr.weirtest.passed} passed, {tr.weirtest.failed} failed")
+    return 1 if tr.weirtest.failed else 0
 
 
 if __name__ == "__main__":

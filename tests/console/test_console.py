@@ -26,28 +26,9 @@ WEIR = os.environ.get("WEIR")
 PGFIXTURE = os.environ.get("WEIR_PGFIXTURE")
 TOOLS = os.path.join(REPO, "tests", "tools")
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def run(args, ok=True, **kw):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
-    if ok and r.returncode != 0:
-        raise RuntimeError(f"{args[:3]} exited {r.returncode}: {r.stdout[-2000:]} {r.stderr[-3000:]}")
-    return r
-
-
-def psql(db, sql):
-    r = run(["psql", db, "-XAtqc", sql])
-    return [ln.split("|") for ln in r.stdout.strip().split("\n") if ln]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import weirtest  # noqa: E402
+from weirtest import check, psql, run  # noqa: E402
 
 
 def wait_for(cond, timeout, what):
@@ -715,12 +696,12 @@ def main():
     finally:
         if own_pg:
             subprocess.run([PGFIXTURE, "stop", own_pg, "--remove"], capture_output=True)
-        if failed == 0 and not os.environ.get("WEIR_KEEP"):
+        if weirtest.failed == 0 and not os.environ.get("WEIR_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print("kept", tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{weirtest.passed} passed, {weirtest.failed} failed")
+    return 1 if weirtest.failed else 0
 
 
 if __name__ == "__main__":

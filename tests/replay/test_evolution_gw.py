@@ -20,16 +20,9 @@ import time
 
 WEIR = os.environ.get("WEIR")
 PG = os.environ.get("WEIR_TEST_PG")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import weirtest  # noqa: E402
+from weirtest import check  # noqa: E402
 
 
 def run(args, **kw):
@@ -173,8 +166,8 @@ def main():
             except subprocess.TimeoutExpired:
                 gw.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{weirtest.passed} passed, {weirtest.failed} failed")
+    return 1 if weirtest.failed else 0
 
 
 if __name__ == "__main__":

@@ -25,28 +25,10 @@ PG = os.environ.get("WEIR_TEST_PG")
 TOOLS = os.path.join(REPO, "tests", "tools")
 FROM, TO = "2026-11-20", "2026-11-21"
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def run(args, ok=True, **kw):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
-    if ok and r.returncode != 0:
-        raise RuntimeError(f"{args[:3]} exited {r.returncode}: {r.stdout[-2000:]} {r.stderr[-3000:]}")
-    return r
-
-
-def psql(db, sql):
-    r = run(["psql", db, "-XAtqc", sql])
-    return [ln.split("|") for ln in r.stdout.strip().split("\n") if ln]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import weirtest  # noqa: E402
+from weirtest import check, psql, run  # noqa: E402
+weirtest.TIMEOUT = 300
 
 
 def new_db(name):
@@ -330,8 +312,8 @@ def main():
             t(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{weirtest.passed} passed, {weirtest.failed} failed")
+    return 1 if weirtest.failed else 0
 
 
 if __name__ == "__main__":

@@ -73,8 +73,8 @@ def main():
                  f"s3 dry run: {s} {r.stderr[-300:]}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{tr.passed} passed, {tr.failed} failed")
-    return 1 if tr.failed else 0
+    print(f"{tr.weirtest.passed} passed, {tr.weirtest.failed} failed")
+    return 1 if tr.weirtest.failed else 0
 
 
 if __name__ == "__main__":

@@ -19,17 +19,10 @@ import time
 
 WEIR = os.environ.get("WEIR")
 PG = os.environ.get("WEIR_TEST_PG")
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import weirtest  # noqa: E402
+from weirtest import check  # noqa: E402
 NOTIFY_S = 5  # a change is live within a second; the deadline leaves room for ASan
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
 
 
 def run(args, **kw):
@@ -196,11 +189,11 @@ def main():
                 check(rc == 0, f"gateway exit {rc}")
             except subprocess.TimeoutExpired:
                 gw.kill()
-        if failed and os.path.exists(os.path.join(tmp, "gw.log")):
+        if weirtest.failed and os.path.exists(os.path.join(tmp, "gw.log")):
             sys.stdout.write(open(os.path.join(tmp, "gw.log"), errors="replace").read()[-4000:])
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{weirtest.passed} passed, {weirtest.failed} failed")
+    return 1 if weirtest.failed else 0
 
 
 if __name__ == "__main__":
