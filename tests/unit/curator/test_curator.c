@@ -6,6 +6,7 @@
 #include "json/json.h"
 #include "common/arena.h"
 #include "tests/unit/check.h"
+#include "tests/unit/pq_membuf.h"
 
 #include <stdio.h>
 #include <limits.h>
@@ -382,28 +383,6 @@ static void test_renew_stop(void)
 
 /* ---- page compression through the task pool ------------------------------------- */
 
-struct membuf {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static int mem_write(void *arg, const void *p, size_t len)
-{
-    struct membuf *b = arg;
-    if (b->len + len > b->cap) {
-        size_t nc = (b->len + len) * 2;
-        unsigned char *np = realloc(b->p, nc);
-        if (!np) {
-            return WR_ENOMEM;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-    return 0;
-}
-
 static int refuse_submit(void *arg, void (*fn)(void *), void *job)
 {
     (void)arg;
@@ -416,7 +395,7 @@ static size_t settled_bytes; /* pq_writer_buffered_bytes after a settle mid-way 
 
 /* Writes the same rows with exec (NULL: inline) into out; small pages and row groups so
  * that many jobs are in flight, a dictionary that falls back to PLAIN mid-chunk, nulls. */
-static int write_rows(const struct pq_exec *exec, struct membuf *out)
+static int write_rows(const struct pq_exec *exec, struct mbuf *out)
 {
     struct pq_column cols[3] = {
         {.name = "s", .type = PQ_BYTE_ARRAY, .logical = PQ_LT_STRING, .optional = 1},
@@ -430,7 +409,7 @@ static int write_rows(const struct pq_exec *exec, struct membuf *out)
     o.row_group_bytes = 200000;
     o.dict_max_entries = 300;
     struct wr_err err = {0};
-    pq_writer *w = pq_writer_create(&sc, &o, mem_write, out, &err);
+    pq_writer *w = pq_writer_create(&sc, &o, mb_write, out, &err);
     if (!w) {
         return -1;
     }
@@ -463,7 +442,7 @@ static int write_rows(const struct pq_exec *exec, struct membuf *out)
 
 static void test_exec_identity(void)
 {
-    struct membuf a = {0}, b = {0}, c = {0};
+    struct mbuf a = {0}, b = {0}, c = {0};
     CHECK_INT(write_rows(NULL, &a), 0);
     size_t inline_bytes = settled_bytes;
     CHECK(inline_bytes > 0);
@@ -486,9 +465,9 @@ static void test_exec_identity(void)
     struct pq_opts o = {0};
     o.exec = &pl.exec;
     o.page_bytes = 1024;
-    struct membuf d = {0};
+    struct mbuf d = {0};
     struct wr_err err = {0};
-    pq_writer *w = pq_writer_create(&sc, &o, mem_write, &d, &err);
+    pq_writer *w = pq_writer_create(&sc, &o, mb_write, &d, &err);
     CHECK(w != NULL);
     char v[64];
     for (int r = 0; w && r < 5000; r++) {

@@ -11,28 +11,7 @@
 #include "check.h"
 #include "parquet/parquet.h"
 #include "parquet/pq_read.h"
-
-struct mbuf {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static int mb_write(void *arg, const void *p, size_t len)
-{
-    struct mbuf *b = arg;
-    if (b->len + len > b->cap) {
-        size_t nc = (b->len + len) * 2;
-        uint8_t *np = realloc(b->p, nc);
-        if (!np) {
-            return WR_ENOMEM;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-    return 0;
-}
+#include "pq_membuf.h"
 
 enum { C_ID, C_U, C_S32, C_NAME, C_TAG, NC };
 static const struct pq_column cols[NC] = {

@@ -9,29 +9,8 @@
 #include "check.h"
 #include "parquet/parquet.h"
 #include "parquet/pq_read.h"
+#include "pq_membuf.h"
 #include "parquet/read_int.h"
-
-struct mbuf {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static int mb_write(void *arg, const void *p, size_t len)
-{
-    struct mbuf *b = arg;
-    if (b->len + len > b->cap) {
-        size_t nc = (b->len + len) * 2;
-        uint8_t *np = realloc(b->p, nc);
-        if (!np) {
-            return WR_ENOMEM;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-    return 0;
-}
 
 enum { C_ID, C_TS, C_NAME, C_SCORE, C_FLAG, C_N32, NC };
 static const struct pq_column cols[NC] = {
