@@ -26,16 +26,7 @@ OUT=${OUT:-$(mktemp -d /tmp/weir-bench-cur.XXXXXX)}
 LINES=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$LAKE/gen-manifest.json','utf8')).lines_total)")
 ROWS=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$LAKE/gen-manifest.json','utf8')).unique_total)")
 
-if [ -z "${WEIR_BENCH_DB:-}" ]; then
-    : "${WEIR_PGFIXTURE:?set WEIR_PGFIXTURE or WEIR_BENCH_DB}"
-    WEIR_BENCH_DB=$("$WEIR_PGFIXTURE" start "$OUT/pg" --fresh | tail -1)
-    trap '"$WEIR_PGFIXTURE" stop "$OUT/pg" --remove >/dev/null 2>&1' EXIT
-fi
-"$WEIR" migrate --database-url "$WEIR_BENCH_DB" >/dev/null
-for f in "$SHARED"/bench/gen/schemas/*.json; do
-    t=$(basename "$f" .json)
-    "$WEIR" schema add "$t" "$f" --version 1 --force --database-url "$WEIR_BENCH_DB" >/dev/null 2>&1 || true
-done
+. "$(dirname "$0")/db.sh"
 
 mb() { du -sb "$1" | awk '{printf "%.1f", $1 / 1e6}'; }
 echo "| tool | threads | run | wall s | CPU s | rows/s in (wall) | rows out | output MB | peak RSS MB | load before |"

@@ -20,16 +20,7 @@ SHARED=${WEIR_SHARED:-$REPO/../shared}
 : "${WEIR:?set WEIR to the weir binary}"
 OUT=${OUT:-$(mktemp -d /tmp/weir-bench-rollups.XXXXXX)}
 mkdir -p "$OUT"
-if [ -z "${WEIR_BENCH_DB:-}" ]; then
-    : "${WEIR_PGFIXTURE:?set WEIR_PGFIXTURE or WEIR_BENCH_DB}"
-    WEIR_BENCH_DB=$("$WEIR_PGFIXTURE" start "$OUT/pg" --fresh | tail -1)
-    trap '"$WEIR_PGFIXTURE" stop "$OUT/pg" --remove >/dev/null 2>&1' EXIT
-fi
-"$WEIR" migrate --database-url "$WEIR_BENCH_DB" >/dev/null
-for f in "$SHARED"/bench/gen/schemas/*.json; do
-    t=$(basename "$f" .json)
-    "$WEIR" schema add "$t" "$f" --version 1 --force --database-url "$WEIR_BENCH_DB" >/dev/null 2>&1 || true
-done
+. "$REPO/bench/curator/db.sh"
 mkdir -p "$OUT/defs"
 for f in "$REPO"/schemas/rollups/*.json; do
     sed -e 's/payload\.anonymous_id/payload.daily_visitor_id/g' \
