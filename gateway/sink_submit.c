@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,19 +155,17 @@ static int check_line(const struct gw_line *l)
  * bound keeps /readyz and /metrics answering within it. */
 static void throttle(gw_sink *s, size_t total)
 {
-    int64_t t0 = wr_time_mono_ns(), deadline = t0 + THROTTLE_MAX_MS * 1000000LL;
+    int64_t t0 = wr_time_mono_ns(), deadline = wr_deadline_in_ms(THROTTLE_MAX_MS);
     atomic_fetch_add(&s->room_waiters, 1);
     pthread_mutex_lock(&s->room_mu);
     while (gw__get64(&s->inflight_bytes) + total > THROTTLE_INFLIGHT_BYTES &&
            !atomic_load(&s->draining) && !atomic_load(&s->failed)) {
-        int64_t now = wr_time_mono_ns();
-        if (now >= deadline) {
+        int64_t left = wr_deadline_left_ms(deadline);
+        if (left == 0) {
             break;
         }
         /* Short slices: a wake-up lost between the check and the wait costs 10 ms at most. */
-        int64_t until = now + 10000000LL < deadline ? now + 10000000LL : deadline;
-        struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
-        pthread_cond_timedwait(&s->room, &s->room_mu, &ts);
+        wr_cond_wait_ms(&s->room, &s->room_mu, left < 10 ? left : 10);
     }
     pthread_mutex_unlock(&s->room_mu);
     atomic_fetch_sub(&s->room_waiters, 1);
